@@ -1,0 +1,108 @@
+// Transformer classifiers (DistilBERT, BERT) composed from the ops table, numerically as Hugging
+// Face's DistilBertForSequenceClassification / BertForSequenceClassification.
+//
+// Parameters live in one fp32 buffer on the backend (master weights), laid out so that all
+// weight-decayed tensors come first (n_decay elements), then biases and LayerNorm parameters.
+// Per-layer q/k/v weights (and biases) are contiguous, so one (3C, C) linear computes them.
+#ifndef ACA_MODEL_H
+#define ACA_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "aca/ops.h"
+#include "aca/util.h"
+
+typedef enum { ACA_ARCH_DISTILBERT = 0, ACA_ARCH_BERT } aca_arch;
+
+// Hugging Face config.json fields (with their aliases: dim/hidden_size, n_layers/num_hidden_layers,
+// n_heads/num_attention_heads, hidden_dim/intermediate_size, activation/hidden_act, ...).
+typedef struct {
+    aca_arch arch;
+    int vocab_size;
+    int max_position;    // max_position_embeddings
+    int type_vocab_size; // BERT only (0 for DistilBERT)
+    int dim;             // hidden size C
+    int n_layers;
+    int n_heads;
+    int hidden_dim; // FFN inner size
+    aca_act activation;
+    float dropout;            // hidden dropout
+    float attention_dropout;  // dropout on attention probabilities
+    float classifier_dropout; // DistilBERT seq_classif_dropout; BERT classifier_dropout or hidden dropout
+    float initializer_range;
+    float layer_norm_eps; // DistilBERT: 1e-12 (hard-coded in HF); BERT: layer_norm_eps
+    int pad_token_id;
+    int num_labels;
+    char **labels; // num_labels class names (id2label), or NULL
+} aca_config;
+
+int config_load(const char *path, aca_config *c, aca_err *e);
+int config_parse(const char *json, const char *path_for_errors, aca_config *c, aca_err *e);
+// HF-loadable config.json text (architectures, model_type, id2label/label2id, ...).
+void config_to_json(const aca_config *c, aca_buf *out);
+void config_free(aca_config *c);
+// Sets num_labels and the class names (copied).
+void config_set_labels(aca_config *c, int n, const char *const *names);
+
+typedef struct {
+    char *name;       // Hugging Face name without the "distilbert."/"bert." prefix, e.g. "classifier.weight"
+    int ndim;         // 1 or 2
+    int64_t shape[2]; // HF shape
+    size_t offset;    // element offset in the parameter buffer
+    size_t numel;
+    int decay; // weight decay applies (not for biases and LayerNorm)
+} aca_param_info;
+
+typedef struct {
+    const int32_t *ids;      // (B,T) host, token ids, padded with pad id
+    const int32_t *mask;     // (B,T) host, 1 real token, 0 padding
+    const int32_t *type_ids; // (B,T) host or NULL (zeros)
+    const int32_t *labels;   // (B) host or NULL
+    int B, T;
+} aca_batch;
+
+typedef struct aca_model aca_model;
+
+// Allocates parameters, gradients, AdamW state (lazily, on the first step) and activations for
+// batches up to max_B x max_T on backend be.
+aca_model *model_create(const aca_config *c, aca_backend *be, int max_B, int max_T, aca_err *e);
+void model_free(aca_model *m);
+const aca_config *model_config(const aca_model *m);
+aca_backend *model_backend(const aca_model *m);
+const aca_param_info *model_params(const aca_model *m, int *n);
+size_t model_num_params(const aca_model *m);
+
+// Hugging Face initialisation: normal(0, initializer_range) weights, zero biases, LayerNorm 1/0,
+// padding row zero.  Deterministic in seed.
+void model_init_random(aca_model *m, uint64_t seed);
+// Loads a HF checkpoint directory's model.safetensors (or a file); tensors the checkpoint lacks
+// that belong to the classification head are initialised as HF does (seeded); any other missing,
+// mis-shaped or corrupt tensor is an error.
+int model_load(aca_model *m, const char *path, uint64_t head_seed, aca_err *e);
+// Writes dir/config.json and dir/model.safetensors (HF names with the model prefix), atomically.
+int model_save(const aca_model *m, const char *dir, aca_err *e);
+// Host copies of the fp32 master parameters / gradients (numel floats) for tests and tools.
+void model_get_params(const aca_model *m, float *host);
+void model_set_params(aca_model *m, const float *host);
+void model_get_grads(const aca_model *m, float *host);
+
+// Forward pass.  train != 0 turns dropout on with masks derived from seed.  If batch->labels is set
+// the mean cross-entropy loss is returned in *loss (else *loss = 0).  logits (B,K) are copied to
+// the host when logits_out != NULL.  Errors: shape beyond the model's limits, label out of range,
+// token id out of range.
+int model_forward(aca_model *m, const aca_batch *batch, int train, uint64_t seed, float *logits_out,
+                  float *loss, aca_err *e);
+// Backward pass of the last forward (which needs labels); gradients ACCUMULATE, scaled by
+// loss_scale (1 unless fp16 loss scaling).
+void model_backward(aca_model *m, float loss_scale);
+void model_zero_grad(aca_model *m);
+// Global L2 norm of all gradients (NaN/Inf propagate).
+double model_grad_norm(aca_model *m);
+// One AdamW step over all parameters (weight decay only on decayed tensors).
+void model_adamw_step(aca_model *m, const aca_adamw *h);
+// AdamW state for checkpoint/resume: host copies (numel floats each) in and out.
+void model_get_adam_state(const aca_model *m, float *m_host, float *v_host);
+void model_set_adam_state(aca_model *m, const float *m_host, const float *v_host);
+
+#endif

@@ -1,0 +1,43 @@
+// aca: entry point and subcommand table.
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static int cmd_version(int argc, char **argv) {
+    printf("aca %s\n", aca_git_revision());
+    return 0;
+}
+
+static const cli_command COMMANDS[] = {
+    {"corpus", cmd_corpus, "synthesize a resume corpus, or print a corpus's statistics"},
+    {"mutate", cmd_mutate, "apply one or more collectives to a corpus (poisoned train set, probes)"},
+    {"version", cmd_version, "print the build's git revision"},
+};
+
+int cli_fail(const aca_err *e) {
+    fprintf(stderr, "aca: %s\n", e->msg[0] ? e->msg : "unknown error");
+    return 1;
+}
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: aca <command> [options]   (aca <command> --help for each)\n\ncommands:\n");
+    for (size_t i = 0; i < ACA_ARRAY_LEN(COMMANDS); i++)
+        fprintf(f, "  %-10s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    for (size_t i = 0; i < ACA_ARRAY_LEN(COMMANDS); i++)
+        if (!strcmp(argv[1], COMMANDS[i].name)) return COMMANDS[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "aca: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return 2;
+}
