@@ -31,7 +31,14 @@ int aca_err_prefix(aca_err *e, const char *fmt, ...) {
     vsnprintf(pre, sizeof pre, fmt, ap);
     va_end(ap);
     memcpy(old, e->msg, sizeof old);
-    snprintf(e->msg, sizeof e->msg, "%s: %s", pre, old);
+    size_t k = strlen(pre);
+    if (k > sizeof e->msg - 3) k = sizeof e->msg - 3;
+    memcpy(e->msg, pre, k);
+    e->msg[k] = ':', e->msg[k + 1] = ' ';
+    size_t rest = sizeof e->msg - k - 3, ol = strlen(old);
+    if (ol > rest) ol = rest;
+    memcpy(e->msg + k + 2, old, ol);
+    e->msg[k + 2 + ol] = 0;
     return -1;
 }
 
