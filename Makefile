@@ -2,6 +2,9 @@
 # main job on the embedded default.  Options: SAN=1 (ASan/UBSan), CUDA_ARCH="70 80 90", NO_CUDA=1,
 # CUDA_HOME=/path.  Dependencies are Debian packages found with pkg-config (scripts/deps.sh installs them).
 
+# `all` is the default even though a rule for util.o appears above it (the git-revision rule).
+.DEFAULT_GOAL := all
+
 CC       ?= cc
 CXX      ?= c++
 BUILD    ?= build
@@ -38,6 +41,9 @@ ifneq ($(NO_CUDA),1)
 endif
 CUDA_ARCH ?= 70 80 90
 CU_SRC := $(wildcard kernels/cuda/*.cu)
+ifeq ($(CU_SRC),)
+  NVCC := # no CUDA sources yet: a CPU-only build, ACA_HAVE_CUDA stays undefined
+endif
 ifneq ($(NVCC),)
   CUDA_ROOT   := $(patsubst %/bin/nvcc,%,$(NVCC))
   NVCC_ARCHES := $(shell $(NVCC) --list-gpu-arch 2>/dev/null | sed -n 's/compute_//p')
