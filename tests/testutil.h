@@ -34,10 +34,9 @@ static inline void tu_check_close(const char *what, const float *got, const doub
     for (size_t i = 0; i < n; i++) {
         double d = fabs((double)got[i] - ref[i]), lim = atol + rtol * fabs(ref[i]);
         int bad = !isfinite(got[i]) || !isfinite(ref[i]) || !(d <= lim);
-        double ratio = bad && !(d <= lim) ? (isfinite(d) ? d / lim : INFINITY) : d / lim;
+        double ratio = !bad ? 0 : (isfinite(d) && lim > 0 ? d / lim : INFINITY);
         if (isfinite(d) && d > maxdiff) maxdiff = d;
-        if (bad) nbad++;
-        if (ratio > worst_ratio || (bad && nbad == 1)) worst_ratio = ratio, worst = i;
+        if (bad && (nbad++ == 0 || ratio > worst_ratio)) worst_ratio = ratio, worst = i;
     }
     if (nbad) {
         print_error("%s: %zu of %zu elements off (rtol %g atol %g); worst [%zu] got %.9g want %.9g; max|diff| %g\n", what,
