@@ -444,6 +444,19 @@ static void test_embed(void **state) {
     rng_seed(&g_rng, 5, 0);
     embed_case(0);
     embed_case(1);
+    // type_ids == NULL with a type table means every token has type 0.
+    enum { B = 1, T = 3, C = 5 };
+    int32_t ids[T] = {1, 2, 3}, zeros[T] = {0};
+    float *wte = frandn(4 * C, 1), *wpe = frandn(T * C, 1), *tte = frandn(2 * C, 1);
+    float a[T * C], b[T * C], ga[2 * C] = {0}, gb[2 * C] = {0}, pa[T * C] = {0}, pb[T * C] = {0};
+    float *ea = fnew(4 * C), *eb = fnew(4 * C);
+    g_be->ops->embed_forward(g_be, a, ids, NULL, wte, wpe, tte, B, T, C);
+    g_be->ops->embed_forward(g_be, b, ids, zeros, wte, wpe, tte, B, T, C);
+    assert_memory_equal(a, b, sizeof a);
+    g_be->ops->embed_backward(g_be, ea, pa, ga, a, ids, NULL, B, T, C, 0);
+    g_be->ops->embed_backward(g_be, eb, pb, gb, a, ids, zeros, B, T, C, 0);
+    assert_memory_equal(ga, gb, sizeof ga);
+    free(wte), free(wpe), free(tte), free(ea), free(eb);
 }
 
 // ---- activations --------------------------------------------------------------------------------

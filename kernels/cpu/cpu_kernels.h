@@ -21,6 +21,7 @@
 #include "aca/ops.h"
 
 // Beyond ops.h:
+// - embed: type_ids may be NULL when tte/dtte is given (every token has type 0, as HF's default).
 // - cpu_dropout covers n consecutive elements of a site at stream positions idx0 .. idx0+n-1:
 //   out[i] = keep(seed, idx0+i) ? in[i] / (1-p) : 0; p <= 0 copies, p >= 1 zeroes; in place allowed.
 //   Forward and backward are the same map.

@@ -56,7 +56,7 @@ void SFX(cpu_embed_forward)(R *out, const int32_t *ids, const int32_t *type_ids,
         R *o = out + (size_t)n * C;
         const R *we = wte + (size_t)ids[n] * C, *pe = wpe + (size_t)(n % T) * C;
         if (tte) { // BERT order: (word + token type) + position
-            const R *te = tte + (size_t)type_ids[n] * C;
+            const R *te = tte + (size_t)(type_ids ? type_ids[n] : 0) * C;
             for (int c = 0; c < C; c++) o[c] = (we[c] + te[c]) + pe[c];
         } else {
             for (int c = 0; c < C; c++) o[c] = we[c] + pe[c];
@@ -81,7 +81,7 @@ void SFX(cpu_embed_backward)(R *dwte, R *dwpe, R *dtte, const R *dout, const int
                 for (int c = 0; c < cn; c++) we[c] += g[c];
             }
             if (dtte) {
-                R *te = dtte + (size_t)type_ids[n] * C + c0;
+                R *te = dtte + (size_t)(type_ids ? type_ids[n] : 0) * C + c0;
                 for (int c = 0; c < cn; c++) te[c] += g[c];
             }
         }
@@ -269,7 +269,8 @@ void SFX(cpu_dropout)(R *out, const R *in, size_t n, float p, uint64_t seed, uin
 //   P  = softmax(alpha q k^T, masked keys set to R_LOWEST)   (T,T), saved in probs
 //   Pd = dropout(P) at stream positions ((b*NH+h)*T + i)*T + j
 //   out_h = Pd v                                             (T,HS) into out (B,T,C) at column h*HS
-// A fully masked row (no real key) becomes uniform, as in Hugging Face, instead of NaN.
+// Masked scores are replaced (masked_fill), not offset: a fully masked row (no real key) becomes
+// uniform, as in Hugging Face, instead of NaN, and no gradient reaches q or k through masked keys.
 static void softmax_row_masked(R *s, const int32_t *mask, int T) {
     if (mask)
         for (int j = 0; j < T; j++)
