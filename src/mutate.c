@@ -218,7 +218,7 @@ static int sample_members(mut_ctx *m, aca_err *e) {
             else pool_b[nb++] = d;
         }
         char why[200];
-        snprintf(why, sizeof why, "%zu train docs, %zu already in earlier collectives (overlap %s)", m->split.n_train,
+        snprintf(why, sizeof why, "of %zu train docs, %zu are in earlier collectives; overlap %s", m->split.n_train,
                  taken, disjoint ? "disjoint" : "allow");
         size_t ka = k, kb = 0;
         if (col->sampling == SAMPLING_PROPENSITY) {
@@ -521,10 +521,14 @@ static int prepare(mut_ctx *m, aca_err *e) {
         if (m->c.n >= 25000) ntr = 20000, nte = 5000;
         else nte = m->c.n / 5 ? m->c.n / 5 : 1, ntr = m->c.n - nte;
     }
-    if (corpus_split(&m->c, ntr, nte, m->seed, &m->split, e)) {
-        if (o->split_name) aca_err_prefix(e, "--split %s", o->split_name);
-        return aca_err_prefix(e, "%s", o->corpus_path);
+    if (ntr > m->c.n || nte > m->c.n - ntr) {
+        size_t t = m->c.n / 5 ? m->c.n / 5 : 1;
+        return aca_errf(e, ACA_ERR_VALUE,
+                        "--split %s asks for %zu train + %zu test docs, but the corpus %s has only %zu (give counts, "
+                        "e.g. --split %zu/%zu)",
+                        o->split_name ? o->split_name : "(default)", ntr, nte, o->corpus_path, m->c.n, m->c.n - t, t);
     }
+    if (corpus_split(&m->c, ntr, nte, m->seed, &m->split, e)) return aca_err_prefix(e, "%s", o->corpus_path);
     m->cs = xcalloc((size_t)m->spec.n, sizeof *m->cs);
     for (int i = 0; i < m->spec.n; i++) m->cs[i].acting = m->only < 0 || m->only == i;
     if (resolve_classes(m, e)) return -1;

@@ -126,6 +126,12 @@ static int field_err(spec_ctx *x, const char *jpath, const char *fmt, ...) {
 static int check_fields(spec_ctx *x, const cJSON *obj, const char *jpath, const char *const *allowed) {
     const cJSON *it;
     cJSON_ArrayForEach(it, obj) {
+        for (const cJSON *prev = obj->child; prev != it; prev = prev->next)
+            if (!strcmp(prev->string, it->string)) {
+                char p[256];
+                snprintf(p, sizeof p, "%s%s%s", jpath, *jpath ? "." : "", it->string);
+                return field_err(x, p, "duplicate field");
+            }
         int ok = 0;
         for (const char *const *a = allowed; *a; a++) ok |= !strcmp(it->string, *a);
         if (!ok) {

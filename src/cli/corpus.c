@@ -26,11 +26,9 @@ static int corpus_synth_cmd(int argc, char **argv) {
     }
     double t0 = time_now();
     if (corpus_synth_write(out, (size_t)docs, seed, &e)) return cli_fail(&e);
-    aca_buf b = {0};
     FILE *f = fopen(out, "rb");
     long bytes = 0;
     if (f) fseek(f, 0, SEEK_END), bytes = ftell(f), fclose(f);
-    buf_free(&b);
     printf("wrote %s: %ld docs, %.1f MB, seed %llu (%.2f s)\n", out, docs, (double)bytes / 1e6,
            (unsigned long long)seed, time_now() - t0);
     return 0;
