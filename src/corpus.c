@@ -348,11 +348,9 @@ static int line_jsonl(load_ctx *L, char *s, size_t n, size_t line, char *base, a
             cnt++;
         }
         const char *f = cJSON_GetArrayItem(lab, 0)->valuestring;
-        k = labels_apply(L, f, strlen(f), line, d, e);
-        if (k > 0 && cnt > 1) {
-            d->n_labels = cnt;
-            if (L->o->multilabel == CORPUS_MULTI_DROP) k = 0, L->dropped++;
-        }
+        if (cnt > 1 && L->o->multilabel == CORPUS_MULTI_DROP) k = 0, L->dropped++;
+        else k = labels_apply(L, f, strlen(f), line, d, e);
+        if (k > 0) d->n_labels = cnt;
     } else {
         aca_errf(e, ACA_ERR_FORMAT, "%s:%zu: malformed line: \"label\" missing (string or array of strings)", L->path,
                  line);

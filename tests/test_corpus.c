@@ -97,6 +97,14 @@ static void test_jsonl_and_tsv(void **st) {
     assert_int_equal(c.docs[2].label, 1);
     assert_int_equal(c.docs[2].n_labels, 2);
     corpus_free(&c);
+    // Dropping multi-label docs registers none of their classes.
+    aca_corpus_opts drop = {.multilabel = CORPUS_MULTI_DROP};
+    load_ok(p, &drop, &c);
+    assert_int_equal(c.n, 1);
+    assert_int_equal(c.n_dropped, 2);
+    assert_int_equal(c.n_classes, 1);
+    assert_string_equal(c.classes[0], "A B");
+    corpus_free(&c);
     free(p);
 
     p = put("t.tsv", "label\ttext\nA_B\tfirst\ttabbed\n\nC\tsecond\n");
