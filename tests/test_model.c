@@ -603,6 +603,42 @@ static void test_init_and_layout(void **s) {
     config_free(&c);
 }
 
+// ---- batch JSON (aca forward) ----
+static void expect_batch_error(const char *json, const char *needle) {
+    const char *path = "build/tests/tmp_batch.json";
+    aca_err e = {0};
+    assert_int_equal(file_write_atomic(path, json, strlen(json), &e), 0);
+    aca_batch_json b;
+    int rc = batch_json_load(path, &b, &e);
+    if (rc == 0 || !strstr(e.msg, needle) || !strstr(e.msg, path)) {
+        print_error("batch %s: rc %d, message '%s' (wanted '%s')\n", json, rc, e.msg, needle);
+        fail();
+    }
+    unlink(path);
+}
+
+static void test_batch_json(void **s) {
+    const char *path = "build/tests/tmp_batch.json";
+    const char *ok = "{\"input_ids\":[[2,5,7],[2,9,0]],\"attention_mask\":[[1,1,1],[1,1,0]],\"labels\":[1,0]}";
+    aca_err e;
+    assert_int_equal(file_write_atomic(path, ok, strlen(ok), &e), 0);
+    aca_batch_json b;
+    assert_int_equal(batch_json_load(path, &b, &e), 0);
+    assert_int_equal(b.B, 2), assert_int_equal(b.T, 3);
+    assert_int_equal(b.ids[4], 9), assert_int_equal(b.mask[5], 0), assert_int_equal(b.labels[0], 1);
+    assert_null(b.types);
+    batch_json_free(&b);
+    unlink(path);
+    expect_batch_error("{\"input_ids\":[[2,5,7],[2,9]]}", "ragged rows: row 1 has 2 values, expected 3");
+    expect_batch_error("{\"input_ids\":[[2,5,7]],\"attention_mask\":[[1,1]]}", "field 'attention_mask': ragged rows");
+    expect_batch_error("{\"input_ids\":[[2,5.5,7]]}", "row 0, position 1 is not an integer");
+    expect_batch_error("{\"input_ids\":[[2,5,7]],\"labels\":[1,2]}", "field 'labels'");
+    expect_batch_error("{\"input_ids\":[[2,5,7]],\"label\":[1]}", "unknown field 'label'");
+    expect_batch_error("{\"attention_mask\":[[1]]}", "missing field 'input_ids'");
+    expect_batch_error("{\"input_ids\":[]}", "non-empty array");
+    expect_batch_error("{\n\"input_ids\": [[1,2],\n oops]}", ":3: not a JSON object");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parity_distilbert),
@@ -613,6 +649,7 @@ int main(void) {
         cmocka_unit_test(test_save_roundtrip),
         cmocka_unit_test(test_forward_errors_and_dropout),
         cmocka_unit_test(test_init_and_layout),
+        cmocka_unit_test(test_batch_json),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

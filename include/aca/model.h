@@ -118,6 +118,17 @@ const char *model_prefix(const aca_model *m);
 // Returns -1 (e filled) if i is out of range or no forward has run.
 int model_get_hidden(const aca_model *m, int i, float *host, aca_err *e);
 
+// A batch from a JSON file {"input_ids":[[..]], "attention_mask":[[..]], "token_type_ids":[[..]],
+// "labels":[..]}: only input_ids is required; every row the same length (ragged rows, non-integers,
+// unknown fields and a labels count other than the rows are errors naming the file and field).
+// Values are not range-checked here (model_forward does that against the config).
+typedef struct {
+    int B, T;
+    int32_t *ids, *mask, *types, *labels; // (B,T), (B,T) or NULL, (B,T) or NULL, (B) or NULL
+} aca_batch_json;
+int batch_json_load(const char *path, aca_batch_json *b, aca_err *e);
+void batch_json_free(aca_batch_json *b);
+
 // Dropout sites and the per-site seed: seed = hash(forward seed, layer, site), a fixed function so
 // that every backend draws the same masks.  layer is -1 for the embeddings and the head.
 typedef enum { ACA_DROP_EMB = 0, ACA_DROP_ATTN_PROBS, ACA_DROP_ATTN_OUT, ACA_DROP_FFN, ACA_DROP_HEAD } aca_drop_site;
