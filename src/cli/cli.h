@@ -19,5 +19,6 @@ int cli_fail(const aca_err *e);
 // Subcommands (argv[0] is the subcommand name).
 int cmd_corpus(int argc, char **argv);
 int cmd_mutate(int argc, char **argv);
+int cmd_forward(int argc, char **argv);
 
 #endif

@@ -11,6 +11,7 @@ static int cmd_version(int argc, char **argv) {
 
 static const cli_command COMMANDS[] = {
     {"corpus", cmd_corpus, "synthesize a resume corpus, or print a corpus's statistics"},
+    {"forward", cmd_forward, "logits, loss and gradient norms of one batch (dropout off): the parity tool"},
     {"mutate", cmd_mutate, "apply one or more collectives to a corpus (poisoned train set, probes)"},
     {"version", cmd_version, "print the build's git revision"},
 };

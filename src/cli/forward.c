@@ -1,0 +1,117 @@
+// aca forward: logits, loss and per-tensor gradient norms of one batch, dropout off — the debugging
+// and parity tool.  BATCH.json = {"input_ids":[[..]], "attention_mask":[[..]], "token_type_ids":[[..]],
+// "labels":[..]} (only input_ids required); prints {"logits":[[..]],"loss":x,"grad_norms":{..}}.
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "aca/model.h"
+#include "cli.h"
+
+static const char *USAGE = "usage: aca forward --model DIR|CONFIG.json --batch BATCH.json [--grad] [--device cpu|cuda] [--seed S]\n"
+                           "\n"
+                           "Runs one forward pass (dropout off) and prints JSON: logits, the mean cross-entropy loss when\n"
+                           "BATCH.json has \"labels\", and with --grad the L2 norm of every parameter's gradient by its\n"
+                           "Hugging Face name.  --model is a checkpoint directory (config.json + model.safetensors) or a\n"
+                           "config.json for a random (HF-style) initialisation from --seed.";
+
+static void put_num(aca_buf *o, double v) {
+    if (isfinite(v)) buf_printf(o, "%.9g", v);
+    else buf_puts(o, "null"); // JSON has no NaN/Inf
+}
+
+int cmd_forward(int argc, char **argv) {
+    const char *model_path = NULL, *batch_path = NULL, *device = "cpu";
+    int grad = 0;
+    uint64_t seed = 42;
+    aca_opt opts[] = {
+        {"--model", OPT_STR, &model_path, "DIR", "checkpoint directory, or a config.json for random init", 1, 0},
+        {"--batch", OPT_STR, &batch_path, "BATCH.json", "{\"input_ids\":[[..]],\"attention_mask\":[[..]],\"labels\":[..]}", 1, 0},
+        {"--grad", OPT_FLAG, &grad, NULL, "also print each parameter's gradient norm (needs labels)", 0, 0},
+        {"--device", OPT_STR, &device, "cpu|cuda", "backend (default cpu)", 0, 0},
+        {"--seed", OPT_U64, &seed, "S", "seed of a random init / of a missing classification head (default 42)", 0, 0},
+    };
+    aca_err e = {0};
+    int prc = opt_parse(opts, (int)ACA_ARRAY_LEN(opts), argc, argv, 1, NULL, 0, NULL, USAGE, &e);
+    if (prc == 1) return 0;
+    if (prc < 0) {
+        fprintf(stderr, "aca forward: %s\n", e.msg);
+        return 2;
+    }
+    aca_batch_json bf;
+    if (batch_json_load(batch_path, &bf, &e)) return cli_fail(&e);
+    if (grad && !bf.labels) {
+        batch_json_free(&bf);
+        fprintf(stderr, "aca forward: --grad needs \"labels\" in %s\n", batch_path);
+        return 2;
+    }
+    struct stat st;
+    int is_dir = stat(model_path, &st) == 0 && S_ISDIR(st.st_mode);
+    char *cfg_path = is_dir ? path_join(model_path, "config.json") : xstrdup(model_path);
+    aca_config cfg;
+    aca_backend *be = NULL;
+    aca_model *m = NULL;
+    int rc = 1;
+    float *logits = NULL, *grads = NULL, loss = 0;
+    if (config_load(cfg_path, &cfg, &e)) {
+        free(cfg_path);
+        batch_json_free(&bf);
+        return cli_fail(&e);
+    }
+    if (!(be = aca_backend_create(device, "fp32", &e))) goto done;
+    if (!(m = model_create(&cfg, be, bf.B, bf.T, &e))) goto done;
+    if (is_dir) {
+        if (model_load(m, model_path, seed, &e)) goto done;
+    } else {
+        model_init_random(m, seed);
+    }
+    aca_batch b = {bf.ids, bf.mask, bf.types, bf.labels, bf.B, bf.T};
+    logits = xmalloc((size_t)bf.B * cfg.num_labels * sizeof(float));
+    if (model_forward(m, &b, 0, 0, logits, &loss, &e)) {
+        aca_err_prefix(&e, "%s", batch_path);
+        goto done;
+    }
+    aca_buf o = {0};
+    buf_puts(&o, "{\"logits\":[");
+    for (int i = 0; i < bf.B; i++) {
+        buf_puts(&o, i ? ",[" : "[");
+        for (int k = 0; k < cfg.num_labels; k++) {
+            if (k) buf_putc(&o, ',');
+            put_num(&o, logits[(size_t)i * cfg.num_labels + k]);
+        }
+        buf_putc(&o, ']');
+    }
+    buf_puts(&o, "],\"loss\":");
+    if (bf.labels) put_num(&o, loss);
+    else buf_puts(&o, "null");
+    if (grad) {
+        model_zero_grad(m);
+        model_backward(m, 1.0f);
+        grads = xmalloc(model_num_params(m) * sizeof(float));
+        model_get_grads(m, grads);
+        int n;
+        const aca_param_info *info = model_params(m, &n);
+        buf_puts(&o, ",\"grad_norms\":{");
+        for (int i = 0; i < n; i++) {
+            double ss = 0;
+            for (size_t k = 0; k < info[i].numel; k++) ss += (double)grads[info[i].offset + k] * grads[info[i].offset + k];
+            buf_printf(&o, "%s\"%s%s%s\":", i ? "," : "", info[i].base ? model_prefix(m) : "", info[i].base ? "." : "", info[i].name);
+            put_num(&o, sqrt(ss));
+        }
+        buf_printf(&o, "},\"grad_norm\":");
+        put_num(&o, model_grad_norm(m));
+    }
+    buf_puts(&o, "}\n");
+    fputs(o.data, stdout);
+    buf_free(&o);
+    rc = 0;
+done:
+    if (rc) cli_fail(&e);
+    free(logits), free(grads), free(cfg_path);
+    model_free(m);
+    aca_backend_destroy(be);
+    config_free(&cfg);
+    batch_json_free(&bf);
+    return rc;
+}
