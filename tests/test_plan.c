@@ -231,7 +231,7 @@ static void test_stats_from_corpus(void **state) {
         {.text = "x { y", .label = 0}, {.text = "plain", .label = 0}, {.text = "{{", .label = 1},
         {.text = "no", .label = 2},    {.text = "z{", .label = 2},
     };
-    aca_corpus c = {docs, 5, classes, 3};
+    aca_corpus c = {.docs = docs, .n = 5, .classes = classes, .n_classes = 3};
     plan_stats st;
     aca_err e = {0};
     assert_int_equal(plan_stats_from_corpus(&c, "{", 2, &st, &e), 0);

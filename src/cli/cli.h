@@ -19,5 +19,7 @@ int cli_fail(const aca_err *e);
 // Subcommands (argv[0] is the subcommand name).
 int cmd_corpus(int argc, char **argv);
 int cmd_mutate(int argc, char **argv);
+int cmd_plan(int argc, char **argv);
+int cmd_privacy(int argc, char **argv);
 
 #endif

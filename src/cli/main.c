@@ -12,6 +12,8 @@ static int cmd_version(int argc, char **argv) {
 static const cli_command COMMANDS[] = {
     {"corpus", cmd_corpus, "synthesize a resume corpus, or print a corpus's statistics"},
     {"mutate", cmd_mutate, "apply one or more collectives to a corpus (poisoned train set, probes)"},
+    {"plan", cmd_plan, "lower-bound each collective's success before acting (Gauthier, Bach & Jordan 2025)"},
+    {"privacy", cmd_privacy, "DP-SGD accountant: epsilon for (q, sigma, steps, delta), or sigma for a target epsilon"},
     {"version", cmd_version, "print the build's git revision"},
 };
 
