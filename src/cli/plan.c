@@ -294,7 +294,8 @@ int cmd_plan(int argc, char **argv) {
                 else buf_printf(&out, " %10s %8s", "> n-max", "");
                 if (s == PLAN_UNPLANT) {
                     int lab = p->at_min[s].label;
-                    buf_printf(&out, "   push %s", lab >= 0 && corpus_path ? corpus.classes[lab] : lab >= 0 ? ACA_RESUME_CLASSES[lab] : "?");
+                    if (lab >= 0 && st->signal_label_count[lab] == 0) buf_puts(&out, "   push any other label (no clean carriers)");
+                    else buf_printf(&out, "   push %s", lab >= 0 && corpus_path ? corpus.classes[lab] : "?");
                     if (p->ok_n) buf_printf(&out, "; n_e = %ld at n", p->at_n[s].n_e);
                     if (p->n_min[s] > 0) buf_printf(&out, "; n_e = %ld at smallest n", p->at_min[s].n_e);
                 }
