@@ -56,4 +56,90 @@ static inline void tu_check_bits(const char *what, const float *a, const float *
     }
 }
 
+// ---- files and errors (generic helpers for tests that touch the file system) -------------------
+#include <dirent.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "aca/util.h"
+
+// A fresh directory under $TMPDIR (or /tmp); remove it with tu_rm_rf.  Returns a malloc'd path.
+static inline char *tu_tmpdir(void) {
+    const char *base = getenv("TMPDIR");
+    char tmpl[512];
+    snprintf(tmpl, sizeof tmpl, "%s/aca-test-XXXXXX", base && *base ? base : "/tmp");
+    if (!mkdtemp(tmpl)) {
+        print_error("mkdtemp(%s) failed\n", tmpl);
+        fail();
+    }
+    return xstrdup(tmpl);
+}
+
+static inline void tu_rm_rf(const char *path) { dir_remove_recursive(path); }
+
+// dir/name into a malloc'd string.
+static inline char *tu_path(const char *dir, const char *name) { return path_join(dir, name); }
+
+static inline void tu_write_bytes(const char *path, const void *data, size_t n) {
+    FILE *f = fopen(path, "wb");
+    if (!f || fwrite(data, 1, n, f) != n || fclose(f) != 0) {
+        print_error("cannot write test file %s\n", path);
+        fail();
+    }
+}
+static inline void tu_write_file(const char *path, const char *s) { tu_write_bytes(path, s, strlen(s)); }
+
+// Whole file, NUL-terminated, malloc'd; *n gets the length (n may be NULL).  Fails the test if unreadable.
+static inline char *tu_read_file(const char *path, size_t *n) {
+    aca_buf b = {0};
+    aca_err e = {0};
+    if (file_read_all(path, &b, &e)) {
+        print_error("%s\n", e.msg);
+        fail();
+    }
+    if (n) *n = b.len;
+    return b.data;
+}
+
+// Entries in a directory other than . and .. (-1 when it cannot be opened).
+static inline int tu_dir_count(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return -1;
+    int k = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) k += strcmp(de->d_name, ".") && strcmp(de->d_name, "..");
+    closedir(d);
+    return k;
+}
+
+// Checks that a library call failed (non-zero return) with an aca_err whose message contains
+// `substr`; prints the actual message when it does not.
+static inline void tu_expect_err_(int rc, const aca_err *e, const char *substr, const char *expr, const char *file,
+                                  int line) {
+    if (rc == 0) {
+        print_error("%s:%d: %s succeeded, expected an error containing '%s'\n", file, line, expr, substr);
+        _fail(file, line);
+    }
+    if (!strstr(e->msg, substr)) {
+        print_error("%s:%d: %s: error '%s' does not contain '%s'\n", file, line, expr, e->msg, substr);
+        _fail(file, line);
+    }
+}
+// TU_EXPECT_ERR(corpus_load(p, NULL, &c, &e), &e, "x.txt:3: malformed")
+#define TU_EXPECT_ERR(call, errp, substr)                                                                            \
+    do {                                                                                                             \
+        memset((errp), 0, sizeof *(errp));                                                                           \
+        tu_expect_err_((call), (errp), (substr), #call, __FILE__, __LINE__);                                          \
+    } while (0)
+
+// Fails the test with the error's message when a library call returns non-zero.
+#define TU_OK(call, errp)                                                                                            \
+    do {                                                                                                             \
+        if ((call) != 0) {                                                                                           \
+            print_error("%s:%d: %s failed: %s\n", __FILE__, __LINE__, #call, (errp)->msg);                          \
+            _fail(__FILE__, __LINE__);                                                                               \
+        }                                                                                                            \
+    } while (0)
+
 #endif

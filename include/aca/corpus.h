@@ -27,6 +27,13 @@ typedef struct {
     size_t n;
     char **classes; // canonical class names, index = label
     int n_classes;
+    // Storage: every doc's id and text point into these two blocks (corpus_free releases them).
+    char *text_store;
+    char *id_store;
+    size_t n_dropped;            // multi-label docs skipped under CORPUS_MULTI_DROP
+    aca_corpus_format format;    // the format actually read (never AUTO after a load)
+    aca_corpus_encoding encoding; // the encoding actually read (never AUTO after a load)
+    char sha256[65];             // hex SHA-256 of the file's bytes when opts->hash was set, else ""
 } aca_corpus;
 
 typedef struct {
@@ -37,7 +44,26 @@ typedef struct {
     // NULL: classes are collected from the data in order of first appearance.
     const char *const *classes;
     int n_classes;
+    int hash; // compute aca_corpus.sha256 of the input file
 } aca_corpus_opts;
+
+// Loading rules.
+// - Format AUTO: by extension (.jsonl/.json JSONL, .tsv TSV), else by the first non-blank line
+//   ('{' JSONL, containing ":::" resume, containing a TAB TSV).
+//   resume: `id:::label1;label2:::text`.  JSONL: {"text": str, "label": str or [str], "id": str|int
+//   (optional; default the line number)}, other keys ignored.  TSV: `label<TAB>text` (text is
+//   everything after the first TAB; a first line `label<TAB>text` is a header and skipped).
+//   A label string is split on ';' in every format (multi-label); blank lines are skipped; a
+//   trailing CR is dropped; a UTF-8 BOM is skipped.
+// - Encoding AUTO: the file is UTF-8 if every byte sequence is valid UTF-8, else windows-1252.
+//   cp1252: 0x80-0x9F through the windows-1252 table, other bytes as Latin-1; the five undefined
+//   bytes (0x81 0x8D 0x8F 0x90 0x9D) are an error naming file:line.  UTF8: an invalid sequence is
+//   an error naming file:line and the byte offset in the file.
+// - Class names: the canonical name is the first spelling seen with '_' turned into ' '
+//   (with a fixed class list: the list's spelling, '_' turned into ' ').
+// - Errors (each names file:line): malformed line, empty label, empty (all-whitespace) text,
+//   label not in a fixed class list, invalid bytes for the encoding.
+//   Docs with labels that are all empty are malformed.
 
 int corpus_load(const char *path, const aca_corpus_opts *opts, aca_corpus *c, aca_err *e);
 void corpus_free(aca_corpus *c);
@@ -46,8 +72,21 @@ int corpus_class_index(const aca_corpus *c, const char *name);
 int class_name_equal(const char *a, const char *b);
 // Reads a class list file (one name per line, or a JSON array).
 int corpus_load_classes(const char *path, char ***names, int *n, aca_err *e);
+void corpus_free_classes(char **names, int n);
 // Writes JSONL {"id","text","label"} (label as class name) atomically; docs selected by idx (or all).
 int corpus_write_jsonl(const char *path, const aca_corpus *c, const uint32_t *idx, size_t n, aca_err *e);
+// Writes docs in any format atomically (resume labels with '_' for ' '; TSV without header).
+// A text holding a newline cannot be written as resume/TSV: error naming the doc id.
+int corpus_write(const char *path, aca_corpus_format fmt, const aca_corpus *c, const uint32_t *idx, size_t n,
+                 aca_err *e);
+// Appends one JSONL line {"id":..,"text":..,"label":..} (no member list) for doc text t (length n).
+void corpus_json_line(aca_buf *b, const char *id, const char *t, size_t n, const char *label);
+// Parses "resume" | "jsonl" | "tsv" | "auto" and "cp1252" | "utf8" | "auto" | "first" | "drop" (CLI options).
+int corpus_parse_format(const char *s, aca_corpus_format *f, aca_err *e);
+int corpus_parse_encoding(const char *s, aca_corpus_encoding *enc, aca_err *e);
+int corpus_parse_multilabel(const char *s, aca_multilabel_rule *r, aca_err *e);
+const char *corpus_format_name(aca_corpus_format f);
+const char *corpus_encoding_name(aca_corpus_encoding enc);
 
 // Deterministic split by seed: a permutation of [0,n); the first n_train are train, the next
 // n_test are test.  Presets: "hardt" 25000/4783, "karan" 20000/5000; or explicit counts.
@@ -58,16 +97,43 @@ typedef struct {
     size_t n_test;
 } aca_split;
 int corpus_split(const aca_corpus *c, size_t n_train, size_t n_test, uint64_t seed, aca_split *s, aca_err *e);
+// Train and test index lists are each sorted ascending (file order).  n_train + n_test > c->n is an
+// error telling both counts.
+// Presets by name: "hardt", "karan", or explicit "N_TRAIN/N_TEST".
 int corpus_split_preset(const char *name, size_t *n_train, size_t *n_test, aca_err *e);
 void split_free(aca_split *s);
 
-// Synthetic resume corpus (deterministic in seed) in the resume line format.
+// Synthetic resume corpus (deterministic in seed) in the resume line format `id:::Label:::text`
+// (labels with '_' like the real corpus; about 1% multi-label lines `A;B`).  Ten classes with
+// class-specific, sibling (Web/Front End, Java/Software, Systems/Network admin, ...) and shared
+// vocabulary; lengths 50..1500 words (log-normal, median ~400); '{' '}' in ~2% of docs (code
+// snippets), some accented letters, bullets and en dashes; never U+2E17 or U+2E18.
 int corpus_synth_write(const char *path, size_t n_docs, uint64_t seed, aca_err *e);
 void corpus_synth_text(aca_buf *out, size_t n_docs, uint64_t seed);
 // The 10 occupation classes of the resume corpus, in its order.
 extern const char *const ACA_RESUME_CLASSES[10];
 
-// Whitespace-separated word count (the unit of the insertion period).
+// Whitespace-separated word count (the unit of the insertion period).  Whitespace is ASCII
+// space, TAB, LF, VT, FF, CR; a word is a maximal run of other bytes.
 size_t text_count_words(const char *s, size_t n);
+static inline int text_is_space(unsigned char ch) { return ch == ' ' || (ch >= '\t' && ch <= '\r'); }
+
+// Statistics (aca corpus stats).
+typedef struct {
+    uint32_t cp;  // code point
+    size_t docs;  // docs containing it at least once
+} aca_char_count;
+typedef struct {
+    size_t n_docs, n_multilabel;
+    size_t *class_docs; // (n_classes,) docs per class
+    size_t words_min, words_median, words_p90, words_max, words_total;
+    // Every code point that is not an ASCII letter, digit or whitespace, ascending.
+    aca_char_count *chars;
+    size_t n_chars;
+} aca_corpus_stats;
+void corpus_stats(const aca_corpus *c, aca_corpus_stats *st);
+void corpus_stats_free(aca_corpus_stats *st);
+// Human-readable table or one JSON object (with a trailing newline).
+void corpus_stats_format(aca_buf *out, const aca_corpus *c, const aca_corpus_stats *st, int json);
 
 #endif

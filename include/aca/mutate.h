@@ -29,6 +29,8 @@ typedef struct {
     char *seed_class; // SAMPLING_CLASS / SAMPLING_PROPENSITY
     double p;         // SAMPLING_PROPENSITY: probability a member comes from seed_class
     aca_strategy strategy;
+    char **members;   // explicit member ids ("members": [...]) instead of sampling, or NULL
+    size_t n_members;
 } aca_collective;
 
 typedef enum { OVERLAP_DISJOINT = 0, OVERLAP_ALLOW } aca_overlap;
@@ -41,30 +43,86 @@ typedef struct {
     char *source_path; // for error messages
 } aca_spec;
 
+// Spec format (JSON object; unknown fields anywhere are an error naming the JSON path):
+//   seed         whole number >= 0 (default 0); --seed overrides it
+//   overlap      "disjoint" (default) | "allow"
+//   collectives  non-empty array of:
+//     name       required; unique; filename-safe: [A-Za-z0-9._-], 1..64 chars, not starting with '.'
+//     target     required class name (matched with class_name_equal)
+//     signal     "U+2E18" | "U+007B U+007D" (code points) | a literal string | an array of code
+//                points (numbers or "U+..." strings); required and non-empty for feature-label and
+//                feature-only; optional for label-only and strike (then used only for the probes)
+//     period     whole number >= 1 (default 20)
+//     size       a number in (0,1): fraction of the TRAIN split; a whole number >= 1: a count;
+//                a string "P%" with 0 < P <= 100: a fraction (so "100%" is the whole train split).
+//                A fraction resolves to round(fraction * n_train), at least 1.
+//                Required unless members is given.
+//     members    optional array of doc ids (explicit membership; must be train docs)
+//     sampling   {"kind": "uniform"} (default) | {"kind": "class", "seed_class": C}
+//                | {"kind": "propensity", "seed_class": C, "p": P in [0,1]}
+//     strategy   "feature-label" (default) | "feature-only" | "label-only" | "strike"
 int spec_load(const char *path, aca_spec *s, aca_err *e);
 int spec_parse(const char *json, const char *path_for_errors, aca_spec *s, aca_err *e);
 void spec_free(aca_spec *s);
+// Appends the normalized spec (every field explicit, signals as code points) as one JSON object;
+// spec_parse reads it back to the same spec.
+void spec_write_json(aca_buf *out, const aca_spec *s);
+const char *strategy_name(aca_strategy st);
 // Parses a signal spelling: "U+2E18", "U+007B U+007D" (code points) or a literal UTF-8 string.
 int signal_parse(const char *spelling, char **utf8_out, aca_err *e);
 
 // Insertion rule: the signal (surrounded by single spaces) is inserted after every `period`-th
 // whitespace-separated word; a document with fewer than `period` words gets it once, after its
 // last word.  Appends the mutated text to out.
+// Worked example, period 2, signal "X": "a b c d e" -> "a b X c d X e"; "a" -> "a X".
+// Whitespace is kept as it was (the inserted text is " " + signal right after the word).
 void mutate_insert_signal(aca_buf *out, const char *text, size_t n, const char *signal, int period);
+// Several collectives in one doc (overlap "allow"): every signal goes where its own period puts it,
+// counted on the ORIGINAL words (inserted signals are not counted); signals landing after the same
+// word appear in spec order (the order of `signals`): "w20 SA SB".
+void mutate_insert_signals(aca_buf *out, const char *text, size_t n, const char *const *signals, const int *periods,
+                           int k);
 
 typedef struct {
     const char *corpus_path;
     const char *spec_path;
     const char *out_dir;
     const char *only; // --only NAME: only that collective acts (NULL: all)
-    size_t n_train, n_test; // split sizes (0,0: preset "karan" capped to the corpus)
+    // Split sizes.  0,0: "karan" (20000/5000) when the corpus has >= 25000 docs, else 80/20
+    // (n_test = n/5, n_train = the rest).  Too few docs for the sizes asked is an error.
+    size_t n_train, n_test;
+    const char *split_name; // how the user spelled the split (for messages), or NULL
     int has_seed;           // override the spec's seed
     uint64_t seed;
     aca_corpus_opts corpus_opts;
+    aca_buf *summary; // if non-NULL, a human-readable summary is appended on success
 } aca_mutate_opts;
 
 // Runs the whole stage: writes DIR/train.jsonl, DIR/test.jsonl, DIR/probe_<name>.jsonl,
-// DIR/manifest.json atomically (everything or nothing).  Same inputs and seed: same bytes.
+// DIR/manifest.json atomically (everything or nothing: DIR.tmp.PID renamed to DIR; an existing
+// DIR is replaced).  Same inputs and seed: same bytes.
+//
+// Membership (one seed; collective i draws from RNG stream MEMBER+i, so it depends only on the
+// collectives before it):
+// - Members come from the TRAIN split only.  Collectives with explicit "members" are placed first
+//   (in spec order), then the sampled ones in spec order.  With overlap "disjoint" each draws
+//   from the train docs no earlier collective holds; a pool smaller than the size is an error.
+// - uniform: k docs uniformly without replacement from the pool.  class: k docs uniformly from
+//   the pool's docs of seed_class.  propensity: each of the k members independently comes from
+//   seed_class with probability p (a Binomial(k, p) count m), else from the other classes; then m
+//   docs uniformly from the pool's seed_class docs and k - m uniformly from its other docs.
+// - Every collective is sampled even under --only, so "alone" and "joint" share members.
+// Strategies on a train doc, over the ACTING collectives it belongs to (all; or only --only):
+//   strike by any of them withholds the doc; otherwise every feature-label/feature-only signal is
+//   inserted (mutate_insert_signals, spec order) and the label becomes the target of the LAST
+//   feature-label/label-only collective in spec order.  A mutated train doc's JSON line carries
+//   "member_of": [names of its acting collectives].
+// Outputs: JSONL lines {"id","text","label"(class name)}; train in corpus order; test.jsonl the clean
+// test split; probe_<name>.jsonl for EVERY collective (acting or not): each test doc with that
+// collective's signal inserted (no signal: the test doc unchanged), true label kept.
+// manifest.json: version, seed, only, corpus path/sha256/format/encoding, classes (index order =
+// label ids), split sizes, normalized spec, per collective (target, signal, size, members by class,
+// member ids), counts per class (train before/after, test).
 int mutate_run(const aca_mutate_opts *o, aca_err *e);
 
 #endif

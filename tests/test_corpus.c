@@ -1,0 +1,491 @@
+// Corpora: formats and their round trips, cp1252, class names, splits, statistics, the synthetic
+// corpus (determinism, properties, learnability), and every bad-input path of the loader.
+#include "testutil.h"
+
+#include <math.h>
+
+#include "aca/corpus.h"
+
+static char *g_dir;
+
+static int setup(void **st) {
+    (void)st;
+    g_dir = tu_tmpdir();
+    return 0;
+}
+static int teardown(void **st) {
+    (void)st;
+    tu_rm_rf(g_dir);
+    free(g_dir);
+    return 0;
+}
+
+// Writes s to DIR/name and returns the path (malloc'd).
+static char *put(const char *name, const char *s) {
+    char *p = tu_path(g_dir, name);
+    tu_write_file(p, s);
+    return p;
+}
+
+static void load_ok(const char *path, const aca_corpus_opts *o, aca_corpus *c) {
+    aca_err e = {0};
+    TU_OK(corpus_load(path, o, c, &e), &e);
+}
+
+// ---- formats -----------------------------------------------------------------------------------
+static void test_resume_basic(void **st) {
+    (void)st;
+    char *p = put("r.txt", "a1:::Project_manager:::Led  the team\r\n"
+                           "\n"
+                           "a2:::Project Manager; Web_Developer:::Built sites: with ::: inside\n"
+                           "a3:::web developer:::x\n");
+    aca_corpus c;
+    load_ok(p, NULL, &c);
+    assert_int_equal(c.format, CORPUS_FMT_RESUME);
+    assert_int_equal(c.encoding, CORPUS_ENC_UTF8);
+    assert_int_equal(c.n, 3);
+    assert_int_equal(c.n_classes, 2);
+    assert_string_equal(c.classes[0], "Project manager"); // first spelling, '_' -> ' '
+    assert_string_equal(c.classes[1], "web developer");
+    assert_string_equal(c.docs[0].id, "a1");
+    assert_string_equal(c.docs[0].text, "Led  the team"); // CR dropped, inner spaces kept
+    assert_int_equal(c.docs[0].len, 13);
+    assert_int_equal(c.docs[0].label, 0);
+    assert_int_equal(c.docs[1].label, 0); // first label of a multi-label line
+    assert_int_equal(c.docs[1].n_labels, 2);
+    assert_int_equal(c.docs[1].line, 3);
+    assert_string_equal(c.docs[1].text, "Built sites: with ::: inside");
+    assert_int_equal(c.docs[2].label, 1);
+    assert_int_equal(corpus_class_index(&c, "PROJECT_MANAGER"), 0);
+    assert_int_equal(corpus_class_index(&c, "Web Developer"), 1);
+    assert_int_equal(corpus_class_index(&c, "Web  Developer"), -1);
+    corpus_free(&c);
+
+    aca_corpus_opts o = {.multilabel = CORPUS_MULTI_DROP};
+    load_ok(p, &o, &c);
+    assert_int_equal(c.n, 2);
+    assert_int_equal(c.n_dropped, 1);
+    assert_string_equal(c.docs[1].id, "a3");
+    corpus_free(&c);
+    free(p);
+}
+
+static void test_class_name_equal(void **st) {
+    (void)st;
+    assert_true(class_name_equal("Project_manager", "Project Manager"));
+    assert_true(class_name_equal("front end developer", "Front_End_Developer"));
+    assert_false(class_name_equal("Project Manager", "Project Managers"));
+    assert_false(class_name_equal("Project", "Project Manager"));
+    assert_false(class_name_equal("", "x"));
+}
+
+static void test_jsonl_and_tsv(void **st) {
+    (void)st;
+    char *p = put("j.jsonl", "{\"id\": \"x1\", \"text\": \"caf\\u00e9 \\\"q\\\"\\tz\", \"label\": \"A_B\"}\n"
+                             "{\"text\": \"no id\", \"label\": [\"a b\", \"C\"], \"extra\": 1}\n"
+                             "{\"id\": 17, \"text\": \"num id\", \"label\": \"C;A b\"}\n");
+    aca_corpus c;
+    load_ok(p, NULL, &c);
+    assert_int_equal(c.format, CORPUS_FMT_JSONL);
+    assert_int_equal(c.n, 3);
+    assert_string_equal(c.docs[0].text, "caf\xC3\xA9 \"q\"\tz");
+    assert_string_equal(c.docs[1].id, "2"); // line number
+    assert_int_equal(c.docs[1].n_labels, 2);
+    assert_int_equal(c.docs[1].label, 0);
+    assert_string_equal(c.docs[2].id, "17");
+    assert_string_equal(c.classes[1], "C");
+    assert_int_equal(c.docs[2].label, 1);
+    assert_int_equal(c.docs[2].n_labels, 2);
+    corpus_free(&c);
+    free(p);
+
+    p = put("t.tsv", "label\ttext\nA_B\tfirst\ttabbed\n\nC\tsecond\n");
+    load_ok(p, NULL, &c);
+    assert_int_equal(c.format, CORPUS_FMT_TSV);
+    assert_int_equal(c.n, 2);
+    assert_string_equal(c.docs[0].text, "first\ttabbed");
+    assert_string_equal(c.docs[0].id, "2");
+    assert_string_equal(c.docs[1].id, "4");
+    assert_string_equal(c.classes[0], "A B");
+    corpus_free(&c);
+    free(p);
+
+    // Content sniffing when the extension says nothing.
+    p = put("sniff.dat", "{\"text\":\"t\",\"label\":\"L\"}\n");
+    load_ok(p, NULL, &c);
+    assert_int_equal(c.format, CORPUS_FMT_JSONL);
+    corpus_free(&c);
+    free(p);
+}
+
+static void assert_same_docs(const aca_corpus *a, const aca_corpus *b, int same_ids) {
+    assert_int_equal(a->n, b->n);
+    for (size_t i = 0; i < a->n; i++) {
+        assert_int_equal(a->docs[i].len, b->docs[i].len);
+        assert_memory_equal(a->docs[i].text, b->docs[i].text, a->docs[i].len);
+        assert_string_equal(a->classes[a->docs[i].label], b->classes[b->docs[i].label]);
+        if (same_ids) assert_string_equal(a->docs[i].id, b->docs[i].id);
+    }
+}
+
+// resume -> JSONL -> resume -> TSV: the docs (text, class, id where the format keeps it) survive.
+static void test_round_trip(void **st) {
+    (void)st;
+    aca_buf b = {0};
+    corpus_synth_text(&b, 300, 7);
+    char *src = tu_path(g_dir, "rt.txt");
+    tu_write_bytes(src, b.data, b.len);
+    buf_free(&b);
+    aca_corpus c0, c1, c2, c3;
+    aca_err e = {0};
+    load_ok(src, NULL, &c0);
+    char *pj = tu_path(g_dir, "rt.jsonl"), *pr = tu_path(g_dir, "rt2.txt"), *pt = tu_path(g_dir, "rt.tsv");
+    TU_OK(corpus_write_jsonl(pj, &c0, NULL, 0, &e), &e);
+    load_ok(pj, NULL, &c1);
+    assert_same_docs(&c0, &c1, 1);
+    TU_OK(corpus_write(pr, CORPUS_FMT_RESUME, &c1, NULL, 0, &e), &e);
+    load_ok(pr, NULL, &c2);
+    assert_same_docs(&c0, &c2, 1);
+    TU_OK(corpus_write(pt, CORPUS_FMT_TSV, &c2, NULL, 0, &e), &e);
+    load_ok(pt, NULL, &c3);
+    assert_same_docs(&c0, &c3, 0);
+    // A subset by index.
+    uint32_t idx[3] = {5, 0, 299};
+    TU_OK(corpus_write_jsonl(pj, &c0, idx, 3, &e), &e);
+    corpus_free(&c1);
+    load_ok(pj, NULL, &c1);
+    assert_int_equal(c1.n, 3);
+    assert_string_equal(c1.docs[0].id, c0.docs[5].id);
+    assert_string_equal(c1.docs[2].id, c0.docs[299].id);
+    corpus_free(&c0), corpus_free(&c1), corpus_free(&c2), corpus_free(&c3);
+    free(src), free(pj), free(pr), free(pt);
+}
+
+// ---- encodings ---------------------------------------------------------------------------------
+static void test_cp1252(void **st) {
+    (void)st;
+    // é (0xE9), curly quotes (0x93 0x94), euro (0x80), en dash (0x96), bullet (0x95), ü (0xFC)
+    const char raw[] = "1:::Dev:::caf\xE9 \x93q\x94 \x80 5 \x96 \x95 M\xFCller\n";
+    const char want[] = "caf\xC3\xA9 \xE2\x80\x9Cq\xE2\x80\x9D \xE2\x82\xAC 5 \xE2\x80\x93 \xE2\x80\xA2 M\xC3\xBCller";
+    char *p = put("cp.txt", raw);
+    aca_corpus c;
+    load_ok(p, NULL, &c); // auto: not valid UTF-8 -> cp1252
+    assert_int_equal(c.encoding, CORPUS_ENC_CP1252);
+    assert_string_equal(c.docs[0].text, want);
+    corpus_free(&c);
+    aca_corpus_opts o = {.encoding = CORPUS_ENC_CP1252};
+    load_ok(p, &o, &c);
+    assert_string_equal(c.docs[0].text, want);
+    corpus_free(&c);
+    // Explicit UTF-8: an error naming file, line and byte offset.
+    aca_err e;
+    o.encoding = CORPUS_ENC_UTF8;
+    TU_EXPECT_ERR(corpus_load(p, &o, &c, &e), &e, "cp.txt:1: invalid UTF-8 at byte offset 13");
+    free(p);
+
+    // A UTF-8 file stays UTF-8 under auto; read as cp1252 it maps byte by byte ("é" -> "Ã©").
+    p = put("u8.txt", "1:::Dev:::caf\xC3\xA9\n");
+    load_ok(p, NULL, &c);
+    assert_int_equal(c.encoding, CORPUS_ENC_UTF8);
+    assert_string_equal(c.docs[0].text, "caf\xC3\xA9");
+    corpus_free(&c);
+    o.encoding = CORPUS_ENC_CP1252;
+    load_ok(p, &o, &c);
+    assert_string_equal(c.docs[0].text, "caf\xC3\x83\xC2\xA9");
+    corpus_free(&c);
+    free(p);
+
+    // Undefined cp1252 bytes name the line.
+    p = put("und.txt", "1:::Dev:::ok \xE9\n2:::Dev:::bad \x81 byte\n");
+    TU_EXPECT_ERR(corpus_load(p, NULL, &c, &e), &e, "und.txt:2: byte 0x81 is undefined in windows-1252");
+    free(p);
+    // Overlong and surrogate sequences are invalid UTF-8.
+    p = put("ovl.txt", "1:::Dev:::ok\n2:::Dev:::x \xC0\xAF\n");
+    o.encoding = CORPUS_ENC_UTF8;
+    TU_EXPECT_ERR(corpus_load(p, &o, &c, &e), &e, "ovl.txt:2: invalid UTF-8 at byte offset 25");
+    free(p);
+    p = put("sur.txt", "1:::Dev:::\xED\xA0\x80\n");
+    TU_EXPECT_ERR(corpus_load(p, &o, &c, &e), &e, "sur.txt:1: invalid UTF-8");
+    free(p);
+}
+
+// ---- bad input ---------------------------------------------------------------------------------
+static void test_bad_input(void **st) {
+    (void)st;
+    aca_corpus c;
+    aca_err e;
+    char *p = put("m.txt", "1:::A:::fine\n2:::A no separator\n");
+    TU_EXPECT_ERR(corpus_load(p, NULL, &c, &e), &e, "m.txt:2: malformed line");
+    free(p);
+    p = put("m2.txt", "1:::A:::fine\n\n3:::A:::   \t\n");
+    TU_EXPECT_ERR(corpus_load(p, NULL, &c, &e), &e, "m2.txt:3: empty text");
+    free(p);
+    p = put("m3.txt", "1::: ; :::text\n");
+    TU_EXPECT_ERR(corpus_load(p, NULL, &c, &e), &e, "m3.txt:1: malformed line: empty label");
+    free(p);
+    p = put("m4.jsonl", "{\"text\":\"a\",\"label\":\"A\"}\n{\"text\": 3, \"label\":\"A\"}\n");
+    TU_EXPECT_ERR(corpus_load(p, NULL, &c, &e), &e, "m4.jsonl:2: malformed line: \"text\"");
+    free(p);
+    p = put("m5.jsonl", "{\"text\":\"a\",\"label\":\"A\"}\n{\"text\":\"a\" \"label\"}\n");
+    TU_EXPECT_ERR(corpus_load(p, NULL, &c, &e), &e, "m5.jsonl:2: malformed line: expected one JSON object");
+    free(p);
+    p = put("m6.jsonl", "{\"text\":\"a\"}\n");
+    TU_EXPECT_ERR(corpus_load(p, NULL, &c, &e), &e, "m6.jsonl:1: malformed line: \"label\" missing");
+    free(p);
+    p = put("m7.tsv", "A\tok\nno tab here\n");
+    TU_EXPECT_ERR(corpus_load(p, NULL, &c, &e), &e, "m7.tsv:2: malformed line: expected label<TAB>text");
+    free(p);
+    p = put("m8.dat", "plain words only\n");
+    TU_EXPECT_ERR(corpus_load(p, NULL, &c, &e), &e, "m8.dat: cannot tell the format");
+    free(p);
+    p = put("m9.txt", "\n\n");
+    TU_EXPECT_ERR(corpus_load(p, NULL, &c, &e), &e, "m9.txt: cannot tell the format");
+    free(p);
+    // Unknown class against a fixed class list.
+    p = put("k.txt", "1:::Web_Developer:::a\n2:::Astronaut:::b\n");
+    const char *const fixed[] = {"Web Developer", "Java Developer"};
+    aca_corpus_opts o = {.classes = fixed, .n_classes = 2};
+    TU_EXPECT_ERR(corpus_load(p, &o, &c, &e), &e, "k.txt:2: unknown class 'Astronaut'");
+    free(p);
+    // Missing and unreadable files.
+    p = tu_path(g_dir, "missing.txt");
+    TU_EXPECT_ERR(corpus_load(p, NULL, &c, &e), &e, "missing.txt: cannot open");
+    assert_int_equal(e.kind, ACA_ERR_IO);
+    free(p);
+    TU_EXPECT_ERR(corpus_load(g_dir, NULL, &c, &e), &e, "is a directory");
+}
+
+static void test_fixed_classes(void **st) {
+    (void)st;
+    char *p = put("f.txt", "1:::java_developer:::a\n2:::Web Developer:::b\n");
+    char *cl = put("classes.txt", "Web_Developer\n\nJava Developer\nPython Developer\n");
+    char **names;
+    int n;
+    aca_err e = {0};
+    TU_OK(corpus_load_classes(cl, &names, &n, &e), &e);
+    assert_int_equal(n, 3);
+    assert_string_equal(names[0], "Web Developer");
+    aca_corpus_opts o = {.classes = (const char *const *)names, .n_classes = n};
+    aca_corpus c;
+    load_ok(p, &o, &c);
+    assert_int_equal(c.n_classes, 3);
+    assert_int_equal(c.docs[0].label, 1);
+    assert_int_equal(c.docs[1].label, 0);
+    assert_string_equal(c.classes[1], "Java Developer");
+    corpus_free(&c);
+    corpus_free_classes(names, n);
+    free(cl);
+    cl = put("classes.json", "[\"A\", \"B_c\"]");
+    TU_OK(corpus_load_classes(cl, &names, &n, &e), &e);
+    assert_int_equal(n, 2);
+    assert_string_equal(names[1], "B c");
+    corpus_free_classes(names, n);
+    free(cl);
+    cl = put("dup.txt", "A\nb_c\nB c\n");
+    TU_EXPECT_ERR(corpus_load_classes(cl, &names, &n, &e), &e, "dup.txt: class 'B c' listed twice");
+    free(cl);
+    free(p);
+}
+
+// ---- splits ------------------------------------------------------------------------------------
+static void test_split(void **st) {
+    (void)st;
+    aca_corpus c = {0};
+    c.n = 1000;
+    aca_split a, b, d;
+    aca_err e = {0};
+    TU_OK(corpus_split(&c, 700, 200, 5, &a, &e), &e);
+    TU_OK(corpus_split(&c, 700, 200, 5, &b, &e), &e);
+    TU_OK(corpus_split(&c, 700, 200, 6, &d, &e), &e);
+    assert_memory_equal(a.train, b.train, 700 * sizeof(uint32_t));
+    assert_memory_equal(a.test, b.test, 200 * sizeof(uint32_t));
+    assert_true(memcmp(a.train, d.train, 700 * sizeof(uint32_t)) != 0);
+    uint8_t seen[1000] = {0};
+    for (size_t i = 0; i < 700; i++) {
+        assert_true(a.train[i] < 1000);
+        if (i) assert_true(a.train[i - 1] < a.train[i]); // sorted, hence no repeats
+        seen[a.train[i]]++;
+    }
+    for (size_t i = 0; i < 200; i++) {
+        if (i) assert_true(a.test[i - 1] < a.test[i]);
+        assert_int_equal(seen[a.test[i]], 0); // disjoint from train
+    }
+    split_free(&a), split_free(&b), split_free(&d);
+
+    size_t ntr, nte;
+    TU_OK(corpus_split_preset("hardt", &ntr, &nte, &e), &e);
+    assert_int_equal(ntr, 25000), assert_int_equal(nte, 4783);
+    TU_OK(corpus_split_preset("karan", &ntr, &nte, &e), &e);
+    assert_int_equal(ntr, 20000), assert_int_equal(nte, 5000);
+    TU_OK(corpus_split_preset("1600/400", &ntr, &nte, &e), &e);
+    assert_int_equal(ntr, 1600), assert_int_equal(nte, 400);
+    TU_EXPECT_ERR(corpus_split_preset("1600/", &ntr, &nte, &e), &e, "--split: expected karan");
+    TU_EXPECT_ERR(corpus_split_preset("big", &ntr, &nte, &e), &e, "got 'big'");
+    TU_EXPECT_ERR(corpus_split(&c, 20000, 5000, 1, &a, &e), &e,
+                  "the corpus has 1000 docs, but the split asks for 20000 train + 5000 test");
+    TU_EXPECT_ERR(corpus_split(&c, 900, 101, 1, &a, &e), &e, "asks for 900 train + 101 test");
+}
+
+// ---- statistics --------------------------------------------------------------------------------
+static void test_stats(void **st) {
+    (void)st;
+    char *p = put("s.txt", "1:::A:::one two three {x}\n"        // 4 words
+                           "2:::B;A:::caf\xC3\xA9 r\xC3\xA9sum\xC3\xA9\n" // 2 words, é in 1 doc (twice)
+                           "3:::A:::a b c d e f g h i j\n"       // 10 words
+                           "4:::B:::\xC3\xA9t\xC3\xA9 x\n");     // 2 words
+    aca_corpus c;
+    load_ok(p, NULL, &c);
+    aca_corpus_stats s;
+    corpus_stats(&c, &s);
+    assert_int_equal(s.n_docs, 4);
+    assert_int_equal(s.n_multilabel, 1);
+    assert_int_equal(s.class_docs[0], 2);
+    assert_int_equal(s.class_docs[1], 2);
+    assert_int_equal(s.words_min, 2);
+    assert_int_equal(s.words_median, 2); // sorted 2 2 4 10: element (n-1)/2
+    assert_int_equal(s.words_p90, 4);    // element floor(0.9 (n-1)) = 2
+    assert_int_equal(s.words_max, 10);
+    assert_int_equal(s.words_total, 18);
+    assert_int_equal(s.n_chars, 3); // { } é
+    assert_int_equal(s.chars[0].cp, '{'), assert_int_equal(s.chars[0].docs, 1);
+    assert_int_equal(s.chars[1].cp, '}');
+    assert_int_equal(s.chars[2].cp, 0xE9), assert_int_equal(s.chars[2].docs, 2);
+    aca_buf b = {0};
+    corpus_stats_format(&b, &c, &s, 1);
+    assert_non_null(strstr(b.data, "\"cp\":\"U+00E9\",\"char\":\"\xC3\xA9\",\"docs\":2"));
+    assert_non_null(strstr(b.data, "\"words\":{\"min\":2,\"median\":2,\"p90\":4,\"max\":10,\"total\":18}"));
+    buf_clear(&b);
+    corpus_stats_format(&b, &c, &s, 0);
+    assert_non_null(strstr(b.data, "U+00E9 \xC3\xA9"));
+    buf_free(&b);
+    corpus_stats_free(&s);
+    corpus_free(&c);
+    free(p);
+    assert_int_equal(text_count_words("  a\tb\r\n c  ", 11), 3);
+    assert_int_equal(text_count_words("", 0), 0);
+}
+
+// ---- the synthetic corpus ----------------------------------------------------------------------
+static void test_synth_deterministic(void **st) {
+    (void)st;
+    aca_buf a = {0}, b = {0}, c = {0};
+    corpus_synth_text(&a, 200, 3);
+    corpus_synth_text(&b, 200, 3);
+    corpus_synth_text(&c, 200, 4);
+    assert_int_equal(a.len, b.len);
+    assert_memory_equal(a.data, b.data, a.len);
+    assert_true(a.len != c.len || memcmp(a.data, c.data, a.len));
+    // A doc does not depend on how many docs are generated: 100 docs are a prefix of 200.
+    aca_buf d = {0};
+    corpus_synth_text(&d, 100, 3);
+    assert_memory_equal(a.data, d.data, d.len);
+    // Written through the file API: the same bytes.
+    char *p = tu_path(g_dir, "syn.txt");
+    aca_err e = {0};
+    TU_OK(corpus_synth_write(p, 200, 3, &e), &e);
+    size_t n;
+    char *f = tu_read_file(p, &n);
+    assert_int_equal(n, a.len);
+    assert_memory_equal(f, a.data, n);
+    free(f), free(p);
+    buf_free(&a), buf_free(&b), buf_free(&c), buf_free(&d);
+}
+
+static size_t char_docs(const aca_corpus_stats *s, uint32_t cp) {
+    for (size_t i = 0; i < s->n_chars; i++)
+        if (s->chars[i].cp == cp) return s->chars[i].docs;
+    return 0;
+}
+
+static void test_synth_properties(void **st) {
+    (void)st;
+    char *p = tu_path(g_dir, "syn2000.txt");
+    aca_err e = {0};
+    TU_OK(corpus_synth_write(p, 2000, 1, &e), &e);
+    aca_corpus c;
+    load_ok(p, NULL, &c);
+    assert_int_equal(c.n, 2000);
+    assert_int_equal(c.n_classes, 10);
+    for (int i = 0; i < 10; i++) {
+        int k = corpus_class_index(&c, ACA_RESUME_CLASSES[i]);
+        assert_true(k >= 0);
+        assert_string_equal(c.classes[k], ACA_RESUME_CLASSES[i]); // canonical spelling
+    }
+    aca_corpus_stats s;
+    corpus_stats(&c, &s);
+    for (int i = 0; i < 10; i++) assert_true(s.class_docs[i] >= 80); // every class well represented
+    assert_true(s.n_multilabel >= 5 && s.n_multilabel <= 50);
+    assert_true(s.words_min >= 50);
+    assert_true(s.words_max <= 1500 && s.words_max >= 1000);
+    assert_true(s.words_median >= 250 && s.words_median <= 600);
+    size_t lb = char_docs(&s, '{'), rb = char_docs(&s, '}');
+    assert_true(lb >= 20 && lb <= 100 && rb >= 20 && rb <= 100);
+    assert_true(char_docs(&s, 0xE9) > 0 && char_docs(&s, 0xFC) > 0);
+    assert_true(char_docs(&s, 0x2022) > 0 && char_docs(&s, 0x2013) > 0);
+    assert_int_equal(char_docs(&s, 0x2E17), 0);
+    assert_int_equal(char_docs(&s, 0x2E18), 0);
+    corpus_stats_free(&s);
+    corpus_free(&c);
+    free(p);
+}
+
+// Learnable but not trivial: multinomial naive Bayes on the first 100 words of each doc
+// (what a 128-token model sees), trained on 1600 docs, tested on 400.
+static void test_synth_learnable(void **st) {
+    (void)st;
+    aca_buf b = {0};
+    corpus_synth_text(&b, 2000, 11);
+    char *p = tu_path(g_dir, "nb.txt");
+    tu_write_bytes(p, b.data, b.len);
+    buf_free(&b);
+    aca_corpus c;
+    load_ok(p, NULL, &c);
+    enum { NB = 1 << 16 };
+    double *cnt = xcalloc((size_t)NB * 10, sizeof *cnt), tot[10] = {0}, prior[10] = {0};
+    size_t correct = 0, n_test = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = pass ? 1600 : 0; i < (pass ? c.n : 1600); i++) {
+            const aca_doc *d = &c.docs[i];
+            double score[10];
+            for (int k = 0; k < 10; k++) score[k] = log(prior[k] + 1);
+            size_t w = 0, j = 0;
+            while (j < d->len && w < 100) {
+                while (j < d->len && text_is_space((unsigned char)d->text[j])) j++;
+                size_t s0 = j;
+                while (j < d->len && !text_is_space((unsigned char)d->text[j])) j++;
+                if (j == s0) break;
+                size_t h = (size_t)(hash_fnv1a64(d->text + s0, j - s0, ACA_FNV_SEED) & (NB - 1));
+                w++;
+                if (!pass) cnt[h * 10 + (size_t)d->label] += 1, tot[d->label] += 1;
+                else
+                    for (int k = 0; k < 10; k++) score[k] += log((cnt[h * 10 + (size_t)k] + 0.1) / (tot[k] + 0.1 * NB));
+            }
+            if (!pass) prior[d->label] += 1;
+            else {
+                int best = 0;
+                for (int k = 1; k < 10; k++) best = score[k] > score[best] ? k : best;
+                correct += best == d->label;
+                n_test++;
+            }
+        }
+    }
+    double acc = (double)correct / (double)n_test;
+    print_message("naive Bayes accuracy on the synthetic corpus (first 100 words): %.3f\n", acc);
+    assert_true(acc > 0.5);  // chance is ~0.15 (the largest class)
+    assert_true(acc < 0.98); // not trivially separable
+    free(cnt);
+    corpus_free(&c);
+    free(p);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_resume_basic),      cmocka_unit_test(test_class_name_equal),
+        cmocka_unit_test(test_jsonl_and_tsv),     cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_cp1252),            cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_fixed_classes),     cmocka_unit_test(test_split),
+        cmocka_unit_test(test_stats),             cmocka_unit_test(test_synth_deterministic),
+        cmocka_unit_test(test_synth_properties),  cmocka_unit_test(test_synth_learnable),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
