@@ -20,5 +20,7 @@ int cli_fail(const aca_err *e);
 int cmd_corpus(int argc, char **argv);
 int cmd_mutate(int argc, char **argv);
 int cmd_forward(int argc, char **argv);
+int cmd_plan(int argc, char **argv);
+int cmd_privacy(int argc, char **argv);
 
 #endif

@@ -13,6 +13,8 @@ static const cli_command COMMANDS[] = {
     {"corpus", cmd_corpus, "synthesize a resume corpus, or print a corpus's statistics"},
     {"forward", cmd_forward, "logits, loss and gradient norms of one batch (dropout off): the parity tool"},
     {"mutate", cmd_mutate, "apply one or more collectives to a corpus (poisoned train set, probes)"},
+    {"plan", cmd_plan, "lower-bound each collective's success before acting (Gauthier, Bach & Jordan 2025)"},
+    {"privacy", cmd_privacy, "DP-SGD accountant: epsilon for (q, sigma, steps, delta), or sigma for a target epsilon"},
     {"version", cmd_version, "print the build's git revision"},
 };
 
