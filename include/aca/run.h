@@ -14,6 +14,7 @@
 
 #include "aca/corpus.h"
 #include "aca/eval.h"
+#include "aca/model.h"
 #include "aca/train.h"
 #include "aca/util.h"
 
@@ -56,6 +57,14 @@ typedef struct {
 } aca_run_setup;
 
 void run_setup_default(aca_run_setup *s);
+
+// Builds the setup's model (model_dir: checkpoint; config_path: random init from init_seed) on its
+// device and precision, with a head of the data's n_classes classes, for batches up to max_B x
+// s->max_len.  A checkpoint whose head has another number of classes is an error; one without a
+// head (a base model) gets a fresh head.
+int run_load_model(const aca_run_setup *s, char *const *classes, int n_classes, int max_B, aca_model **out, aca_err *e);
+// Frees the model and its backend.
+void run_free_model(aca_model *m);
 
 typedef struct {
     aca_run_act act;

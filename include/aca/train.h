@@ -126,13 +126,21 @@ int loss_scaler_update(aca_loss_scaler *s, int overflow);
 // ones; writing the HF directory is train_save_hf's job.
 int train_run(aca_model *m, const aca_dataset *d, const aca_train_opts *o, aca_train_stats *st, aca_err *e);
 
-// Checkpoint file ckpt_dir/trainer.ckpt (binary, written atomically): magic, version, numel, step,
-// total steps, seed, loss scaler, then the fp32 parameters, AdamW m and v, and a checksum.
-int train_checkpoint_save(const aca_model *m, const char *ckpt_dir, long step, long total_steps, uint64_t seed,
-                          const aca_loss_scaler *ls, aca_err *e);
-// Loads it into m; *step is the number of steps done.  Checks numel, total steps and seed.
-int train_checkpoint_load(aca_model *m, const char *ckpt_dir, long total_steps, uint64_t seed, long *step,
-                          aca_loss_scaler *ls, aca_err *e);
+// Where a run stands: what a checkpoint holds besides the parameters and AdamW moments.
+typedef struct {
+    long step;   // optimizer steps done (global, including skipped fp16 steps)
+    long adam_t; // AdamW steps applied (step minus skipped)
+    aca_loss_scaler ls;
+} aca_train_state;
+
+// Checkpoint file ckpt_dir/trainer.ckpt (binary, written atomically): magic, numel, state, total
+// steps, seed, then the fp32 parameters, AdamW m and v, and an FNV-1a checksum of all before it.
+int train_checkpoint_save(const aca_model *m, const char *ckpt_dir, const aca_train_state *st, long total_steps,
+                          uint64_t seed, aca_err *e);
+// Loads it into m and *st.  The file's parameter count, total steps and seed must match (a
+// checkpoint of another run is an error naming the field).
+int train_checkpoint_load(aca_model *m, const char *ckpt_dir, long total_steps, uint64_t seed, aca_train_state *st,
+                          aca_err *e);
 
 // Writes the trained model as a Hugging Face directory, atomically (temp dir then rename):
 // config.json (id2label from the model config's labels), model.safetensors, and the vocabulary

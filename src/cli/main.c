@@ -12,6 +12,10 @@ static int cmd_version(int argc, char **argv) {
 static const cli_command COMMANDS[] = {
     {"corpus", cmd_corpus, "synthesize a resume corpus, or print a corpus's statistics"},
     {"mutate", cmd_mutate, "apply one or more collectives to a corpus (poisoned train set, probes)"},
+    {"train", cmd_train, "fine-tune a classifier on a mutated data directory"},
+    {"eval", cmd_eval, "clean accuracy, confusion matrix and each collective's efficacy"},
+    {"run", cmd_run, "one experiment: unpoisoned, each collective alone, all joint (mutate, train, eval)"},
+    {"demo", cmd_demo, "the whole pipeline on the embedded default (synthetic corpus, tiny model, CPU)"},
     {"version", cmd_version, "print the build's git revision"},
 };
 
