@@ -52,6 +52,9 @@ typedef struct {
     size_t offset;    // element offset in the parameter buffer
     size_t numel;
     int decay; // weight decay applies (not for biases and LayerNorm)
+    int base;  // part of the base model: saved as "<prefix>.<name>" (prefix "distilbert" or "bert")
+    int head;  // classification head (pre_classifier/pooler, classifier): initialised when a
+               // pretrained checkpoint lacks it
 } aca_param_info;
 
 typedef struct {
@@ -104,5 +107,20 @@ void model_adamw_step(aca_model *m, const aca_adamw *h);
 // AdamW state for checkpoint/resume: host copies (numel floats each) in and out.
 void model_get_adam_state(const aca_model *m, float *m_host, float *v_host);
 void model_set_adam_state(aca_model *m, const float *m_host, const float *v_host);
+
+// ---- additions (parity tests, tools) ----
+// The parameter with this HF name, with or without the model prefix; NULL if none.
+const aca_param_info *model_param_find(const aca_model *m, const char *name);
+// "distilbert" or "bert": the prefix of base-model tensor names.
+const char *model_prefix(const aca_model *m);
+// Hidden states of the last forward, as HF's output_hidden_states: i = 0 the embeddings output
+// (after LayerNorm and dropout), i = l+1 the output of layer l.  host: B*T*C floats.
+// Returns -1 (e filled) if i is out of range or no forward has run.
+int model_get_hidden(const aca_model *m, int i, float *host, aca_err *e);
+
+// Dropout sites and the per-site seed: seed = hash(forward seed, layer, site), a fixed function so
+// that every backend draws the same masks.  layer is -1 for the embeddings and the head.
+typedef enum { ACA_DROP_EMB = 0, ACA_DROP_ATTN_PROBS, ACA_DROP_ATTN_OUT, ACA_DROP_FFN, ACA_DROP_HEAD } aca_drop_site;
+uint64_t model_dropout_seed(uint64_t seed, int layer, aca_drop_site site);
 
 #endif
