@@ -374,15 +374,15 @@ int train_run(aca_model *m, const aca_dataset *d, const aca_train_opts *o, aca_t
         model_zero_grad(m);
         model_backward(m, scale);
         double norm = model_grad_norm(m) / scale;
+        double lr = train_lr_at(o->lr, s, total);
         int skipped = 0;
         if (fp16) {
             skipped = loss_scaler_update(&ts.ls, !isfinite(norm));
         } else if (!isfinite(norm)) {
-            rc = aca_errf(e, ACA_ERR_NUMERIC, "gradient norm is %s at step %ld of %ld (epoch %d, loss %g)",
-                          isnan(norm) ? "NaN" : "Inf", s + 1, total, ep + 1, (double)loss);
+            rc = aca_errf(e, ACA_ERR_NUMERIC, "gradient norm is %s at step %ld of %ld (epoch %d, loss %g, lr %.3g): training diverged; try a smaller --lr",
+                          isnan(norm) ? "NaN" : "Inf", s + 1, total, ep + 1, (double)loss, lr);
             break;
         }
-        double lr = train_lr_at(o->lr, s, total);
         if (!skipped) {
             double coef = train_clip_coef(norm, o->max_grad_norm);
             aca_adamw h = {(float)lr, (float)o->beta1, (float)o->beta2, (float)o->eps, (float)o->weight_decay,
