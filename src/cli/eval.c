@@ -1,6 +1,7 @@
 // aca eval: clean accuracy, confusion matrix and each collective's efficacy of a fine-tuned model.
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "aca/eval.h"

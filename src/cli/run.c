@@ -1,6 +1,7 @@
 // aca run: one experiment of a collectives spec — the unpoisoned baseline, each collective alone,
 // all joint — each condition mutated, tokenized (shared token cache), trained and evaluated.
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "aca/corpus.h"
