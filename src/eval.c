@@ -90,7 +90,7 @@ int datadir_open(const char *dir, aca_datadir *dd, aca_err *e) {
             goto done;
         }
         k->target = xstrdup(dd->classes[k->target_id]);
-        const cJSON *acts = cJSON_GetObjectItemCaseSensitive(c, "acts");
+        const cJSON *acts = cJSON_GetObjectItemCaseSensitive(c, "acting");
         if (cJSON_IsBool(acts)) k->acts = cJSON_IsTrue(acts);
         else if (cJSON_IsString(only)) k->acts = !strcmp(only->valuestring, k->name);
         else k->acts = 1;

@@ -128,9 +128,11 @@ void run_free_model(aca_model *m) {
     aca_backend_destroy(be);
 }
 
-// The unpoisoned baseline is the same split with every collective's size set to 0: the spec is
-// rewritten to DIR.spec_none.json (so the split, test set and probes are those of the other
-// conditions) and mutated like any other.
+// The unpoisoned baseline.  The mutate stage has no "nobody acts" switch, so the spec is rewritten
+// to DIR.spec_none.json with every collective turned into a no-op that keeps its name, target and
+// signal (so the split, the test set and the probes are those of the other conditions): one member
+// drawn from its own target class and relabeled (label-only) to that same class.  The training set
+// is then the clean split, byte for byte in text and label.
 static int write_none_spec(const char *spec_path, const char *out_path, aca_err *e) {
     aca_buf b = {0};
     if (file_read_all(spec_path, &b, e)) return -1;
@@ -143,9 +145,15 @@ static int write_none_spec(const char *spec_path, const char *out_path, aca_err 
     }
     cJSON *c;
     cJSON_ArrayForEach(c, cs) {
-        if (!cJSON_IsObject(c)) continue; // the spec parser reports it
-        cJSON_DeleteItemFromObjectCaseSensitive(c, "size");
-        cJSON_AddNumberToObject(c, "size", 0);
+        const cJSON *target = cJSON_GetObjectItemCaseSensitive(c, "target");
+        if (!cJSON_IsObject(c) || !cJSON_IsString(target)) continue; // the spec parser reports it
+        const char *drop[] = {"size", "members", "sampling", "strategy"};
+        for (size_t k = 0; k < ACA_ARRAY_LEN(drop); k++) cJSON_DeleteItemFromObjectCaseSensitive(c, drop[k]);
+        cJSON_AddNumberToObject(c, "size", 1);
+        cJSON *smp = cJSON_AddObjectToObject(c, "sampling");
+        cJSON_AddStringToObject(smp, "kind", "class");
+        cJSON_AddStringToObject(smp, "seed_class", target->valuestring);
+        cJSON_AddStringToObject(c, "strategy", "label-only");
     }
     char *txt = cJSON_Print(root);
     int rc = file_write_atomic(out_path, txt, strlen(txt), e);

@@ -28,7 +28,7 @@ typedef struct {
     char *target;     // class name as canonical in classes[]
     int target_id;    // index into classes
     char *probe_path; // DIR/probe_<name>.jsonl
-    int acts;         // 1 when this collective mutated train.jsonl (manifest), else probes only
+    int acts;         // 1 when this collective mutated train.jsonl (manifest "acting"), else probes only
 } aca_datadir_coll;
 
 typedef struct {
