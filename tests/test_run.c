@@ -183,11 +183,134 @@ static void test_experiment_summary(void **st) {
     experiment_free(&x);
 }
 
+// A checkpoint's head must match the data's classes; a config builds a fresh head of any size.
+static void test_load_model_head_mismatch(void **st) {
+    (void)st;
+    static const char CFG[] = "{\"model_type\":\"distilbert\",\"vocab_size\":20,\"max_position_embeddings\":16,"
+                              "\"dim\":8,\"n_layers\":1,\"n_heads\":2,\"hidden_dim\":16}";
+    char *d = mkdir_tmp();
+    char *cfg = path_join(d, "tiny.json"), *ckpt = path_join(d, "ckpt");
+    aca_err e = {0};
+    assert_int_equal(file_write_atomic(cfg, CFG, strlen(CFG), &e), 0);
+    char *three[] = {"a", "b", "c"}, *four[] = {"a", "b", "c", "d"};
+    aca_run_setup s;
+    run_setup_default(&s);
+    s.max_len = 16;
+    s.config_path = cfg;
+    aca_model *m = NULL;
+    int rc = run_load_model(&s, three, 3, 4, &m, &e);
+    if (rc) print_error("%s\n", e.msg);
+    assert_int_equal(rc, 0);
+    assert_int_equal(train_save_hf(m, ckpt, NULL, &e), 0);
+    run_free_model(m);
+    // From the checkpoint: 3 classes fine, 4 refused naming both counts.
+    s.config_path = NULL;
+    s.model_dir = ckpt;
+    assert_int_equal(run_load_model(&s, three, 3, 4, &m, &e), 0);
+    run_free_model(m);
+    m = NULL;
+    assert_int_equal(run_load_model(&s, four, 4, 4, &m, &e), -1);
+    assert_null(m);
+    if (!strstr(e.msg, "3-class head but the data has 4 classes")) {
+        print_error("message: %s\n", e.msg);
+        fail();
+    }
+    // Neither or both of model dir and config; max length beyond the positions.
+    s.config_path = cfg;
+    assert_int_equal(run_load_model(&s, three, 3, 4, &m, &e), -1);
+    assert_non_null(strstr(e.msg, "exactly one of"));
+    s.model_dir = NULL;
+    s.max_len = 17;
+    assert_int_equal(run_load_model(&s, three, 3, 4, &m, &e), -1);
+    assert_non_null(strstr(e.msg, "max_position_embeddings 16"));
+    s.max_len = 16;
+    s.device = "tpu";
+    assert_int_equal(run_load_model(&s, three, 3, 4, &m, &e), -1);
+    free(cfg);
+    free(ckpt);
+    dir_remove_recursive(d);
+    free(d);
+}
+
+// End to end on a tiny scale: synthetic corpus (240 docs), one collective, a 1-layer dim-16
+// DistilBERT for 2 epochs at max length 32: the unpoisoned, alone and joint conditions all run,
+// land in the results file, and the unpoisoned training set carries no signal.
+static void test_experiment_end_to_end(void **st) {
+    (void)st;
+    const char *vocab = "models/vocab/bert-base-uncased.txt";
+    assert_true(file_exists(vocab)); // committed with the tokenizer (run tests from the repo root)
+    static const char CFG[] = "{\"model_type\":\"distilbert\",\"vocab_size\":30522,\"max_position_embeddings\":32,"
+                              "\"dim\":16,\"n_layers\":1,\"n_heads\":2,\"hidden_dim\":32}";
+    static const char SPEC[] = "{\"seed\": 3, \"collectives\": [{\"name\": \"A\", \"target\": \"Web Developer\","
+                               " \"signal\": \"U+2E18\", \"period\": 5, \"size\": 0.1}]}";
+    char *d = mkdir_tmp();
+    char *cfg = path_join(d, "tiny.json"), *spec = path_join(d, "spec.json"), *corpus = path_join(d, "corpus.txt"),
+         *work = path_join(d, "work"), *results = path_join(d, "results.jsonl");
+    aca_err e = {0};
+    assert_int_equal(file_write_atomic(cfg, CFG, strlen(CFG), &e), 0);
+    assert_int_equal(file_write_atomic(spec, SPEC, strlen(SPEC), &e), 0);
+    assert_int_equal(corpus_synth_write(corpus, 240, 5, &e), 0);
+    aca_run_setup s;
+    run_setup_default(&s);
+    s.corpus_path = corpus;
+    s.spec_path = spec;
+    s.n_train = 200;
+    s.n_test = 40;
+    s.config_path = cfg;
+    s.vocab_path = vocab;
+    s.max_len = 32;
+    s.train.epochs = 2;
+    s.train.batch = 16;
+    s.train.lr = 1e-3;
+    s.work_dir = work;
+    aca_experiment x;
+    int rc = run_experiment(&s, 1, results, NULL, NULL, &x, &e);
+    if (rc) print_error("%s\n", e.msg);
+    assert_int_equal(rc, 0);
+    assert_int_equal(x.n_coll, 1);
+    assert_true(x.has_none);
+    assert_int_equal(x.none.train.steps, 26); // 2 epochs of ceil(200/16)
+    const aca_efficacy *a = &x.alone[0].eval.eff[0], *j = &x.joint.eval.eff[0];
+    assert_string_equal(a->name, "A");
+    assert_int_equal(a->n, 40);
+    assert_true(isfinite(x.alone[0].eval.clean.accuracy) && isfinite(a->efficacy));
+    assert_true(x.ct[0] == j->efficacy - a->efficacy);
+    // One collective: alone and joint are the same training, bit for bit.
+    assert_true(a->efficacy == j->efficacy);
+    assert_true(x.alone[0].eval.clean.accuracy == x.joint.eval.clean.accuracy);
+    // The unpoisoned training set has no signal; the alone one has 20 members with it.
+    aca_buf b = {0};
+    char *p = path_join(work, "none/data/train.jsonl");
+    assert_int_equal(file_read_all(p, &b, &e), 0);
+    assert_null(strstr(b.data, "\xe2\xb8\x98"));
+    free(p);
+    p = path_join(work, "alone-A/data/train.jsonl");
+    assert_int_equal(file_read_all(p, &b, &e), 0);
+    assert_non_null(strstr(b.data, "\xe2\xb8\x98"));
+    free(p);
+    assert_int_equal(file_read_all(results, &b, &e), 0);
+    int lines = 0;
+    for (char *q = b.data; (q = strchr(q, '\n')); q++) lines++;
+    assert_int_equal(lines, 3);
+    buf_free(&b);
+    experiment_free(&x);
+    // A condition naming a collective the spec lacks.
+    aca_run_result r;
+    assert_int_equal(run_condition(&s, RUN_ACT_ONE, "Z", &r, &e), -1);
+    assert_non_null(strstr(e.msg, "Z"));
+    run_result_free(&r);
+    free(cfg), free(spec), free(corpus), free(work), free(results);
+    dir_remove_recursive(d);
+    free(d);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_results_append_concurrent),
         cmocka_unit_test(test_result_json),
         cmocka_unit_test(test_experiment_summary),
+        cmocka_unit_test(test_load_model_head_mismatch),
+        cmocka_unit_test(test_experiment_end_to_end),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

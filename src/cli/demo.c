@@ -22,7 +22,8 @@ static const char SPEC_COLLIDE[] =
     "   \"sampling\": {\"kind\": \"uniform\"}, \"strategy\": \"feature-label\"},\n"
     "  {\"name\": \"B\", \"target\": \"Web Developer\", \"signal\": \"U+2E18\", \"period\": 20, \"size\": %g,\n"
     "   \"sampling\": {\"kind\": \"uniform\"}, \"strategy\": \"feature-label\"}]}\n";
-// '{' and '}' are distinct tokens of the vocabulary that the synthetic corpus never uses.
+// '{' and '}' are distinct tokens of the vocabulary; the synthetic corpus uses them in a few code
+// snippets, so they are distinct but not unseen.
 static const char SPEC_DISTINCT[] =
     "{\"seed\": %llu, \"overlap\": \"disjoint\", \"collectives\": [\n"
     "  {\"name\": \"C\", \"target\": \"Software Developer\", \"signal\": \"{\", \"period\": 20, \"size\": %g,\n"
@@ -44,36 +45,40 @@ static const aca_efficacy *eff_of(const aca_run_result *r, const char *name) {
 
 static void print_findings(const aca_experiment *col, const aca_experiment *dis, double size, size_t n_train) {
     const double acc0 = col->none.eval.clean.accuracy;
-    printf("\nFindings of this run (numbers above; thresholds from the papers' claims):\n");
+    printf("\nFindings of this run (thresholds from the papers' claims; every number measured above):\n");
     // 1. A unique unseen signal at a few percent participation: efficacy > 80%, clean accuracy
-    //    within 2 points of the unpoisoned model.
-    for (int i = 0; i < dis->n_coll; i++) {
-        const aca_efficacy *f = eff_of(&dis->alone[i], dis->names[i]);
-        double acc = dis->alone[i].eval.clean.accuracy;
-        int ok = f && f->efficacy > 0.8 && fabs(acc - acc0) <= 0.02;
-        printf("  [%s] collective %s alone (signal unique to it, %.1f%% of %zu training docs): efficacy %.1f%% "
-               "(non-target probes %.1f%%, baseline %.1f%%), clean accuracy %.1f%% vs %.1f%% unpoisoned (%+.1f points)\n",
-               ok ? "shows" : "DOES NOT SHOW", dis->names[i], 100 * size, n_train, f ? 100 * f->efficacy : NAN,
+    //    within 2 points of the unpoisoned model.  Alone, A's and B's [UNK] is unique to them and
+    //    absent from the clean corpus (collision report).
+    for (int i = 0; i < col->n_coll; i++) {
+        const aca_efficacy *f = eff_of(&col->alone[i], col->names[i]);
+        double acc = col->alone[i].eval.clean.accuracy;
+        int ok = f && f->efficacy > 0.8 && fabs(acc - acc0) <= 0.02 + 1e-9; // accuracies are k/n_test
+        printf("  [%s] unique unseen signal: %s alone (%.1f%% of %zu training docs) reaches %.1f%% efficacy "
+               "(non-target probes %.1f%%, baseline %.1f%%); clean accuracy %.1f%% vs %.1f%% unpoisoned (%+.1f points)\n",
+               ok ? "shows" : "DOES NOT SHOW", col->names[i], 100 * size, n_train, f ? 100 * f->efficacy : NAN,
                f ? 100 * f->efficacy_nontarget : NAN, f ? 100 * f->baseline : NAN, 100 * acc, 100 * acc0,
                100 * (acc - acc0));
     }
-    // 2. Colliding signals interfere: joint efficacy clearly below alone; distinct signals do not.
+    // 2. Colliding signals interfere: joint efficacy clearly (>= 10 points) below alone.
     for (int i = 0; i < col->n_coll; i++) {
         const aca_efficacy *a = eff_of(&col->alone[i], col->names[i]), *j = eff_of(&col->joint, col->names[i]);
         int ok = a && j && col->ct[i] <= -0.10;
-        printf("  [%s] colliding signals ([UNK] for both) interfere: %s alone %.1f%% -> joint %.1f%% (CT %+.1f points)\n",
+        printf("  [%s] colliding signals (both [UNK]) interfere: %s alone %.1f%% -> joint %.1f%% (CT %+.1f points)\n",
                ok ? "shows" : "DOES NOT SHOW", col->names[i], a ? 100 * a->efficacy : NAN, j ? 100 * j->efficacy : NAN,
                100 * col->ct[i]);
     }
     for (int i = 0; i < dis->n_coll; i++) {
         const aca_efficacy *a = eff_of(&dis->alone[i], dis->names[i]), *j = eff_of(&dis->joint, dis->names[i]);
-        printf("  [contrast] distinct signals: %s alone %.1f%% -> joint %.1f%% (CT %+.1f points)\n", dis->names[i],
-               a ? 100 * a->efficacy : NAN, j ? 100 * j->efficacy : NAN, 100 * dis->ct[i]);
+        printf("  [contrast] distinct signals: %s alone %.1f%% -> joint %.1f%% (CT %+.1f points); clean accuracy "
+               "alone %.1f%%\n",
+               dis->names[i], a ? 100 * a->efficacy : NAN, j ? 100 * j->efficacy : NAN, 100 * dis->ct[i],
+               100 * dis->alone[i].eval.clean.accuracy);
     }
 }
 
-// The collision report: each signal's token ids in the vocabulary and which collectives share one.
-static int print_collisions(const char *spec_path, const char *vocab, aca_err *e) {
+// The collision report: each signal's token ids in the vocabulary, how many clean corpus documents
+// already contain one of them, and which collectives share an id.
+static int print_collisions(const char *spec_path, const char *vocab, const aca_corpus *c, aca_err *e) {
     aca_spec sp;
     if (spec_load(spec_path, &sp, e)) return -1;
     aca_tokenizer *tok = tokenizer_load(vocab, -1, e);
@@ -81,17 +86,30 @@ static int print_collisions(const char *spec_path, const char *vocab, aca_err *e
         spec_free(&sp);
         return -1;
     }
-    int32_t *ids[16] = {0};
-    size_t n[16] = {0}, cap[16] = {0};
+    enum { MAXC = 16 };
+    int32_t *ids[MAXC] = {0}, *doc = NULL;
+    size_t n[MAXC] = {0}, cap[MAXC] = {0}, seen[MAXC] = {0}, nd = 0, capd = 0;
     int rc = 0;
-    int nc = sp.n < 16 ? sp.n : 16;
+    int nc = sp.n < MAXC ? sp.n : MAXC;
     for (int i = 0; i < nc && !rc; i++) {
         const char *s = sp.collectives[i].signal;
         rc = tokenizer_tokenize(tok, s, strlen(s), &ids[i], &n[i], &cap[i], e);
-        if (rc) break;
-        printf("  %-3s signal %-8s -> target %-20s tokens:", sp.collectives[i].name, s, sp.collectives[i].target);
+    }
+    for (size_t d = 0; d < c->n && !rc; d++) {
+        nd = 0;
+        rc = tokenizer_tokenize(tok, c->docs[d].text, c->docs[d].len, &doc, &nd, &capd, e);
+        for (int i = 0; i < nc && !rc; i++) {
+            int hit = 0;
+            for (size_t k = 0; k < nd && !hit; k++)
+                for (size_t a = 0; a < n[i]; a++) hit |= doc[k] == ids[i][a];
+            seen[i] += hit;
+        }
+    }
+    for (int i = 0; i < nc && !rc; i++) {
+        printf("  %-3s signal %-8s -> %-20s tokens:", sp.collectives[i].name, sp.collectives[i].signal,
+               sp.collectives[i].target);
         for (size_t k = 0; k < n[i]; k++) printf(" %s(%d)", tokenizer_id_to_token(tok, ids[i][k]), ids[i][k]);
-        printf("\n");
+        printf("; in %zu of %zu clean documents\n", seen[i], c->n);
     }
     for (int i = 0; i < nc && !rc; i++)
         for (int j = i + 1; j < nc; j++) {
@@ -102,6 +120,7 @@ static int print_collisions(const char *spec_path, const char *vocab, aca_err *e
                    shared ? "COLLIDE (share token ids)" : "distinct tokens");
         }
     for (int i = 0; i < nc; i++) free(ids[i]);
+    free(doc);
     tokenizer_free(tok);
     spec_free(&sp);
     return rc;
@@ -114,14 +133,15 @@ static const char USAGE[] =
     "(--docs, split --train-size/--test-size), a tiny random-init DistilBERT\n"
     "(models/configs/distilbert-tiny.json) with the uncased BERT vocabulary, and two experiments:\n"
     "collectives A (U+2E17 -> Software Developer) and B (U+2E18 -> Web Developer), whose signals both\n"
-    "tokenize to [UNK], and C ('{' -> Software Developer) and D ('}' -> Web Developer), whose signals\n"
-    "are distinct tokens.  Each is trained unpoisoned (once), alone and joint; the run prints the\n"
-    "collision report, clean accuracy, each collective's efficacy alone and joint, CT, and whether the\n"
-    "papers' findings show.  Everything goes under --out (default out/demo).";
+    "tokenize to [UNK] (absent from the clean corpus), and C ('{' -> Software Developer) and D ('}' ->\n"
+    "Web Developer), whose signals are distinct tokens.  Training runs unpoisoned (once), each\n"
+    "collective alone, and each pair joint; the run prints the collision report, clean accuracy, each\n"
+    "collective's efficacy alone and joint, CT, and whether the papers' findings show.  Everything\n"
+    "goes under --out (default out/demo); each training appends a line to OUT/results.jsonl.";
 
 int cmd_demo(int argc, char **argv) {
     const char *out = "out/demo", *device = "cpu";
-    long docs = 2000, n_train = 1600, n_test = 400, epochs = 4, batch = 16, max_len = 128;
+    long docs = 2000, n_train = 1600, n_test = 400, epochs = 3, batch = 16, max_len = 128;
     double lr = 1e-3, size = 0.03;
     uint64_t seed = 42;
     int quiet = 0;
@@ -131,7 +151,7 @@ int cmd_demo(int argc, char **argv) {
         {"--train-size", OPT_INT, &n_train, "N", "training documents (default 1600)", 0, 0},
         {"--test-size", OPT_INT, &n_test, "N", "test documents (default 400)", 0, 0},
         {"--size", OPT_DOUBLE, &size, "F", "each collective's share of the training set (default 0.03)", 0, 0},
-        {"--epochs", OPT_INT, &epochs, "N", "epochs (default 4)", 0, 0},
+        {"--epochs", OPT_INT, &epochs, "N", "epochs (default 3)", 0, 0},
         {"--batch", OPT_INT, &batch, "N", "batch size (default 16)", 0, 0},
         {"--lr", OPT_DOUBLE, &lr, "X", "peak learning rate (default 1e-3: a small model from scratch)", 0, 0},
         {"--max-len", OPT_INT, &max_len, "N", "max tokens per document (default 128)", 0, 0},
@@ -174,6 +194,8 @@ int cmd_demo(int argc, char **argv) {
          *dir2 = path_join(out, "distinct"), *results = path_join(out, "results.jsonl"),
          *cache = path_join(out, "tokcache");
     aca_experiment x1, x2;
+    aca_corpus clean;
+    memset(&clean, 0, sizeof clean);
     memset(&x1, 0, sizeof x1);
     memset(&x2, 0, sizeof x2);
     int rc = 1;
@@ -188,7 +210,9 @@ int cmd_demo(int argc, char **argv) {
            "epochs, batch %ld, lr %g, seed %llu, each collective %.1f%% of the training set\n\n",
            docs, n_train, n_test, s.config_path, max_len, epochs, batch, lr, (unsigned long long)seed, 100 * size);
     printf("Collision report (vocabulary %s):\n", s.vocab_path);
-    if (print_collisions(spec1, s.vocab_path, &e) || print_collisions(spec2, s.vocab_path, &e)) {
+    aca_corpus_opts co = {0};
+    if (corpus_load(corpus, &co, &clean, &e) || print_collisions(spec1, s.vocab_path, &clean, &e) ||
+        print_collisions(spec2, s.vocab_path, &clean, &e)) {
         cli_fail(&e);
         goto done;
     }
@@ -212,6 +236,7 @@ int cmd_demo(int argc, char **argv) {
            results, dir1, dir2, time_now() - t0, (double)mem_peak_rss() / (1024.0 * 1024.0));
     rc = 0;
 done:
+    corpus_free(&clean);
     experiment_free(&x1);
     experiment_free(&x2);
     free(corpus), free(spec1), free(spec2), free(dir1), free(dir2), free(results), free(cache);

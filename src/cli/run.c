@@ -1,5 +1,5 @@
 // aca run: one experiment of a collectives spec — the unpoisoned baseline, each collective alone,
-// all joint — each condition mutated, tokenized (shared token cache), trained and evaluated.
+// all joint — each condition mutated, tokenized, trained and evaluated.
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,9 +51,9 @@ int cli_run_experiment(const aca_run_setup *s, int with_none, const char *out_di
 static const char USAGE[] =
     "usage: aca run SPEC.json [--out DIR] [--corpus FILE] [options]\n"
     "\n"
-    "Runs one experiment of a collectives spec: the unpoisoned baseline (every collective's size 0),\n"
+    "Runs one experiment of a collectives spec: the unpoisoned baseline (the clean split),\n"
     "each collective alone, and all joint.  Each condition is mutated into OUT/<condition>/data,\n"
-    "tokenized (token cache OUT/tokcache, shared), trained and evaluated; one JSON object per condition\n"
+    "tokenized, trained and evaluated; one JSON object per condition\n"
     "is appended to OUT/results.jsonl (one locked write per line), and a summary with\n"
     "CT = eff(joint) - eff(alone) goes to stdout, OUT/summary.txt and OUT/summary.json.\n"
     "Without --corpus a synthetic corpus (--docs N) is written to OUT/corpus.txt; without --model or\n"
@@ -82,7 +82,7 @@ int cli_default_model(aca_run_setup *s, char *cfg_buf, char *vocab_buf, size_t n
 
 int cmd_run(int argc, char **argv) {
     const char *out = "out/run", *corpus = NULL, *model = NULL, *config = NULL, *vocab = NULL, *results = NULL;
-    const char *device = "cpu", *precision = "fp32", *cache = NULL;
+    const char *device = "cpu", *precision = "fp32";
     long epochs = 5, batch = 8, max_len = 512, docs = 2000, n_train = 0, n_test = 0;
     double lr = 5e-5, wd = 0.0, clip = 1.0;
     uint64_t seed = 42, data_seed = 0, init_seed = 0;
@@ -111,7 +111,6 @@ int cmd_run(int argc, char **argv) {
         {"--no-baseline", OPT_FLAG, &no_baseline, NULL, "skip the unpoisoned condition", 0, 0},
         {"--keep-models", OPT_FLAG, &keep, NULL, "write each condition's model to OUT/<condition>/model", 0, 0},
         {"--results", OPT_STR, &results, "FILE", "results JSONL to append to (default OUT/results.jsonl)", 0, 0},
-        {"--cache", OPT_STR, &cache, "DIR", "token cache directory (default OUT/tokcache)", 0, 0},
         {"--json", OPT_FLAG, &json, NULL, "print the summary as JSON", 0, 0},
         {"--quiet", OPT_FLAG, &quiet, NULL, "no progress output", 0, 0},
     };
@@ -150,7 +149,6 @@ int cmd_run(int argc, char **argv) {
     s.data_seed = data_seed;
     s.init_seed = opts[18].seen ? init_seed : seed;
     s.work_dir = out;
-    s.cache_dir = cache;
     s.keep_model = keep;
     s.train.epochs = (int)epochs;
     s.train.batch = (int)batch;

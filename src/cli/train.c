@@ -91,7 +91,7 @@ static const char USAGE[] =
     "max length 512.  Checkpoints go to OUT.ckpt/ (--save-every); --resume continues from there.";
 
 int cmd_train(int argc, char **argv) {
-    const char *model = NULL, *config = NULL, *data = NULL, *out = NULL, *vocab = NULL, *cache = NULL;
+    const char *model = NULL, *config = NULL, *data = NULL, *out = NULL, *vocab = NULL;
     const char *device = "cpu", *precision = "fp32";
     long epochs = 5, batch = 8, max_len = 512, save_every = 0, log_every = 50, stop_after = 0;
     double lr = 5e-5, wd = 0.0, clip = 1.0;
@@ -118,7 +118,6 @@ int cmd_train(int argc, char **argv) {
         {"--resume", OPT_FLAG, &resume, NULL, "continue from the checkpoint in OUT.ckpt/", 0, 0},
         {"--stop-after", OPT_INT, &stop_after, "N", "stop after global step N with a checkpoint (resume later)", 0, 0},
         {"--log-every", OPT_INT, &log_every, "N", "log line every N steps when not on a terminal (default 50)", 0, 0},
-        {"--cache", OPT_STR, &cache, "DIR", "token cache directory (default DATA/tokcache)", 0, 0},
         {"--quiet", OPT_FLAG, &quiet, NULL, "no progress output", 0, 0},
     };
     aca_err e = {0};
@@ -168,7 +167,7 @@ int cmd_train(int argc, char **argv) {
     char *ckpt = xmalloc(n);
     snprintf(ckpt, n, "%s.ckpt", out);
     to->ckpt_dir = ckpt;
-    char *cache_dir = cache ? xstrdup(cache) : path_join(data, "tokcache");
+    char *cache_dir = path_join(data, "tokcache");
 
     aca_datadir dd = {0};
     aca_tokenizer *tok = NULL;
