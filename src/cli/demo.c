@@ -50,13 +50,13 @@ static void print_findings(const aca_experiment *col, const aca_experiment *dis,
     //    within 2 points of the unpoisoned model.  Alone, A's and B's [UNK] is unique to them and
     //    absent from the clean corpus (collision report).
     for (int i = 0; i < col->n_coll; i++) {
-        const aca_efficacy *f = eff_of(&col->alone[i], col->names[i]);
+        const aca_efficacy *f = eff_of(&col->alone[i], col->names[i]), *f0 = eff_of(&col->none, col->names[i]);
         double acc = col->alone[i].eval.clean.accuracy;
         int ok = f && f->efficacy > 0.8 && fabs(acc - acc0) <= 0.02 + 1e-9; // accuracies are k/n_test
         printf("  [%s] unique unseen signal: %s alone (%.1f%% of %zu training docs) reaches %.1f%% efficacy "
-               "(non-target probes %.1f%%, baseline %.1f%%); clean accuracy %.1f%% vs %.1f%% unpoisoned (%+.1f points)\n",
+               "(non-target probes %.1f%%; the unpoisoned model predicts the target for %.1f%% of test docs); clean accuracy %.1f%% vs %.1f%% unpoisoned (%+.1f points)\n",
                ok ? "shows" : "DOES NOT SHOW", col->names[i], 100 * size, n_train, f ? 100 * f->efficacy : NAN,
-               f ? 100 * f->efficacy_nontarget : NAN, f ? 100 * f->baseline : NAN, 100 * acc, 100 * acc0,
+               f ? 100 * f->efficacy_nontarget : NAN, f0 ? 100 * f0->baseline : NAN, 100 * acc, 100 * acc0,
                100 * (acc - acc0));
     }
     // 2. Colliding signals interfere: joint efficacy clearly (>= 10 points) below alone.

@@ -20,11 +20,11 @@ static void print_text(const aca_eval_result *r, const aca_datadir *dd) {
     const int K = r->clean.K;
     printf("clean accuracy: %.2f%% (%zu/%zu test documents)\n\n", 100.0 * r->clean.accuracy, r->clean.correct,
            r->clean.n);
-    printf("confusion matrix (rows: true class, columns: predicted class id)\n%-24s", "");
+    printf("confusion matrix (rows: true class, columns: predicted class id)\n%-25s", "");
     for (int j = 0; j < K; j++) printf(" %5d", j);
     printf("\n");
     for (int i = 0; i < K; i++) {
-        printf("%2d %-21.21s", i, dd->classes[i]);
+        printf("%2d %-22.22s", i, dd->classes[i]);
         for (int j = 0; j < K; j++) printf(" %5ld", r->clean.confusion[(size_t)i * K + j]);
         printf("\n");
     }

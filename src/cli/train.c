@@ -118,7 +118,7 @@ int cmd_train(int argc, char **argv) {
         {"--resume", OPT_FLAG, &resume, NULL, "continue from the checkpoint in OUT.ckpt/", 0, 0},
         {"--stop-after", OPT_INT, &stop_after, "N", "stop after global step N with a checkpoint (resume later)", 0, 0},
         {"--log-every", OPT_INT, &log_every, "N", "log line every N steps when not on a terminal (default 50)", 0, 0},
-        {"--quiet", OPT_FLAG, &quiet, NULL, "no progress output", 0, 0},
+        {"--quiet", OPT_FLAG, &quiet, NULL, "no progress or log output (errors still print)", 0, 0},
     };
     aca_err e = {0};
     int r = opt_parse(opts, (int)ACA_ARRAY_LEN(opts), argc, argv, 1, NULL, 0, NULL, USAGE, &e);
@@ -158,6 +158,7 @@ int cmd_train(int argc, char **argv) {
     to->log_every = log_every;
     cli_progress prog;
     cli_progress_init(&prog, "train");
+    if (quiet) aca_log_level = 0;
     if (!quiet) {
         to->on_step = cli_progress_step;
         to->on_step_ctx = &prog;
