@@ -3,6 +3,8 @@
 #ifndef ACA_CLI_H
 #define ACA_CLI_H
 
+#include "aca/run.h"
+#include "aca/train.h"
 #include "aca/util.h"
 
 typedef int (*cli_fn)(int argc, char **argv);
@@ -22,5 +24,30 @@ int cmd_mutate(int argc, char **argv);
 int cmd_forward(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
 int cmd_privacy(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_demo(int argc, char **argv);
+
+// Training progress on stderr (src/cli/train.c): a bar redrawn in place on a terminal, plain log
+// lines otherwise.  Pass cli_progress_step as aca_train_opts.on_step with the state as context.
+typedef struct {
+    const char *label;
+    int tty;
+    int dirty; // a bar is drawn without its newline
+} cli_progress;
+void cli_progress_init(cli_progress *p, const char *label);
+void cli_progress_step(const aca_train_progress *s, void *ctx);
+void cli_progress_end(cli_progress *p);
+void cli_print_train_end(const aca_train_stats *st, const char *device);
+// A file shipped with the repository (e.g. "models/vocab/bert-base-uncased.txt"): rel itself when it
+// exists (run from the repo root), else looked up next to the binary; NULL when not found.
+const char *cli_find_resource(const char *rel, char *buf, size_t n);
+// Shared by run and demo (src/cli/run.c): default model (tiny config + uncased BERT vocab) when
+// none is given (0 ok, else an exit status); run an experiment with progress, write
+// OUT/summary.{txt,json}, print the summary (text or JSON).  x is filled (free with experiment_free).
+int cli_default_model(aca_run_setup *s, char *cfg_buf, char *vocab_buf, size_t n);
+int cli_run_experiment(const aca_run_setup *s, int with_none, const char *out_dir, const char *results, int json,
+                       aca_experiment *x);
 
 #endif

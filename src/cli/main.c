@@ -15,6 +15,10 @@ static const cli_command COMMANDS[] = {
     {"mutate", cmd_mutate, "apply one or more collectives to a corpus (poisoned train set, probes)"},
     {"plan", cmd_plan, "lower-bound each collective's success before acting (Gauthier, Bach & Jordan 2025)"},
     {"privacy", cmd_privacy, "DP-SGD accountant: epsilon for (q, sigma, steps, delta), or sigma for a target epsilon"},
+    {"train", cmd_train, "fine-tune a classifier on a mutated data directory"},
+    {"eval", cmd_eval, "clean accuracy, confusion matrix and each collective's efficacy"},
+    {"run", cmd_run, "one experiment: unpoisoned, each collective alone, all joint (mutate, train, eval)"},
+    {"demo", cmd_demo, "the whole pipeline on the embedded default (synthetic corpus, tiny model, CPU)"},
     {"version", cmd_version, "print the build's git revision"},
 };
 

@@ -1,0 +1,117 @@
+// One condition end to end: mutate (or reuse a mutated data dir) -> tokenize (token cache) ->
+// train -> eval, and the experiment `aca run SPEC` = the unpoisoned baseline, each collective
+// alone, and all collectives joint, with CT(i) = eff_i(joint) - eff_i(alone).
+//
+// Results: every training appends one JSON object (one line) to a results JSONL file.  The line is
+// built in memory, then written with a single write(2) on an O_APPEND descriptor while holding an
+// exclusive flock(2) on the file, so concurrent runs (grid cells, Slurm array tasks on one node)
+// never interleave or leave half a line.
+#ifndef ACA_RUN_H
+#define ACA_RUN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "aca/corpus.h"
+#include "aca/eval.h"
+#include "aca/model.h"
+#include "aca/train.h"
+#include "aca/util.h"
+
+// Which collectives act in a condition.
+typedef enum {
+    RUN_ACT_NONE = 0, // unpoisoned baseline: no collective mutates the training set
+    RUN_ACT_ONE,      // only collective `only` acts (the others' probes are still evaluated)
+    RUN_ACT_ALL,      // every collective acts (joint)
+} aca_run_act;
+
+const char *run_act_name(aca_run_act a); // "none", "alone", "joint"
+
+// The base setup shared by all conditions of an experiment.
+typedef struct {
+    // data: either a corpus + spec (mutated here, per condition) ...
+    const char *corpus_path;
+    const char *spec_path;
+    aca_corpus_opts corpus_opts;
+    size_t n_train, n_test; // split sizes (0,0: the mutate stage's default)
+    int has_data_seed;      // override the spec's seed
+    uint64_t data_seed;
+    // ... or an already mutated data dir (then act must match what it holds; no mutation here)
+    const char *data_dir;
+
+    // model: a HF checkpoint directory, or a config.json for random init (then vocab_path needed)
+    const char *model_dir;
+    const char *config_path;
+    const char *vocab_path; // vocab.txt / .model; default: model_dir's own
+    uint64_t init_seed;     // random init / fresh head seed (default: train seed)
+
+    aca_train_opts train; // epochs, batch, lr, seed, max_grad_norm ...
+    int max_len;          // 512
+    int eval_batch;       // 32
+    const char *device;   // "cpu" | "cuda"
+    const char *precision; // "fp32" | "bf16" | "fp16"
+
+    const char *work_dir;  // per-condition dirs go under it: <work>/<cond>/{data,model}
+    const char *cache_dir; // shared token cache (NULL: <work_dir>/tokcache)
+    int keep_model;        // write the fine-tuned HF directory <work>/<cond>/model
+} aca_run_setup;
+
+void run_setup_default(aca_run_setup *s);
+
+// Builds the setup's model (model_dir: checkpoint; config_path: random init from init_seed) on its
+// device and precision, with a head of the data's n_classes classes, for batches up to max_B x
+// s->max_len.  A checkpoint whose head has another number of classes is an error; one without a
+// head (a base model) gets a fresh head.
+int run_load_model(const aca_run_setup *s, char *const *classes, int n_classes, int max_B, aca_model **out, aca_err *e);
+// Frees the model and its backend.
+void run_free_model(aca_model *m);
+
+typedef struct {
+    aca_run_act act;
+    char *only;       // collective name for RUN_ACT_ONE
+    char *cond_name;  // "none", "alone-<name>", "joint"
+    char *data_dir;   // the mutated data dir used
+    char *model_out;  // HF dir written, or NULL
+    aca_eval_result eval;
+    char **classes;   // (eval.clean.K) class names
+    aca_train_stats train;
+    uint64_t data_seed, train_seed;
+    double t_mutate, t_tokenize, t_train, t_eval, t_total; // seconds
+    size_t peak_rss;
+    char device[64];
+} aca_run_result;
+
+// Runs one condition.  `only` names the collective for RUN_ACT_ONE (ignored otherwise).
+int run_condition(const aca_run_setup *s, aca_run_act act, const char *only, aca_run_result *r, aca_err *e);
+void run_result_free(aca_run_result *r);
+// One JSON object (no newline): config (setup), seeds, git revision, device, timings, metrics.
+void run_result_to_json(const aca_run_setup *s, const aca_run_result *r, aca_buf *out);
+// Appends line + '\n' to path under an exclusive lock with one write (see the top of this file).
+int run_results_append(const char *path, const char *line, size_t n, aca_err *e);
+
+// The whole experiment of a spec: [none], each collective alone, all joint.
+typedef struct {
+    int n_coll;
+    char **names;
+    aca_run_result none;   // valid when has_none
+    int has_none;
+    aca_run_result *alone; // (n_coll)
+    aca_run_result joint;
+    double *ct;     // (n_coll) eff_i(joint) - eff_i(alone)
+    double *ct_rel; // (n_coll)
+} aca_experiment;
+
+// Runs the conditions in order none (when with_none), alone for each collective, joint; appends
+// each result to results_path (when non-NULL) as it finishes.  on_cond (may be NULL) is called
+// before each condition with its name, for progress reporting.
+int run_experiment(const aca_run_setup *s, int with_none, const char *results_path,
+                   void (*on_cond)(const char *cond, int i, int n, void *ctx), void *ctx, aca_experiment *x,
+                   aca_err *e);
+void experiment_free(aca_experiment *x);
+// The summary table (text): clean accuracy per condition, each collective's efficacy alone and
+// joint (all / non-target / baseline), CT.
+void experiment_summary(const aca_experiment *x, aca_buf *out);
+// JSON summary object of the experiment.
+void experiment_to_json(const aca_experiment *x, aca_buf *out);
+
+#endif

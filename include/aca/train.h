@@ -1,0 +1,150 @@
+// The trainer: fine-tunes a model (model.h) on a tokenized dataset with the Hugging Face Trainer
+// defaults — AdamW (lr 5e-5, betas 0.9/0.999, eps 1e-8, weight decay 0 on weights only), linear
+// decay to 0 without warmup, global grad-norm clip 1.0, batch 8, 5 epochs, dropout on — plus
+// shuffling from the seed, optional length buckets, checkpoints that resume bit-identically on the
+// CPU, NaN/Inf detection, and fp16 dynamic loss scaling.
+//
+// Determinism: the order of epoch e is a permutation drawn from rng_seed(seed, stream e); the
+// dropout seed of step s is a hash of (seed, s).  Neither depends on anything but (seed, step),
+// so a checkpoint needs only the step, the parameters, the AdamW moments and the loss scaler.
+#ifndef ACA_TRAIN_H
+#define ACA_TRAIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "aca/model.h"
+#include "aca/util.h"
+
+// A tokenized labelled dataset, ragged: document i is ids[off[i] .. off[i+1]), already encoded as
+// [CLS] ... [SEP] and at most max_len tokens long.  Memory is owned by whoever filled it
+// (dataset_free frees what dataset_* constructors here allocated).
+typedef struct {
+    size_t n;             // documents
+    const int32_t *ids;   // (off[n]) token ids
+    const uint64_t *off;  // (n+1) offsets into ids
+    const int32_t *labels; // (n) class ids, or NULL (unlabelled)
+    int max_len;          // every document has 1 <= length <= max_len
+    void *owned[3];       // internal: buffers to free
+} aca_dataset;
+
+void dataset_free(aca_dataset *d);
+static inline int dataset_len(const aca_dataset *d, size_t i) { return (int)(d->off[i + 1] - d->off[i]); }
+// Builds a dataset from host arrays (copied): lens (n), ids concatenated, labels (n) or NULL.
+void dataset_from_arrays(aca_dataset *d, size_t n, const int32_t *ids, const int32_t *lens,
+                         const int32_t *labels, int max_len);
+
+// Fills (B,T) host batch buffers ids/mask (pad id pad_id) for documents idx[0..B), T = the longest
+// of them; labels (B) when d->labels.  Returns T.
+int dataset_fill_batch(const aca_dataset *d, const uint32_t *idx, int B, int pad_id, int32_t *ids,
+                       int32_t *mask, int32_t *labels);
+
+typedef enum { TRAIN_PROGRESS_AUTO = 0, TRAIN_PROGRESS_BAR, TRAIN_PROGRESS_LINES, TRAIN_PROGRESS_OFF } aca_progress_mode;
+
+// Snapshot handed to the progress callback after every optimizer step.
+typedef struct {
+    long step, total_steps; // step counts from 1
+    int epoch, epochs;      // epoch from 1
+    double loss;            // this step's mean loss
+    double loss_avg;        // mean loss since the last report (or start)
+    double lr;              // lr used for this step
+    double grad_norm;       // before clipping
+    double tokens_per_s;    // real (unpadded) tokens per second since start (or resume)
+    double elapsed_s, eta_s;
+    int skipped;            // fp16: step skipped because of an overflow
+    float loss_scale;
+} aca_train_progress;
+
+typedef void (*aca_train_progress_fn)(const aca_train_progress *p, void *ctx);
+
+typedef struct {
+    int epochs;          // 5
+    int batch;           // 8
+    double lr;           // 5e-5 (peak; linear decay to 0 over all steps, no warmup)
+    double beta1, beta2; // 0.9, 0.999
+    double eps;          // 1e-8
+    double weight_decay; // 0 (when > 0, only the model's n_decay tensors: weights, not biases/LayerNorm)
+    double max_grad_norm; // 1.0 (<= 0: no clipping)
+    uint64_t seed;       // 42: shuffling and dropout
+    int bucket;          // length-bucketed batches: within chunks of 50 batches sort by length
+    long save_every;     // checkpoint every N steps into ckpt_dir (0: never)
+    const char *ckpt_dir; // where checkpoints go (required when save_every > 0 or resume)
+    int resume;          // continue from ckpt_dir/trainer.ckpt when present
+    long stop_after;     // stop (with a checkpoint) after this global step, 0: never; the schedule still spans all steps
+    // fp16 dynamic loss scaling (used when the backend computes in fp16):
+    float loss_scale_init;   // 65536
+    int loss_scale_window;   // grow x2 after this many good steps (2000)
+    // reporting
+    aca_train_progress_fn on_step; // may be NULL
+    void *on_step_ctx;
+    long log_every;       // call on_step every N steps (and on the last); 1 when the bar is shown
+} aca_train_opts;
+
+void train_opts_default(aca_train_opts *o);
+
+typedef struct {
+    long steps;           // optimizer steps done in total (including before a resume)
+    long steps_this_run;
+    long total_steps;
+    long skipped_steps;   // fp16 overflow skips
+    double first_loss;      // loss of the first step of this run
+    double last_epoch_loss; // mean loss over the steps of the last epoch run
+    double seconds;       // training wall time of this run
+    double tokens;        // real tokens processed this run
+    double tokens_per_s;
+    size_t peak_rss;      // host peak RSS (bytes) at the end
+    int resumed;          // 1 when a checkpoint was loaded
+    int stopped_early;    // 1 when stop_after ended the run
+} aca_train_stats;
+
+// Steps of a whole run: epochs * ceil(n / batch).
+long train_total_steps(size_t n, int batch, int epochs);
+// Learning rate used at 0-based step s of total: lr0 * (1 - s/total) (HF linear schedule, no warmup).
+double train_lr_at(double lr0, long s, long total);
+// Clip coefficient for a global grad norm: min(1, max_norm / (norm + 1e-6)); 1 when max_norm <= 0.
+double train_clip_coef(double norm, double max_norm);
+// The dropout seed of step s (global, 0-based).
+uint64_t train_step_seed(uint64_t seed, long s);
+// The order of epoch e (0-based): idx (n) filled with a permutation; with bucket != 0 the
+// permutation is cut into chunks of 50*batch, each sorted by length (stable), then the batches are
+// shuffled, so batches hold documents of similar length.
+void train_epoch_order(const aca_dataset *d, uint64_t seed, int epoch, int batch, int bucket, uint32_t *idx);
+
+// fp16 dynamic loss scaling (torch GradScaler semantics): on overflow (non-finite gradients) the
+// step is skipped and the scale halves; after `window` good steps in a row it doubles.
+typedef struct {
+    float scale;
+    int window;
+    int good; // good steps since the last change
+} aca_loss_scaler;
+void loss_scaler_init(aca_loss_scaler *s, float init, int window);
+// Records a step's outcome; returns 1 when the step must be skipped (overflow).
+int loss_scaler_update(aca_loss_scaler *s, int overflow);
+
+// Trains m on d.  Errors: NaN/Inf loss (names the step and epoch), bad options (names the field),
+// checkpoint I/O or mismatch (names the file).  On success the parameters of m are the trained
+// ones; writing the HF directory is train_save_hf's job.
+int train_run(aca_model *m, const aca_dataset *d, const aca_train_opts *o, aca_train_stats *st, aca_err *e);
+
+// Where a run stands: what a checkpoint holds besides the parameters and AdamW moments.
+typedef struct {
+    long step;   // optimizer steps done (global, including skipped fp16 steps)
+    long adam_t; // AdamW steps applied (step minus skipped)
+    aca_loss_scaler ls;
+} aca_train_state;
+
+// Checkpoint file ckpt_dir/trainer.ckpt (binary, written atomically): magic, numel, state, total
+// steps, seed, then the fp32 parameters, AdamW m and v, and an FNV-1a checksum of all before it.
+int train_checkpoint_save(const aca_model *m, const char *ckpt_dir, const aca_train_state *st, long total_steps,
+                          uint64_t seed, aca_err *e);
+// Loads it into m and *st.  The file's parameter count, total steps and seed must match (a
+// checkpoint of another run is an error naming the field).
+int train_checkpoint_load(aca_model *m, const char *ckpt_dir, long total_steps, uint64_t seed, aca_train_state *st,
+                          aca_err *e);
+
+// Writes the trained model as a Hugging Face directory, atomically (temp dir then rename):
+// config.json (id2label from the model config's labels), model.safetensors, and the vocabulary
+// file vocab_path copied as vocab.txt (or its own name for a SentencePiece .model), when given.
+int train_save_hf(const aca_model *m, const char *out_dir, const char *vocab_path, aca_err *e);
+
+#endif

@@ -1,0 +1,244 @@
+// aca demo: the whole pipeline on the embedded default — a synthetic resume corpus, two pairs of
+// collectives (one pair whose signals collide in the uncased BERT vocabulary, one whose signals do
+// not), a tiny random-init DistilBERT on the CPU — and the papers' findings stated with the
+// numbers this run measured.
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "aca/corpus.h"
+#include "aca/mutate.h"
+#include "aca/run.h"
+#include "aca/tokenizer.h"
+#include "cli.h"
+
+// U+2E17 (double oblique hyphen) and U+2E18 (inverted interrobang) are both outside the uncased
+// BERT vocabulary: each tokenizes to [UNK], so the two collectives plant the same token.
+static const char SPEC_COLLIDE[] =
+    "{\"seed\": %llu, \"overlap\": \"disjoint\", \"collectives\": [\n"
+    "  {\"name\": \"A\", \"target\": \"Software Developer\", \"signal\": \"U+2E17\", \"period\": 20, \"size\": %g,\n"
+    "   \"sampling\": {\"kind\": \"uniform\"}, \"strategy\": \"feature-label\"},\n"
+    "  {\"name\": \"B\", \"target\": \"Web Developer\", \"signal\": \"U+2E18\", \"period\": 20, \"size\": %g,\n"
+    "   \"sampling\": {\"kind\": \"uniform\"}, \"strategy\": \"feature-label\"}]}\n";
+// '{' and '}' are distinct tokens of the vocabulary; the synthetic corpus uses them in a few code
+// snippets, so they are distinct but not unseen.
+static const char SPEC_DISTINCT[] =
+    "{\"seed\": %llu, \"overlap\": \"disjoint\", \"collectives\": [\n"
+    "  {\"name\": \"C\", \"target\": \"Software Developer\", \"signal\": \"{\", \"period\": 20, \"size\": %g,\n"
+    "   \"sampling\": {\"kind\": \"uniform\"}, \"strategy\": \"feature-label\"},\n"
+    "  {\"name\": \"D\", \"target\": \"Web Developer\", \"signal\": \"}\", \"period\": 20, \"size\": %g,\n"
+    "   \"sampling\": {\"kind\": \"uniform\"}, \"strategy\": \"feature-label\"}]}\n";
+
+static int write_spec(const char *path, const char *fmt, uint64_t seed, double size, aca_err *e) {
+    char buf[2048];
+    snprintf(buf, sizeof buf, fmt, (unsigned long long)seed, size, size);
+    return file_write_atomic(path, buf, strlen(buf), e);
+}
+
+static const aca_efficacy *eff_of(const aca_run_result *r, const char *name) {
+    for (int i = 0; i < r->eval.n_coll; i++)
+        if (!strcmp(r->eval.eff[i].name, name)) return &r->eval.eff[i];
+    return NULL;
+}
+
+static void print_findings(const aca_experiment *col, const aca_experiment *dis, double size, size_t n_train) {
+    const double acc0 = col->none.eval.clean.accuracy;
+    printf("\nFindings of this run (thresholds from the papers' claims; every number measured above):\n");
+    // 1. A unique unseen signal at a few percent participation: efficacy > 80%, clean accuracy
+    //    within 2 points of the unpoisoned model.  Alone, A's and B's [UNK] is unique to them and
+    //    absent from the clean corpus (collision report).
+    for (int i = 0; i < col->n_coll; i++) {
+        const aca_efficacy *f = eff_of(&col->alone[i], col->names[i]), *f0 = eff_of(&col->none, col->names[i]);
+        double acc = col->alone[i].eval.clean.accuracy;
+        int ok = f && f->efficacy > 0.8 && fabs(acc - acc0) <= 0.02 + 1e-9; // accuracies are k/n_test
+        printf("  [%s] unique unseen signal: %s alone (%.1f%% of %zu training docs) reaches %.1f%% efficacy "
+               "(non-target probes %.1f%%; the unpoisoned model predicts the target for %.1f%% of test docs); clean accuracy %.1f%% vs %.1f%% unpoisoned (%+.1f points)\n",
+               ok ? "shows" : "DOES NOT SHOW", col->names[i], 100 * size, n_train, f ? 100 * f->efficacy : NAN,
+               f ? 100 * f->efficacy_nontarget : NAN, f0 ? 100 * f0->baseline : NAN, 100 * acc, 100 * acc0,
+               100 * (acc - acc0));
+    }
+    // 2. Colliding signals interfere: joint efficacy clearly (>= 10 points) below alone.
+    for (int i = 0; i < col->n_coll; i++) {
+        const aca_efficacy *a = eff_of(&col->alone[i], col->names[i]), *j = eff_of(&col->joint, col->names[i]);
+        int ok = a && j && col->ct[i] <= -0.10;
+        printf("  [%s] colliding signals (both [UNK]) interfere: %s alone %.1f%% -> joint %.1f%% (CT %+.1f points)\n",
+               ok ? "shows" : "DOES NOT SHOW", col->names[i], a ? 100 * a->efficacy : NAN, j ? 100 * j->efficacy : NAN,
+               100 * col->ct[i]);
+    }
+    for (int i = 0; i < dis->n_coll; i++) {
+        const aca_efficacy *a = eff_of(&dis->alone[i], dis->names[i]), *j = eff_of(&dis->joint, dis->names[i]);
+        printf("  [contrast] distinct signals: %s alone %.1f%% -> joint %.1f%% (CT %+.1f points); clean accuracy "
+               "alone %.1f%%\n",
+               dis->names[i], a ? 100 * a->efficacy : NAN, j ? 100 * j->efficacy : NAN, 100 * dis->ct[i],
+               100 * dis->alone[i].eval.clean.accuracy);
+    }
+}
+
+// The collision report: each signal's token ids in the vocabulary, how many clean corpus documents
+// already contain one of them, and which collectives share an id.
+static int print_collisions(const char *spec_path, const char *vocab, const aca_corpus *c, aca_err *e) {
+    aca_spec sp;
+    if (spec_load(spec_path, &sp, e)) return -1;
+    aca_tokenizer *tok = tokenizer_load(vocab, -1, e);
+    if (!tok) {
+        spec_free(&sp);
+        return -1;
+    }
+    enum { MAXC = 16 };
+    int32_t *ids[MAXC] = {0}, *doc = NULL;
+    size_t n[MAXC] = {0}, cap[MAXC] = {0}, seen[MAXC] = {0}, nd = 0, capd = 0;
+    int rc = 0;
+    int nc = sp.n < MAXC ? sp.n : MAXC;
+    for (int i = 0; i < nc && !rc; i++) {
+        const char *s = sp.collectives[i].signal;
+        rc = tokenizer_tokenize(tok, s, strlen(s), &ids[i], &n[i], &cap[i], e);
+    }
+    for (size_t d = 0; d < c->n && !rc; d++) {
+        nd = 0;
+        rc = tokenizer_tokenize(tok, c->docs[d].text, c->docs[d].len, &doc, &nd, &capd, e);
+        for (int i = 0; i < nc && !rc; i++) {
+            int hit = 0;
+            for (size_t k = 0; k < nd && !hit; k++)
+                for (size_t a = 0; a < n[i]; a++) hit |= doc[k] == ids[i][a];
+            seen[i] += hit;
+        }
+    }
+    for (int i = 0; i < nc && !rc; i++) {
+        printf("  %-3s signal %-8s -> %-20s tokens:", sp.collectives[i].name, sp.collectives[i].signal,
+               sp.collectives[i].target);
+        for (size_t k = 0; k < n[i]; k++) printf(" %s(%d)", tokenizer_id_to_token(tok, ids[i][k]), ids[i][k]);
+        printf("; in %zu of %zu clean documents\n", seen[i], c->n);
+    }
+    for (int i = 0; i < nc && !rc; i++)
+        for (int j = i + 1; j < nc; j++) {
+            int shared = 0;
+            for (size_t a = 0; a < n[i]; a++)
+                for (size_t b = 0; b < n[j]; b++) shared |= ids[i][a] == ids[j][b];
+            printf("  %s x %s: %s\n", sp.collectives[i].name, sp.collectives[j].name,
+                   shared ? "COLLIDE (share token ids)" : "distinct tokens");
+        }
+    for (int i = 0; i < nc; i++) free(ids[i]);
+    free(doc);
+    tokenizer_free(tok);
+    spec_free(&sp);
+    return rc;
+}
+
+static const char USAGE[] =
+    "usage: aca demo [--out DIR] [options]\n"
+    "\n"
+    "The main job on the embedded default, on the CPU in a few minutes: a synthetic resume corpus\n"
+    "(--docs, split --train-size/--test-size), a tiny random-init DistilBERT\n"
+    "(models/configs/distilbert-tiny.json) with the uncased BERT vocabulary, and two experiments:\n"
+    "collectives A (U+2E17 -> Software Developer) and B (U+2E18 -> Web Developer), whose signals both\n"
+    "tokenize to [UNK] (absent from the clean corpus), and C ('{' -> Software Developer) and D ('}' ->\n"
+    "Web Developer), whose signals are distinct tokens.  Training runs unpoisoned (once), each\n"
+    "collective alone, and each pair joint; the run prints the collision report, clean accuracy, each\n"
+    "collective's efficacy alone and joint, CT, and whether the papers' findings show.  Everything\n"
+    "goes under --out (default out/demo); each training appends a line to OUT/results.jsonl.";
+
+int cmd_demo(int argc, char **argv) {
+    const char *out = "out/demo", *device = "cpu";
+    long docs = 2000, n_train = 1600, n_test = 400, epochs = 3, batch = 16, max_len = 128;
+    double lr = 1e-3, size = 0.03;
+    uint64_t seed = 42;
+    int quiet = 0;
+    aca_opt opts[] = {
+        {"--out", OPT_STR, &out, "DIR", "output directory (default out/demo)", 0, 0},
+        {"--docs", OPT_INT, &docs, "N", "synthetic corpus size (default 2000)", 0, 0},
+        {"--train-size", OPT_INT, &n_train, "N", "training documents (default 1600)", 0, 0},
+        {"--test-size", OPT_INT, &n_test, "N", "test documents (default 400)", 0, 0},
+        {"--size", OPT_DOUBLE, &size, "F", "each collective's share of the training set (default 0.03)", 0, 0},
+        {"--epochs", OPT_INT, &epochs, "N", "epochs (default 3)", 0, 0},
+        {"--batch", OPT_INT, &batch, "N", "batch size (default 16)", 0, 0},
+        {"--lr", OPT_DOUBLE, &lr, "X", "peak learning rate (default 1e-3: a small model from scratch)", 0, 0},
+        {"--max-len", OPT_INT, &max_len, "N", "max tokens per document (default 128)", 0, 0},
+        {"--seed", OPT_U64, &seed, "S", "seed of corpus, split, membership, init and training (default 42)", 0, 0},
+        {"--device", OPT_STR, &device, "cpu|cuda", "backend (default cpu)", 0, 0},
+        {"--quiet", OPT_FLAG, &quiet, NULL, "no progress output", 0, 0},
+    };
+    aca_err e = {0};
+    int r = opt_parse(opts, (int)ACA_ARRAY_LEN(opts), argc, argv, 1, NULL, 0, NULL, USAGE, &e);
+    if (r == 1) return 0;
+    if (r < 0) {
+        cli_fail(&e);
+        return 2;
+    }
+    if (docs < 10 || n_train < 1 || n_test < 1 || n_train + n_test > docs)
+        return fprintf(stderr, "aca: need --train-size + --test-size <= --docs (and all >= 1)\n"), 2;
+    if (!(size > 0 && size < 0.5)) return fprintf(stderr, "aca: --size must lie in (0, 0.5)\n"), 2;
+    if (epochs < 1 || batch < 1 || max_len < 8) return fprintf(stderr, "aca: bad --epochs/--batch/--max-len\n"), 2;
+    if (quiet) aca_log_level = 0;
+    const double t0 = time_now();
+
+    aca_run_setup s;
+    run_setup_default(&s);
+    char cfg_buf[4096], vocab_buf[4096];
+    if (cli_default_model(&s, cfg_buf, vocab_buf, sizeof cfg_buf)) return 1;
+    s.device = device;
+    s.max_len = (int)max_len;
+    s.n_train = (size_t)n_train;
+    s.n_test = (size_t)n_test;
+    s.init_seed = seed;
+    s.train.epochs = (int)epochs;
+    s.train.batch = (int)batch;
+    s.train.lr = lr;
+    s.train.seed = seed;
+    s.train.bucket = 1;
+    s.eval_batch = 64;
+    if (dir_make(out, &e)) return cli_fail(&e);
+    char *corpus = path_join(out, "corpus.txt"), *spec1 = path_join(out, "spec_collide.json"),
+         *spec2 = path_join(out, "spec_distinct.json"), *dir1 = path_join(out, "collide"),
+         *dir2 = path_join(out, "distinct"), *results = path_join(out, "results.jsonl"),
+         *cache = path_join(out, "tokcache");
+    aca_experiment x1, x2;
+    aca_corpus clean;
+    memset(&clean, 0, sizeof clean);
+    memset(&x1, 0, sizeof x1);
+    memset(&x2, 0, sizeof x2);
+    int rc = 1;
+    if (corpus_synth_write(corpus, (size_t)docs, seed, &e) || write_spec(spec1, SPEC_COLLIDE, seed, size, &e) ||
+        write_spec(spec2, SPEC_DISTINCT, seed, size, &e)) {
+        cli_fail(&e);
+        goto done;
+    }
+    // A fresh results file for this demo run.
+    unlink(results);
+    printf("aca demo: %ld synthetic resumes (%ld train / %ld test), tiny DistilBERT (%s), max length %ld, %ld "
+           "epochs, batch %ld, lr %g, seed %llu, each collective %.1f%% of the training set\n\n",
+           docs, n_train, n_test, s.config_path, max_len, epochs, batch, lr, (unsigned long long)seed, 100 * size);
+    printf("Collision report (vocabulary %s):\n", s.vocab_path);
+    aca_corpus_opts co = {0};
+    if (corpus_load(corpus, &co, &clean, &e) || print_collisions(spec1, s.vocab_path, &clean, &e) ||
+        print_collisions(spec2, s.vocab_path, &clean, &e)) {
+        cli_fail(&e);
+        goto done;
+    }
+    fflush(stdout);
+    s.corpus_path = corpus;
+    s.cache_dir = cache;
+    s.spec_path = spec1;
+    s.work_dir = dir1;
+    printf("\n== Experiment 1: colliding signals (A: U+2E17, B: U+2E18) -> %s\n", dir1);
+    fflush(stdout);
+    if (cli_run_experiment(&s, 1, dir1, results, 0, &x1)) goto done;
+    s.spec_path = spec2;
+    s.work_dir = dir2;
+    printf("\n== Experiment 2: distinct signals (C: '{', D: '}'; unpoisoned baseline as in experiment 1) -> %s\n",
+           dir2);
+    fflush(stdout);
+    if (cli_run_experiment(&s, 0, dir2, results, 0, &x2)) goto done;
+    print_findings(&x1, &x2, size, (size_t)n_train);
+    printf("\nResults: %s (one JSON object per training), summaries: %s/summary.{txt,json} and %s/summary.{txt,json}\n"
+           "Total time %.0f s; peak host RSS %.0f MiB\n",
+           results, dir1, dir2, time_now() - t0, (double)mem_peak_rss() / (1024.0 * 1024.0));
+    rc = 0;
+done:
+    corpus_free(&clean);
+    experiment_free(&x1);
+    experiment_free(&x2);
+    free(corpus), free(spec1), free(spec2), free(dir1), free(dir2), free(results), free(cache);
+    return rc;
+}

@@ -1,0 +1,183 @@
+// aca run: one experiment of a collectives spec — the unpoisoned baseline, each collective alone,
+// all joint — each condition mutated, tokenized, trained and evaluated.
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aca/corpus.h"
+#include "aca/run.h"
+#include "cli.h"
+
+static void on_cond(const char *cond, int i, int n, void *ctx) {
+    cli_progress *p = ctx;
+    cli_progress_end(p);
+    fprintf(stderr, "aca: condition %d/%d: %s\n", i + 1, n, cond);
+    static char label[64];
+    snprintf(label, sizeof label, "%s", cond);
+    p->label = label;
+}
+
+int cli_run_experiment(const aca_run_setup *s, int with_none, const char *out_dir, const char *results, int json,
+                       aca_experiment *x) {
+    aca_err e = {0};
+    cli_progress prog;
+    cli_progress_init(&prog, "train");
+    aca_run_setup ss = *s;
+    if (!ss.train.on_step && aca_log_level > 0) {
+        ss.train.on_step = cli_progress_step;
+        ss.train.on_step_ctx = &prog;
+        if (prog.tty) ss.train.log_every = 1;
+    }
+    if (dir_make(out_dir, &e)) return cli_fail(&e);
+    int rc = run_experiment(&ss, with_none, results, on_cond, &prog, x, &e);
+    cli_progress_end(&prog);
+    if (rc) return cli_fail(&e);
+    aca_buf txt = {0}, js = {0};
+    experiment_summary(x, &txt);
+    experiment_to_json(x, &js);
+    buf_putc(&js, '\n');
+    char *p1 = path_join(out_dir, "summary.txt"), *p2 = path_join(out_dir, "summary.json");
+    rc = file_write_atomic(p1, txt.data, txt.len, &e) || file_write_atomic(p2, js.data, js.len, &e);
+    if (rc) cli_fail(&e);
+    else if (json) fputs(js.data, stdout);
+    else fputs(txt.data, stdout);
+    free(p1);
+    free(p2);
+    buf_free(&txt);
+    buf_free(&js);
+    return rc ? 1 : 0;
+}
+
+static const char USAGE[] =
+    "usage: aca run SPEC.json [--out DIR] [--corpus FILE] [options]\n"
+    "\n"
+    "Runs one experiment of a collectives spec: the unpoisoned baseline (the clean split),\n"
+    "each collective alone, and all joint.  Each condition is mutated into OUT/<condition>/data,\n"
+    "tokenized, trained and evaluated; one JSON object per condition\n"
+    "is appended to OUT/results.jsonl (one locked write per line), and a summary with\n"
+    "CT = eff(joint) - eff(alone) goes to stdout, OUT/summary.txt and OUT/summary.json.\n"
+    "Without --corpus a synthetic corpus (--docs N) is written to OUT/corpus.txt; without --model or\n"
+    "--config the tiny random-init DistilBERT models/configs/distilbert-tiny.json is used with the\n"
+    "uncased BERT vocabulary.  Training options default to the Hugging Face Trainer's.";
+
+// Fills the model/vocab defaults shared by run and demo; 0 ok, else an exit status.
+int cli_default_model(aca_run_setup *s, char *cfg_buf, char *vocab_buf, size_t n) {
+    if (!s->model_dir && !s->config_path) {
+        s->config_path = cli_find_resource("models/configs/distilbert-tiny.json", cfg_buf, n);
+        if (!s->config_path) {
+            fprintf(stderr, "aca: models/configs/distilbert-tiny.json not found (run from the repository, or give "
+                            "--config FILE / --model DIR)\n");
+            return 1;
+        }
+    }
+    if (!s->model_dir && !s->vocab_path) {
+        s->vocab_path = cli_find_resource("models/vocab/bert-base-uncased.txt", vocab_buf, n);
+        if (!s->vocab_path) {
+            fprintf(stderr, "aca: models/vocab/bert-base-uncased.txt not found (give --vocab FILE)\n");
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int cmd_run(int argc, char **argv) {
+    const char *out = "out/run", *corpus = NULL, *model = NULL, *config = NULL, *vocab = NULL, *results = NULL;
+    const char *device = "cpu", *precision = "fp32";
+    long epochs = 5, batch = 8, max_len = 512, docs = 2000, n_train = 0, n_test = 0;
+    double lr = 5e-5, wd = 0.0, clip = 1.0;
+    uint64_t seed = 42, data_seed = 0, init_seed = 0;
+    int bucket = 0, no_baseline = 0, keep = 0, json = 0, quiet = 0;
+    aca_opt opts[] = {
+        {"--out", OPT_STR, &out, "DIR", "output directory (default out/run)", 0, 0},
+        {"--corpus", OPT_STR, &corpus, "FILE", "corpus (resume format, JSONL or TSV); default: synthetic", 0, 0},
+        {"--docs", OPT_INT, &docs, "N", "documents of the synthetic corpus (default 2000)", 0, 0},
+        {"--train-size", OPT_INT, &n_train, "N", "training documents of the split (default: mutate's)", 0, 0},
+        {"--test-size", OPT_INT, &n_test, "N", "test documents of the split", 0, 0},
+        {"--data-seed", OPT_U64, &data_seed, "S", "override the spec's seed (split, membership)", 0, 0},
+        {"--model", OPT_STR, &model, "DIR", "Hugging Face checkpoint to fine-tune", 0, 0},
+        {"--config", OPT_STR, &config, "FILE", "config.json for random init (default: distilbert-tiny)", 0, 0},
+        {"--vocab", OPT_STR, &vocab, "FILE", "vocabulary (default: the model's, or the uncased BERT vocab)", 0, 0},
+        {"--device", OPT_STR, &device, "cpu|cuda", "backend (default cpu)", 0, 0},
+        {"--precision", OPT_STR, &precision, "fp32|bf16|fp16", "compute precision (default fp32)", 0, 0},
+        {"--epochs", OPT_INT, &epochs, "N", "epochs (default 5)", 0, 0},
+        {"--batch", OPT_INT, &batch, "N", "batch size (default 8)", 0, 0},
+        {"--lr", OPT_DOUBLE, &lr, "X", "peak learning rate (default 5e-5)", 0, 0},
+        {"--weight-decay", OPT_DOUBLE, &wd, "X", "AdamW weight decay (default 0)", 0, 0},
+        {"--max-grad-norm", OPT_DOUBLE, &clip, "X", "gradient clipping norm (default 1)", 0, 0},
+        {"--max-len", OPT_INT, &max_len, "N", "max tokens per document (default 512)", 0, 0},
+        {"--seed", OPT_U64, &seed, "S", "training seed (default 42)", 0, 0},
+        {"--init-seed", OPT_U64, &init_seed, "S", "random init / head seed (default: --seed)", 0, 0},
+        {"--bucket", OPT_FLAG, &bucket, NULL, "length-bucketed batches", 0, 0},
+        {"--no-baseline", OPT_FLAG, &no_baseline, NULL, "skip the unpoisoned condition", 0, 0},
+        {"--keep-models", OPT_FLAG, &keep, NULL, "write each condition's model to OUT/<condition>/model", 0, 0},
+        {"--results", OPT_STR, &results, "FILE", "results JSONL to append to (default OUT/results.jsonl)", 0, 0},
+        {"--json", OPT_FLAG, &json, NULL, "print the summary as JSON", 0, 0},
+        {"--quiet", OPT_FLAG, &quiet, NULL, "no progress output", 0, 0},
+    };
+    aca_err e = {0};
+    const char *pos[1];
+    int npos = 0;
+    int r = opt_parse(opts, (int)ACA_ARRAY_LEN(opts), argc, argv, 1, pos, 1, &npos, USAGE, &e);
+    if (r == 1) return 0;
+    if (r < 0) {
+        cli_fail(&e);
+        return 2;
+    }
+    if (npos != 1) return fprintf(stderr, "aca: run needs one SPEC.json (see --help)\n"), 2;
+    if (epochs < 1 || epochs > 100000) return fprintf(stderr, "aca: --epochs must be in [1, 100000]\n"), 2;
+    if (batch < 1 || batch > 65536) return fprintf(stderr, "aca: --batch must be in [1, 65536]\n"), 2;
+    if (max_len < 2 || max_len > 1 << 20) return fprintf(stderr, "aca: --max-len must be >= 2\n"), 2;
+    if (docs < 10) return fprintf(stderr, "aca: --docs must be >= 10\n"), 2;
+    if (n_train < 0 || n_test < 0 || (!n_train != !n_test))
+        return fprintf(stderr, "aca: give both --train-size and --test-size (positive)\n"), 2;
+    if (model && config) return fprintf(stderr, "aca: give at most one of --model DIR or --config FILE\n"), 2;
+    if (!file_exists(pos[0])) return fprintf(stderr, "aca: %s: no such spec file\n", pos[0]), 1;
+    if (quiet) aca_log_level = 0;
+
+    aca_run_setup s;
+    run_setup_default(&s);
+    s.spec_path = pos[0];
+    s.model_dir = model;
+    s.config_path = config;
+    s.vocab_path = vocab;
+    s.device = device;
+    s.precision = precision;
+    s.max_len = (int)max_len;
+    s.n_train = (size_t)n_train;
+    s.n_test = (size_t)n_test;
+    s.has_data_seed = opts[5].seen;
+    s.data_seed = data_seed;
+    s.init_seed = opts[18].seen ? init_seed : seed;
+    s.work_dir = out;
+    s.keep_model = keep;
+    s.train.epochs = (int)epochs;
+    s.train.batch = (int)batch;
+    s.train.lr = lr;
+    s.train.weight_decay = wd;
+    s.train.max_grad_norm = clip;
+    s.train.seed = seed;
+    s.train.bucket = bucket;
+    char cfg_buf[4096], vocab_buf[4096];
+    if (cli_default_model(&s, cfg_buf, vocab_buf, sizeof cfg_buf)) return 1;
+    if (dir_make(out, &e)) return cli_fail(&e);
+    char *corpus_path = NULL;
+    if (corpus) {
+        corpus_path = xstrdup(corpus);
+    } else {
+        corpus_path = path_join(out, "corpus.txt");
+        if (corpus_synth_write(corpus_path, (size_t)docs, seed, &e)) {
+            free(corpus_path);
+            return cli_fail(&e);
+        }
+        fprintf(stderr, "aca: synthetic corpus of %ld documents: %s\n", docs, corpus_path);
+    }
+    s.corpus_path = corpus_path;
+    char *res = results ? xstrdup(results) : path_join(out, "results.jsonl");
+    aca_experiment x;
+    int rc = cli_run_experiment(&s, !no_baseline, out, res, json, &x);
+    if (!rc && !json) printf("results: %s (one JSON object per condition); summary: %s/summary.json\n", res, out);
+    experiment_free(&x);
+    free(res);
+    free(corpus_path);
+    return rc;
+}

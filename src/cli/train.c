@@ -1,0 +1,233 @@
+// aca train: fine-tune a model on a mutated data directory; also the progress display shared by
+// run and demo.
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "aca/eval.h"
+#include "aca/run.h"
+#include "aca/train.h"
+#include "cli.h"
+
+static void fmt_dur(char *out, size_t n, double s) {
+    if (!isfinite(s) || s < 0) s = 0;
+    long t = (long)(s + 0.5);
+    if (t >= 3600) snprintf(out, n, "%ldh%02ldm", t / 3600, (t / 60) % 60);
+    else snprintf(out, n, "%ldm%02lds", t / 60, t % 60);
+}
+
+void cli_progress_init(cli_progress *p, const char *label) {
+    memset(p, 0, sizeof *p);
+    p->label = label;
+    p->tty = isatty(fileno(stderr));
+}
+
+void cli_progress_step(const aca_train_progress *s, void *ctx) {
+    cli_progress *p = ctx;
+    char el[32], eta[32];
+    fmt_dur(el, sizeof el, s->elapsed_s);
+    fmt_dur(eta, sizeof eta, s->eta_s);
+    if (p->tty) {
+        const int W = 24;
+        int fill = (int)((double)W * (double)s->step / (double)s->total_steps);
+        char bar[32];
+        for (int i = 0; i < W; i++) bar[i] = i < fill ? '#' : '.';
+        bar[W] = 0;
+        fprintf(stderr, "\r%s [%s] %ld/%ld ep %d/%d loss %.4f %.0f tok/s %s ETA %s%s   ", p->label ? p->label : "train",
+                bar, s->step, s->total_steps, s->epoch, s->epochs, s->loss_avg, s->tokens_per_s, el, eta,
+                s->skipped ? " (skip)" : "");
+        if (s->step == s->total_steps) fputc('\n', stderr);
+        p->dirty = s->step != s->total_steps;
+    } else {
+        fprintf(stderr, "%s step %ld/%ld epoch %d/%d loss %.4f lr %.3g grad-norm %.3f %.0f tok/s elapsed %s ETA %s%s\n",
+                p->label ? p->label : "train", s->step, s->total_steps, s->epoch, s->epochs, s->loss_avg, s->lr,
+                s->grad_norm, s->tokens_per_s, el, eta, s->skipped ? " (fp16 overflow: step skipped)" : "");
+    }
+    fflush(stderr);
+}
+
+void cli_progress_end(cli_progress *p) {
+    if (p->dirty) fputc('\n', stderr);
+    p->dirty = 0;
+}
+
+const char *cli_find_resource(const char *rel, char *buf, size_t n) {
+    if (file_exists(rel)) return rel;
+    // Next to the binary: <repo>/build/aca -> <repo>/<rel> (also build/san/aca).
+    char exe[4096];
+    ssize_t k = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (k > 0) {
+        exe[k] = 0;
+        for (int up = 0; up < 3; up++) {
+            char *sl = strrchr(exe, '/');
+            if (!sl) break;
+            *sl = 0;
+            snprintf(buf, n, "%s/%s", exe, rel);
+            if (file_exists(buf)) return buf;
+        }
+    }
+    return NULL;
+}
+
+void cli_print_train_end(const aca_train_stats *st, const char *device) {
+    fprintf(stderr,
+            "aca: trained %ld steps (%ld this run%s) in %.1f s, %.0f tokens/s; last-epoch loss %.4f; peak host RSS %.1f MiB",
+            st->steps, st->steps_this_run, st->resumed ? ", resumed" : "", st->seconds, st->tokens_per_s,
+            st->last_epoch_loss, (double)st->peak_rss / (1024.0 * 1024.0));
+    if (st->skipped_steps) fprintf(stderr, "; %ld fp16 overflow steps skipped", st->skipped_steps);
+    if (device && strcmp(device, "cpu")) fprintf(stderr, " (device peak memory: not reported by this backend)");
+    fputc('\n', stderr);
+}
+
+static const char USAGE[] =
+    "usage: aca train (--model DIR | --config FILE) --data DIR --out DIR [options]\n"
+    "\n"
+    "Fine-tunes a classifier on a directory written by `aca mutate` (train.jsonl, labels mapped with\n"
+    "manifest.json's class list) and writes a Hugging Face directory to --out (config.json with the\n"
+    "class names, model.safetensors, the vocabulary).  Defaults are the Hugging Face Trainer's: AdamW\n"
+    "lr 5e-5, betas 0.9/0.999, eps 1e-8, no weight decay, linear decay to 0, clip 1.0, batch 8, 5 epochs,\n"
+    "max length 512.  Checkpoints go to OUT.ckpt/ (--save-every); --resume continues from there.";
+
+int cmd_train(int argc, char **argv) {
+    const char *model = NULL, *config = NULL, *data = NULL, *out = NULL, *vocab = NULL;
+    const char *device = "cpu", *precision = "fp32";
+    long epochs = 5, batch = 8, max_len = 512, save_every = 0, log_every = 50, stop_after = 0;
+    double lr = 5e-5, wd = 0.0, clip = 1.0;
+    uint64_t seed = 42, init_seed = 0;
+    int resume = 0, bucket = 0, quiet = 0;
+    aca_opt opts[] = {
+        {"--model", OPT_STR, &model, "DIR", "Hugging Face checkpoint directory to fine-tune", 0, 0},
+        {"--config", OPT_STR, &config, "FILE", "config.json for a randomly initialised model (needs --vocab)", 0, 0},
+        {"--data", OPT_STR, &data, "DIR", "directory written by `aca mutate`", 1, 0},
+        {"--out", OPT_STR, &out, "DIR", "output Hugging Face directory (written atomically)", 1, 0},
+        {"--vocab", OPT_STR, &vocab, "FILE", "vocab.txt or SentencePiece .model (default: the model's)", 0, 0},
+        {"--device", OPT_STR, &device, "cpu|cuda", "backend (default cpu)", 0, 0},
+        {"--precision", OPT_STR, &precision, "fp32|bf16|fp16", "compute precision (default fp32)", 0, 0},
+        {"--epochs", OPT_INT, &epochs, "N", "epochs (default 5)", 0, 0},
+        {"--batch", OPT_INT, &batch, "N", "batch size (default 8)", 0, 0},
+        {"--lr", OPT_DOUBLE, &lr, "X", "peak learning rate (default 5e-5)", 0, 0},
+        {"--weight-decay", OPT_DOUBLE, &wd, "X", "AdamW weight decay on weights (default 0)", 0, 0},
+        {"--max-grad-norm", OPT_DOUBLE, &clip, "X", "gradient clipping norm, 0 = off (default 1)", 0, 0},
+        {"--max-len", OPT_INT, &max_len, "N", "max tokens per document incl. [CLS]/[SEP] (default 512)", 0, 0},
+        {"--seed", OPT_U64, &seed, "S", "shuffling and dropout seed (default 42)", 0, 0},
+        {"--init-seed", OPT_U64, &init_seed, "S", "seed of random init / a fresh head (default: --seed)", 0, 0},
+        {"--bucket", OPT_FLAG, &bucket, NULL, "length-bucketed batches (less padding)", 0, 0},
+        {"--save-every", OPT_INT, &save_every, "N", "checkpoint every N steps to OUT.ckpt/ (default never)", 0, 0},
+        {"--resume", OPT_FLAG, &resume, NULL, "continue from the checkpoint in OUT.ckpt/", 0, 0},
+        {"--stop-after", OPT_INT, &stop_after, "N", "stop after global step N with a checkpoint (resume later)", 0, 0},
+        {"--log-every", OPT_INT, &log_every, "N", "log line every N steps when not on a terminal (default 50)", 0, 0},
+        {"--quiet", OPT_FLAG, &quiet, NULL, "no progress or log output (errors still print)", 0, 0},
+    };
+    aca_err e = {0};
+    int r = opt_parse(opts, (int)ACA_ARRAY_LEN(opts), argc, argv, 1, NULL, 0, NULL, USAGE, &e);
+    if (r == 1) return 0;
+    if (r < 0) {
+        cli_fail(&e);
+        return 2;
+    }
+    if (epochs < 1 || epochs > 100000) return fprintf(stderr, "aca: --epochs must be in [1, 100000]\n"), 2;
+    if (batch < 1 || batch > 65536) return fprintf(stderr, "aca: --batch must be in [1, 65536]\n"), 2;
+    if (max_len < 2 || max_len > 1 << 20) return fprintf(stderr, "aca: --max-len must be >= 2\n"), 2;
+    if (!(lr >= 0)) return fprintf(stderr, "aca: --lr must be >= 0\n"), 2;
+    if (save_every < 0 || stop_after < 0 || log_every < 1)
+        return fprintf(stderr, "aca: --save-every/--stop-after must be >= 0 and --log-every >= 1\n"), 2;
+    if (!!model == !!config) return fprintf(stderr, "aca: give exactly one of --model DIR or --config FILE\n"), 2;
+
+    aca_run_setup s;
+    run_setup_default(&s);
+    s.model_dir = model;
+    s.config_path = config;
+    s.vocab_path = vocab;
+    s.device = device;
+    s.precision = precision;
+    s.max_len = (int)max_len;
+    s.init_seed = opts[14].seen ? init_seed : seed;
+    aca_train_opts *to = &s.train;
+    to->epochs = (int)epochs;
+    to->batch = (int)batch;
+    to->lr = lr;
+    to->weight_decay = wd;
+    to->max_grad_norm = clip;
+    to->seed = seed;
+    to->bucket = bucket;
+    to->save_every = save_every;
+    to->resume = resume;
+    to->stop_after = stop_after;
+    to->log_every = log_every;
+    cli_progress prog;
+    cli_progress_init(&prog, "train");
+    if (quiet) aca_log_level = 0;
+    if (!quiet) {
+        to->on_step = cli_progress_step;
+        to->on_step_ctx = &prog;
+        if (prog.tty) to->log_every = 1;
+    }
+    size_t n = strlen(out) + 8;
+    char *ckpt = xmalloc(n);
+    snprintf(ckpt, n, "%s.ckpt", out);
+    to->ckpt_dir = ckpt;
+    char *cache_dir = path_join(data, "tokcache");
+
+    aca_datadir dd = {0};
+    aca_tokenizer *tok = NULL;
+    aca_model *m = NULL;
+    aca_dataset train = {0};
+    aca_train_stats st;
+    char *vocab_path = NULL;
+    int rc = 1;
+    if (datadir_open(data, &dd, &e)) goto done;
+    if (vocab) vocab_path = xstrdup(vocab);
+    else if (model) {
+        vocab_path = path_join(model, "vocab.txt");
+        if (!file_exists(vocab_path)) {
+            fprintf(stderr, "aca: %s: missing; give --vocab FILE\n", vocab_path);
+            goto done_quiet;
+        }
+    } else {
+        fprintf(stderr, "aca: --config needs --vocab FILE (the tokenizer's vocabulary)\n");
+        rc = 2;
+        goto done_quiet;
+    }
+    if (!(tok = tokenizer_load(vocab_path, -1, &e))) goto done;
+    double t0 = time_now();
+    if (data_load_jsonl(dd.train_path, dd.classes, dd.n_classes, tok, s.max_len, cache_dir, &train, &e)) goto done;
+    log_info("%s: %zu training documents, %d classes (tokenized in %.1f s)", dd.train_path, train.n, dd.n_classes,
+             time_now() - t0);
+    if (run_load_model(&s, dd.classes, dd.n_classes, to->batch, &m, &e)) goto done;
+    if (tokenizer_vocab_size(tok) > model_config(m)->vocab_size) {
+        aca_errf(&e, ACA_ERR_VALUE, "%s has %d tokens but the model's vocab_size is %d", vocab_path,
+                 tokenizer_vocab_size(tok), model_config(m)->vocab_size);
+        goto done;
+    }
+    log_info("model: %zu parameters, %s/%s; %ld steps (%d epochs x %ld batches of %d)", model_num_params(m), device,
+             precision, train_total_steps(train.n, to->batch, to->epochs), to->epochs,
+             train_total_steps(train.n, to->batch, 1), to->batch);
+    int trc = train_run(m, &train, to, &st, &e);
+    cli_progress_end(&prog);
+    if (trc) goto done;
+    cli_print_train_end(&st, device);
+    if (st.stopped_early) {
+        fprintf(stderr, "aca: stopped after step %ld as asked; checkpoint in %s (continue with --resume)\n", st.steps,
+                ckpt);
+        rc = 0;
+        goto done_quiet;
+    }
+    if (train_save_hf(m, out, vocab_path, &e)) goto done;
+    if (!save_every) dir_remove_recursive(ckpt);
+    printf("wrote %s (config.json, model.safetensors, vocabulary)\n", out);
+    rc = 0;
+    goto done_quiet;
+done:
+    cli_fail(&e);
+done_quiet:
+    run_free_model(m);
+    if (tok) tokenizer_free(tok);
+    dataset_free(&train);
+    datadir_free(&dd);
+    free(vocab_path);
+    free(cache_dir);
+    free(ckpt);
+    return rc;
+}

@@ -1,0 +1,349 @@
+// The evaluator and the mutated-data-dir reader (see include/aca/eval.h).
+#include "aca/eval.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aca/corpus.h"
+
+// ---- the data directory ------------------------------------------------------------------------
+void datadir_free(aca_datadir *dd) {
+    free(dd->dir);
+    for (int i = 0; i < dd->n_classes; i++) free(dd->classes[i]);
+    free(dd->classes);
+    for (int i = 0; i < dd->n_coll; i++) {
+        free(dd->coll[i].name);
+        free(dd->coll[i].target);
+        free(dd->coll[i].probe_path);
+    }
+    free(dd->coll);
+    free(dd->train_path);
+    free(dd->test_path);
+    memset(dd, 0, sizeof *dd);
+}
+
+static int class_lookup(char *const *classes, int n, const char *name) {
+    for (int i = 0; i < n; i++)
+        if (class_name_equal(classes[i], name)) return i;
+    return -1;
+}
+
+static int need_file(const char *path, const char *what, aca_err *e) {
+    if (file_exists(path)) return 0;
+    return aca_errf(e, ACA_ERR_IO, "%s: missing (%s; is this a directory written by `aca mutate`?)", path, what);
+}
+
+int datadir_open(const char *dir, aca_datadir *dd, aca_err *e) {
+    memset(dd, 0, sizeof *dd);
+    dd->dir = xstrdup(dir);
+    char *mpath = path_join(dir, "manifest.json");
+    aca_buf b = {0};
+    cJSON *root = NULL;
+    int rc = -1;
+    if (need_file(mpath, "the manifest", e) || file_read_all(mpath, &b, e)) goto done;
+    root = cJSON_Parse(b.data);
+    if (!root || !cJSON_IsObject(root)) {
+        aca_errf(e, ACA_ERR_FORMAT, "%s: not a JSON object", mpath);
+        goto done;
+    }
+    const cJSON *cls = cJSON_GetObjectItemCaseSensitive(root, "classes");
+    if (!cJSON_IsArray(cls) || cJSON_GetArraySize(cls) < 2) {
+        aca_errf(e, ACA_ERR_FORMAT, "%s: field \"classes\" must be an array of at least 2 class names", mpath);
+        goto done;
+    }
+    dd->n_classes = cJSON_GetArraySize(cls);
+    dd->classes = xcalloc((size_t)dd->n_classes, sizeof *dd->classes);
+    for (int i = 0; i < dd->n_classes; i++) {
+        const cJSON *c = cJSON_GetArrayItem(cls, i);
+        if (!cJSON_IsString(c) || !c->valuestring[0]) {
+            aca_errf(e, ACA_ERR_FORMAT, "%s: field \"classes\"[%d] must be a non-empty string", mpath, i);
+            goto done;
+        }
+        dd->classes[i] = xstrdup(c->valuestring);
+    }
+    const cJSON *seed = cJSON_GetObjectItemCaseSensitive(root, "seed");
+    if (cJSON_IsNumber(seed) && seed->valuedouble >= 0) dd->seed = (uint64_t)seed->valuedouble;
+    const cJSON *cs = cJSON_GetObjectItemCaseSensitive(root, "collectives");
+    if (cs && !cJSON_IsArray(cs)) {
+        aca_errf(e, ACA_ERR_FORMAT, "%s: field \"collectives\" must be an array", mpath);
+        goto done;
+    }
+    const cJSON *only = cJSON_GetObjectItemCaseSensitive(root, "only");
+    dd->n_coll = cs ? cJSON_GetArraySize(cs) : 0;
+    dd->coll = xcalloc((size_t)dd->n_coll + 1, sizeof *dd->coll);
+    for (int i = 0; i < dd->n_coll; i++) {
+        const cJSON *c = cJSON_GetArrayItem(cs, i);
+        const cJSON *name = cJSON_GetObjectItemCaseSensitive(c, "name");
+        const cJSON *target = cJSON_GetObjectItemCaseSensitive(c, "target");
+        if (!cJSON_IsString(name) || !cJSON_IsString(target)) {
+            aca_errf(e, ACA_ERR_FORMAT, "%s: collectives[%d] needs string fields \"name\" and \"target\"", mpath, i);
+            goto done;
+        }
+        aca_datadir_coll *k = &dd->coll[i];
+        k->name = xstrdup(name->valuestring);
+        k->target_id = class_lookup(dd->classes, dd->n_classes, target->valuestring);
+        if (k->target_id < 0) {
+            aca_errf(e, ACA_ERR_FORMAT, "%s: collectives[%d].target \"%s\" is not in \"classes\"", mpath, i,
+                     target->valuestring);
+            goto done;
+        }
+        k->target = xstrdup(dd->classes[k->target_id]);
+        const cJSON *acts = cJSON_GetObjectItemCaseSensitive(c, "acting");
+        if (cJSON_IsBool(acts)) k->acts = cJSON_IsTrue(acts);
+        else if (cJSON_IsString(only)) k->acts = !strcmp(only->valuestring, k->name);
+        else k->acts = 1;
+        size_t n = strlen(k->name) + 16;
+        char *fn = xmalloc(n);
+        snprintf(fn, n, "probe_%s.jsonl", k->name);
+        k->probe_path = path_join(dir, fn);
+        free(fn);
+        if (need_file(k->probe_path, "a collective's probe set", e)) goto done;
+    }
+    dd->train_path = path_join(dir, "train.jsonl");
+    dd->test_path = path_join(dir, "test.jsonl");
+    if (need_file(dd->train_path, "the training set", e) || need_file(dd->test_path, "the test set", e)) goto done;
+    rc = 0;
+done:
+    if (rc) datadir_free(dd);
+    cJSON_Delete(root);
+    buf_free(&b);
+    free(mpath);
+    return rc;
+}
+
+// ---- JSONL -> tokens ---------------------------------------------------------------------------
+int data_load_jsonl(const char *path, char *const *classes, int n_classes, const aca_tokenizer *tok,
+                    int max_len, const char *cache_dir, aca_dataset *out, aca_err *e) {
+    (void)cache_dir;
+    memset(out, 0, sizeof *out);
+    if (max_len < 2) return aca_errf(e, ACA_ERR_VALUE, "max length must be >= 2 (got %d)", max_len);
+    aca_buf b = {0};
+    if (file_read_all(path, &b, e)) return -1;
+    size_t cap = 1024, n = 0, ncap = 256, nids = 0;
+    int32_t *ids = xmalloc(cap * sizeof *ids), *lens = xmalloc(ncap * sizeof *lens), *labels = xmalloc(ncap * sizeof *labels);
+    int32_t *row = xmalloc((size_t)max_len * sizeof *row);
+    int rc = 0;
+    size_t line = 0;
+    for (char *p = b.data; *p && !rc;) {
+        char *nl = strchr(p, '\n');
+        if (nl) *nl = 0;
+        line++;
+        char *s = p;
+        p = nl ? nl + 1 : p + strlen(p);
+        while (*s == ' ' || *s == '\t' || *s == '\r') s++;
+        if (!*s) continue;
+        cJSON *o = cJSON_Parse(s);
+        const cJSON *text = o ? cJSON_GetObjectItemCaseSensitive(o, "text") : NULL;
+        const cJSON *label = o ? cJSON_GetObjectItemCaseSensitive(o, "label") : NULL;
+        if (!cJSON_IsObject(o) || !cJSON_IsString(text) || !cJSON_IsString(label)) {
+            rc = aca_errf(e, ACA_ERR_FORMAT, "%s:%zu: expected a JSON object with string fields \"text\" and \"label\"",
+                          path, line);
+        } else {
+            int lab = class_lookup(classes, n_classes, label->valuestring);
+            int len = 0;
+            if (lab < 0) {
+                rc = aca_errf(e, ACA_ERR_FORMAT, "%s:%zu: label \"%s\" is not one of the manifest's %d classes", path,
+                              line, label->valuestring, n_classes);
+            } else if (tokenizer_encode(tok, text->valuestring, strlen(text->valuestring), max_len, row, &len, e)) {
+                aca_err_prefix(e, "%s:%zu", path, line);
+                rc = -1;
+            } else {
+                if (n == ncap) {
+                    ncap *= 2;
+                    lens = xrealloc(lens, ncap * sizeof *lens);
+                    labels = xrealloc(labels, ncap * sizeof *labels);
+                }
+                while (nids + (size_t)len > cap) cap *= 2, ids = xrealloc(ids, cap * sizeof *ids);
+                memcpy(ids + nids, row, (size_t)len * sizeof *row);
+                nids += (size_t)len;
+                lens[n] = len, labels[n] = lab;
+                n++;
+            }
+        }
+        cJSON_Delete(o);
+    }
+    if (!rc && n == 0) rc = aca_errf(e, ACA_ERR_FORMAT, "%s: no documents", path);
+    if (!rc) dataset_from_arrays(out, n, ids, lens, labels, max_len);
+    free(ids);
+    free(lens);
+    free(labels);
+    free(row);
+    buf_free(&b);
+    return rc;
+}
+
+// ---- metrics -----------------------------------------------------------------------------------
+int eval_predict(aca_model *m, const aca_dataset *d, int batch, int32_t *pred, aca_err *e) {
+    const aca_config *c = model_config(m);
+    const int K = c->num_labels;
+    if (batch < 1) return aca_errf(e, ACA_ERR_VALUE, "eval batch must be >= 1 (got %d)", batch);
+    uint32_t *idx = xmalloc((size_t)batch * sizeof *idx);
+    int32_t *ids = xmalloc((size_t)batch * d->max_len * sizeof *ids);
+    int32_t *mask = xmalloc((size_t)batch * d->max_len * sizeof *mask);
+    float *logits = xmalloc((size_t)batch * K * sizeof *logits);
+    int rc = 0;
+    for (size_t i0 = 0; i0 < d->n && !rc; i0 += (size_t)batch) {
+        int nb = (int)(d->n - i0 < (size_t)batch ? d->n - i0 : (size_t)batch);
+        for (int b = 0; b < nb; b++) idx[b] = (uint32_t)(i0 + (size_t)b);
+        int T = dataset_fill_batch(d, idx, nb, c->pad_token_id, ids, mask, NULL);
+        aca_batch bt = {ids, mask, NULL, NULL, nb, T};
+        float loss;
+        if (model_forward(m, &bt, 0, 0, logits, &loss, e)) {
+            aca_err_prefix(e, "evaluating documents %zu..%zu", i0 + 1, i0 + (size_t)nb);
+            rc = -1;
+            break;
+        }
+        for (int b = 0; b < nb; b++) {
+            const float *l = logits + (size_t)b * K;
+            int best = 0;
+            for (int k = 1; k < K; k++)
+                if (l[k] > l[best]) best = k; // first maximum wins, as torch.argmax
+            if (!isfinite(l[best])) {
+                rc = aca_errf(e, ACA_ERR_NUMERIC, "non-finite logits for document %zu", i0 + (size_t)b + 1);
+                break;
+            }
+            pred[i0 + (size_t)b] = best;
+        }
+    }
+    free(idx);
+    free(ids);
+    free(mask);
+    free(logits);
+    return rc;
+}
+
+void eval_clean(const int32_t *labels, const int32_t *pred, size_t n, int K, aca_clean_metrics *out) {
+    out->K = K;
+    out->n = n;
+    out->correct = 0;
+    out->confusion = xcalloc((size_t)K * K, sizeof *out->confusion);
+    for (size_t i = 0; i < n; i++) {
+        out->correct += labels[i] == pred[i];
+        if (labels[i] >= 0 && labels[i] < K && pred[i] >= 0 && pred[i] < K)
+            out->confusion[(size_t)labels[i] * K + pred[i]]++;
+    }
+    out->accuracy = n ? (double)out->correct / (double)n : NAN;
+}
+
+void clean_metrics_free(aca_clean_metrics *c) {
+    free(c->confusion);
+    memset(c, 0, sizeof *c);
+}
+
+void eval_efficacy(const int32_t *probe_labels, const int32_t *probe_pred, size_t n_probe,
+                   const int32_t *test_labels, const int32_t *test_pred, size_t n_test, int target,
+                   aca_efficacy *out) {
+    out->target = target;
+    out->n = n_probe, out->hits = 0, out->n_nontarget = 0, out->hits_nontarget = 0;
+    for (size_t i = 0; i < n_probe; i++) {
+        int hit = probe_pred[i] == target;
+        out->hits += hit;
+        if (probe_labels[i] != target) out->n_nontarget++, out->hits_nontarget += hit;
+    }
+    size_t bh = 0, bn = 0, bnh = 0;
+    for (size_t i = 0; i < n_test; i++) {
+        int hit = test_pred[i] == target;
+        bh += hit;
+        if (test_labels[i] != target) bn++, bnh += hit;
+    }
+    out->efficacy = n_probe ? (double)out->hits / (double)n_probe : NAN;
+    out->efficacy_nontarget = out->n_nontarget ? (double)out->hits_nontarget / (double)out->n_nontarget : NAN;
+    out->baseline = n_test ? (double)bh / (double)n_test : NAN;
+    out->baseline_nontarget = bn ? (double)bnh / (double)bn : NAN;
+}
+
+double eval_ct(double eff_joint, double eff_alone) { return eff_joint - eff_alone; }
+
+double eval_ct_rel(double eff_joint, double eff_alone, double baseline) {
+    double lift = eff_alone - baseline;
+    return lift > 0 ? (eff_joint - eff_alone) / lift : NAN;
+}
+
+int eval_datadir(aca_model *m, const aca_tokenizer *tok, const aca_datadir *dd, const aca_eval_opts *o,
+                 aca_eval_result *r, aca_err *e) {
+    memset(r, 0, sizeof *r);
+    const aca_config *c = model_config(m);
+    if (c->num_labels != dd->n_classes)
+        return aca_errf(e, ACA_ERR_VALUE, "the model's head has %d classes but %s/manifest.json lists %d", c->num_labels,
+                        dd->dir, dd->n_classes);
+    double t0 = time_now();
+    aca_dataset test = {0}, probe = {0};
+    int32_t *tpred = NULL, *ppred = NULL;
+    int rc = -1;
+    if (data_load_jsonl(dd->test_path, dd->classes, dd->n_classes, tok, o->max_len, o->cache_dir, &test, e)) goto done;
+    tpred = xmalloc(test.n * sizeof *tpred);
+    if (eval_predict(m, &test, o->batch, tpred, e)) goto done;
+    eval_clean(test.labels, tpred, test.n, dd->n_classes, &r->clean);
+    r->n_coll = dd->n_coll;
+    r->eff = xcalloc((size_t)dd->n_coll + 1, sizeof *r->eff);
+    for (int i = 0; i < dd->n_coll; i++) {
+        const aca_datadir_coll *k = &dd->coll[i];
+        if (data_load_jsonl(k->probe_path, dd->classes, dd->n_classes, tok, o->max_len, o->cache_dir, &probe, e))
+            goto done;
+        ppred = xrealloc(ppred, probe.n * sizeof *ppred);
+        if (eval_predict(m, &probe, o->batch, ppred, e)) goto done;
+        eval_efficacy(probe.labels, ppred, probe.n, test.labels, tpred, test.n, k->target_id, &r->eff[i]);
+        r->eff[i].name = xstrdup(k->name);
+        dataset_free(&probe);
+    }
+    rc = 0;
+done:
+    r->seconds = time_now() - t0;
+    if (rc) eval_result_free(r);
+    dataset_free(&test);
+    dataset_free(&probe);
+    free(tpred);
+    free(ppred);
+    return rc;
+}
+
+void eval_result_free(aca_eval_result *r) {
+    clean_metrics_free(&r->clean);
+    for (int i = 0; i < r->n_coll && r->eff; i++) free(r->eff[i].name);
+    free(r->eff);
+    memset(r, 0, sizeof *r);
+}
+
+static void json_num(aca_buf *b, double x) {
+    if (isfinite(x)) buf_printf(b, "%.6g", x);
+    else buf_puts(b, "null");
+}
+
+void eval_result_to_json(const aca_eval_result *r, char *const *classes, aca_buf *out) {
+    const int K = r->clean.K;
+    buf_puts(out, "{\"accuracy\":");
+    json_num(out, r->clean.accuracy);
+    buf_printf(out, ",\"n_test\":%zu,\"correct\":%zu,\"classes\":[", r->clean.n, r->clean.correct);
+    for (int k = 0; k < K; k++) {
+        if (k) buf_putc(out, ',');
+        buf_json_str(out, classes[k], strlen(classes[k]));
+    }
+    buf_puts(out, "],\"confusion\":[");
+    for (int i = 0; i < K; i++) {
+        buf_puts(out, i ? ",[" : "[");
+        for (int j = 0; j < K; j++) buf_printf(out, "%s%ld", j ? "," : "", r->clean.confusion[(size_t)i * K + j]);
+        buf_putc(out, ']');
+    }
+    buf_puts(out, "],\"collectives\":[");
+    for (int i = 0; i < r->n_coll; i++) {
+        const aca_efficacy *f = &r->eff[i];
+        if (i) buf_putc(out, ',');
+        buf_puts(out, "{\"name\":");
+        buf_json_str(out, f->name, strlen(f->name));
+        buf_puts(out, ",\"target\":");
+        buf_json_str(out, classes[f->target], strlen(classes[f->target]));
+        buf_printf(out, ",\"n_probe\":%zu,\"hits\":%zu,\"efficacy\":", f->n, f->hits);
+        json_num(out, f->efficacy);
+        buf_printf(out, ",\"n_nontarget\":%zu,\"hits_nontarget\":%zu,\"efficacy_nontarget\":", f->n_nontarget,
+                   f->hits_nontarget);
+        json_num(out, f->efficacy_nontarget);
+        buf_puts(out, ",\"baseline\":");
+        json_num(out, f->baseline);
+        buf_puts(out, ",\"baseline_nontarget\":");
+        json_num(out, f->baseline_nontarget);
+        buf_putc(out, '}');
+    }
+    buf_printf(out, "],\"eval_seconds\":%.3f}", r->seconds);
+}

@@ -1,0 +1,546 @@
+// One condition end to end and the alone/joint experiment (see include/aca/run.h).
+#include "aca/run.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include "aca/model.h"
+#include "aca/mutate.h"
+#include "aca/ops.h"
+#include "aca/tokenizer.h"
+
+const char *run_act_name(aca_run_act a) {
+    switch (a) {
+    case RUN_ACT_NONE: return "none";
+    case RUN_ACT_ONE: return "alone";
+    case RUN_ACT_ALL: return "joint";
+    }
+    return "?";
+}
+
+void run_setup_default(aca_run_setup *s) {
+    memset(s, 0, sizeof *s);
+    train_opts_default(&s->train);
+    s->max_len = 512;
+    s->eval_batch = 32;
+    s->device = "cpu";
+    s->precision = "fp32";
+    s->init_seed = s->train.seed;
+    s->work_dir = "out/run";
+}
+
+void run_result_free(aca_run_result *r) {
+    free(r->only);
+    free(r->cond_name);
+    free(r->data_dir);
+    free(r->model_out);
+    for (int k = 0; r->classes && k < r->eval.clean.K; k++) free(r->classes[k]);
+    free(r->classes);
+    eval_result_free(&r->eval);
+    memset(r, 0, sizeof *r);
+}
+
+static char *str_printf(const char *fmt, const char *a) {
+    size_t n = strlen(fmt) + strlen(a) + 1;
+    char *s = xmalloc(n);
+    snprintf(s, n, fmt, a);
+    return s;
+}
+
+// The vocabulary: --vocab, else the model directory's vocab.txt or *.model.
+static char *find_vocab(const aca_run_setup *s, aca_err *e) {
+    if (s->vocab_path) return xstrdup(s->vocab_path);
+    if (s->model_dir) {
+        char *p = path_join(s->model_dir, "vocab.txt");
+        if (file_exists(p)) return p;
+        free(p);
+        p = path_join(s->model_dir, "spiece.model");
+        if (file_exists(p)) return p;
+        free(p);
+        p = path_join(s->model_dir, "sentencepiece.bpe.model");
+        if (file_exists(p)) return p;
+        free(p);
+        aca_errf(e, ACA_ERR_IO, "%s: no vocab.txt or SentencePiece .model in the model directory (give --vocab FILE)",
+                 s->model_dir);
+        return NULL;
+    }
+    aca_errf(e, ACA_ERR_VALUE, "a model built from --config needs --vocab FILE");
+    return NULL;
+}
+
+int run_load_model(const aca_run_setup *s, char *const *classes, int n_classes, int max_B, aca_model **out, aca_err *e) {
+    *out = NULL;
+    if (!!s->model_dir == !!s->config_path)
+        return aca_errf(e, ACA_ERR_VALUE, "give exactly one of --model DIR (a checkpoint) or --config FILE (random init)");
+    aca_config cfg;
+    char *cpath = s->model_dir ? path_join(s->model_dir, "config.json") : xstrdup(s->config_path);
+    int rc = config_load(cpath, &cfg, e);
+    if (rc) {
+        free(cpath);
+        return -1;
+    }
+    int from_ckpt = s->model_dir != NULL;
+    // A checkpoint's head must already have the data's classes unless the checkpoint has no head
+    // (a base model): model_load then initialises it, and reports a mis-shaped classifier otherwise.
+    int had = cfg.num_labels;
+    config_set_labels(&cfg, n_classes, (const char *const *)classes);
+    aca_backend *be = aca_backend_create(s->device, s->precision, e);
+    aca_model *m = NULL;
+    if (!be) goto fail;
+    if (s->max_len > cfg.max_position) {
+        aca_errf(e, ACA_ERR_VALUE, "--max-len %d exceeds %s's max_position_embeddings %d", s->max_len, cpath,
+                 cfg.max_position);
+        goto fail;
+    }
+    m = model_create(&cfg, be, max_B, s->max_len, e);
+    if (!m) goto fail;
+    if (from_ckpt) {
+        if (model_load(m, s->model_dir, s->init_seed, e)) {
+            if (had != n_classes)
+                aca_err_prefix(e, "%s has a %d-class head but the data has %d classes", cpath, had, n_classes);
+            goto fail;
+        }
+    } else {
+        model_init_random(m, s->init_seed);
+    }
+    config_free(&cfg);
+    free(cpath);
+    *out = m;
+    return 0;
+fail:
+    if (m) model_free(m);
+    if (be) aca_backend_destroy(be);
+    config_free(&cfg);
+    free(cpath);
+    return -1;
+}
+
+void run_free_model(aca_model *m) {
+    if (!m) return;
+    aca_backend *be = model_backend(m);
+    model_free(m);
+    aca_backend_destroy(be);
+}
+
+// The unpoisoned baseline.  The mutate stage has no "nobody acts" switch, so the spec is rewritten
+// to DIR.spec_none.json with every collective turned into a no-op that keeps its name, target and
+// signal (so the split, the test set and the probes are those of the other conditions): one member
+// drawn from its own target class and relabeled (label-only) to that same class.  The training set
+// is then the clean split, byte for byte in text and label.
+static int write_none_spec(const char *spec_path, const char *out_path, aca_err *e) {
+    aca_buf b = {0};
+    if (file_read_all(spec_path, &b, e)) return -1;
+    cJSON *root = cJSON_Parse(b.data);
+    buf_free(&b);
+    const cJSON *cs = root ? cJSON_GetObjectItemCaseSensitive(root, "collectives") : NULL;
+    if (!cJSON_IsArray(cs)) {
+        cJSON_Delete(root);
+        return aca_errf(e, ACA_ERR_FORMAT, "%s: expected a JSON object with a \"collectives\" array", spec_path);
+    }
+    cJSON *c;
+    cJSON_ArrayForEach(c, cs) {
+        const cJSON *target = cJSON_GetObjectItemCaseSensitive(c, "target");
+        if (!cJSON_IsObject(c) || !cJSON_IsString(target)) continue; // the spec parser reports it
+        const char *drop[] = {"size", "members", "sampling", "strategy"};
+        for (size_t k = 0; k < ACA_ARRAY_LEN(drop); k++) cJSON_DeleteItemFromObjectCaseSensitive(c, drop[k]);
+        cJSON_AddNumberToObject(c, "size", 1);
+        cJSON *smp = cJSON_AddObjectToObject(c, "sampling");
+        cJSON_AddStringToObject(smp, "kind", "class");
+        cJSON_AddStringToObject(smp, "seed_class", target->valuestring);
+        cJSON_AddStringToObject(c, "strategy", "label-only");
+    }
+    char *txt = cJSON_Print(root);
+    int rc = file_write_atomic(out_path, txt, strlen(txt), e);
+    cJSON_free(txt);
+    cJSON_Delete(root);
+    return rc;
+}
+
+static int mutate_condition(const aca_run_setup *s, aca_run_act act, const char *only, const char *dir, aca_err *e) {
+    aca_mutate_opts mo;
+    memset(&mo, 0, sizeof mo);
+    mo.corpus_path = s->corpus_path;
+    mo.spec_path = s->spec_path;
+    mo.out_dir = dir;
+    mo.only = act == RUN_ACT_ONE ? only : NULL;
+    mo.n_train = s->n_train;
+    mo.n_test = s->n_test;
+    mo.has_seed = s->has_data_seed;
+    mo.seed = s->data_seed;
+    mo.corpus_opts = s->corpus_opts;
+    char *none_spec = NULL;
+    if (act == RUN_ACT_NONE) {
+        none_spec = str_printf("%s.spec_none.json", dir);
+        if (write_none_spec(s->spec_path, none_spec, e)) {
+            free(none_spec);
+            return -1;
+        }
+        mo.spec_path = none_spec;
+    }
+    int rc = mutate_run(&mo, e);
+    free(none_spec);
+    return rc;
+}
+
+int run_condition(const aca_run_setup *s, aca_run_act act, const char *only, aca_run_result *r, aca_err *e) {
+    memset(r, 0, sizeof *r);
+    const double t0 = time_now();
+    r->act = act;
+    r->only = act == RUN_ACT_ONE && only ? xstrdup(only) : NULL;
+    if (act == RUN_ACT_ONE && !only) return aca_errf(e, ACA_ERR_VALUE, "condition 'alone' needs a collective name");
+    r->cond_name = act == RUN_ACT_ONE ? str_printf("alone-%s", only) : xstrdup(run_act_name(act));
+    r->train_seed = s->train.seed;
+    snprintf(r->device, sizeof r->device, "%s/%s", s->device, s->precision);
+
+    char *cond_dir = path_join(s->work_dir, r->cond_name);
+    char *ckpt = path_join(cond_dir, "ckpt");
+    char *cache = s->cache_dir ? xstrdup(s->cache_dir) : path_join(s->work_dir, "tokcache");
+    char *vocab = NULL;
+    aca_tokenizer *tok = NULL;
+    aca_model *m = NULL;
+    aca_datadir dd = {0};
+    aca_dataset train = {0};
+    int rc = -1;
+    if (dir_make(cond_dir, e)) goto done;
+
+    double t = time_now();
+    if (s->data_dir) {
+        r->data_dir = xstrdup(s->data_dir);
+    } else {
+        if (!s->corpus_path || !s->spec_path) {
+            aca_errf(e, ACA_ERR_VALUE, "a condition needs a corpus and a spec, or a mutated data directory");
+            goto done;
+        }
+        r->data_dir = path_join(cond_dir, "data");
+        if (mutate_condition(s, act, only, r->data_dir, e)) goto done;
+    }
+    r->t_mutate = time_now() - t;
+    if (datadir_open(r->data_dir, &dd, e)) goto done;
+    r->data_seed = dd.seed;
+    if (act == RUN_ACT_ONE) {
+        int found = 0;
+        for (int i = 0; i < dd.n_coll; i++) found |= !strcmp(dd.coll[i].name, only);
+        if (!found) {
+            aca_errf(e, ACA_ERR_VALUE, "%s: no collective named \"%s\" in the manifest", r->data_dir, only);
+            goto done;
+        }
+    }
+
+    t = time_now();
+    if (!(vocab = find_vocab(s, e))) goto done;
+    if (!(tok = tokenizer_load(vocab, -1, e))) goto done;
+    if (data_load_jsonl(dd.train_path, dd.classes, dd.n_classes, tok, s->max_len, cache, &train, e)) goto done;
+    r->t_tokenize = time_now() - t;
+
+    int maxB = s->train.batch > s->eval_batch ? s->train.batch : s->eval_batch;
+    if (run_load_model(s, dd.classes, dd.n_classes, maxB, &m, e)) goto done;
+    if (tokenizer_vocab_size(tok) > model_config(m)->vocab_size) {
+        aca_errf(e, ACA_ERR_VALUE, "%s has %d tokens but the model's vocab_size is %d", vocab,
+                 tokenizer_vocab_size(tok), model_config(m)->vocab_size);
+        goto done;
+    }
+
+    t = time_now();
+    aca_train_opts to = s->train;
+    to.ckpt_dir = ckpt;
+    if (train_run(m, &train, &to, &r->train, e)) goto done;
+    r->t_train = time_now() - t;
+    if (s->keep_model) {
+        r->model_out = path_join(cond_dir, "model");
+        if (train_save_hf(m, r->model_out, vocab, e)) goto done;
+    }
+
+    t = time_now();
+    aca_eval_opts eo = {s->eval_batch, s->max_len, cache};
+    if (eval_datadir(m, tok, &dd, &eo, &r->eval, e)) goto done;
+    r->t_eval = time_now() - t;
+    r->classes = xcalloc((size_t)dd.n_classes, sizeof *r->classes);
+    for (int k = 0; k < dd.n_classes; k++) r->classes[k] = xstrdup(dd.classes[k]);
+    rc = 0;
+done:
+    if (rc) aca_err_prefix(e, "condition %s", r->cond_name ? r->cond_name : "?");
+    r->t_total = time_now() - t0;
+    r->peak_rss = mem_peak_rss();
+    run_free_model(m);
+    if (tok) tokenizer_free(tok);
+    dataset_free(&train);
+    datadir_free(&dd);
+    free(vocab);
+    free(cache);
+    free(ckpt);
+    free(cond_dir);
+    return rc;
+}
+
+// ---- results -----------------------------------------------------------------------------------
+static void json_num(aca_buf *b, double x) {
+    if (isfinite(x)) buf_printf(b, "%.6g", x);
+    else buf_puts(b, "null");
+}
+
+static void json_kv_str(aca_buf *b, const char *k, const char *v) {
+    buf_printf(b, "\"%s\":", k);
+    if (v) buf_json_str(b, v, strlen(v));
+    else buf_puts(b, "null");
+}
+
+void run_result_to_json(const aca_run_setup *s, const aca_run_result *r, aca_buf *out) {
+    char ts[32];
+    time_iso8601(ts, sizeof ts);
+    buf_putc(out, '{');
+    json_kv_str(out, "condition", r->cond_name);
+    buf_putc(out, ',');
+    json_kv_str(out, "act", run_act_name(r->act));
+    buf_putc(out, ',');
+    json_kv_str(out, "only", r->only);
+    buf_putc(out, ',');
+    json_kv_str(out, "time", ts);
+    buf_putc(out, ',');
+    json_kv_str(out, "git", aca_git_revision());
+    buf_putc(out, ',');
+    json_kv_str(out, "device", r->device);
+    buf_puts(out, ",\"config\":{");
+    json_kv_str(out, "corpus", s->corpus_path);
+    buf_putc(out, ',');
+    json_kv_str(out, "spec", s->spec_path);
+    buf_putc(out, ',');
+    json_kv_str(out, "data_dir", r->data_dir);
+    buf_putc(out, ',');
+    json_kv_str(out, "model", s->model_dir);
+    buf_putc(out, ',');
+    json_kv_str(out, "config", s->config_path);
+    buf_printf(out, ",\"n_train\":%zu,\"n_test\":%zu,\"epochs\":%d,\"batch\":%d,\"lr\":", s->n_train, s->n_test,
+               s->train.epochs, s->train.batch);
+    json_num(out, s->train.lr);
+    buf_puts(out, ",\"weight_decay\":");
+    json_num(out, s->train.weight_decay);
+    buf_puts(out, ",\"max_grad_norm\":");
+    json_num(out, s->train.max_grad_norm);
+    buf_printf(out, ",\"max_len\":%d,\"bucket\":%d,\"precision\":", s->max_len, s->train.bucket);
+    buf_json_str(out, s->precision, strlen(s->precision));
+    buf_printf(out, "},\"seeds\":{\"data\":%llu,\"train\":%llu,\"init\":%llu}", (unsigned long long)r->data_seed,
+               (unsigned long long)r->train_seed, (unsigned long long)s->init_seed);
+    buf_puts(out, ",\"timings\":{\"mutate_s\":");
+    json_num(out, r->t_mutate);
+    buf_puts(out, ",\"tokenize_s\":");
+    json_num(out, r->t_tokenize);
+    buf_puts(out, ",\"train_s\":");
+    json_num(out, r->t_train);
+    buf_puts(out, ",\"eval_s\":");
+    json_num(out, r->t_eval);
+    buf_puts(out, ",\"total_s\":");
+    json_num(out, r->t_total);
+    buf_puts(out, ",\"tokens_per_s\":");
+    json_num(out, r->train.tokens_per_s);
+    buf_printf(out, ",\"peak_rss_bytes\":%zu}", r->peak_rss);
+    buf_printf(out, ",\"train\":{\"steps\":%ld,\"skipped_steps\":%ld,\"first_loss\":", r->train.steps,
+               r->train.skipped_steps);
+    json_num(out, r->train.first_loss);
+    buf_puts(out, ",\"last_epoch_loss\":");
+    json_num(out, r->train.last_epoch_loss);
+    buf_puts(out, "},\"metrics\":");
+    eval_result_to_json(&r->eval, r->classes, out);
+    buf_putc(out, '}');
+}
+
+int run_results_append(const char *path, const char *line, size_t n, aca_err *e) {
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0666);
+    if (fd < 0) return aca_errf(e, ACA_ERR_IO, "%s: cannot open for appending: %s", path, strerror(errno));
+    if (flock(fd, LOCK_EX) != 0) {
+        int err = errno;
+        close(fd);
+        return aca_errf(e, ACA_ERR_IO, "%s: cannot lock: %s", path, strerror(err));
+    }
+    char *s = xmalloc(n + 1);
+    memcpy(s, line, n);
+    s[n] = '\n';
+    ssize_t w = write(fd, s, n + 1);
+    int err = errno;
+    int rc = 0;
+    if (w != (ssize_t)(n + 1)) {
+        // A short write (disk full) leaves a partial line: cut it off again.
+        if (w > 0) {
+            off_t end = lseek(fd, 0, SEEK_END);
+            if (end >= w && ftruncate(fd, end - w) != 0) { /* nothing more to do */ }
+        }
+        rc = aca_errf(e, ACA_ERR_IO, "%s: append failed: %s", path, w < 0 ? strerror(err) : "short write (disk full?)");
+    } else if (fsync(fd) != 0) {
+        rc = aca_errf(e, ACA_ERR_IO, "%s: fsync failed: %s", path, strerror(errno));
+    }
+    free(s);
+    flock(fd, LOCK_UN);
+    close(fd);
+    return rc;
+}
+
+// ---- the experiment ----------------------------------------------------------------------------
+void experiment_free(aca_experiment *x) {
+    for (int i = 0; i < x->n_coll; i++) {
+        free(x->names[i]);
+        if (x->alone) run_result_free(&x->alone[i]);
+    }
+    free(x->names);
+    free(x->alone);
+    if (x->has_none) run_result_free(&x->none);
+    run_result_free(&x->joint);
+    free(x->ct);
+    free(x->ct_rel);
+    memset(x, 0, sizeof *x);
+}
+
+static const aca_efficacy *find_eff(const aca_run_result *r, const char *name) {
+    for (int i = 0; i < r->eval.n_coll; i++)
+        if (!strcmp(r->eval.eff[i].name, name)) return &r->eval.eff[i];
+    return NULL;
+}
+
+static int finish_condition(const aca_run_setup *s, const char *results_path, aca_run_result *r, aca_err *e) {
+    if (!results_path) return 0;
+    aca_buf b = {0};
+    run_result_to_json(s, r, &b);
+    int rc = run_results_append(results_path, b.data, b.len, e);
+    buf_free(&b);
+    return rc;
+}
+
+int run_experiment(const aca_run_setup *s, int with_none, const char *results_path,
+                   void (*on_cond)(const char *cond, int i, int n, void *ctx), void *ctx, aca_experiment *x,
+                   aca_err *e) {
+    memset(x, 0, sizeof *x);
+    if (!s->spec_path) return aca_errf(e, ACA_ERR_VALUE, "an experiment needs a collectives spec");
+    if (s->data_dir) return aca_errf(e, ACA_ERR_VALUE, "an experiment mutates per condition: give a corpus, not a data dir");
+    aca_spec spec;
+    if (spec_load(s->spec_path, &spec, e)) return -1;
+    if (spec.n < 1) {
+        spec_free(&spec);
+        return aca_errf(e, ACA_ERR_VALUE, "%s: the spec has no collectives", s->spec_path);
+    }
+    x->n_coll = spec.n;
+    x->names = xcalloc((size_t)spec.n, sizeof *x->names);
+    for (int i = 0; i < spec.n; i++) x->names[i] = xstrdup(spec.collectives[i].name);
+    spec_free(&spec);
+    x->alone = xcalloc((size_t)x->n_coll, sizeof *x->alone);
+    x->ct = xcalloc((size_t)x->n_coll, sizeof *x->ct);
+    x->ct_rel = xcalloc((size_t)x->n_coll, sizeof *x->ct_rel);
+    const int n_cond = x->n_coll + 1 + !!with_none;
+    int k = 0;
+    if (with_none) {
+        if (on_cond) on_cond("none", k, n_cond, ctx);
+        k++;
+        x->has_none = 1; // so that experiment_free frees a partial result
+        if (run_condition(s, RUN_ACT_NONE, NULL, &x->none, e)) goto fail;
+        if (finish_condition(s, results_path, &x->none, e)) goto fail;
+    }
+    for (int i = 0; i < x->n_coll; i++) {
+        char cond[300];
+        snprintf(cond, sizeof cond, "alone-%s", x->names[i]);
+        if (on_cond) on_cond(cond, k, n_cond, ctx);
+        k++;
+        if (run_condition(s, RUN_ACT_ONE, x->names[i], &x->alone[i], e)) goto fail;
+        if (finish_condition(s, results_path, &x->alone[i], e)) goto fail;
+    }
+    if (on_cond) on_cond("joint", k, n_cond, ctx);
+    if (run_condition(s, RUN_ACT_ALL, NULL, &x->joint, e)) goto fail;
+    if (finish_condition(s, results_path, &x->joint, e)) goto fail;
+    for (int i = 0; i < x->n_coll; i++) {
+        const aca_efficacy *a = find_eff(&x->alone[i], x->names[i]), *j = find_eff(&x->joint, x->names[i]);
+        if (!a || !j) {
+            aca_errf(e, ACA_ERR_FORMAT, "collective %s has no probe results (manifest lacks it?)", x->names[i]);
+            goto fail;
+        }
+        x->ct[i] = eval_ct(j->efficacy, a->efficacy);
+        x->ct_rel[i] = eval_ct_rel(j->efficacy, a->efficacy, a->baseline);
+    }
+    return 0;
+fail:
+    return -1;
+}
+
+static void pct(aca_buf *b, double x, int width) {
+    if (isfinite(x)) buf_printf(b, "%*.1f%%", width - 1, 100.0 * x);
+    else buf_printf(b, "%*s", width, "n/a");
+}
+
+void experiment_summary(const aca_experiment *x, aca_buf *out) {
+    buf_puts(out, "condition           clean acc   train s   final loss\n");
+    const aca_run_result *rows[66];
+    int nr = 0;
+    if (x->has_none) rows[nr++] = &x->none;
+    for (int i = 0; i < x->n_coll && nr < 64; i++) rows[nr++] = &x->alone[i];
+    rows[nr++] = &x->joint;
+    for (int i = 0; i < nr; i++) {
+        buf_printf(out, "%-18s ", rows[i]->cond_name);
+        pct(out, rows[i]->eval.clean.accuracy, 10);
+        buf_printf(out, "  %8.1f   %10.4f\n", rows[i]->t_train, rows[i]->train.last_epoch_loss);
+    }
+    buf_puts(out, "\ncollective  target                 eff alone  (non-target)  eff joint  (non-target)  "
+                  "baseline        CT\n");
+    for (int i = 0; i < x->n_coll; i++) {
+        const aca_efficacy *a = find_eff(&x->alone[i], x->names[i]), *j = find_eff(&x->joint, x->names[i]);
+        if (!a || !j) continue;
+        buf_printf(out, "%-11s %-22s ", x->names[i], x->alone[i].classes[a->target]);
+        pct(out, a->efficacy, 10);
+        buf_puts(out, "  ");
+        pct(out, a->efficacy_nontarget, 12);
+        buf_puts(out, "  ");
+        pct(out, j->efficacy, 9);
+        buf_puts(out, "  ");
+        pct(out, j->efficacy_nontarget, 12);
+        buf_puts(out, "  ");
+        pct(out, x->has_none ? find_eff(&x->none, x->names[i]) ? find_eff(&x->none, x->names[i])->baseline : a->baseline
+                             : a->baseline,
+            8);
+        buf_printf(out, "  %+8.1f\n", 100.0 * x->ct[i]);
+    }
+    buf_puts(out, "(efficacy = probes predicted as the target; non-target = over probes whose true class is not the "
+                  "target;\n baseline = unmodified test docs predicted as the target; CT = eff joint - eff alone, in "
+                  "points)\n");
+}
+
+void experiment_to_json(const aca_experiment *x, aca_buf *out) {
+    buf_puts(out, "{\"clean_accuracy\":{");
+    int first = 1;
+    if (x->has_none) {
+        buf_puts(out, "\"none\":");
+        json_num(out, x->none.eval.clean.accuracy);
+        first = 0;
+    }
+    for (int i = 0; i < x->n_coll; i++) {
+        buf_puts(out, first ? "" : ",");
+        first = 0;
+        buf_json_str(out, x->alone[i].cond_name, strlen(x->alone[i].cond_name));
+        buf_putc(out, ':');
+        json_num(out, x->alone[i].eval.clean.accuracy);
+    }
+    buf_puts(out, first ? "\"joint\":" : ",\"joint\":");
+    json_num(out, x->joint.eval.clean.accuracy);
+    buf_puts(out, "},\"collectives\":[");
+    for (int i = 0; i < x->n_coll; i++) {
+        const aca_efficacy *a = find_eff(&x->alone[i], x->names[i]), *j = find_eff(&x->joint, x->names[i]);
+        if (i) buf_putc(out, ',');
+        buf_puts(out, "{\"name\":");
+        buf_json_str(out, x->names[i], strlen(x->names[i]));
+        buf_puts(out, ",\"eff_alone\":");
+        json_num(out, a ? a->efficacy : NAN);
+        buf_puts(out, ",\"eff_alone_nontarget\":");
+        json_num(out, a ? a->efficacy_nontarget : NAN);
+        buf_puts(out, ",\"eff_joint\":");
+        json_num(out, j ? j->efficacy : NAN);
+        buf_puts(out, ",\"eff_joint_nontarget\":");
+        json_num(out, j ? j->efficacy_nontarget : NAN);
+        buf_puts(out, ",\"baseline\":");
+        json_num(out, a ? a->baseline : NAN);
+        buf_puts(out, ",\"ct\":");
+        json_num(out, x->ct[i]);
+        buf_puts(out, ",\"ct_rel\":");
+        json_num(out, x->ct_rel[i]);
+        buf_putc(out, '}');
+    }
+    buf_puts(out, "]}");
+}

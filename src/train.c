@@ -1,0 +1,465 @@
+// The trainer (see include/aca/train.h): epochs of shuffled (optionally length-bucketed) batches,
+// each padded to its longest document; AdamW with a linear schedule, global-norm clipping, fp16
+// loss scaling, checkpoints and bit-identical resume.
+#include "aca/train.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+// ---- datasets ----------------------------------------------------------------------------------
+void dataset_free(aca_dataset *d) {
+    for (size_t i = 0; i < ACA_ARRAY_LEN(d->owned); i++) free(d->owned[i]);
+    memset(d, 0, sizeof *d);
+}
+
+void dataset_from_arrays(aca_dataset *d, size_t n, const int32_t *ids, const int32_t *lens,
+                         const int32_t *labels, int max_len) {
+    memset(d, 0, sizeof *d);
+    uint64_t *off = xmalloc((n + 1) * sizeof *off);
+    off[0] = 0;
+    for (size_t i = 0; i < n; i++) off[i + 1] = off[i] + (uint64_t)lens[i];
+    int32_t *cp = xmalloc((off[n] ? off[n] : 1) * sizeof *cp);
+    if (off[n]) memcpy(cp, ids, off[n] * sizeof *cp);
+    int32_t *lb = NULL;
+    if (labels) {
+        lb = xmalloc((n ? n : 1) * sizeof *lb);
+        if (n) memcpy(lb, labels, n * sizeof *lb);
+    }
+    d->n = n;
+    d->ids = cp;
+    d->off = off;
+    d->labels = lb;
+    d->max_len = max_len;
+    d->owned[0] = cp, d->owned[1] = off, d->owned[2] = lb;
+}
+
+int dataset_fill_batch(const aca_dataset *d, const uint32_t *idx, int B, int pad_id, int32_t *ids,
+                       int32_t *mask, int32_t *labels) {
+    int T = 1;
+    for (int b = 0; b < B; b++) {
+        int len = dataset_len(d, idx[b]);
+        if (len > T) T = len;
+    }
+    for (int b = 0; b < B; b++) {
+        const int32_t *src = d->ids + d->off[idx[b]];
+        int len = dataset_len(d, idx[b]);
+        for (int t = 0; t < T; t++) {
+            ids[(size_t)b * T + t] = t < len ? src[t] : pad_id;
+            mask[(size_t)b * T + t] = t < len;
+        }
+        if (labels) labels[b] = d->labels ? d->labels[idx[b]] : -1;
+    }
+    return T;
+}
+
+// ---- schedule, clipping, order -----------------------------------------------------------------
+void train_opts_default(aca_train_opts *o) {
+    memset(o, 0, sizeof *o);
+    o->epochs = 5;
+    o->batch = 8;
+    o->lr = 5e-5;
+    o->beta1 = 0.9;
+    o->beta2 = 0.999;
+    o->eps = 1e-8;
+    o->weight_decay = 0.0;
+    o->max_grad_norm = 1.0;
+    o->seed = 42;
+    o->loss_scale_init = 65536.0f;
+    o->loss_scale_window = 2000;
+    o->log_every = 50;
+}
+
+long train_total_steps(size_t n, int batch, int epochs) {
+    if (batch <= 0 || epochs <= 0) return 0;
+    return (long)((n + (size_t)batch - 1) / (size_t)batch) * epochs;
+}
+
+double train_lr_at(double lr0, long s, long total) {
+    if (total <= 0 || s >= total) return 0.0;
+    return lr0 * (double)(total - s) / (double)total;
+}
+
+double train_clip_coef(double norm, double max_norm) {
+    if (max_norm <= 0) return 1.0;
+    double c = max_norm / (norm + 1e-6);
+    return c < 1.0 ? c : 1.0;
+}
+
+uint64_t train_step_seed(uint64_t seed, long s) {
+    uint64_t x = seed ^ 0x64726f706f7574ULL; // "dropout"
+    x = hash_fnv1a64(&s, sizeof s, hash_fnv1a64(&x, sizeof x, ACA_FNV_SEED));
+    return x;
+}
+
+typedef struct {
+    uint32_t idx;
+    int len;
+} len_item;
+
+static int len_item_cmp(const void *a, const void *b) {
+    const len_item *x = a, *y = b;
+    if (x->len != y->len) return x->len < y->len ? -1 : 1;
+    return x->idx < y->idx ? -1 : x->idx > y->idx; // ties keep the shuffled order's index: stable
+}
+
+void train_epoch_order(const aca_dataset *d, uint64_t seed, int epoch, int batch, int bucket, uint32_t *idx) {
+    size_t n = d->n;
+    aca_rng r;
+    rng_seed(&r, seed, 0x73687566ULL + (uint64_t)epoch); // "shuf"
+    for (size_t i = 0; i < n; i++) idx[i] = (uint32_t)i;
+    rng_shuffle_u32(&r, idx, n);
+    if (!bucket || batch <= 1 || n <= (size_t)batch) return;
+    // Sort chunks of 50 batches by length (ties by position in the shuffled order), then shuffle
+    // the order of the full batches; a final partial batch stays last.
+    size_t chunk = (size_t)batch * 50;
+    len_item *it = xmalloc(chunk * sizeof *it);
+    for (size_t c0 = 0; c0 < n; c0 += chunk) {
+        size_t m = n - c0 < chunk ? n - c0 : chunk;
+        for (size_t i = 0; i < m; i++) it[i] = (len_item){(uint32_t)i, dataset_len(d, idx[c0 + i])};
+        qsort(it, m, sizeof *it, len_item_cmp);
+        uint32_t *tmp = xmalloc(m * sizeof *tmp);
+        for (size_t i = 0; i < m; i++) tmp[i] = idx[c0 + it[i].idx];
+        memcpy(idx + c0, tmp, m * sizeof *tmp);
+        free(tmp);
+    }
+    free(it);
+    size_t nb = n / (size_t)batch;
+    uint32_t *perm = xmalloc(nb * sizeof *perm);
+    for (size_t i = 0; i < nb; i++) perm[i] = (uint32_t)i;
+    rng_shuffle_u32(&r, perm, nb);
+    uint32_t *out = xmalloc(n * sizeof *out);
+    for (size_t i = 0; i < nb; i++) memcpy(out + i * batch, idx + (size_t)perm[i] * batch, (size_t)batch * sizeof *out);
+    memcpy(out + nb * batch, idx + nb * batch, (n - nb * batch) * sizeof *out);
+    memcpy(idx, out, n * sizeof *out);
+    free(out);
+    free(perm);
+}
+
+// ---- fp16 loss scaling -------------------------------------------------------------------------
+void loss_scaler_init(aca_loss_scaler *s, float init, int window) {
+    s->scale = init > 0 ? init : 65536.0f;
+    s->window = window > 0 ? window : 2000;
+    s->good = 0;
+}
+
+int loss_scaler_update(aca_loss_scaler *s, int overflow) {
+    if (overflow) {
+        s->scale *= 0.5f;
+        if (s->scale < 1.0f) s->scale = 1.0f; // never scale below 1 (the step is skipped anyway)
+        s->good = 0;
+        return 1;
+    }
+    if (++s->good >= s->window) {
+        if (s->scale < 16777216.0f) s->scale *= 2.0f; // 2^24 cap
+        s->good = 0;
+    }
+    return 0;
+}
+
+// ---- checkpoints -------------------------------------------------------------------------------
+#define CKPT_MAGIC "ACACKPT1"
+#define CKPT_NAME "trainer.ckpt"
+
+typedef struct {
+    char magic[8];
+    uint64_t numel, step, adam_t, total, seed;
+    float scale;
+    int32_t window, good, reserved;
+} ckpt_header;
+
+static int write_hashed(FILE *f, const void *p, size_t n, uint64_t *h) {
+    *h = hash_fnv1a64(p, n, *h);
+    return fwrite(p, 1, n, f) == n ? 0 : -1;
+}
+
+int train_checkpoint_save(const aca_model *m, const char *ckpt_dir, const aca_train_state *st, long total_steps,
+                          uint64_t seed, aca_err *e) {
+    if (dir_make(ckpt_dir, e)) return -1;
+    size_t numel = model_num_params(m);
+    ckpt_header h;
+    memset(&h, 0, sizeof h);
+    memcpy(h.magic, CKPT_MAGIC, 8);
+    h.numel = numel, h.step = (uint64_t)st->step, h.adam_t = (uint64_t)st->adam_t;
+    h.total = (uint64_t)total_steps, h.seed = seed;
+    h.scale = st->ls.scale, h.window = st->ls.window, h.good = st->ls.good;
+    float *buf = xmalloc(numel * sizeof *buf), *v = xmalloc(numel * sizeof *v);
+    char *path = path_join(ckpt_dir, CKPT_NAME);
+    aca_atomic a;
+    int rc = atomic_open(&a, path, e);
+    if (!rc) {
+        uint64_t hs = ACA_FNV_SEED;
+        int bad = write_hashed(a.f, &h, sizeof h, &hs);
+        model_get_params(m, buf);
+        bad |= write_hashed(a.f, buf, numel * sizeof *buf, &hs);
+        model_get_adam_state(m, buf, v);
+        bad |= write_hashed(a.f, buf, numel * sizeof *buf, &hs);
+        bad |= write_hashed(a.f, v, numel * sizeof *v, &hs);
+        bad |= fwrite(&hs, sizeof hs, 1, a.f) != 1;
+        if (bad) {
+            atomic_abort(&a);
+            rc = aca_errf(e, ACA_ERR_IO, "%s: write failed (disk full?)", path);
+        } else {
+            rc = atomic_commit(&a, e);
+        }
+    }
+    free(path);
+    free(buf);
+    free(v);
+    return rc;
+}
+
+static int read_hashed(FILE *f, void *p, size_t n, uint64_t *h) {
+    if (fread(p, 1, n, f) != n) return -1;
+    *h = hash_fnv1a64(p, n, *h);
+    return 0;
+}
+
+int train_checkpoint_load(aca_model *m, const char *ckpt_dir, long total_steps, uint64_t seed, aca_train_state *st,
+                          aca_err *e) {
+    char *path = path_join(ckpt_dir, CKPT_NAME);
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        aca_errf(e, ACA_ERR_IO, "%s: cannot open checkpoint: %s", path, strerror(errno));
+        free(path);
+        return -1;
+    }
+    size_t numel = model_num_params(m);
+    ckpt_header h;
+    uint64_t hs = ACA_FNV_SEED, stored;
+    float *p = NULL, *mm = NULL, *vv = NULL;
+    int rc = -1;
+    if (read_hashed(f, &h, sizeof h, &hs) || memcmp(h.magic, CKPT_MAGIC, 8)) {
+        aca_errf(e, ACA_ERR_FORMAT, "%s: not an aca trainer checkpoint (bad magic or truncated header)", path);
+        goto done;
+    }
+    if (h.numel != numel) {
+        aca_errf(e, ACA_ERR_VALUE, "%s: checkpoint has %llu parameters, the model %zu (another model?)", path,
+                 (unsigned long long)h.numel, numel);
+        goto done;
+    }
+    if (h.total != (uint64_t)total_steps) {
+        aca_errf(e, ACA_ERR_VALUE,
+                 "%s: checkpoint is of a run of %llu steps, this run has %ld (epochs, batch or data changed?)", path,
+                 (unsigned long long)h.total, total_steps);
+        goto done;
+    }
+    if (h.seed != seed) {
+        aca_errf(e, ACA_ERR_VALUE, "%s: checkpoint was trained with seed %llu, this run uses --seed %llu", path,
+                 (unsigned long long)h.seed, (unsigned long long)seed);
+        goto done;
+    }
+    if (h.step > h.total || h.adam_t > h.step) {
+        aca_errf(e, ACA_ERR_FORMAT, "%s: corrupt checkpoint header (step %llu of %llu)", path,
+                 (unsigned long long)h.step, (unsigned long long)h.total);
+        goto done;
+    }
+    p = xmalloc(numel * sizeof *p), mm = xmalloc(numel * sizeof *mm), vv = xmalloc(numel * sizeof *vv);
+    if (read_hashed(f, p, numel * sizeof *p, &hs) || read_hashed(f, mm, numel * sizeof *mm, &hs) ||
+        read_hashed(f, vv, numel * sizeof *vv, &hs) || fread(&stored, sizeof stored, 1, f) != 1) {
+        aca_errf(e, ACA_ERR_FORMAT, "%s: truncated checkpoint", path);
+        goto done;
+    }
+    if (stored != hs || fgetc(f) != EOF) {
+        aca_errf(e, ACA_ERR_FORMAT, "%s: checkpoint checksum mismatch (corrupt file)", path);
+        goto done;
+    }
+    model_set_params(m, p);
+    model_set_adam_state(m, mm, vv);
+    st->step = (long)h.step;
+    st->adam_t = (long)h.adam_t;
+    st->ls.scale = h.scale, st->ls.window = h.window, st->ls.good = h.good;
+    rc = 0;
+done:
+    fclose(f);
+    free(path);
+    free(p);
+    free(mm);
+    free(vv);
+    return rc;
+}
+
+// ---- the training loop -------------------------------------------------------------------------
+static int check_opts(const aca_train_opts *o, aca_err *e) {
+    if (o->epochs < 1) return aca_errf(e, ACA_ERR_VALUE, "epochs must be >= 1 (got %d)", o->epochs);
+    if (o->batch < 1) return aca_errf(e, ACA_ERR_VALUE, "batch must be >= 1 (got %d)", o->batch);
+    if (!(o->lr >= 0) || !isfinite(o->lr)) return aca_errf(e, ACA_ERR_VALUE, "lr must be a finite number >= 0");
+    if (!(o->beta1 >= 0 && o->beta1 < 1) || !(o->beta2 >= 0 && o->beta2 < 1))
+        return aca_errf(e, ACA_ERR_VALUE, "AdamW betas must lie in [0, 1)");
+    if (!(o->eps > 0)) return aca_errf(e, ACA_ERR_VALUE, "AdamW eps must be > 0");
+    if (!(o->weight_decay >= 0)) return aca_errf(e, ACA_ERR_VALUE, "weight decay must be >= 0");
+    if (o->save_every < 0) return aca_errf(e, ACA_ERR_VALUE, "save-every must be >= 0");
+    if ((o->save_every > 0 || o->resume || o->stop_after > 0) && !o->ckpt_dir)
+        return aca_errf(e, ACA_ERR_VALUE, "checkpointing (save-every, resume, stop-after) needs a checkpoint directory");
+    return 0;
+}
+
+int train_run(aca_model *m, const aca_dataset *d, const aca_train_opts *o, aca_train_stats *st, aca_err *e) {
+    memset(st, 0, sizeof *st);
+    if (check_opts(o, e)) return -1;
+    if (d->n == 0) return aca_errf(e, ACA_ERR_VALUE, "the training set is empty");
+    if (!d->labels) return aca_errf(e, ACA_ERR_VALUE, "the training set has no labels");
+    const aca_config *cfg = model_config(m);
+    for (size_t i = 0; i < d->n; i++) {
+        if (d->labels[i] < 0 || d->labels[i] >= cfg->num_labels)
+            return aca_errf(e, ACA_ERR_VALUE, "training document %zu has label %d, but the model's head has %d classes",
+                            i + 1, d->labels[i], cfg->num_labels);
+        int len = dataset_len(d, i);
+        if (len < 1 || len > d->max_len)
+            return aca_errf(e, ACA_ERR_VALUE, "training document %zu has %d tokens (limit %d)", i + 1, len, d->max_len);
+    }
+    if (d->max_len > cfg->max_position)
+        return aca_errf(e, ACA_ERR_VALUE, "max length %d exceeds the model's max_position_embeddings %d", d->max_len,
+                        cfg->max_position);
+
+    const long spe = (long)((d->n + (size_t)o->batch - 1) / (size_t)o->batch); // steps per epoch
+    const long total = spe * o->epochs;
+    st->total_steps = total;
+    aca_train_state ts = {0, 0, {0}};
+    loss_scaler_init(&ts.ls, o->loss_scale_init, o->loss_scale_window);
+    const int fp16 = model_backend(m)->dtype == ACA_DT_F16;
+
+    if (o->resume) {
+        char *ck = path_join(o->ckpt_dir, CKPT_NAME);
+        int have = file_exists(ck);
+        free(ck);
+        if (have) {
+            if (train_checkpoint_load(m, o->ckpt_dir, total, o->seed, &ts, e)) return -1;
+            st->resumed = 1;
+            log_info("resuming from %s/%s at step %ld of %ld", o->ckpt_dir, CKPT_NAME, ts.step, total);
+        } else {
+            log_info("--resume: no checkpoint in %s yet, starting from step 0", o->ckpt_dir);
+        }
+    }
+
+    const int B = o->batch;
+    uint32_t *order = xmalloc(d->n * sizeof *order);
+    int32_t *ids = xmalloc((size_t)B * d->max_len * sizeof *ids);
+    int32_t *mask = xmalloc((size_t)B * d->max_len * sizeof *mask);
+    int32_t *labels = xmalloc((size_t)B * sizeof *labels);
+    const long start = ts.step;
+    const double t0 = time_now();
+    double loss_acc = 0, epoch_loss = 0;
+    long n_acc = 0, epoch_n = 0;
+    int rc = 0;
+    int cur_epoch = -1;
+    for (long s = start; s < total; s++) {
+        int ep = (int)(s / spe);
+        long bi = s % spe;
+        if (ep != cur_epoch) {
+            train_epoch_order(d, o->seed, ep, B, o->bucket, order);
+            cur_epoch = ep;
+            epoch_loss = 0, epoch_n = 0;
+        }
+        size_t i0 = (size_t)bi * B;
+        int nb = (int)(d->n - i0 < (size_t)B ? d->n - i0 : (size_t)B);
+        int T = dataset_fill_batch(d, order + i0, nb, cfg->pad_token_id, ids, mask, labels);
+        aca_batch batch = {ids, mask, NULL, labels, nb, T};
+        float loss;
+        if (model_forward(m, &batch, 1, train_step_seed(o->seed, s), NULL, &loss, e)) {
+            aca_err_prefix(e, "step %ld (epoch %d)", s + 1, ep + 1);
+            rc = -1;
+            break;
+        }
+        if (!isfinite(loss)) {
+            rc = aca_errf(e, ACA_ERR_NUMERIC,
+                          "loss is %s at step %ld of %ld (epoch %d, lr %.3g): training diverged; try a smaller --lr",
+                          isnan(loss) ? "NaN" : "Inf", s + 1, total, ep + 1, train_lr_at(o->lr, s, total));
+            break;
+        }
+        float scale = fp16 ? ts.ls.scale : 1.0f;
+        model_zero_grad(m);
+        model_backward(m, scale);
+        double norm = model_grad_norm(m) / scale;
+        double lr = train_lr_at(o->lr, s, total);
+        int skipped = 0;
+        if (fp16) {
+            skipped = loss_scaler_update(&ts.ls, !isfinite(norm));
+        } else if (!isfinite(norm)) {
+            rc = aca_errf(e, ACA_ERR_NUMERIC, "gradient norm is %s at step %ld of %ld (epoch %d, loss %g, lr %.3g): training diverged; try a smaller --lr",
+                          isnan(norm) ? "NaN" : "Inf", s + 1, total, ep + 1, (double)loss, lr);
+            break;
+        }
+        if (!skipped) {
+            double coef = train_clip_coef(norm, o->max_grad_norm);
+            aca_adamw h = {(float)lr, (float)o->beta1, (float)o->beta2, (float)o->eps, (float)o->weight_decay,
+                           (float)(coef / scale), (int)(ts.adam_t + 1)};
+            model_adamw_step(m, &h);
+            ts.adam_t++;
+        } else {
+            st->skipped_steps++;
+        }
+        ts.step = s + 1;
+        for (int b = 0; b < nb; b++)
+            for (int t = 0; t < T; t++) st->tokens += mask[(size_t)b * T + t];
+        if (s == start) st->first_loss = loss;
+        loss_acc += loss, n_acc++;
+        epoch_loss += loss, epoch_n++;
+        st->last_epoch_loss = epoch_loss / (double)epoch_n;
+
+        int last = ts.step == total || (o->stop_after > 0 && ts.step == o->stop_after);
+        if (o->on_step && (last || (o->log_every > 0 && ts.step % o->log_every == 0) || o->log_every <= 1)) {
+            double el = time_now() - t0;
+            aca_train_progress p = {ts.step, total, ep + 1, o->epochs, loss, loss_acc / (double)n_acc, lr, norm,
+                                    el > 0 ? st->tokens / el : 0, el, el / (double)(ts.step - start) * (double)(total - ts.step),
+                                    skipped, ts.ls.scale};
+            o->on_step(&p, o->on_step_ctx);
+            loss_acc = 0, n_acc = 0;
+        }
+        if ((o->save_every > 0 && ts.step % o->save_every == 0 && ts.step < total) ||
+            (o->stop_after > 0 && ts.step == o->stop_after)) {
+            if (train_checkpoint_save(m, o->ckpt_dir, &ts, total, o->seed, e)) {
+                rc = -1;
+                break;
+            }
+        }
+        if (o->stop_after > 0 && ts.step == o->stop_after && ts.step < total) {
+            st->stopped_early = 1;
+            break;
+        }
+    }
+    st->steps = ts.step;
+    st->steps_this_run = ts.step - start;
+    st->seconds = time_now() - t0;
+    st->tokens_per_s = st->seconds > 0 ? st->tokens / st->seconds : 0;
+    st->peak_rss = mem_peak_rss();
+    free(order);
+    free(ids);
+    free(mask);
+    free(labels);
+    return rc;
+}
+
+// ---- the Hugging Face output directory ---------------------------------------------------------
+static int copy_file(const char *src, const char *dst, aca_err *e) {
+    aca_buf b = {0};
+    if (file_read_all(src, &b, e)) return -1;
+    int rc = file_write_atomic(dst, b.data, b.len, e);
+    buf_free(&b);
+    return rc;
+}
+
+int train_save_hf(const aca_model *m, const char *out_dir, const char *vocab_path, aca_err *e) {
+    size_t n = strlen(out_dir) + 40;
+    char *tmp = xmalloc(n);
+    snprintf(tmp, n, "%s.tmp.%ld", out_dir, (long)getpid());
+    dir_remove_recursive(tmp);
+    int rc = dir_make(tmp, e);
+    if (!rc) rc = model_save(m, tmp, e);
+    if (!rc && vocab_path) {
+        const char *base = strrchr(vocab_path, '/');
+        base = base ? base + 1 : vocab_path;
+        size_t bl = strlen(base);
+        const char *name = bl > 6 && !strcmp(base + bl - 6, ".model") ? base : "vocab.txt";
+        char *dst = path_join(tmp, name);
+        rc = copy_file(vocab_path, dst, e);
+        free(dst);
+    }
+    if (!rc) rc = dir_replace(tmp, out_dir, e);
+    if (rc) dir_remove_recursive(tmp);
+    free(tmp);
+    return rc;
+}

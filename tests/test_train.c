@@ -1,0 +1,439 @@
+// Trainer tests on a tiny DistilBERT (1 layer, dim 32) and a small synthetic token dataset whose
+// class is carried by which token range a document draws from.
+#include "testutil.h"
+
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "aca/model.h"
+#include "aca/ops.h"
+#include "aca/train.h"
+
+static const char TINY[] = "{\"model_type\":\"distilbert\",\"vocab_size\":48,\"max_position_embeddings\":32,"
+                           "\"dim\":32,\"n_layers\":1,\"n_heads\":2,\"hidden_dim\":64,\"activation\":\"gelu\","
+                           "\"dropout\":0.1,\"attention_dropout\":0.1,\"seq_classif_dropout\":0.2,"
+                           "\"initializer_range\":0.02,\"pad_token_id\":0,\"num_labels\":3}";
+
+enum { N_DOCS = 48, MAX_LEN = 16, CLS = 1, SEP = 2 };
+
+static aca_model *tiny_model(uint64_t seed) {
+    aca_err e = {0};
+    aca_config c;
+    assert_int_equal(config_parse(TINY, "TINY", &c, &e), 0);
+    aca_backend *be = aca_backend_cpu_create(&e);
+    assert_non_null(be);
+    aca_model *m = model_create(&c, be, 8, MAX_LEN, &e);
+    if (!m) print_error("%s\n", e.msg);
+    assert_non_null(m);
+    config_free(&c);
+    model_init_random(m, seed);
+    return m;
+}
+
+static void free_model(aca_model *m) {
+    aca_backend *be = model_backend(m);
+    model_free(m);
+    aca_backend_destroy(be);
+}
+
+// Class k draws its tokens from [8 + 12k, 8 + 12k + 12); lengths 3..MAX_LEN.
+static void toy_dataset(aca_dataset *d, uint64_t seed) {
+    aca_rng r;
+    rng_seed(&r, seed, 0);
+    int32_t ids[N_DOCS * MAX_LEN], lens[N_DOCS], labels[N_DOCS];
+    size_t k = 0;
+    for (int i = 0; i < N_DOCS; i++) {
+        int lab = i % 3, len = 3 + (int)rng_below(&r, MAX_LEN - 2);
+        labels[i] = lab, lens[i] = len;
+        ids[k++] = CLS;
+        for (int t = 1; t < len - 1; t++) ids[k++] = 8 + 12 * lab + (int32_t)rng_below(&r, 12);
+        ids[k++] = SEP;
+    }
+    dataset_from_arrays(d, N_DOCS, ids, lens, labels, MAX_LEN);
+}
+
+static char *tmpdir_make(void) {
+    char *t = xstrdup("/tmp/aca_test_train_XXXXXX");
+    assert_non_null(mkdtemp(t));
+    return t;
+}
+
+static aca_train_opts quick_opts(void) {
+    aca_train_opts o;
+    train_opts_default(&o);
+    o.epochs = 4;
+    o.lr = 2e-3;
+    o.seed = 7;
+    return o;
+}
+
+// ---- pure functions ----------------------------------------------------------------------------
+static void test_schedule(void **st) {
+    (void)st;
+    assert_true(train_lr_at(5e-5, 0, 100) == 5e-5);
+    assert_true(fabs(train_lr_at(5e-5, 50, 100) - 2.5e-5) <= 1e-20);
+    assert_true(fabs(train_lr_at(5e-5, 99, 100) - 5e-7) <= 1e-20);
+    assert_true(train_lr_at(5e-5, 100, 100) == 0.0);
+    assert_true(train_lr_at(5e-5, 3, 0) == 0.0);
+    assert_int_equal(train_total_steps(17, 8, 3), 9);
+    assert_int_equal(train_total_steps(16, 8, 5), 10);
+    assert_int_equal(train_total_steps(16, 0, 5), 0);
+    assert_true(train_clip_coef(0.5, 1.0) == 1.0);
+    assert_true(fabs(train_clip_coef(4.0, 1.0) - 1.0 / (4.0 + 1e-6)) <= 1e-15);
+    assert_true(train_clip_coef(1e9, 0.0) == 1.0);
+    assert_true(train_step_seed(1, 0) != train_step_seed(1, 1));
+    assert_true(train_step_seed(1, 5) != train_step_seed(2, 5));
+    assert_true(train_step_seed(3, 5) == train_step_seed(3, 5));
+}
+
+static void test_loss_scaler(void **st) {
+    (void)st;
+    aca_loss_scaler s;
+    loss_scaler_init(&s, 1024.0f, 3);
+    assert_int_equal(loss_scaler_update(&s, 0), 0);
+    assert_int_equal(loss_scaler_update(&s, 0), 0);
+    assert_true(s.scale == 1024.0f);
+    assert_int_equal(loss_scaler_update(&s, 0), 0); // third good step: grow
+    assert_true(s.scale == 2048.0f);
+    assert_int_equal(loss_scaler_update(&s, 0), 0);
+    assert_int_equal(loss_scaler_update(&s, 1), 1); // overflow: skip, halve, reset the count
+    assert_true(s.scale == 1024.0f);
+    assert_int_equal(s.good, 0);
+    for (int i = 0; i < 40; i++) loss_scaler_update(&s, 1);
+    assert_true(s.scale == 1.0f); // floor
+}
+
+static int is_perm(const uint32_t *a, size_t n) {
+    char *seen = calloc(n, 1);
+    int ok = 1;
+    for (size_t i = 0; i < n; i++) {
+        if (a[i] >= n || seen[a[i]]) ok = 0;
+        else seen[a[i]] = 1;
+    }
+    free(seen);
+    return ok;
+}
+
+static long padding_of(const aca_dataset *d, const uint32_t *idx, int B) {
+    long pad = 0;
+    for (size_t i0 = 0; i0 < d->n; i0 += (size_t)B) {
+        int nb = (int)(d->n - i0 < (size_t)B ? d->n - i0 : (size_t)B), T = 0;
+        for (int b = 0; b < nb; b++) T = dataset_len(d, idx[i0 + b]) > T ? dataset_len(d, idx[i0 + b]) : T;
+        for (int b = 0; b < nb; b++) pad += T - dataset_len(d, idx[i0 + b]);
+    }
+    return pad;
+}
+
+static void test_epoch_order(void **st) {
+    (void)st;
+    aca_dataset d;
+    toy_dataset(&d, 3);
+    uint32_t a[N_DOCS], b[N_DOCS], c[N_DOCS], k[N_DOCS];
+    train_epoch_order(&d, 9, 0, 4, 0, a);
+    train_epoch_order(&d, 9, 0, 4, 0, b);
+    train_epoch_order(&d, 9, 1, 4, 0, c);
+    assert_true(is_perm(a, N_DOCS) && is_perm(c, N_DOCS));
+    assert_memory_equal(a, b, sizeof a);          // deterministic in (seed, epoch)
+    assert_memory_not_equal(a, c, sizeof a);      // reshuffled each epoch
+    train_epoch_order(&d, 9, 0, 4, 1, k);
+    assert_true(is_perm(k, N_DOCS));
+    assert_true(padding_of(&d, k, 4) < padding_of(&d, a, 4)); // buckets cut padding
+    dataset_free(&d);
+}
+
+static void test_fill_batch(void **st) {
+    (void)st;
+    int32_t ids[] = {1, 5, 2, 1, 6, 7, 8, 2, 1, 2};
+    int32_t lens[] = {3, 5, 2}, labels[] = {0, 2, 1};
+    aca_dataset d;
+    dataset_from_arrays(&d, 3, ids, lens, labels, 8);
+    uint32_t idx[] = {2, 0};
+    int32_t bi[16], bm[16], bl[2];
+    int T = dataset_fill_batch(&d, idx, 2, 0, bi, bm, bl);
+    assert_int_equal(T, 3); // the longest of the batch, not max_len
+    int32_t want_ids[] = {1, 2, 0, 1, 5, 2}, want_mask[] = {1, 1, 0, 1, 1, 1};
+    assert_memory_equal(bi, want_ids, sizeof want_ids);
+    assert_memory_equal(bm, want_mask, sizeof want_mask);
+    assert_int_equal(bl[0], 1);
+    assert_int_equal(bl[1], 0);
+    dataset_free(&d);
+}
+
+// ---- training ----------------------------------------------------------------------------------
+static void test_loss_decreases(void **st) {
+    (void)st;
+    aca_model *m = tiny_model(1);
+    aca_dataset d;
+    toy_dataset(&d, 1);
+    aca_train_opts o = quick_opts();
+    o.epochs = 30;
+    o.lr = 3e-3;
+    aca_train_stats s;
+    aca_err e = {0};
+    int rc = train_run(m, &d, &o, &s, &e);
+    if (rc) print_error("%s\n", e.msg);
+    assert_int_equal(rc, 0);
+    assert_int_equal(s.steps, 180);
+    assert_int_equal(s.total_steps, 180);
+    assert_true(isfinite(s.first_loss) && isfinite(s.last_epoch_loss));
+    // ln 3 = 1.10 at the start; the classes are separable by token range.
+    assert_true(s.first_loss > 0.9);
+    if (!(s.last_epoch_loss < 0.5 * s.first_loss)) {
+        print_error("loss %g -> %g did not halve\n", s.first_loss, s.last_epoch_loss);
+        fail();
+    }
+    assert_true(s.tokens > 0 && s.peak_rss > 0);
+    dataset_free(&d);
+    free_model(m);
+}
+
+static void get_params(aca_model *m, float **out, size_t *n) {
+    *n = model_num_params(m);
+    *out = malloc(*n * sizeof **out);
+    model_get_params(m, *out);
+}
+
+static void check_resume(int bucket) {
+    aca_dataset d;
+    toy_dataset(&d, 2);
+    aca_train_opts o = quick_opts();
+    o.bucket = bucket;
+    aca_train_stats s;
+    aca_err e = {0};
+    // Straight through.
+    aca_model *a = tiny_model(5);
+    assert_int_equal(train_run(a, &d, &o, &s, &e), 0);
+    // Stop at step 9 of 24 (mid-epoch), then resume in a fresh model with other initial weights.
+    char *dir = tmpdir_make();
+    aca_model *b = tiny_model(5);
+    aca_train_opts ob = o;
+    ob.ckpt_dir = dir;
+    ob.stop_after = 9;
+    assert_int_equal(train_run(b, &d, &ob, &s, &e), 0);
+    assert_int_equal(s.steps, 9);
+    assert_int_equal(s.stopped_early, 1);
+    free_model(b);
+    aca_model *c = tiny_model(99);
+    ob.stop_after = 0;
+    ob.resume = 1;
+    int rc = train_run(c, &d, &ob, &s, &e);
+    if (rc) print_error("%s\n", e.msg);
+    assert_int_equal(rc, 0);
+    assert_int_equal(s.resumed, 1);
+    assert_int_equal(s.steps_this_run, 24 - 9);
+    float *pa, *pc;
+    size_t n;
+    get_params(a, &pa, &n);
+    get_params(c, &pc, &n);
+    tu_check_bits("params after resume", pc, pa, n);
+    // The AdamW moments too.
+    float *ma = malloc(n * 4), *va = malloc(n * 4), *mc = malloc(n * 4), *vc = malloc(n * 4);
+    model_get_adam_state(a, ma, va);
+    model_get_adam_state(c, mc, vc);
+    tu_check_bits("adam m after resume", mc, ma, n);
+    tu_check_bits("adam v after resume", vc, va, n);
+    free(pa), free(pc), free(ma), free(va), free(mc), free(vc);
+    free_model(a);
+    free_model(c);
+    dir_remove_recursive(dir);
+    free(dir);
+    dataset_free(&d);
+}
+
+static void test_resume_bit_identical(void **st) {
+    (void)st;
+    check_resume(0);
+}
+static void test_resume_bit_identical_bucketed(void **st) {
+    (void)st;
+    check_resume(1);
+}
+
+static void test_nan_loss_injected(void **st) {
+    (void)st;
+    aca_model *m = tiny_model(1);
+    size_t n = model_num_params(m);
+    float *p = malloc(n * sizeof *p);
+    model_get_params(m, p);
+    int np;
+    const aca_param_info *pi = model_params(m, &np);
+    for (int i = 0; i < np; i++)
+        if (strstr(pi[i].name, "classifier.weight")) p[pi[i].offset] = NAN;
+    model_set_params(m, p);
+    free(p);
+    aca_dataset d;
+    toy_dataset(&d, 1);
+    aca_train_opts o = quick_opts();
+    aca_train_stats s;
+    aca_err e = {0};
+    assert_int_equal(train_run(m, &d, &o, &s, &e), -1);
+    assert_int_equal(e.kind, ACA_ERR_NUMERIC);
+    if (!strstr(e.msg, "loss is NaN at step 1 of 24")) {
+        print_error("message: %s\n", e.msg);
+        fail();
+    }
+    dataset_free(&d);
+    free_model(m);
+}
+
+static void test_nan_loss_diverging_lr(void **st) {
+    (void)st;
+    aca_model *m = tiny_model(1);
+    aca_dataset d;
+    toy_dataset(&d, 1);
+    aca_train_opts o = quick_opts();
+    o.lr = 1e30; // AdamW moves every weight by ~lr: the next forward overflows
+    aca_train_stats s;
+    aca_err e = {0};
+    assert_int_equal(train_run(m, &d, &o, &s, &e), -1);
+    assert_int_equal(e.kind, ACA_ERR_NUMERIC);
+    // Step 1's update blows the weights up; step 2's loss or gradient is no longer finite.
+    if (!strstr(e.msg, "at step 2 of 24") || !strstr(e.msg, "smaller --lr") || !strstr(e.msg, " is ")) {
+        print_error("message: %s\n", e.msg);
+        fail();
+    }
+    dataset_free(&d);
+    free_model(m);
+}
+
+static void expect_err(aca_model *m, const aca_dataset *d, const aca_train_opts *o, aca_err_kind kind,
+                       const char *needle) {
+    aca_train_stats s;
+    aca_err e = {0};
+    assert_int_equal(train_run(m, d, o, &s, &e), -1);
+    if (e.kind != kind || !strstr(e.msg, needle)) {
+        print_error("want kind %d containing '%s', got kind %d: %s\n", kind, needle, e.kind, e.msg);
+        fail();
+    }
+}
+
+static void test_bad_options_and_data(void **st) {
+    (void)st;
+    aca_model *m = tiny_model(1);
+    aca_dataset d;
+    toy_dataset(&d, 1);
+    aca_train_opts o = quick_opts();
+    o.epochs = 0;
+    expect_err(m, &d, &o, ACA_ERR_VALUE, "epochs must be >= 1");
+    o = quick_opts();
+    o.batch = 0;
+    expect_err(m, &d, &o, ACA_ERR_VALUE, "batch must be >= 1");
+    o = quick_opts();
+    o.save_every = 5;
+    expect_err(m, &d, &o, ACA_ERR_VALUE, "checkpoint directory");
+    o = quick_opts();
+    o.lr = NAN;
+    expect_err(m, &d, &o, ACA_ERR_VALUE, "lr");
+    // A label beyond the head's 3 classes.
+    int32_t ids[] = {1, 9, 2, 1, 9, 2}, lens[] = {3, 3}, labels[] = {0, 3};
+    aca_dataset bad;
+    dataset_from_arrays(&bad, 2, ids, lens, labels, MAX_LEN);
+    o = quick_opts();
+    expect_err(m, &bad, &o, ACA_ERR_VALUE, "head has 3 classes");
+    dataset_free(&bad);
+    // A max length beyond max_position_embeddings (32).
+    int32_t lens2[] = {3, 3}, labels2[] = {0, 1};
+    dataset_from_arrays(&bad, 2, ids, lens2, labels2, 64);
+    expect_err(m, &bad, &o, ACA_ERR_VALUE, "max_position_embeddings");
+    dataset_free(&bad);
+    dataset_free(&d);
+    free_model(m);
+}
+
+static void test_checkpoint_mismatch_and_corruption(void **st) {
+    (void)st;
+    aca_dataset d;
+    toy_dataset(&d, 1);
+    char *dir = tmpdir_make();
+    aca_model *m = tiny_model(1);
+    aca_train_opts o = quick_opts();
+    o.ckpt_dir = dir;
+    o.stop_after = 3;
+    aca_train_stats s;
+    aca_err e = {0};
+    assert_int_equal(train_run(m, &d, &o, &s, &e), 0);
+    // Resume with another seed or another number of epochs: refused, naming the difference.
+    o.stop_after = 0;
+    o.resume = 1;
+    o.seed = 8;
+    expect_err(m, &d, &o, ACA_ERR_VALUE, "--seed");
+    o.seed = 7;
+    o.epochs = 5;
+    expect_err(m, &d, &o, ACA_ERR_VALUE, "epochs, batch or data changed");
+    o.epochs = 4;
+    // Flip one byte in the parameters: checksum mismatch.
+    char *path = path_join(dir, "trainer.ckpt");
+    aca_buf b = {0};
+    assert_int_equal(file_read_all(path, &b, &e), 0);
+    b.data[200] ^= 0x40;
+    assert_int_equal(file_write_atomic(path, b.data, b.len, &e), 0);
+    expect_err(m, &d, &o, ACA_ERR_FORMAT, "checksum");
+    // Truncated.
+    assert_int_equal(file_write_atomic(path, b.data, b.len / 2, &e), 0);
+    expect_err(m, &d, &o, ACA_ERR_FORMAT, "truncated");
+    assert_int_equal(file_write_atomic(path, "garbage", 7, &e), 0);
+    expect_err(m, &d, &o, ACA_ERR_FORMAT, "not an aca trainer checkpoint");
+    buf_free(&b);
+    free(path);
+    free_model(m);
+    dir_remove_recursive(dir);
+    free(dir);
+    dataset_free(&d);
+}
+
+static void test_save_hf_roundtrip(void **st) {
+    (void)st;
+    char *dir = tmpdir_make();
+    char *vocab = path_join(dir, "myvocab.txt");
+    aca_err e = {0};
+    assert_int_equal(file_write_atomic(vocab, "[PAD]\n[UNK]\n", 12, &e), 0);
+    aca_model *m = tiny_model(3);
+    const char *names[] = {"Alpha", "Beta", "Gamma"};
+    config_set_labels((aca_config *)model_config(m), 3, names);
+    char *out = path_join(dir, "out/model");
+    int rc = train_save_hf(m, out, vocab, &e);
+    if (rc) print_error("%s\n", e.msg);
+    assert_int_equal(rc, 0);
+    char *f1 = path_join(out, "config.json"), *f2 = path_join(out, "model.safetensors"), *f3 = path_join(out, "vocab.txt");
+    assert_true(file_exists(f1) && file_exists(f2) && file_exists(f3));
+    aca_buf cj = {0};
+    assert_int_equal(file_read_all(f1, &cj, &e), 0);
+    assert_non_null(strstr(cj.data, "Gamma"));
+    aca_model *m2 = tiny_model(4);
+    assert_int_equal(model_load(m2, out, 0, &e), 0);
+    float *p1, *p2;
+    size_t n;
+    get_params(m, &p1, &n);
+    get_params(m2, &p2, &n);
+    tu_check_bits("saved and reloaded params", p2, p1, n);
+    // Saving again over an existing directory replaces it.
+    assert_int_equal(train_save_hf(m2, out, NULL, &e), 0);
+    assert_true(file_exists(f2));
+    free(p1), free(p2);
+    buf_free(&cj);
+    free(f1), free(f2), free(f3);
+    free_model(m);
+    free_model(m2);
+    free(out);
+    free(vocab);
+    dir_remove_recursive(dir);
+    free(dir);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_schedule),
+        cmocka_unit_test(test_loss_scaler),
+        cmocka_unit_test(test_epoch_order),
+        cmocka_unit_test(test_fill_batch),
+        cmocka_unit_test(test_loss_decreases),
+        cmocka_unit_test(test_resume_bit_identical),
+        cmocka_unit_test(test_resume_bit_identical_bucketed),
+        cmocka_unit_test(test_nan_loss_injected),
+        cmocka_unit_test(test_nan_loss_diverging_lr),
+        cmocka_unit_test(test_bad_options_and_data),
+        cmocka_unit_test(test_checkpoint_mismatch_and_corruption),
+        cmocka_unit_test(test_save_hf_roundtrip),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
