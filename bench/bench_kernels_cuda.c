@@ -1,0 +1,239 @@
+// Per-kernel times of the CUDA backend at distilbert-base training shapes, each beside its floor.
+//
+//   build/bench/bench_kernels_cuda [B] [T]        (default B=32, T=512; bf16 then fp32)
+//
+// Each op is timed with CUDA events on the backend's stream (3 warm-up calls, median of 20) on
+// random inputs.  Floors use the two ceilings measured here first: device-to-device copy bandwidth
+// (bytes read + written) and the bf16 / fp32 matmul rate of an 8192^3 linear_forward through our
+// cuBLASLt path.  floor = max(bytes / bandwidth, FLOPs / matmul rate); "x floor" = time / floor.
+// Attention FLOPs are counted against the matmul rate although our kernel runs on CUDA cores.
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aca/ops.h"
+#include "aca/util.h"
+
+#ifndef ACA_HAVE_CUDA
+int main(void) {
+    printf("bench_kernels_cuda: this build has no CUDA backend (nvcc not found)\n");
+    return 0;
+}
+#else
+#include "../kernels/cuda/aca_cuda.h"
+
+typedef struct {
+    aca_backend *be;
+    int op;
+    int B, T, C, NH, F, V, N;
+    int IC, OC; // linear shapes
+    void *x, *y, *z, *qkv, *dqkv, *att_out, *att_state, *w, *bias, *ffh, *ffh2, *logits;
+    float *g32, *dw32, *db32, *mean, *rstd, *p32, *m32, *v32, *losses;
+    int32_t *ids, *mask, *labels;
+    size_t nparams;
+} bench_ctx;
+
+enum {
+    OP_EMBED_F, OP_EMBED_B, OP_LIN_F, OP_LIN_B, OP_LN_F, OP_LN_B, OP_ADD, OP_GELU_F, OP_GELU_B, OP_DROP_F,
+    OP_ATT_F, OP_ATT_B, OP_CE, OP_SUMSQ, OP_ADAMW, OP_GEMM_PEAK,
+};
+
+static void run_op(void *vc) {
+    bench_ctx *c = vc;
+    aca_backend *be = c->be;
+    const aca_ops *o = be->ops;
+    size_t NC = (size_t)c->N * c->C, NF = (size_t)c->N * c->F;
+    switch (c->op) {
+    case OP_EMBED_F: o->embed_forward(be, c->x, c->ids, NULL, c->w, c->bias, NULL, c->B, c->T, c->C); break;
+    case OP_EMBED_B: o->embed_backward(be, c->dw32, c->db32, NULL, c->x, c->ids, NULL, c->B, c->T, c->C, 0); break;
+    // linear: in = ffh (N,IC), out = ffh2 (N,OC), din = dqkv (N,IC)
+    case OP_LIN_F: o->linear_forward(be, c->ffh2, c->ffh, c->w, c->bias, c->N, c->IC, c->OC); break;
+    case OP_LIN_B:
+        o->linear_backward(be, c->dqkv, c->dw32, c->db32, c->ffh2, c->ffh, c->w, c->N, c->IC, c->OC, 0);
+        break;
+    case OP_LN_F: o->layernorm_forward(be, c->y, c->mean, c->rstd, c->x, c->w, c->bias, c->N, c->C, 1e-12f); break;
+    case OP_LN_B:
+        o->layernorm_backward(be, c->z, c->dw32, c->db32, c->y, c->x, c->w, c->mean, c->rstd, c->N, c->C, 0);
+        break;
+    case OP_ADD: o->add(be, c->z, c->x, c->y, NC); break;
+    case OP_GELU_F: o->act_forward(be, ACA_ACT_GELU, c->ffh2, c->ffh, NF); break;
+    case OP_GELU_B: o->act_backward(be, ACA_ACT_GELU, c->ffh2, c->ffh2, c->ffh, NF); break;
+    case OP_DROP_F: o->dropout_forward(be, c->z, c->x, NC, 0.1f, 1234); break;
+    case OP_ATT_F:
+        o->attention_forward(be, c->att_out, c->att_state, c->qkv, c->mask, c->B, c->T, c->C, c->NH, 0.1f, 99);
+        break;
+    case OP_ATT_B:
+        o->attention_backward(be, c->dqkv, c->x, c->qkv, c->att_out, c->att_state, c->mask, c->B, c->T, c->C, c->NH,
+                              0.1f, 99);
+        break;
+    case OP_CE: o->cross_entropy(be, c->losses, c->y, c->logits, c->labels, c->B, 2, 1.0f / c->B); break;
+    case OP_SUMSQ: (void)o->sumsq(be, c->g32, c->nparams); break;
+    case OP_ADAMW: {
+        aca_adamw h = {.lr = 1e-5f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .weight_decay = 0.01f,
+                       .grad_scale = 1.0f, .t = 1};
+        o->adamw(be, c->p32, c->g32, c->m32, c->v32, c->ffh2, c->nparams, c->nparams / 2, &h);
+        break;
+    }
+    case OP_GEMM_PEAK: o->linear_forward(be, c->ffh2, c->ffh, c->dqkv, NULL, 8192, 8192, 8192); break;
+    }
+}
+
+static uint64_t g_lcg = 88172645463325252ULL;
+static float lcg_uniform(void) { // [-1, 1)
+    g_lcg = g_lcg * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (float)((g_lcg >> 40) * (2.0 / 16777216.0) - 1.0);
+}
+
+static void *dev_rand(aca_backend *be, size_t n, float scale, int f32) {
+    aca_err e = {0};
+    void *d = be->ops->alloc(be, n * (f32 ? 4 : aca_dtype_size(be->dtype)), &e);
+    if (!d) {
+        fprintf(stderr, "bench_kernels_cuda: %s\n", e.msg);
+        exit(1);
+    }
+    float *h = xmalloc(n * sizeof(float));
+    for (size_t i = 0; i < n; i++) h[i] = scale * lcg_uniform();
+    if (f32)
+        be->ops->upload(be, d, h, n * 4);
+    else
+        be->ops->from_f32(be, d, h, n);
+    be->ops->sync(be);
+    free(h);
+    return d;
+}
+
+// n ints uniform in [0, mod), or all 1 when mod == 0 (a mask without padding).
+static int32_t *dev_ints(aca_backend *be, size_t n, int mod) {
+    aca_err e = {0};
+    int32_t *d = be->ops->alloc(be, n * 4, &e), *h = xmalloc(n * 4);
+    if (!d) {
+        fprintf(stderr, "bench_kernels_cuda: %s\n", e.msg);
+        exit(1);
+    }
+    for (size_t i = 0; i < n; i++) {
+        g_lcg = g_lcg * 6364136223846793005ULL + 1442695040888963407ULL;
+        h[i] = mod > 0 ? (int32_t)((g_lcg >> 33) % (uint64_t)mod) : 1;
+    }
+    be->ops->upload(be, d, h, n * 4);
+    be->ops->sync(be);
+    free(h);
+    return d;
+}
+
+static double g_gbps, g_tflops;
+
+static void report(bench_ctx *c, const char *name, const char *shape, double bytes, double flops) {
+    double ms = aca_cuda_time_ms(c->be, run_op, c, 3, 20);
+    double fb = bytes / (g_gbps * 1e9) * 1e3, ff = flops / (g_tflops * 1e12) * 1e3;
+    double floor = fb > ff ? fb : ff;
+    printf("| %s | %-14s | %-26s | %9.3f | %9.3f | %-5s | %6.1f |\n", aca_dtype_name(c->be->dtype), name, shape, ms, floor,
+           fb > ff ? "bytes" : "flops", ms / floor);
+}
+
+static void bench_dtype(aca_dtype dt, int B, int T) {
+    aca_err e = {0};
+    aca_backend *be = aca_backend_cuda_create(dt, &e);
+    if (!be) {
+        fprintf(stderr, "bench_kernels_cuda: %s\n", e.msg);
+        exit(1);
+    }
+    bench_ctx c = {0};
+    c.be = be, c.B = B, c.T = T, c.C = 768, c.NH = 12, c.F = 3072, c.V = 30522, c.N = B * T;
+    size_t NC = (size_t)c.N * c.C, NF = (size_t)c.N * c.F, es = aca_dtype_size(dt);
+    size_t big = NF > (size_t)8192 * 8192 ? NF : (size_t)8192 * 8192;
+    c.x = dev_rand(be, NC, 1, 0), c.y = dev_rand(be, NC, 1, 0), c.z = dev_rand(be, NC, 1, 0);
+    c.qkv = dev_rand(be, 3 * NC, 1, 0);
+    c.dqkv = dev_rand(be, big > 3 * NC ? big : 3 * NC, 0.02f, 0);
+    c.att_out = dev_rand(be, NC, 1, 0);
+    c.att_state = be->ops->alloc(be, be->ops->attention_state_bytes(be, B, T, c.NH), &e);
+    c.w = dev_rand(be, (size_t)c.V * c.C > (size_t)c.F * c.C ? (size_t)c.V * c.C : (size_t)c.F * c.C, 0.02f, 0);
+    c.bias = dev_rand(be, (size_t)512 * c.C > (size_t)c.F ? (size_t)512 * c.C : (size_t)c.F, 0.02f, 0);
+    c.ffh = dev_rand(be, big, 1, 0), c.ffh2 = dev_rand(be, big, 1, 0);
+    c.logits = dev_rand(be, (size_t)B * 2, 1, 0);
+    c.nparams = 66955010; // distilbert-base-uncased + a 2-class head
+    c.dw32 = dev_rand(be, (size_t)c.V * c.C, 0, 1), c.db32 = dev_rand(be, (size_t)512 * c.C, 0, 1);
+    c.mean = dev_rand(be, c.N, 0, 1), c.rstd = dev_rand(be, c.N, 1, 1), c.losses = dev_rand(be, B, 0, 1);
+    c.g32 = dev_rand(be, c.nparams, 0.01f, 1), c.p32 = dev_rand(be, c.nparams, 0.05f, 1);
+    c.m32 = dev_rand(be, c.nparams, 0.001f, 1), c.v32 = dev_rand(be, c.nparams, 0.001f, 1);
+    c.ids = dev_ints(be, c.N, c.V), c.mask = dev_ints(be, c.N, 0), c.labels = dev_ints(be, B, 2);
+
+    // The matmul ceiling for this dtype.
+    c.op = OP_GEMM_PEAK;
+    double ms = aca_cuda_time_ms(be, run_op, &c, 3, 10);
+    g_tflops = 2.0 * 8192.0 * 8192.0 * 8192.0 / (ms * 1e-3) / 1e12;
+    printf("\n%s: linear_forward 8192^3 %.3f ms = %.1f TFLOP/s (matmul ceiling); copy %.0f GB/s\n\n",
+           aca_dtype_name(dt), ms, g_tflops, g_gbps);
+    printf("| dtype | op | shape | ms | floor ms | bound | x floor |\n|---|---|---|---|---|---|---|\n");
+
+    char shape[64];
+    snprintf(shape, sizeof shape, "N=%d C=%d", c.N, c.C);
+    c.op = OP_EMBED_F;
+    report(&c, "embed_fwd", shape, 3.0 * NC * es + c.N * 4.0, 0);
+    c.op = OP_EMBED_B;
+    report(&c, "embed_bwd", shape, NC * es + 2.0 * T * c.C * 4 + c.N * 4.0, 0);
+    static const int LIN[][2] = {{768, 2304}, {768, 768}, {768, 3072}, {3072, 768}};
+    static const char *LIN_NAME[] = {"qkv", "attn_proj", "ffn_up", "ffn_down"};
+    for (int li = 0; li < 4; li++) {
+        c.IC = LIN[li][0], c.OC = LIN[li][1];
+        double fl = 2.0 * c.N * c.IC * c.OC;
+        snprintf(shape, sizeof shape, "%s %dx%dx%d", LIN_NAME[li], c.N, c.IC, c.OC);
+        c.op = OP_LIN_F;
+        report(&c, "linear_fwd", shape, ((double)c.N * (c.IC + c.OC) + (double)c.IC * c.OC) * es, fl);
+        c.op = OP_LIN_B;
+        report(&c, "linear_bwd", shape, ((double)c.N * (2 * c.IC + c.OC)) * es + c.IC * (double)c.OC * (es + 8), 2 * fl);
+    }
+    snprintf(shape, sizeof shape, "N=%d C=%d", c.N, c.C);
+    c.op = OP_LN_F;
+    report(&c, "layernorm_fwd", shape, 2.0 * NC * es + 8.0 * c.N, 0);
+    c.op = OP_LN_B;
+    report(&c, "layernorm_bwd", shape, 3.0 * NC * es + 8.0 * c.N, 0);
+    c.op = OP_ADD;
+    report(&c, "add", shape, 3.0 * NC * es, 0);
+    c.op = OP_DROP_F;
+    report(&c, "dropout_fwd", shape, 2.0 * NC * es, 0);
+    snprintf(shape, sizeof shape, "N=%d F=%d", c.N, c.F);
+    c.op = OP_GELU_F;
+    report(&c, "gelu_fwd", shape, 2.0 * NF * es, 0);
+    c.op = OP_GELU_B;
+    report(&c, "gelu_bwd", shape, 3.0 * NF * es, 0);
+    double att = (double)B * c.NH * T * T * (c.C / c.NH);
+    snprintf(shape, sizeof shape, "B=%d T=%d NH=%d HS=64", B, T, c.NH);
+    c.op = OP_ATT_F;
+    report(&c, "attention_fwd", shape, 4.0 * NC * es, 4 * att);
+    c.op = OP_ATT_B;
+    report(&c, "attention_bwd", shape, 8.0 * NC * es, 10 * att);
+    snprintf(shape, sizeof shape, "B=%d K=2", B);
+    c.op = OP_CE;
+    report(&c, "cross_entropy", shape, B * 2.0 * es * 2 + B * 8.0, 0);
+    snprintf(shape, sizeof shape, "n=%zu", c.nparams);
+    c.op = OP_SUMSQ;
+    report(&c, "sumsq", shape, 4.0 * c.nparams, 0);
+    c.op = OP_ADAMW;
+    report(&c, "adamw", shape, (7.0 * 4 + es) * c.nparams, 0);
+    aca_backend_destroy(be); // frees the backend's own state; the process exit frees the buffers
+}
+
+int main(int argc, char **argv) {
+    int B = argc > 1 ? atoi(argv[1]) : 32, T = argc > 2 ? atoi(argv[2]) : 512;
+    if (B <= 0 || T <= 0 || T > 512) {
+        fprintf(stderr, "usage: bench_kernels_cuda [B] [T<=512]\n");
+        return 1;
+    }
+    aca_err e = {0};
+    aca_backend *probe = aca_backend_cuda_create(ACA_DT_F32, &e);
+    if (!probe) {
+        fprintf(stderr, "bench_kernels_cuda: %s\n", e.msg);
+        return 1;
+    }
+    char dev[256], when[32];
+    aca_cuda_describe(dev, sizeof dev);
+    time_iso8601(when, sizeof when);
+    g_gbps = aca_cuda_copy_gbps(probe, (size_t)1 << 30);
+    aca_backend_destroy(probe);
+    printf("device: %s\ndate: %s  revision: %s\ncopy bandwidth (read+write): %.0f GB/s\n", dev, when,
+           aca_git_revision(), g_gbps);
+    bench_dtype(ACA_DT_BF16, B, T);
+    bench_dtype(ACA_DT_F32, B, T);
+    return 0;
+}
+#endif
