@@ -37,9 +37,13 @@ ifneq ($(NO_CUDA),1)
     NVCC := $(wildcard $(CUDA_HOME)/bin/nvcc)
   else
     NVCC := $(shell command -v nvcc 2>/dev/null)
+    ifeq ($(NVCC),)
+      NVCC := $(wildcard /usr/local/cuda/bin/nvcc) # the toolkit's default prefix
+    endif
   endif
 endif
 CUDA_ARCH ?= 70 80 90
+NPROC := $(shell nproc 2>/dev/null || echo 2)
 CU_SRC := $(wildcard kernels/cuda/*.cu)
 ifeq ($(CU_SRC),)
   NVCC := # no CUDA sources yet: a CPU-only build, ACA_HAVE_CUDA stays undefined
@@ -131,17 +135,17 @@ $(BUILD)/bench/%: bench/%.c $(LIB)
 
 # Tests: every tests/test_*.c is a cmocka program run from the repo root; any failure fails `make test`.
 test: deps
-	@$(MAKE) --no-print-directory all tests-build
+	@$(MAKE) --no-print-directory -j$(NPROC) all tests-build
 	@scripts/run_tests.sh $(TEST_BIN)
 
 tests-build: $(TEST_BIN) $(BENCH_BIN)
 
 test-gpu: deps
-	@$(MAKE) --no-print-directory all $(GPU_TEST_BIN)
+	@$(MAKE) --no-print-directory -j$(NPROC) all $(GPU_TEST_BIN)
 	@scripts/run_gpu_tests.sh $(GPU_TEST_BIN)
 
 demo: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory -j$(NPROC) all
 	$(BIN) demo
 
 bench: all $(BENCH_BIN)
