@@ -1,0 +1,271 @@
+// Tokenizers: WordPiece ids equal to Hugging Face's Python BertTokenizer on hard strings and
+// synthetic resumes (uncased and cased; fixtures from tests/fixtures/make_tok_fixtures.py), the
+// places where the Rust tokenizer differs, [CLS]/[SEP]/truncation/padding, the SentencePiece
+// backend against Python sentencepiece, and every load/encode failure.
+#include "testutil.h"
+
+#include <cjson/cJSON.h>
+
+#include "aca/tokenizer.h"
+
+static char *g_dir;
+
+static int setup(void **st) {
+    (void)st;
+    g_dir = tu_tmpdir();
+    return 0;
+}
+static int teardown(void **st) {
+    (void)st;
+    tu_rm_rf(g_dir);
+    free(g_dir);
+    return 0;
+}
+
+static cJSON *load_json(const char *path) {
+    aca_buf b = {0};
+    aca_err e = {0};
+    TU_OK(file_read_all(path, &b, &e), &e);
+    cJSON *j = cJSON_ParseWithLength(b.data, b.len);
+    buf_free(&b);
+    assert_non_null(j);
+    return j;
+}
+
+// Compares tokenizer_tokenize with the fixture's "slow" ids for every case; returns the number of
+// cases where the Rust ("fast") ids differ from the Python ones.
+static int check_cases(const aca_tokenizer *t, const cJSON *cases, const char *key) {
+    int n_fast_diff = 0, bad = 0;
+    const cJSON *c;
+    cJSON_ArrayForEach(c, cases) {
+        // The text as UTF-8 hex: it may hold U+0000, which a C string cannot.
+        const char *hex = cJSON_GetObjectItem(c, "hex")->valuestring;
+        size_t tl = strlen(hex) / 2;
+        char *text = xmalloc(tl + 1);
+        for (size_t i = 0; i < tl; i++) {
+            unsigned v;
+            sscanf(hex + 2 * i, "%2x", &v);
+            text[i] = (char)v;
+        }
+        text[tl] = 0;
+        const cJSON *want = cJSON_GetObjectItem(c, key);
+        n_fast_diff += cJSON_GetObjectItem(c, "fast") != NULL;
+        int32_t *ids = NULL;
+        size_t n = 0, cap = 0;
+        aca_err e = {0};
+        TU_OK(tokenizer_tokenize(t, text, tl, &ids, &n, &cap, &e), &e);
+        int ok = (int)n == cJSON_GetArraySize(want);
+        for (size_t i = 0; ok && i < n; i++) ok = ids[i] == cJSON_GetArrayItem(want, (int)i)->valueint;
+        if (!ok && bad++ < 5) {
+            fprintf(stderr, "mismatch on %.60s: got %zu ids [", text, n);
+            for (size_t i = 0; i < n && i < 16; i++) fprintf(stderr, " %d", ids[i]);
+            fprintf(stderr, " ] want %d ids [", cJSON_GetArraySize(want));
+            for (int i = 0; i < cJSON_GetArraySize(want) && i < 16; i++)
+                fprintf(stderr, " %d", cJSON_GetArrayItem(want, i)->valueint);
+            fprintf(stderr, " ]\n");
+        }
+        free(ids);
+        free(text);
+    }
+    assert_int_equal(bad, 0);
+    return n_fast_diff;
+}
+
+static void test_parity(const char *fixture, int lowercase, int min_cases) {
+    cJSON *j = load_json(fixture);
+    aca_err e = {0};
+    aca_tokenizer *t = tokenizer_load(cJSON_GetObjectItem(j, "vocab")->valuestring, lowercase, &e);
+    TU_OK(t == NULL, &e);
+    const cJSON *cases = cJSON_GetObjectItem(j, "cases");
+    assert_true(cJSON_GetArraySize(cases) >= min_cases);
+    int diff = check_cases(t, cases, "slow");
+    assert_true(diff >= 1); // the fixture really exercises a Python/Rust difference
+
+    const cJSON *enc = cJSON_GetObjectItem(j, "encode");
+    const char *text = cJSON_GetObjectItem(enc, "text")->valuestring;
+    int max_len = cJSON_GetObjectItem(enc, "max_len")->valueint, len = -1;
+    int32_t ids[64];
+    for (int i = 0; i < 64; i++) ids[i] = -7; // poisoned: every position must be written
+    TU_OK(tokenizer_encode(t, text, strlen(text), max_len, ids, &len, &e), &e);
+    const cJSON *want = cJSON_GetObjectItem(enc, "ids"), *mask = cJSON_GetObjectItem(enc, "mask");
+    for (int i = 0; i < max_len; i++) {
+        assert_int_equal(ids[i], cJSON_GetArrayItem(want, i)->valueint);
+        assert_int_equal(i < len, cJSON_GetArrayItem(mask, i)->valueint);
+    }
+    tokenizer_free(t);
+    cJSON_Delete(j);
+}
+
+static void test_uncased_parity(void **st) {
+    (void)st;
+    test_parity("tests/fixtures/tok/uncased.json", 1, 100);
+}
+
+static void test_cased_parity(void **st) {
+    (void)st;
+    test_parity("tests/fixtures/tok/cased.json", 0, 40);
+}
+
+// The seed paper's collision, spelled out: both signals are [UNK]; '{' and '}' are distinct ids.
+static void test_signals(void **st) {
+    (void)st;
+    aca_err e = {0};
+    aca_tokenizer *t = tokenizer_load("models/vocab/bert-base-uncased.txt", -1, &e);
+    TU_OK(t == NULL, &e);
+    assert_int_equal(tokenizer_vocab_size(t), 30522);
+    const char *s[4] = {"a \xe2\xb8\x97 b", "a \xe2\xb8\x98 b", "a { b", "a } b"};
+    int mid[4];
+    for (int k = 0; k < 4; k++) {
+        int32_t *ids = NULL;
+        size_t n = 0, cap = 0;
+        TU_OK(tokenizer_tokenize(t, s[k], strlen(s[k]), &ids, &n, &cap, &e), &e);
+        assert_int_equal(n, 3);
+        mid[k] = ids[1];
+        free(ids);
+    }
+    assert_int_equal(mid[0], tokenizer_unk_id(t));
+    assert_int_equal(mid[1], tokenizer_unk_id(t));
+    assert_int_not_equal(mid[2], mid[3]);
+    assert_string_equal(tokenizer_id_to_token(t, mid[2]), "{");
+    assert_int_equal(tokenizer_token_to_id(t, "}"), mid[3]);
+    assert_int_equal(tokenizer_token_to_id(t, "no-such-token"), -1);
+    assert_null(tokenizer_id_to_token(t, 30522));
+    assert_int_equal(tokenizer_pad_id(t), 0);
+    assert_int_equal(tokenizer_cls_id(t), 101);
+    assert_int_equal(tokenizer_sep_id(t), 102);
+    // Truncation keeps [SEP]; max_len 2 is [CLS][SEP] alone.
+    int32_t ids[4];
+    int len;
+    TU_OK(tokenizer_encode(t, "hello world", 11, 2, ids, &len, &e), &e);
+    assert_int_equal(len, 2);
+    assert_int_equal(ids[0], 101);
+    assert_int_equal(ids[1], 102);
+    TU_OK(tokenizer_encode(t, "", 0, 4, ids, &len, &e), &e);
+    assert_int_equal(len, 2);
+    assert_int_equal(ids[2], 0);
+    assert_int_equal(ids[3], 0);
+    TU_EXPECT_ERR(tokenizer_encode(t, "x", 1, 1, ids, &len, &e), &e, "room for [CLS] and [SEP]");
+    // Invalid UTF-8 names the byte offset.
+    int32_t *p = NULL;
+    size_t n = 0, cap = 0;
+    TU_EXPECT_ERR(tokenizer_tokenize(t, "ok \xff x", 6, &p, &n, &cap, &e), &e, "invalid UTF-8 at byte 3");
+    TU_EXPECT_ERR(tokenizer_tokenize(t, "[SEP] \xc3", 7, &p, &n, &cap, &e), &e, "invalid UTF-8 at byte 6");
+    free(p);
+    // Cased and uncased loads of one vocabulary hash differently (the token cache keys on it).
+    aca_tokenizer *c = tokenizer_load("models/vocab/bert-base-uncased.txt", 0, &e);
+    TU_OK(c == NULL, &e);
+    assert_true(tokenizer_hash(c) != tokenizer_hash(t));
+    tokenizer_free(c);
+    tokenizer_free(t);
+}
+
+// A checkpoint directory: vocab.txt + tokenizer_config.json decides casing.
+static void test_directory(void **st) {
+    (void)st;
+    aca_err e = {0};
+    char *d = tu_path(g_dir, "ckpt");
+    TU_OK(dir_make(d, &e), &e);
+    char *v = tu_path(d, "vocab.txt"), *cfg = tu_path(d, "tokenizer_config.json");
+    tu_write_file(v, "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nhello\nHello\n##s\n");
+    tu_write_file(cfg, "{\"do_lower_case\": false}");
+    aca_tokenizer *t = tokenizer_load(d, -1, &e);
+    TU_OK(t == NULL, &e);
+    int32_t *ids = NULL;
+    size_t n = 0, cap = 0;
+    TU_OK(tokenizer_tokenize(t, "Hellos hello", 12, &ids, &n, &cap, &e), &e);
+    assert_int_equal(n, 3);
+    assert_int_equal(ids[0], 6);
+    assert_int_equal(ids[1], 7);
+    assert_int_equal(ids[2], 5);
+    tokenizer_free(t);
+    tu_write_file(cfg, "{\"do_lower_case\": true}");
+    t = tokenizer_load(d, -1, &e);
+    TU_OK(t == NULL, &e);
+    n = 0;
+    TU_OK(tokenizer_tokenize(t, "Hellos", 6, &ids, &n, &cap, &e), &e);
+    assert_int_equal(n, 2);
+    assert_int_equal(ids[0], 5);
+    free(ids);
+    tokenizer_free(t);
+
+    tu_write_file(cfg, "{\"do_lower_case\": ");
+    TU_EXPECT_ERR(tokenizer_load(d, -1, &e) == NULL, &e, "tokenizer_config.json: not valid JSON");
+    tu_write_file(cfg, "{\"do_lower_case\": \"yes\"}");
+    TU_EXPECT_ERR(tokenizer_load(d, -1, &e) == NULL, &e, "field do_lower_case: not a boolean");
+    tu_write_file(v, "[PAD]\n[UNK]\n[SEP]\nhello\n");
+    tu_write_file(cfg, "{}");
+    TU_EXPECT_ERR(tokenizer_load(d, -1, &e) == NULL, &e, "no [CLS] token");
+    tu_write_file(v, "");
+    TU_EXPECT_ERR(tokenizer_load(v, -1, &e) == NULL, &e, "empty vocabulary");
+    remove(v);
+    remove(cfg);
+    TU_EXPECT_ERR(tokenizer_load(d, -1, &e) == NULL, &e, "no vocab.txt or SentencePiece *.model");
+    char *missing = tu_path(g_dir, "nope.txt");
+    TU_EXPECT_ERR(tokenizer_load(missing, -1, &e) == NULL, &e, "no such tokenizer file");
+    char *junk = tu_path(g_dir, "junk.model");
+    tu_write_file(junk, "this is not a protobuf");
+    TU_EXPECT_ERR(tokenizer_load(junk, -1, &e) == NULL, &e, "junk.model: not a SentencePiece model");
+    free(junk);
+    free(missing);
+    free(v);
+    free(cfg);
+    free(d);
+}
+
+static void test_sentencepiece(void **st) {
+    (void)st;
+    cJSON *j = load_json("tests/fixtures/tok/spm.json");
+    aca_err e = {0};
+    // Through a checkpoint directory holding only the .model file.
+    char *d = tu_path(g_dir, "spm");
+    TU_OK(dir_make(d, &e), &e);
+    char *m = tu_path(d, "spiece.model");
+    aca_buf b = {0};
+    TU_OK(file_read_all(cJSON_GetObjectItem(j, "model")->valuestring, &b, &e), &e);
+    tu_write_bytes(m, b.data, b.len);
+    buf_free(&b);
+    aca_tokenizer *t = tokenizer_load(d, -1, &e);
+    TU_OK(t == NULL, &e);
+    assert_int_equal(tokenizer_vocab_size(t), cJSON_GetObjectItem(j, "size")->valueint);
+    assert_int_equal(tokenizer_cls_id(t), cJSON_GetObjectItem(j, "cls")->valueint);
+    assert_int_equal(tokenizer_sep_id(t), cJSON_GetObjectItem(j, "sep")->valueint);
+    assert_int_equal(tokenizer_pad_id(t), cJSON_GetObjectItem(j, "pad")->valueint);
+    const cJSON *c;
+    cJSON_ArrayForEach(c, cJSON_GetObjectItem(j, "cases")) {
+        const char *text = cJSON_GetObjectItem(c, "text")->valuestring;
+        const cJSON *want = cJSON_GetObjectItem(c, "ids");
+        int32_t *ids = NULL;
+        size_t n = 0, cap = 0;
+        TU_OK(tokenizer_tokenize(t, text, strlen(text), &ids, &n, &cap, &e), &e);
+        assert_int_equal(n, cJSON_GetArraySize(want));
+        for (size_t i = 0; i < n; i++) assert_int_equal(ids[i], cJSON_GetArrayItem(want, (int)i)->valueint);
+        free(ids);
+    }
+    int32_t ids[8];
+    int len;
+    TU_OK(tokenizer_encode(t, "Software Developer with Java and many more words", 48, 6, ids, &len, &e), &e);
+    assert_int_equal(len, 6);
+    assert_int_equal(ids[0], tokenizer_cls_id(t));
+    assert_int_equal(ids[5], tokenizer_sep_id(t));
+    assert_string_equal(tokenizer_id_to_token(t, tokenizer_cls_id(t)), "[CLS]");
+    assert_int_equal(tokenizer_token_to_id(t, "[SEP]"), tokenizer_sep_id(t));
+    assert_int_equal(tokenizer_token_to_id(t, "no-such-piece"), -1);
+    tokenizer_free(t);
+    // Two .model files: ambiguous.
+    char *m2 = tu_path(d, "other.model");
+    tu_write_file(m2, "x");
+    TU_EXPECT_ERR(tokenizer_load(d, -1, &e) == NULL, &e, "several SentencePiece *.model files");
+    free(m2);
+    free(m);
+    free(d);
+    cJSON_Delete(j);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_uncased_parity), cmocka_unit_test(test_cased_parity),
+        cmocka_unit_test(test_signals),        cmocka_unit_test(test_directory),
+        cmocka_unit_test(test_sentencepiece),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
