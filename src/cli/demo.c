@@ -141,7 +141,7 @@ static const char USAGE[] =
 
 int cmd_demo(int argc, char **argv) {
     const char *out = "out/demo", *device = "cpu";
-    long docs = 2000, n_train = 1600, n_test = 400, epochs = 3, batch = 16, max_len = 128;
+    long docs = 2000, n_train = 1600, n_test = 400, epochs = 4, batch = 16, max_len = 128;
     double lr = 1e-3, size = 0.03;
     uint64_t seed = 42;
     int quiet = 0;
@@ -151,7 +151,7 @@ int cmd_demo(int argc, char **argv) {
         {"--train-size", OPT_INT, &n_train, "N", "training documents (default 1600)", 0, 0},
         {"--test-size", OPT_INT, &n_test, "N", "test documents (default 400)", 0, 0},
         {"--size", OPT_DOUBLE, &size, "F", "each collective's share of the training set (default 0.03)", 0, 0},
-        {"--epochs", OPT_INT, &epochs, "N", "epochs (default 3)", 0, 0},
+        {"--epochs", OPT_INT, &epochs, "N", "epochs (default 4)", 0, 0},
         {"--batch", OPT_INT, &batch, "N", "batch size (default 16)", 0, 0},
         {"--lr", OPT_DOUBLE, &lr, "X", "peak learning rate (default 1e-3: a small model from scratch)", 0, 0},
         {"--max-len", OPT_INT, &max_len, "N", "max tokens per document (default 128)", 0, 0},
