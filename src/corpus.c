@@ -75,37 +75,6 @@ static const uint16_t CP1252_HIGH[32] = {
     0x2039, 0x0152, 0,      0x017D, 0,      0,      0x2018, 0x2019, 0x201C, 0x201D, 0x2022,
     0x2013, 0x2014, 0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0,      0x017E, 0x0178};
 
-static size_t utf8_put(char *d, uint32_t cp) {
-    if (cp < 0x80) return d[0] = (char)cp, 1;
-    if (cp < 0x800) return d[0] = (char)(0xC0 | cp >> 6), d[1] = (char)(0x80 | (cp & 63)), 2;
-    if (cp < 0x10000)
-        return d[0] = (char)(0xE0 | cp >> 12), d[1] = (char)(0x80 | (cp >> 6 & 63)), d[2] = (char)(0x80 | (cp & 63)), 3;
-    d[0] = (char)(0xF0 | cp >> 18), d[1] = (char)(0x80 | (cp >> 12 & 63));
-    d[2] = (char)(0x80 | (cp >> 6 & 63)), d[3] = (char)(0x80 | (cp & 63));
-    return 4;
-}
-
-// Decodes one UTF-8 sequence at s (n bytes left); returns its length, or 0 when invalid
-// (truncated, overlong, surrogate, above U+10FFFF).
-static size_t utf8_next(const unsigned char *s, size_t n, uint32_t *cp) {
-    unsigned char c = s[0];
-    if (c < 0x80) return *cp = c, 1;
-    size_t k;
-    uint32_t v, min;
-    if (c >= 0xC2 && c <= 0xDF) k = 2, v = c & 0x1F, min = 0x80;
-    else if (c >= 0xE0 && c <= 0xEF) k = 3, v = c & 0x0F, min = 0x800;
-    else if (c >= 0xF0 && c <= 0xF4) k = 4, v = c & 0x07, min = 0x10000;
-    else return 0;
-    if (k > n) return 0;
-    for (size_t i = 1; i < k; i++) {
-        if ((s[i] & 0xC0) != 0x80) return 0;
-        v = v << 6 | (s[i] & 63);
-    }
-    if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) return 0;
-    *cp = v;
-    return k;
-}
-
 // Offset of the first invalid byte, or n when all of s is valid UTF-8.
 static size_t utf8_first_invalid(const char *s, size_t n) {
     const unsigned char *p = (const unsigned char *)s;
@@ -124,7 +93,7 @@ static size_t utf8_first_invalid(const char *s, size_t n) {
             continue;
         }
         uint32_t cp;
-        size_t k = utf8_next(p + i, n - i, &cp);
+        size_t k = utf8_decode(p + i, n - i, &cp);
         if (!k) return i;
         i += k;
     }
@@ -158,7 +127,7 @@ static int cp1252_to_utf8(const char *path, const aca_buf *in, aca_buf *out, aca
     for (size_t i = 0; i < in->len; i++) {
         unsigned char c = p[i];
         if (c < 0x80) *d++ = (char)c;
-        else d += utf8_put(d, c < 0xA0 ? CP1252_HIGH[c - 0x80] : c);
+        else d += utf8_encode(d, c < 0xA0 ? CP1252_HIGH[c - 0x80] : c);
     }
     out->len = need;
     out->data[need] = 0;
@@ -712,7 +681,7 @@ void corpus_stats(const aca_corpus *c, aca_corpus_stats *st) {
         const unsigned char *p = (const unsigned char *)d->text;
         for (size_t k = 0; k < d->len;) {
             uint32_t cp;
-            size_t m = utf8_next(p + k, d->len - k, &cp);
+            size_t m = utf8_decode(p + k, d->len - k, &cp);
             if (!m) m = 1, cp = 0xFFFD; // cannot happen: loaded text is valid UTF-8
             k += m;
             if (is_plain_ascii(cp) || last[cp] == i + 1) continue;
@@ -763,7 +732,7 @@ void corpus_stats_format(aca_buf *out, const aca_corpus *c, const aca_corpus_sta
         for (size_t i = 0; i < st->n_chars; i++) {
             uint32_t cp = st->chars[i].cp;
             buf_printf(out, "%s{\"cp\":\"U+%04X\",\"char\":", i ? "," : "", (unsigned)cp);
-            size_t m = utf8_put(u8, cp);
+            size_t m = utf8_encode(u8, cp);
             buf_json_str(out, u8, m);
             buf_printf(out, ",\"docs\":%zu}", st->chars[i].docs);
         }
@@ -781,7 +750,7 @@ void corpus_stats_format(aca_buf *out, const aca_corpus *c, const aca_corpus_sta
     buf_printf(out, "characters other than ASCII letters, digits and whitespace (docs containing each):\n");
     for (size_t i = 0; i < st->n_chars; i++) {
         uint32_t cp = st->chars[i].cp;
-        size_t m = cp_printable(cp) ? utf8_put(u8, cp) : 0;
+        size_t m = cp_printable(cp) ? utf8_encode(u8, cp) : 0;
         u8[m] = 0;
         buf_printf(out, "  U+%04X %s%s %7zu\n", (unsigned)cp, m ? u8 : "?", cp < 0x80 ? " (ascii)" : "        ",
                    st->chars[i].docs);

@@ -13,31 +13,6 @@ static const char *const SAMPLING_NAMES[] = {"uniform", "class", "propensity"};
 const char *strategy_name(aca_strategy st) { return STRATEGY_NAMES[st]; }
 
 // ---- signals -----------------------------------------------------------------------------------
-static size_t put_utf8(char *d, uint32_t cp) {
-    if (cp < 0x80) return d[0] = (char)cp, 1;
-    if (cp < 0x800) return d[0] = (char)(0xC0 | cp >> 6), d[1] = (char)(0x80 | (cp & 63)), 2;
-    if (cp < 0x10000)
-        return d[0] = (char)(0xE0 | cp >> 12), d[1] = (char)(0x80 | (cp >> 6 & 63)), d[2] = (char)(0x80 | (cp & 63)), 3;
-    d[0] = (char)(0xF0 | cp >> 18), d[1] = (char)(0x80 | (cp >> 12 & 63));
-    d[2] = (char)(0x80 | (cp >> 6 & 63)), d[3] = (char)(0x80 | (cp & 63));
-    return 4;
-}
-
-// Decodes the next code point of valid-or-not UTF-8; returns bytes used, 0 when invalid.
-static size_t get_utf8(const unsigned char *s, size_t n, uint32_t *cp) {
-    if (s[0] < 0x80) return *cp = s[0], 1;
-    size_t k = s[0] >= 0xF0 ? 4 : s[0] >= 0xE0 ? 3 : s[0] >= 0xC2 ? 2 : 0;
-    if (!k || k > n || s[0] > 0xF4) return 0;
-    uint32_t v = s[0] & (0x7F >> k);
-    for (size_t i = 1; i < k; i++) {
-        if ((s[i] & 0xC0) != 0x80) return 0;
-        v = v << 6 | (s[i] & 63);
-    }
-    static const uint32_t min[5] = {0, 0, 0x80, 0x800, 0x10000};
-    if (v < min[k] || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) return 0;
-    return *cp = v, k;
-}
-
 static int cp_check(uint32_t cp, aca_err *e) {
     if (cp == 0 || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
         return aca_errf(e, ACA_ERR_VALUE, "U+%04X is not a Unicode scalar value", (unsigned)cp);
@@ -89,7 +64,7 @@ int signal_parse(const char *spelling, char **utf8_out, aca_err *e) {
             }
             if (cp_check(cp, e)) return buf_free(&b), -1;
             char u[4];
-            buf_append(&b, u, put_utf8(u, cp));
+            buf_append(&b, u, utf8_encode(u, cp));
             while (*p == ' ') p++;
         }
         return signal_finish(&b, utf8_out, e);
@@ -98,7 +73,7 @@ int signal_parse(const char *spelling, char **utf8_out, aca_err *e) {
     size_t n = strlen(spelling);
     for (size_t i = 0; i < n;) {
         uint32_t cp;
-        size_t k = get_utf8(s + i, n - i, &cp);
+        size_t k = utf8_decode(s + i, n - i, &cp);
         if (!k) return buf_free(&b), aca_errf(e, ACA_ERR_VALUE, "invalid UTF-8 in signal");
         if (cp != ' ' && cp_check(cp, e)) return buf_free(&b), -1;
         i += k;
@@ -195,7 +170,7 @@ static int parse_signal_field(spec_ctx *x, const cJSON *v, const char *jpath, ch
             return field_err(x, jpath, "[%d]: %s", i, sub.msg);
         }
         char u[4];
-        buf_append(&b, u, put_utf8(u, cp));
+        buf_append(&b, u, utf8_encode(u, cp));
         i++;
     }
     if (signal_finish(&b, out, &sub)) return field_err(x, jpath, "%s", sub.msg);
@@ -438,7 +413,7 @@ void spec_write_json(aca_buf *out, const aca_spec *s) {
             size_t n = strlen(c->signal);
             for (size_t k = 0, first = 1; k < n; first = 0) {
                 uint32_t cp = 0xFFFD;
-                size_t m = get_utf8(p + k, n - k, &cp);
+                size_t m = utf8_decode(p + k, n - k, &cp);
                 k += m ? m : 1;
                 buf_printf(out, "%sU+%04X", first ? "" : " ", (unsigned)cp);
             }

@@ -108,11 +108,6 @@ static int final_sigma(const uint32_t *w, size_t n, size_t i) {
     return 1;
 }
 
-// Appends the UTF-8 bytes of c to p; returns the byte count.
-static int utf8_put(char *p, uint32_t c) {
-    return (int)utf8proc_encode_char((utf8proc_int32_t)c, (utf8proc_uint8_t *)p);
-}
-
 static void push_id(int32_t **ids, size_t *n, size_t *cap, int32_t id) {
     if (*n == *cap) {
         *cap = *cap ? 2 * *cap : 256;
@@ -144,7 +139,7 @@ static void wordpiece_piece(const aca_tokenizer *t, scratch *s, const uint32_t *
     uint32_t o = 0;
     for (size_t i = 0; i < m; i++) {
         s->off[i] = o;
-        o += (uint32_t)utf8_put(s->bytes + o, p[i]);
+        o += (uint32_t)utf8_encode(s->bytes + o, p[i]);
     }
     s->off[m] = o;
     size_t first = *n, start = 0;
@@ -232,7 +227,7 @@ static int tokenize_segment(const aca_tokenizer *t, scratch *s, const char *text
     if (nonascii) { // NFC of the cleaned text (Hugging Face normalizes before splitting)
         aca_buf u = {0};
         char tmp[4];
-        for (size_t i = 0; i < s->a.n; i++) buf_append(&u, tmp, (size_t)utf8_put(tmp, s->a.v[i]));
+        for (size_t i = 0; i < s->a.n; i++) buf_append(&u, tmp, utf8_encode(tmp, s->a.v[i]));
         utf8proc_uint8_t *nfc = NULL;
         utf8proc_ssize_t k =
             utf8proc_map((const utf8proc_uint8_t *)(u.data ? u.data : ""), (utf8proc_ssize_t)u.len, &nfc,

@@ -83,6 +83,13 @@ int dir_remove_recursive(const char *path);
 
 // ---- hashing -----------------------------------------------------------------------------------
 uint64_t hash_fnv1a64(const void *p, size_t n, uint64_t h); // start with h = ACA_FNV_SEED
+
+// ---- UTF-8 ----
+// Writes cp (a scalar value) as 1-4 bytes at d; returns the byte count.
+size_t utf8_encode(char *d, uint32_t cp);
+// Decodes one sequence at s (n >= 1 bytes left) into *cp; returns its length, or 0 when invalid
+// (truncated, overlong, surrogate, above U+10FFFF).
+size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp);
 #define ACA_FNV_SEED 0xcbf29ce484222325ULL
 
 typedef struct {
