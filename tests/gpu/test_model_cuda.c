@@ -107,11 +107,14 @@ static float step(aca_model *m, const aca_batch *b, float *logits, float *grads)
     return loss;
 }
 
+// dropout: bit 1 hidden, bit 2 attention probabilities, bit 4 classifier head (7 = all, as HF)
 static void run_case(aca_dtype dt, int dim, int heads, int dropout) {
     aca_err e = {0};
     g_failures = 0;
     aca_config cfg = tiny_config(dim, heads);
-    if (!dropout) cfg.dropout = cfg.attention_dropout = cfg.classifier_dropout = 0.0f;
+    if (!(dropout & 1)) cfg.dropout = 0.0f;
+    if (!(dropout & 2)) cfg.attention_dropout = 0.0f;
+    if (!(dropout & 4)) cfg.classifier_dropout = 0.0f;
     aca_backend *cpu = aca_backend_cpu_create(&e), *gpu = aca_backend_cuda_create(dt, &e);
     assert_non_null(cpu);
     if (!gpu) print_error("cuda backend: %s\n", e.msg);
@@ -181,11 +184,14 @@ static void run_case(aca_dtype dt, int dim, int heads, int dropout) {
     aca_backend_destroy(gpu);
 }
 
-static void test_model_f32_hs64(void **state) { run_case(ACA_DT_F32, 128, 2, 1); }
-static void test_model_f32_hs32(void **state) { run_case(ACA_DT_F32, 96, 3, 1); }
-static void test_model_bf16_hs64(void **state) { run_case(ACA_DT_BF16, 128, 2, 1); }
+static void test_model_f32_hs64(void **state) { run_case(ACA_DT_F32, 128, 2, 7); }
+static void test_model_f32_hs32(void **state) { run_case(ACA_DT_F32, 96, 3, 7); }
+static void test_model_bf16_hs64(void **state) { run_case(ACA_DT_BF16, 128, 2, 7); }
 static void test_model_bf16_nodrop(void **state) { run_case(ACA_DT_BF16, 128, 2, 0); }
-static void test_model_fp16_hs64(void **state) { run_case(ACA_DT_F16, 128, 2, 1); }
+static void test_model_bf16_hidden_drop(void **state) { run_case(ACA_DT_BF16, 128, 2, 1); }
+static void test_model_bf16_attn_drop(void **state) { run_case(ACA_DT_BF16, 128, 2, 2); }
+static void test_model_bf16_head_drop(void **state) { run_case(ACA_DT_BF16, 128, 2, 4); }
+static void test_model_fp16_hs64(void **state) { run_case(ACA_DT_F16, 128, 2, 7); }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
@@ -193,6 +199,9 @@ int main(void) {
         cmocka_unit_test(test_model_f32_hs32),
         cmocka_unit_test(test_model_bf16_hs64),
         cmocka_unit_test(test_model_bf16_nodrop),
+        cmocka_unit_test(test_model_bf16_hidden_drop),
+        cmocka_unit_test(test_model_bf16_attn_drop),
+        cmocka_unit_test(test_model_bf16_head_drop),
         cmocka_unit_test(test_model_fp16_hs64),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
