@@ -620,6 +620,11 @@ int corpus_split(const aca_corpus *c, size_t n_train, size_t n_test, uint64_t se
     return 0;
 }
 
+void corpus_split_default(size_t n, size_t *n_train, size_t *n_test) {
+    if (n >= 25000) *n_train = 20000, *n_test = 5000;
+    else *n_test = n / 5 ? n / 5 : 1, *n_train = n > *n_test ? n - *n_test : 0;
+}
+
 int corpus_split_preset(const char *name, size_t *n_train, size_t *n_test, aca_err *e) {
     if (!strcmp(name, "hardt")) return *n_train = 25000, *n_test = 4783, 0;
     if (!strcmp(name, "karan")) return *n_train = 20000, *n_test = 5000, 0;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "aca/corpus.h"
+#include "aca/tokcache.h"
 
 // ---- the data directory ------------------------------------------------------------------------
 void datadir_free(aca_datadir *dd) {
@@ -116,62 +117,19 @@ done:
 // ---- JSONL -> tokens ---------------------------------------------------------------------------
 int data_load_jsonl(const char *path, char *const *classes, int n_classes, const aca_tokenizer *tok,
                     int max_len, const char *cache_dir, aca_dataset *out, aca_err *e) {
-    (void)cache_dir;
     memset(out, 0, sizeof *out);
-    if (max_len < 2) return aca_errf(e, ACA_ERR_VALUE, "max length must be >= 2 (got %d)", max_len);
-    aca_buf b = {0};
-    if (file_read_all(path, &b, e)) return -1;
-    size_t cap = 1024, n = 0, ncap = 256, nids = 0;
-    int32_t *ids = xmalloc(cap * sizeof *ids), *lens = xmalloc(ncap * sizeof *lens), *labels = xmalloc(ncap * sizeof *labels);
-    int32_t *row = xmalloc((size_t)max_len * sizeof *row);
-    int rc = 0;
-    size_t line = 0;
-    for (char *p = b.data; *p && !rc;) {
-        char *nl = strchr(p, '\n');
-        if (nl) *nl = 0;
-        line++;
-        char *s = p;
-        p = nl ? nl + 1 : p + strlen(p);
-        while (*s == ' ' || *s == '\t' || *s == '\r') s++;
-        if (!*s) continue;
-        cJSON *o = cJSON_Parse(s);
-        const cJSON *text = o ? cJSON_GetObjectItemCaseSensitive(o, "text") : NULL;
-        const cJSON *label = o ? cJSON_GetObjectItemCaseSensitive(o, "label") : NULL;
-        if (!cJSON_IsObject(o) || !cJSON_IsString(text) || !cJSON_IsString(label)) {
-            rc = aca_errf(e, ACA_ERR_FORMAT, "%s:%zu: expected a JSON object with string fields \"text\" and \"label\"",
-                          path, line);
-        } else {
-            int lab = class_lookup(classes, n_classes, label->valuestring);
-            int len = 0;
-            if (lab < 0) {
-                rc = aca_errf(e, ACA_ERR_FORMAT, "%s:%zu: label \"%s\" is not one of the manifest's %d classes", path,
-                              line, label->valuestring, n_classes);
-            } else if (tokenizer_encode(tok, text->valuestring, strlen(text->valuestring), max_len, row, &len, e)) {
-                aca_err_prefix(e, "%s:%zu", path, line);
-                rc = -1;
-            } else {
-                if (n == ncap) {
-                    ncap *= 2;
-                    lens = xrealloc(lens, ncap * sizeof *lens);
-                    labels = xrealloc(labels, ncap * sizeof *labels);
-                }
-                while (nids + (size_t)len > cap) cap *= 2, ids = xrealloc(ids, cap * sizeof *ids);
-                memcpy(ids + nids, row, (size_t)len * sizeof *row);
-                nids += (size_t)len;
-                lens[n] = len, labels[n] = lab;
-                n++;
-            }
-        }
-        cJSON_Delete(o);
+    tokcache_doc_set s;
+    int hit = 0;
+    if (tokcache_load_jsonl(path, tok, max_len, classes, n_classes, cache_dir, &s, &hit, e)) return -1;
+    if (!s.data.labels) {
+        tokcache_doc_set_free(&s);
+        return aca_errf(e, ACA_ERR_FORMAT, "%s: the documents have no \"label\" field", path);
     }
-    if (!rc && n == 0) rc = aca_errf(e, ACA_ERR_FORMAT, "%s: no documents", path);
-    if (!rc) dataset_from_arrays(out, n, ids, lens, labels, max_len);
-    free(ids);
-    free(lens);
-    free(labels);
-    free(row);
-    buf_free(&b);
-    return rc;
+    log_verbose("%s: %zu documents%s", path, s.data.n, hit ? " (from the token cache)" : "");
+    *out = s.data; // the dataset's buffers move to out
+    memset(&s.data, 0, sizeof s.data);
+    tokcache_doc_set_free(&s);
+    return 0;
 }
 
 // ---- metrics -----------------------------------------------------------------------------------

@@ -517,10 +517,7 @@ static int prepare(mut_ctx *m, aca_err *e) {
     co.hash = 1;
     if (corpus_load(o->corpus_path, &co, &m->c, e)) return -1;
     size_t ntr = o->n_train, nte = o->n_test;
-    if (ntr == 0 && nte == 0) {
-        if (m->c.n >= 25000) ntr = 20000, nte = 5000;
-        else nte = m->c.n / 5 ? m->c.n / 5 : 1, ntr = m->c.n - nte;
-    }
+    if (ntr == 0 && nte == 0) corpus_split_default(m->c.n, &ntr, &nte);
     if (ntr > m->c.n || nte > m->c.n - ntr) {
         size_t t = m->c.n / 5 ? m->c.n / 5 : 1;
         return aca_errf(e, ACA_ERR_VALUE,

@@ -102,6 +102,9 @@ int corpus_split(const aca_corpus *c, size_t n_train, size_t n_test, uint64_t se
 // Presets by name: "hardt", "karan", or explicit "N_TRAIN/N_TEST".
 int corpus_split_preset(const char *name, size_t *n_train, size_t *n_test, aca_err *e);
 void split_free(aca_split *s);
+// The split used when none is given: "karan" (20000/5000) for n >= 25000 documents, else 80/20
+// (n_test = n/5, at least 1; n_train the rest).
+void corpus_split_default(size_t n, size_t *n_train, size_t *n_test);
 
 // Synthetic resume corpus (deterministic in seed) in the resume line format `id:::Label:::text`
 // (labels with '_' like the real corpus; about 1% multi-label lines `A;B`).  Ten classes with

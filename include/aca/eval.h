@@ -47,9 +47,9 @@ int datadir_open(const char *dir, aca_datadir *dd, aca_err *e);
 void datadir_free(aca_datadir *dd);
 
 // Tokenizes a JSONL file of {"text":..., "label": class name} lines with tok at max_len, labels
-// mapped through the class list (an unknown label is an error naming file:line).  cache_dir is
-// where the token cache (tokcache.h, being written on branch tok) will be kept; until it lands every
-// call tokenizes the file (0.1-0.2 s for the demo's 1,600 documents).
+// mapped through the class list (an unknown label is an error naming file:line).  With cache_dir
+// (may be NULL) the tokens come from, or go to, the token cache there (tokcache.h): a file
+// tokenized once for a tokenizer, max length and class list is read back by later runs.
 int data_load_jsonl(const char *path, char *const *classes, int n_classes, const aca_tokenizer *tok,
                     int max_len, const char *cache_dir, aca_dataset *out, aca_err *e);
 

@@ -24,6 +24,8 @@ int cmd_mutate(int argc, char **argv);
 int cmd_forward(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
 int cmd_privacy(int argc, char **argv);
+int cmd_tokenize(int argc, char **argv);
+int cmd_collide(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_run(int argc, char **argv);

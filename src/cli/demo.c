@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "aca/collide.h"
 #include "aca/corpus.h"
 #include "aca/mutate.h"
 #include "aca/run.h"
@@ -76,52 +77,22 @@ static void print_findings(const aca_experiment *col, const aca_experiment *dis,
     }
 }
 
-// The collision report: each signal's token ids in the vocabulary, how many clean corpus documents
-// already contain one of them, and which collectives share an id.
+// The collision report (aca collide) of a spec, counted in every clean corpus document.
 static int print_collisions(const char *spec_path, const char *vocab, const aca_corpus *c, aca_err *e) {
     aca_spec sp;
     if (spec_load(spec_path, &sp, e)) return -1;
     aca_tokenizer *tok = tokenizer_load(vocab, -1, e);
-    if (!tok) {
-        spec_free(&sp);
-        return -1;
+    collide_report r;
+    collide_opts o = {.corpus = c};
+    int rc = !tok || collide_analyze(&sp, tok, &o, &r, e) ? -1 : 0;
+    if (!rc) {
+        aca_buf b = {0};
+        collide_report_text(&r, tok, &b);
+        fwrite(b.data, 1, b.len, stdout);
+        buf_free(&b);
+        collide_report_free(&r);
     }
-    enum { MAXC = 16 };
-    int32_t *ids[MAXC] = {0}, *doc = NULL;
-    size_t n[MAXC] = {0}, cap[MAXC] = {0}, seen[MAXC] = {0}, nd = 0, capd = 0;
-    int rc = 0;
-    int nc = sp.n < MAXC ? sp.n : MAXC;
-    for (int i = 0; i < nc && !rc; i++) {
-        const char *s = sp.collectives[i].signal;
-        rc = tokenizer_tokenize(tok, s, strlen(s), &ids[i], &n[i], &cap[i], e);
-    }
-    for (size_t d = 0; d < c->n && !rc; d++) {
-        nd = 0;
-        rc = tokenizer_tokenize(tok, c->docs[d].text, c->docs[d].len, &doc, &nd, &capd, e);
-        for (int i = 0; i < nc && !rc; i++) {
-            int hit = 0;
-            for (size_t k = 0; k < nd && !hit; k++)
-                for (size_t a = 0; a < n[i]; a++) hit |= doc[k] == ids[i][a];
-            seen[i] += hit;
-        }
-    }
-    for (int i = 0; i < nc && !rc; i++) {
-        printf("  %-3s signal %-8s -> %-20s tokens:", sp.collectives[i].name, sp.collectives[i].signal,
-               sp.collectives[i].target);
-        for (size_t k = 0; k < n[i]; k++) printf(" %s(%d)", tokenizer_id_to_token(tok, ids[i][k]), ids[i][k]);
-        printf("; in %zu of %zu clean documents\n", seen[i], c->n);
-    }
-    for (int i = 0; i < nc && !rc; i++)
-        for (int j = i + 1; j < nc; j++) {
-            int shared = 0;
-            for (size_t a = 0; a < n[i]; a++)
-                for (size_t b = 0; b < n[j]; b++) shared |= ids[i][a] == ids[j][b];
-            printf("  %s x %s: %s\n", sp.collectives[i].name, sp.collectives[j].name,
-                   shared ? "COLLIDE (share token ids)" : "distinct tokens");
-        }
-    for (int i = 0; i < nc; i++) free(ids[i]);
-    free(doc);
-    tokenizer_free(tok);
+    if (tok) tokenizer_free(tok);
     spec_free(&sp);
     return rc;
 }

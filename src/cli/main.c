@@ -15,6 +15,8 @@ static const cli_command COMMANDS[] = {
     {"mutate", cmd_mutate, "apply one or more collectives to a corpus (poisoned train set, probes)"},
     {"plan", cmd_plan, "lower-bound each collective's success before acting (Gauthier, Bach & Jordan 2025)"},
     {"privacy", cmd_privacy, "DP-SGD accountant: epsilon for (q, sigma, steps, delta), or sigma for a target epsilon"},
+    {"tokenize", cmd_tokenize, "tokenize a JSONL file into a token cache file, or print ids and mask as JSON lines"},
+    {"collide", cmd_collide, "signals' token ids in context, collisions between collectives, corpus counts, suggestions"},
     {"train", cmd_train, "fine-tune a classifier on a mutated data directory"},
     {"eval", cmd_eval, "clean accuracy, confusion matrix and each collective's efficacy"},
     {"run", cmd_run, "one experiment: unpoisoned, each collective alone, all joint (mutate, train, eval)"},
