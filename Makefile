@@ -31,6 +31,17 @@ ifeq ($(SAN),1)
   NO_CUDA  := 1
 endif
 
+# libFuzzer builds (`make fuzz`): clang, ASan + UBSan, objects under build/fuzz; see fuzz/*.c.
+ifeq ($(FUZZ),1)
+  CC       := clang
+  CXX      := clang++
+  BUILD    := build/fuzz
+  SANFLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+  CFLAGS   += $(SANFLAGS)
+  CXXFLAGS += $(SANFLAGS) -fno-sanitize=vptr # vptr checks need the C++ UBSan runtime; we link with the C driver
+  NO_CUDA  := 1
+endif
+
 # ---- CUDA: optional, found through CUDA_HOME or nvcc on PATH -----------------------------------
 ifneq ($(NO_CUDA),1)
   ifneq ($(CUDA_HOME),)
@@ -149,6 +160,16 @@ demo: deps
 	$(BIN) demo
 
 bench: all $(BENCH_BIN)
+
+# libFuzzer targets: `make fuzz` builds build/fuzz/bin/fuzz_* (clang, ASan + UBSan); each fuzz/*.c says
+# how to run it.
+FUZZ_BIN := $(patsubst fuzz/%.c,build/fuzz/bin/%,$(wildcard fuzz/fuzz_*.c))
+fuzz: deps
+	@$(MAKE) --no-print-directory FUZZ=1 -j$(NPROC) $(FUZZ_BIN)
+
+build/fuzz/bin/%: fuzz/%.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fsanitize=fuzzer $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
 # SASS/PTX and the compiler's register/spill report for the CUDA kernels.
 sass: $(CU_OBJ)

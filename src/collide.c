@@ -368,7 +368,7 @@ void collide_report_text(const collide_report *r, const aca_tokenizer *tok, aca_
             const collide_suggestion *g = &r->sugg[i];
             char ch[8];
             ch[utf8_encode(ch, g->cp)] = 0;
-            buf_printf(out, "  U+%04X %-3s id %-6d %s", (unsigned)g->cp, ch, g->id,
+            buf_printf(out, "  U+%04X %s  id %-6d %s", (unsigned)g->cp, ch, g->id,
                        utf8proc_category_string((utf8proc_int32_t)g->cp));
             if (g->docs >= 0) buf_printf(out, "  in %ld of %zu clean docs", g->docs, r->n_docs);
             buf_putc(out, '\n');

@@ -195,6 +195,19 @@ static void test_directory(void **st) {
     tu_write_file(v, "[PAD]\n[UNK]\n[SEP]\nhello\n");
     tu_write_file(cfg, "{}");
     TU_EXPECT_ERR(tokenizer_load(d, -1, &e) == NULL, &e, "no [CLS] token");
+    // each required special token missing in turn ([MASK] is optional for classification)
+    static const char *const need[] = {"[PAD]", "[UNK]", "[CLS]", "[SEP]"};
+    for (int k = 0; k < 4; k++) {
+        aca_buf vb = {0};
+        for (int j = 0; j < 4; j++)
+            if (j != k) buf_printf(&vb, "%s\n", need[j]);
+        buf_puts(&vb, "hello\n");
+        tu_write_file(v, vb.data);
+        char want[32];
+        snprintf(want, sizeof want, "no %s token", need[k]);
+        TU_EXPECT_ERR(tokenizer_load(d, -1, &e) == NULL, &e, want);
+        buf_free(&vb);
+    }
     tu_write_file(v, "");
     TU_EXPECT_ERR(tokenizer_load(v, -1, &e) == NULL, &e, "empty vocabulary");
     remove(v);

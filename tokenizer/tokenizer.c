@@ -199,6 +199,13 @@ int tokenizer_token_to_id(const aca_tokenizer *t, const char *token) {
 static int tokenize_limited(const aca_tokenizer *t, const char *text, size_t len, int32_t **ids, size_t *n,
                             size_t *cap, size_t limit, aca_err *e) {
     if (t->kind == TOK_WORDPIECE) return wordpiece_tokenize(t, text, len, ids, n, cap, limit, e);
+    // libsentencepiece takes invalid UTF-8 silently; the contract is the same error as WordPiece's
+    for (size_t i = 0; i < len;) {
+        uint32_t cp;
+        size_t l = utf8_decode((const unsigned char *)text + i, len - i, &cp);
+        if (!l) return aca_errf(e, ACA_ERR_FORMAT, "invalid UTF-8 at byte %zu", i);
+        i += l;
+    }
     char msg[512];
     size_t start = *n;
     if (spm_shim_encode(t->spm, text, len, ids, n, cap, msg, sizeof msg))
