@@ -14,7 +14,7 @@ static const char *const CONTEXTS[] = {
     "Managed servers, databases. and networks",
 };
 
-// ids of text + the signal inserted minus the common prefix and suffix of the two tokenizations.
+// ids of text + the signal inserted minus the common suffix and prefix of the two tokenizations.
 static int ids_in_context(const aca_tokenizer *tok, const char *ctx, size_t ctx_len, const char *signal,
                           int32_t **out, int *n_out, aca_err *e) {
     aca_buf m = {0};
@@ -24,9 +24,11 @@ static int ids_in_context(const aca_tokenizer *tok, const char *ctx, size_t ctx_
     int rc = tokenizer_tokenize(tok, ctx, ctx_len, &a, &na, &ca, e) ||
              tokenizer_tokenize(tok, m.data, m.len, &b, &nb, &cb, e);
     if (!rc) {
+        // Suffix first, then prefix: a piece equal on both sides of the insertion (SentencePiece's
+        // lone word-start mark) then stays with the signal's word, the way the model sees it.
         size_t p = 0, s = 0;
-        while (p < na && p < nb && a[p] == b[p]) p++;
-        while (s < na - p && s < nb - p && a[na - 1 - s] == b[nb - 1 - s]) s++;
+        while (s < na && s < nb && a[na - 1 - s] == b[nb - 1 - s]) s++;
+        while (p < na - s && p < nb - s && a[p] == b[p]) p++;
         *n_out = (int)(nb - p - s);
         *out = xmalloc(((size_t)*n_out + 1) * sizeof **out);
         memcpy(*out, b + p, (size_t)*n_out * sizeof **out);

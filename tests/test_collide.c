@@ -187,6 +187,29 @@ static void test_suggest(void **state) {
     free(p);
 }
 
+// SentencePiece: the signal's word-start mark stays with it in every context.
+static void test_sentencepiece_context(void **state) {
+    (void)state;
+    aca_err e = {0};
+    aca_tokenizer *spm = tokenizer_load("tests/fixtures/tok/tiny_spm.model", -1, &e);
+    TU_OK(spm == NULL, &e);
+    aca_spec sp;
+    TU_OK(spec_parse(SPEC, "spec.json", &sp, &e), &e);
+    collide_opts o = {0};
+    collide_report r;
+    TU_OK(collide_analyze(&sp, spm, &o, &r, &e), &e);
+    for (int i = 0; i < 2; i++) {
+        assert_true(r.sig[i].consistent);
+        assert_int_equal(r.sig[i].n_ids, 2);
+        assert_string_equal(tokenizer_id_to_token(spm, r.sig[i].ids[0]), "\xe2\x96\x81");
+        assert_int_equal(r.sig[i].ids[1], tokenizer_unk_id(spm));
+    }
+    assert_int_equal(r.pairs[0].kind, COLLIDE_PAIR_IDENTICAL);
+    collide_report_free(&r);
+    spec_free(&sp);
+    tokenizer_free(spm);
+}
+
 // ---- the command lines -------------------------------------------------------------------------
 static int run(const char *args, char *out, size_t cap) {
     char cmd[4096];
@@ -266,6 +289,7 @@ int main(void) {
         cmocka_unit_test(test_unk_pair_collides),
         cmocka_unit_test(test_corpus_counts),
         cmocka_unit_test(test_suggest),
+        cmocka_unit_test(test_sentencepiece_context),
         cmocka_unit_test(test_cli),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
