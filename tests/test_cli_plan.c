@@ -4,34 +4,11 @@
 #include "testutil.h"
 
 #include <stdlib.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "aca/corpus.h"
 
 static char g_dir[256];
-
-// Runs `build/aca ARGS` (stderr merged), returns the exit status and the output in out.
-static int run(const char *args, char *out, size_t cap) {
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd, "build/aca %s 2>&1", args);
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    size_t n = fread(out, 1, cap - 1, p);
-    out[n] = 0;
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-static void expect(const char *args, int rc_nonzero, const char *needle) {
-    char out[16384];
-    int rc = run(args, out, sizeof out);
-    if ((rc_nonzero ? rc == 0 : rc != 0) || !strstr(out, needle)) {
-        print_error("aca %s\n  rc %d, output:\n%s\n  expected %s exit and '%s'\n", args, rc, out,
-                    rc_nonzero ? "non-zero" : "zero", needle);
-        fail();
-    }
-}
 
 static void write_file(const char *name, const char *text) {
     char path[512];
@@ -67,13 +44,13 @@ static void test_plan_outputs(void **state) {
     (void)state;
     char args[1024], out[16384];
     snprintf(args, sizeof args, "plan %s/spec.json --corpus %s/corpus.txt", g_dir, g_dir);
-    assert_int_equal(run(args, out, sizeof out), 0);
+    assert_int_equal(tu_run_cli(args, out, sizeof out), 0);
     assert_non_null(strstr(out, "platform N = 2400 documents"));
     assert_non_null(strstr(out, "feature-label"));
     assert_non_null(strstr(out, "unplant"));
     assert_non_null(strstr(out, "class cells won"));
     snprintf(args, sizeof args, "plan %s/spec.json --corpus %s/corpus.txt --json --delta 0.1 --plot %s/p.png", g_dir, g_dir, g_dir);
-    assert_int_equal(run(args, out, sizeof out), 0);
+    assert_int_equal(tu_run_cli(args, out, sizeof out), 0);
     assert_non_null(strstr(out, "\"delta\":0.10000000000000001"));
     assert_non_null(strstr(out, "\"n_min\":"));
     char png[512];
@@ -81,7 +58,7 @@ static void test_plan_outputs(void **state) {
     assert_true(file_exists(png));
     // Without a corpus: the signal is assumed absent, 10 equal classes, N = 20000.
     snprintf(args, sizeof args, "plan %s/spec.json", g_dir);
-    assert_int_equal(run(args, out, sizeof out), 0);
+    assert_int_equal(tu_run_cli(args, out, sizeof out), 0);
     assert_non_null(strstr(out, "platform N = 20000"));
 }
 
@@ -96,19 +73,19 @@ static void test_plan_errors(void **state) {
     };
     for (size_t i = 0; i < ACA_ARRAY_LEN(bad_opts); i++) {
         snprintf(a, sizeof a, "plan %s/spec.json --corpus %s/corpus.txt %s", g_dir, g_dir, bad_opts[i][0]);
-        expect(a, 1, bad_opts[i][1]);
+        tu_expect_cli(a, 1, bad_opts[i][1]);
     }
     snprintf(a, sizeof a, "plan %s/badtarget.json --corpus %s/corpus.txt", g_dir, g_dir);
-    expect(a, 1, "collectives[0].target: class 'Astronaut'");
+    tu_expect_cli(a, 1, "collectives[0].target: class 'Astronaut'");
     snprintf(a, sizeof a, "plan %s/badsize.json", g_dir);
-    expect(a, 1, "size");
+    tu_expect_cli(a, 1, "size");
     snprintf(a, sizeof a, "plan %s/missing.json", g_dir);
-    expect(a, 1, "missing.json");
+    tu_expect_cli(a, 1, "missing.json");
     snprintf(a, sizeof a, "plan %s/spec.json --corpus %s/nope.txt", g_dir, g_dir);
-    expect(a, 1, "nope.txt");
-    expect("plan", 1, "SPEC");
+    tu_expect_cli(a, 1, "nope.txt");
+    tu_expect_cli("plan", 1, "SPEC");
     snprintf(a, sizeof a, "plan %s/spec.json --plot \"%s/it's.png\"", g_dir, g_dir);
-    expect(a, 1, "option --plot");
+    tu_expect_cli(a, 1, "option --plot");
     char png[512];
     snprintf(png, sizeof png, "%s/it's.png", g_dir);
     assert_false(file_exists(png));
@@ -116,18 +93,18 @@ static void test_plan_errors(void **state) {
 
 static void test_privacy(void **state) {
     (void)state;
-    expect("privacy --q 0.0042666666666666669 --sigma 1.12 --steps 14062 --delta 1e-5 --classic", 0, "epsilon = 2.922");
-    expect("privacy --q 0.0042666666666666669 --epsilon 3 --steps 14062 --delta 1e-5", 0, "sigma = 1.014");
-    expect("privacy --q 1.5 --sigma 1 --steps 10 --delta 1e-5", 1, "option --q");
-    expect("privacy --q 0 --sigma 1 --steps 10 --delta 1e-5", 1, "option --q");
-    expect("privacy --q 0.1 --sigma 0 --steps 10 --delta 1e-5", 1, "option --sigma");
-    expect("privacy --q 0.1 --sigma 1 --steps 0 --delta 1e-5", 1, "option --steps");
-    expect("privacy --q 0.1 --sigma 1 --steps 10 --delta 0", 1, "option --delta");
-    expect("privacy --q 0.1 --sigma 1 --steps 10 --delta 1", 1, "option --delta");
-    expect("privacy --q 0.1 --epsilon 0 --steps 10 --delta 1e-5", 1, "option --epsilon");
-    expect("privacy --q 0.1 --epsilon -2 --steps 10 --delta 1e-5", 1, "option --epsilon");
-    expect("privacy --q 0.1 --steps 10 --delta 1e-5", 1, "exactly one of --sigma");
-    expect("privacy --sigma 1 --steps 10 --delta 1e-5", 1, "--q");
+    tu_expect_cli("privacy --q 0.0042666666666666669 --sigma 1.12 --steps 14062 --delta 1e-5 --classic", 0, "epsilon = 2.922");
+    tu_expect_cli("privacy --q 0.0042666666666666669 --epsilon 3 --steps 14062 --delta 1e-5", 0, "sigma = 1.014");
+    tu_expect_cli("privacy --q 1.5 --sigma 1 --steps 10 --delta 1e-5", 1, "option --q");
+    tu_expect_cli("privacy --q 0 --sigma 1 --steps 10 --delta 1e-5", 1, "option --q");
+    tu_expect_cli("privacy --q 0.1 --sigma 0 --steps 10 --delta 1e-5", 1, "option --sigma");
+    tu_expect_cli("privacy --q 0.1 --sigma 1 --steps 0 --delta 1e-5", 1, "option --steps");
+    tu_expect_cli("privacy --q 0.1 --sigma 1 --steps 10 --delta 0", 1, "option --delta");
+    tu_expect_cli("privacy --q 0.1 --sigma 1 --steps 10 --delta 1", 1, "option --delta");
+    tu_expect_cli("privacy --q 0.1 --epsilon 0 --steps 10 --delta 1e-5", 1, "option --epsilon");
+    tu_expect_cli("privacy --q 0.1 --epsilon -2 --steps 10 --delta 1e-5", 1, "option --epsilon");
+    tu_expect_cli("privacy --q 0.1 --steps 10 --delta 1e-5", 1, "exactly one of --sigma");
+    tu_expect_cli("privacy --sigma 1 --steps 10 --delta 1e-5", 1, "--q");
 }
 
 int main(void) {

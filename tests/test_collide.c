@@ -5,7 +5,6 @@
 #include "testutil.h"
 
 #include <cjson/cJSON.h>
-#include <sys/wait.h>
 
 #include "aca/collide.h"
 
@@ -211,27 +210,6 @@ static void test_sentencepiece_context(void **state) {
 }
 
 // ---- the command lines -------------------------------------------------------------------------
-static int run(const char *args, char *out, size_t cap) {
-    char cmd[4096];
-    snprintf(cmd, sizeof cmd, "build/aca %s 2>&1", args);
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    size_t n = fread(out, 1, cap - 1, p);
-    out[n] = 0;
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-static void expect(const char *args, int want_fail, const char *needle) {
-    static char out[1 << 16];
-    int rc = run(args, out, sizeof out);
-    if ((want_fail ? rc == 0 : rc != 0) || !strstr(out, needle)) {
-        print_error("aca %s\n  rc %d, output:\n%s\n  expected %s exit and '%s'\n", args, rc, out,
-                    want_fail ? "non-zero" : "zero", needle);
-        fail();
-    }
-}
-
 static void test_cli(void **state) {
     (void)state;
     char *spec = tu_path(g_dir, "spec.json"), *corpus = tu_path(g_dir, "cli.txt"), *jl = tu_path(g_dir, "in.jsonl"),
@@ -241,45 +219,45 @@ static void test_cli(void **state) {
     tu_write_file(jl, "{\"text\": \"Hello, World\", \"label\": \"x\"}\n{\"text\": \"caf\\u00e9 \\u2e17\", \"label\": \"y\"}\n");
     tu_write_file(novocab, "[PAD]\n[CLS]\n[SEP]\nhello\n");
     snprintf(args, 4096, "collide --vocab " VOCAB " --spec %s --corpus %s --all-docs", spec, corpus);
-    expect(args, 0, "A0 x B1: COLLIDE: identical ids");
-    expect(args, 0, "[UNK] is in 1 of 6 clean docs");
-    expect(args, 0, "C x D: distinct ids");
+    tu_expect_cli(args, 0, "A0 x B1: COLLIDE: identical ids");
+    tu_expect_cli(args, 0, "[UNK] is in 1 of 6 clean docs");
+    tu_expect_cli(args, 0, "C x D: distinct ids");
     snprintf(args, 4096, "collide --vocab " VOCAB " --spec %s --corpus %s --split 4/2 --json --suggest 3", spec, corpus);
-    expect(args, 0, "\"corpus_docs\":4");
-    expect(args, 0, "\"suggestions\":[{\"char\"");
+    tu_expect_cli(args, 0, "\"corpus_docs\":4");
+    tu_expect_cli(args, 0, "\"suggestions\":[{\"char\"");
     snprintf(args, 4096, "collide --vocab %s --spec %s", novocab, spec);
-    expect(args, 1, "no [UNK] token in the vocabulary");
+    tu_expect_cli(args, 1, "no [UNK] token in the vocabulary");
     snprintf(args, 4096, "collide --vocab %s/none.txt --spec %s", g_dir, spec);
-    expect(args, 1, "none.txt: no such tokenizer file");
+    tu_expect_cli(args, 1, "none.txt: no such tokenizer file");
     snprintf(args, 4096, "collide --vocab " VOCAB " --spec %s --split 4/2", spec);
-    expect(args, 1, "go with --corpus");
+    tu_expect_cli(args, 1, "go with --corpus");
     snprintf(args, 4096, "collide --vocab " VOCAB " --spec %s --corpus %s --split 9/9", spec, corpus);
-    expect(args, 1, "cli.txt");
+    tu_expect_cli(args, 1, "cli.txt");
     snprintf(args, 4096, "collide --vocab " VOCAB " --spec %s/nospec.json", g_dir);
-    expect(args, 1, "nospec.json");
+    tu_expect_cli(args, 1, "nospec.json");
     // tokenize
     snprintf(args, 4096, "tokenize --vocab " VOCAB " --in %s --jsonl --max-len 6", jl);
-    expect(args, 0, "{\"ids\":[101,7592,1010,2088,102],\"mask\":[1,1,1,1,1],\"label\":0}");
-    expect(args, 0, "{\"ids\":[101,7668,100,102],\"mask\":[1,1,1,1],\"label\":1}");
+    tu_expect_cli(args, 0, "{\"ids\":[101,7592,1010,2088,102],\"mask\":[1,1,1,1,1],\"label\":0}");
+    tu_expect_cli(args, 0, "{\"ids\":[101,7668,100,102],\"mask\":[1,1,1,1],\"label\":1}");
     snprintf(args, 4096, "tokenize --vocab " VOCAB " --in %s --jsonl --max-len 6 --pad", jl);
-    expect(args, 0, "{\"ids\":[101,7668,100,102,0,0],\"mask\":[1,1,1,1,0,0]");
+    tu_expect_cli(args, 0, "{\"ids\":[101,7668,100,102,0,0],\"mask\":[1,1,1,1,0,0]");
     snprintf(args, 4096, "tokenize --vocab " VOCAB " --in %s --out %s", jl, tok);
-    expect(args, 0, "2 documents, 9 tokens");
+    tu_expect_cli(args, 0, "2 documents, 9 tokens");
     snprintf(args, 4096, "tokenize --info %s", tok);
-    expect(args, 0, "classes        2: x, y");
+    tu_expect_cli(args, 0, "classes        2: x, y");
     tu_write_file(tok, "ACATOKC\njunk");
-    expect(args, 1, "out.tok: not an aca token cache");
+    tu_expect_cli(args, 1, "out.tok: not an aca token cache");
     snprintf(args, 4096, "tokenize --vocab " VOCAB " --in %s", jl);
-    expect(args, 1, "give exactly one of --out FILE.tok or --jsonl");
+    tu_expect_cli(args, 1, "give exactly one of --out FILE.tok or --jsonl");
     snprintf(args, 4096, "tokenize --vocab %s --in %s --jsonl", novocab, jl);
-    expect(args, 1, "no [UNK] token");
+    tu_expect_cli(args, 1, "no [UNK] token");
     snprintf(args, 4096, "tokenize --vocab " VOCAB " --in %s --jsonl --max-len 1", jl);
-    expect(args, 1, "--max-len must be in [2, 1048576]");
+    tu_expect_cli(args, 1, "--max-len must be in [2, 1048576]");
     // a failed --out leaves nothing behind
     char *tok2 = tu_path(g_dir, "never.tok");
     tu_write_file(jl, "{\"text\": \"ok\"}\n{\"text\": \"bad \xff\"}\n");
     snprintf(args, 4096, "tokenize --vocab " VOCAB " --in %s --out %s", jl, tok2);
-    expect(args, 1, "in.jsonl:2:");
+    tu_expect_cli(args, 1, "in.jsonl:2:");
     assert_false(file_exists(tok2));
     free(spec), free(corpus), free(jl), free(tok), free(tok2), free(novocab), free(args);
 }

@@ -142,4 +142,32 @@ static inline void tu_expect_err_(int rc, const aca_err *e, const char *substr, 
         }                                                                                                            \
     } while (0)
 
+// ---- the command line --------------------------------------------------------------------------
+#include <sys/wait.h>
+
+// Runs `build/aca ARGS` from the repo root (stderr merged into out); returns the exit status.
+static inline int tu_run_cli(const char *args, char *out, size_t cap) {
+    size_t m = strlen(args) + 32;
+    char *cmd = xmalloc(m);
+    snprintf(cmd, m, "build/aca %s 2>&1", args);
+    FILE *p = popen(cmd, "r");
+    free(cmd);
+    assert_non_null(p);
+    size_t n = fread(out, 1, cap - 1, p);
+    out[n] = 0;
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+// Fails unless `build/aca ARGS` exits non-zero (want_fail) or zero, with `needle` in its output.
+static inline void tu_expect_cli(const char *args, int want_fail, const char *needle) {
+    static char out[1 << 16];
+    int rc = tu_run_cli(args, out, sizeof out);
+    if ((want_fail ? rc == 0 : rc != 0) || !strstr(out, needle)) {
+        print_error("aca %s\n  rc %d, output:\n%s\n  expected %s exit and '%s'\n", args, rc, out,
+                    want_fail ? "non-zero" : "zero", needle);
+        fail();
+    }
+}
+
 #endif
