@@ -193,8 +193,8 @@ int cmd_train(int argc, char **argv) {
     if (!(tok = tokenizer_load(vocab_path, -1, &e))) goto done;
     double t0 = time_now();
     if (data_load_jsonl(dd.train_path, dd.classes, dd.n_classes, tok, s.max_len, cache_dir, &train, &e)) goto done;
-    log_info("%s: %zu training documents, %d classes (tokenized in %.1f s)", dd.train_path, train.n, dd.n_classes,
-             time_now() - t0);
+    log_info("%s: %zu training documents, %d classes (tokens in %.2f s; token cache %s)", dd.train_path, train.n,
+             dd.n_classes, time_now() - t0, cache_dir);
     if (run_load_model(&s, dd.classes, dd.n_classes, to->batch, &m, &e)) goto done;
     if (tokenizer_vocab_size(tok) > model_config(m)->vocab_size) {
         aca_errf(&e, ACA_ERR_VALUE, "%s has %d tokens but the model's vocab_size is %d", vocab_path,
