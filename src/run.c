@@ -147,7 +147,7 @@ static int write_none_spec(const char *spec_path, const char *out_path, aca_err 
     cJSON_ArrayForEach(c, cs) {
         const cJSON *target = cJSON_GetObjectItemCaseSensitive(c, "target");
         if (!cJSON_IsObject(c) || !cJSON_IsString(target)) continue; // the spec parser reports it
-        const char *drop[] = {"size", "members", "sampling", "strategy"};
+        const char *drop[] = {"size", "members", "sampling", "strategy", "n_e"};
         for (size_t k = 0; k < ACA_ARRAY_LEN(drop); k++) cJSON_DeleteItemFromObjectCaseSensitive(c, drop[k]);
         cJSON_AddNumberToObject(c, "size", 1);
         cJSON *smp = cJSON_AddObjectToObject(c, "sampling");
