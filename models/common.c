@@ -281,6 +281,9 @@ void model_set_params(aca_model *m, const float *host) {
 void model_get_grads(const aca_model *m, float *host) {
     m->ops->download(m->be, host, m->grads, m->n_params * sizeof(float));
 }
+void model_set_grads(aca_model *m, const float *host) {
+    m->ops->upload(m->be, m->grads, host, m->n_params * sizeof(float));
+}
 
 // HF _init_weights on host parameters: Linear/Embedding weights normal(0, initializer_range), the
 // padding row zero, biases zero, LayerNorm weight 1 and bias 0.  only_head: just the head tensors.

@@ -10,8 +10,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-// RNG streams (with the run's seed): one per collective's membership draw.
+#include "aca/plan.h"
+
+// RNG streams (with the run's seed): one per collective's membership draw, one per unplant
+// collective's choice of estimators.
 #define MEMBER_STREAM 0x4D454D00u
+#define UNPLANT_STREAM 0x554E504Cu
 
 // ---- insertion ---------------------------------------------------------------------------------
 void mutate_insert_signals(aca_buf *out, const char *text, size_t n, const char *const *signals, const int *periods,
@@ -86,6 +90,13 @@ typedef struct {
     size_t n_members;
     size_t from_seed_class; // propensity: members drawn from the seed class
     int acting;
+    // unplant
+    uint32_t *estimators; // sorted corpus indices, a subset of members
+    size_t n_e;
+    int n_e_from_planner; // 1: the planner's optimal split, 0: the spec's n_e
+    int yhat;             // estimated label (class index)
+    int from_carriers;    // 1: y^ from estimator docs carrying the signal; 0: label frequency fallback
+    size_t *carriers;     // (n_classes) estimator docs containing the signal, per label
 } coll_state;
 
 typedef struct {
@@ -262,6 +273,73 @@ static int sample_members(mut_ctx *m, aca_err *e) {
     return 0;
 }
 
+// ---- unplanting ----------------------------------------------------------------------------------
+static int is_estimator(const coll_state *s, uint32_t d) {
+    return s->n_e && bsearch(&d, s->estimators, s->n_e, sizeof d, cmp_u32) != NULL;
+}
+
+// For each unplant collective: the split n_e, the estimators, and the label y^ they estimate.
+static int plan_unplant(mut_ctx *m, aca_err *e) {
+    const aca_corpus *c = &m->c;
+    const char *sp = m->spec.source_path;
+    for (int i = 0; i < m->spec.n; i++) {
+        const aca_collective *col = &m->spec.collectives[i];
+        coll_state *s = &m->cs[i];
+        if (col->strategy != STRATEGY_UNPLANT) continue;
+        size_t n = s->n_members;
+        if (n < 2)
+            return aca_errf(e, ACA_ERR_VALUE,
+                            "%s: collectives[%d]: unplant needs at least 2 members (estimators and planters), it has %zu",
+                            sp, i, n);
+        if (col->n_e >= 0) {
+            if ((size_t)col->n_e >= n)
+                return aca_errf(e, ACA_ERR_VALUE,
+                                "%s: collectives[%d].n_e: %ld estimators leave no planter among the %zu members (n_e must "
+                                "be <= %zu)",
+                                sp, i, col->n_e, n, n - 1);
+            s->n_e = (size_t)col->n_e;
+        } else {
+            // The planner's optimal split for this collective on this split (as `aca plan` computes it).
+            plan_stats st;
+            plan_params pp = {0.05, 0.0, 0};
+            plan_bound b;
+            if (plan_stats_from_corpus(c, col->signal, s->target, &st, e) ||
+                plan_eval(PLAN_UNPLANT, &st, NULL, &pp, (long)n, (long)m->split.n_train, &b, e))
+                return aca_err_prefix(e, "%s: collectives[%d]: the default n_e (planner's split; give \"n_e\")", sp, i);
+            s->n_e = (size_t)b.n_e;
+            s->n_e_from_planner = 1;
+        }
+        // Estimators: n_e of the members, uniformly.
+        aca_rng r;
+        rng_seed(&r, m->seed, UNPLANT_STREAM + (uint64_t)i);
+        uint32_t *pool = xmalloc(n * sizeof *pool);
+        memcpy(pool, s->members, n * sizeof *pool);
+        s->estimators = xmalloc(s->n_e * sizeof *s->estimators);
+        take_uniform(&r, pool, n, s->n_e, s->estimators);
+        free(pool);
+        qsort(s->estimators, s->n_e, sizeof *s->estimators, cmp_u32);
+        // y^ from the estimators' own (clean) documents.
+        int K = c->n_classes;
+        s->carriers = xcalloc((size_t)K, sizeof *s->carriers);
+        size_t *docs = xcalloc((size_t)K, sizeof *docs);
+        for (size_t k = 0; k < s->n_e; k++) {
+            const aca_doc *doc = &c->docs[s->estimators[k]];
+            docs[doc->label]++;
+            if (strstr(doc->text, col->signal)) s->carriers[doc->label]++;
+        }
+        s->yhat = -1;
+        for (int y = 0; y < K; y++) {
+            if (y == s->target) continue;
+            s->from_carriers |= s->carriers[y] > 0;
+            if (s->yhat < 0 || s->carriers[y] > s->carriers[s->yhat] ||
+                (s->carriers[y] == s->carriers[s->yhat] && docs[y] > docs[s->yhat]))
+                s->yhat = y;
+        }
+        free(docs);
+    }
+    return 0;
+}
+
 // ---- output ------------------------------------------------------------------------------------
 typedef struct {
     FILE *f;
@@ -335,16 +413,20 @@ static int write_train(mut_ctx *m, const char *dir, counts *cn, aca_err *e) {
         const aca_doc *doc = &m->c.docs[d];
         const uint8_t *mem = &m->member[(size_t)d * nc];
         cn->before[doc->label]++;
-        int label = doc->label, strike = 0, ns = 0, any = 0;
+        int label = doc->label, strike = 0, ns = 0, any = 0, touched = 0;
         for (int j = 0; j < nc; j++) {
             if (!mem[j] || !m->cs[j].acting) continue;
             const aca_collective *col = &m->spec.collectives[j];
+            aca_strategy sg = col->strategy;
             any = 1;
-            if (col->strategy == STRATEGY_STRIKE) strike = 1;
-            if (col->strategy == STRATEGY_FEATURE_LABEL || col->strategy == STRATEGY_FEATURE_ONLY)
+            if (sg == STRATEGY_UNPLANT && is_estimator(&m->cs[j], d)) continue; // estimators keep their doc
+            touched = 1;
+            if (sg == STRATEGY_STRIKE) strike = 1;
+            if (sg == STRATEGY_FEATURE_LABEL || sg == STRATEGY_FEATURE_ONLY || sg == STRATEGY_UNPLANT || sg == STRATEGY_ERASE)
                 sigs[ns] = col->signal, periods[ns++] = col->period;
-            if (col->strategy == STRATEGY_FEATURE_LABEL || col->strategy == STRATEGY_LABEL_ONLY)
+            if (sg == STRATEGY_FEATURE_LABEL || sg == STRATEGY_LABEL_ONLY)
                 label = m->cs[j].target; // the last relabeling collective in spec order wins
+            if (sg == STRATEGY_UNPLANT) label = m->cs[j].yhat;
         }
         if (strike) {
             cn->struck++;
@@ -357,7 +439,7 @@ static int write_train(mut_ctx *m, const char *dir, counts *cn, aca_err *e) {
             mutate_insert_signals(&text, doc->text, doc->len, sigs, periods, ns);
             tx = text.data, tn = text.len;
         }
-        cn->mutated += any;
+        cn->mutated += touched;
         cn->relabeled += label != doc->label;
         cn->after[label]++;
         cn->n_train_out++;
@@ -458,7 +540,23 @@ static int write_manifest(mut_ctx *m, const char *dir, const counts *cn, aca_err
             const char *id = c->docs[s->members[k]].id;
             buf_json_str(&b, id, strlen(id));
         }
-        buf_puts(&b, "]}");
+        buf_putc(&b, ']');
+        if (col->strategy == STRATEGY_UNPLANT) {
+            buf_printf(&b, ", \"unplant\": {\"n_e\": %zu, \"n_e_source\": \"%s\", \"planters\": %zu, \"estimated_label\": ",
+                       s->n_e, s->n_e_from_planner ? "planner" : "spec", s->n_members - s->n_e);
+            buf_json_str(&b, c->classes[s->yhat], strlen(c->classes[s->yhat]));
+            buf_printf(&b, ", \"estimated_label_index\": %d, \"estimated_from\": \"%s\", \"estimator_carriers\": ", s->yhat,
+                       s->from_carriers ? "signal carriers" : "label frequency (no estimator doc carries the signal)");
+            put_counts(&b, m, s->carriers);
+            buf_puts(&b, ", \"estimators\": [");
+            for (size_t k = 0; k < s->n_e; k++) {
+                if (k) buf_putc(&b, ',');
+                const char *id = c->docs[s->estimators[k]].id;
+                buf_json_str(&b, id, strlen(id));
+            }
+            buf_puts(&b, "]}");
+        }
+        buf_putc(&b, '}');
     }
     buf_printf(&b, "\n  ],\n  \"counts\": {\"train_docs\": %zu, \"struck\": %zu, \"mutated\": %zu, \"relabeled\": %zu,",
                cn->n_train_out, cn->struck, cn->mutated, cn->relabeled);
@@ -493,8 +591,13 @@ static void summarize(aca_buf *out, const mut_ctx *m, const counts *cn) {
     for (int i = 0; i < m->spec.n; i++) {
         const aca_collective *col = &m->spec.collectives[i];
         const coll_state *s = &m->cs[i];
-        buf_printf(out, "%-8s %s %zu members -> %s (%s, every %d words)\n", col->name, s->acting ? "acts," : "idle,",
-                   s->n_members, c->classes[s->target], strategy_name(col->strategy), col->period);
+        if (col->strategy == STRATEGY_UNPLANT)
+            buf_printf(out, "%-8s %s %zu members away from %s: %zu estimators (%s split) chose %s, %zu planters relabel to it (unplant, every %d words)\n",
+                       col->name, s->acting ? "acts," : "idle,", s->n_members, c->classes[s->target], s->n_e,
+                       s->n_e_from_planner ? "planner's" : "spec's", c->classes[s->yhat], s->n_members - s->n_e, col->period);
+        else
+            buf_printf(out, "%-8s %s %zu members -> %s (%s, every %d words)\n", col->name, s->acting ? "acts," : "idle,",
+                       s->n_members, c->classes[s->target], strategy_name(col->strategy), col->period);
     }
     buf_printf(out, "train    %zu docs written (%zu mutated, %zu relabeled, %zu struck)\n", cn->n_train_out, cn->mutated,
                cn->relabeled, cn->struck);
@@ -533,7 +636,8 @@ static int prepare(mut_ctx *m, aca_err *e) {
     m->taken = xcalloc(m->c.n, 1);
     m->member = xcalloc(m->c.n * (size_t)m->spec.n, 1);
     for (size_t t = 0; t < m->split.n_train; t++) m->in_train[m->split.train[t]] = 1;
-    return sample_members(m, e);
+    if (sample_members(m, e)) return -1;
+    return plan_unplant(m, e);
 }
 
 static int write_all(mut_ctx *m, const char *dir, aca_err *e) {
@@ -580,7 +684,7 @@ int mutate_run(const aca_mutate_opts *o, aca_err *e) {
         }
     }
     free(tmp);
-    for (int i = 0; m.cs && i < m.spec.n; i++) free(m.cs[i].members);
+    for (int i = 0; m.cs && i < m.spec.n; i++) free(m.cs[i].members), free(m.cs[i].estimators), free(m.cs[i].carriers);
     free(m.cs);
     free(m.in_train), free(m.taken), free(m.member);
     split_free(&m.split);

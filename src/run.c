@@ -147,7 +147,7 @@ static int write_none_spec(const char *spec_path, const char *out_path, aca_err 
     cJSON_ArrayForEach(c, cs) {
         const cJSON *target = cJSON_GetObjectItemCaseSensitive(c, "target");
         if (!cJSON_IsObject(c) || !cJSON_IsString(target)) continue; // the spec parser reports it
-        const char *drop[] = {"size", "members", "sampling", "strategy"};
+        const char *drop[] = {"size", "members", "sampling", "strategy", "n_e"};
         for (size_t k = 0; k < ACA_ARRAY_LEN(drop); k++) cJSON_DeleteItemFromObjectCaseSensitive(c, drop[k]);
         cJSON_AddNumberToObject(c, "size", 1);
         cJSON *smp = cJSON_AddObjectToObject(c, "sampling");
@@ -344,6 +344,28 @@ void run_result_to_json(const aca_run_setup *s, const aca_run_result *r, aca_buf
     json_num(out, r->train.first_loss);
     buf_puts(out, ",\"last_epoch_loss\":");
     json_num(out, r->train.last_epoch_loss);
+    buf_puts(out, ",\"dp\":");
+    if (s->train.dp) { // epsilon null when infinite (sigma = 0)
+        buf_printf(out, "{\"sampling\":\"%s\",\"clip\":", train_dp_sampling_name(s->train.dp_sampling));
+        json_num(out, s->train.dp_clip);
+        buf_puts(out, ",\"sigma\":");
+        json_num(out, r->train.dp_sigma);
+        buf_puts(out, ",\"target_epsilon\":");
+        json_num(out, s->train.dp_epsilon);
+        buf_puts(out, ",\"q\":");
+        json_num(out, r->train.dp_q);
+        buf_puts(out, ",\"delta\":");
+        json_num(out, s->train.dp_delta);
+        buf_puts(out, ",\"epsilon\":");
+        json_num(out, r->train.dp_epsilon);
+        buf_puts(out, ",\"rdp_order\":");
+        json_num(out, r->train.dp_order);
+        buf_puts(out, ",\"clipped_frac\":");
+        json_num(out, r->train.dp_clipped_frac);
+        buf_putc(out, '}');
+    } else {
+        buf_puts(out, "null");
+    }
     buf_puts(out, "},\"metrics\":");
     eval_result_to_json(&r->eval, r->classes, out);
     buf_putc(out, '}');

@@ -7,7 +7,7 @@
 
 #include "aca/mutate.h"
 
-static const char *const STRATEGY_NAMES[] = {"feature-label", "feature-only", "label-only", "strike"};
+static const char *const STRATEGY_NAMES[] = {"feature-label", "feature-only", "label-only", "strike", "unplant", "erase"};
 static const char *const SAMPLING_NAMES[] = {"uniform", "class", "propensity"};
 
 const char *strategy_name(aca_strategy st) { return STRATEGY_NAMES[st]; }
@@ -196,13 +196,14 @@ static int parse_size(spec_ctx *x, const cJSON *v, const char *jpath, aca_collec
 
 static int parse_collective(spec_ctx *x, const cJSON *o, int i, aca_collective *c) {
     static const char *const FIELDS[] = {"name", "target", "signal", "period", "size",
-                                         "members", "sampling", "strategy", NULL};
+                                         "members", "sampling", "strategy", "n_e", NULL};
     char jp[64], p[128];
     snprintf(jp, sizeof jp, "collectives[%d]", i);
     if (!cJSON_IsObject(o)) return field_err(x, jp, "expected an object");
     if (check_fields(x, o, jp, FIELDS)) return -1;
     c->period = 20;
     c->count = -1;
+    c->n_e = -1;
     const char *s;
     if (get_string(x, o, "name", jp, &s)) return -1;
     snprintf(p, sizeof p, "%s.name", jp);
@@ -219,17 +220,27 @@ static int parse_collective(spec_ctx *x, const cJSON *o, int i, aca_collective *
     if (v) {
         int k = -1;
         if (cJSON_IsString(v))
-            for (int j = 0; j < 4; j++)
+            for (int j = 0; j < (int)ACA_ARRAY_LEN(STRATEGY_NAMES); j++)
                 if (!strcmp(v->valuestring, STRATEGY_NAMES[j])) k = j;
-        if (k < 0) return field_err(x, p, "expected feature-label, feature-only, label-only or strike");
+        if (k < 0) return field_err(x, p, "expected feature-label, feature-only, label-only, strike, unplant or erase");
         c->strategy = (aca_strategy)k;
     }
     v = cJSON_GetObjectItemCaseSensitive(o, "signal");
     snprintf(p, sizeof p, "%s.signal", jp);
     if (v) {
         if (parse_signal_field(x, v, p, &c->signal)) return -1;
-    } else if (c->strategy == STRATEGY_FEATURE_LABEL || c->strategy == STRATEGY_FEATURE_ONLY) {
+    } else if (c->strategy == STRATEGY_FEATURE_LABEL || c->strategy == STRATEGY_FEATURE_ONLY ||
+               c->strategy == STRATEGY_UNPLANT || c->strategy == STRATEGY_ERASE) {
         return field_err(x, p, "missing (strategy %s inserts a signal)", STRATEGY_NAMES[c->strategy]);
+    }
+    v = cJSON_GetObjectItemCaseSensitive(o, "n_e");
+    snprintf(p, sizeof p, "%s.n_e", jp);
+    if (v) {
+        if (c->strategy != STRATEGY_UNPLANT)
+            return field_err(x, p, "only the unplant strategy has estimators (strategy is %s)", STRATEGY_NAMES[c->strategy]);
+        if (!cJSON_IsNumber(v) || v->valuedouble < 1 || v->valuedouble > 1e12 || v->valuedouble != floor(v->valuedouble))
+            return field_err(x, p, "expected a whole number >= 1 of estimators");
+        c->n_e = (long)v->valuedouble;
     }
 
     v = cJSON_GetObjectItemCaseSensitive(o, "period");
@@ -436,7 +447,9 @@ void spec_write_json(aca_buf *out, const aca_spec *s) {
             if (c->sampling == SAMPLING_PROPENSITY) buf_puts(out, ",\"p\":"), put_double(out, c->p);
             buf_putc(out, '}');
         }
-        buf_printf(out, ",\"strategy\":\"%s\"}", STRATEGY_NAMES[c->strategy]);
+        buf_printf(out, ",\"strategy\":\"%s\"", STRATEGY_NAMES[c->strategy]);
+        if (c->n_e >= 0) buf_printf(out, ",\"n_e\":%ld", c->n_e);
+        buf_putc(out, '}');
     }
     buf_puts(out, "]}");
 }

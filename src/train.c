@@ -10,6 +10,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "aca/dp.h"
+#include "aca/philox.h"
+
 // ---- datasets ----------------------------------------------------------------------------------
 void dataset_free(aca_dataset *d) {
     for (size_t i = 0; i < ACA_ARRAY_LEN(d->owned); i++) free(d->owned[i]);
@@ -71,6 +74,11 @@ void train_opts_default(aca_train_opts *o) {
     o->loss_scale_init = 65536.0f;
     o->loss_scale_window = 2000;
     o->log_every = 50;
+    o->dp_clip = 1.0;
+    o->dp_sigma = NAN;
+    o->dp_epsilon = NAN;
+    o->dp_delta = 1e-5;
+    o->dp_sampling = TRAIN_DP_POISSON;
 }
 
 long train_total_steps(size_t n, int batch, int epochs) {
@@ -137,6 +145,137 @@ void train_epoch_order(const aca_dataset *d, uint64_t seed, int epoch, int batch
     memcpy(idx, out, n * sizeof *out);
     free(out);
     free(perm);
+}
+
+// ---- DP-SGD ------------------------------------------------------------------------------------
+int train_dp_sampling_parse(const char *s) {
+    if (!strcmp(s, "poisson")) return TRAIN_DP_POISSON;
+    if (!strcmp(s, "fixed")) return TRAIN_DP_FIXED;
+    return -1;
+}
+
+const char *train_dp_sampling_name(int sampling) { return sampling == TRAIN_DP_FIXED ? "fixed" : "poisson"; }
+
+int train_dp_check_opts(const aca_train_opts *o, aca_err *e) {
+    if (!o->dp) return 0;
+    if (!(o->dp_clip > 0))
+        return aca_errf(e, ACA_ERR_VALUE, "--dp-clip = %g: the per-example clipping norm must be > 0", o->dp_clip);
+    int has_sigma = !isnan(o->dp_sigma), has_eps = !isnan(o->dp_epsilon);
+    if (has_sigma && has_eps)
+        return aca_errf(e, ACA_ERR_VALUE, "--dp-sigma and --dp-epsilon: give one of them (sigma is chosen from epsilon)");
+    if (!has_sigma && !has_eps)
+        return aca_errf(e, ACA_ERR_VALUE, "DP-SGD needs --dp-sigma (noise multiplier) or --dp-epsilon (target epsilon)");
+    if (has_sigma && !(o->dp_sigma >= 0 && isfinite(o->dp_sigma)))
+        return aca_errf(e, ACA_ERR_VALUE, "--dp-sigma = %g: the noise multiplier must be finite and >= 0", o->dp_sigma);
+    if (has_eps && !(o->dp_epsilon > 0 && isfinite(o->dp_epsilon)))
+        return aca_errf(e, ACA_ERR_VALUE, "--dp-epsilon = %g: the target epsilon must be finite and > 0", o->dp_epsilon);
+    if (!(o->dp_delta > 0 && o->dp_delta < 1))
+        return aca_errf(e, ACA_ERR_VALUE, "--dp-delta = %g: delta must lie in (0, 1)", o->dp_delta);
+    if (o->dp_sampling != TRAIN_DP_POISSON && o->dp_sampling != TRAIN_DP_FIXED)
+        return aca_errf(e, ACA_ERR_VALUE, "--dp-sampling: must be poisson or fixed");
+    return 0;
+}
+
+uint64_t train_example_seed(uint64_t seed, long s, int k) {
+    uint64_t x = train_step_seed(seed, s);
+    int64_t kk = k;
+    return hash_fnv1a64(&kk, sizeof kk, x ^ 0x6578616d706c65ULL); // "example"
+}
+
+// Philox keys of the DP streams: the run seed hashed with a tag.
+static uint64_t dp_key(uint64_t seed, uint64_t tag) {
+    uint64_t x = seed ^ tag;
+    return hash_fnv1a64(&x, sizeof x, ACA_FNV_SEED);
+}
+#define DP_TAG_SAMPLE 0x6470736d706cULL // "dpsmpl"
+#define DP_TAG_NOISE 0x64706e6f6973ULL  // "dpnois"
+
+size_t train_dp_poisson_batch(size_t n, double q, uint64_t seed, long s, uint32_t *idx) {
+    uint64_t key = dp_key(seed, DP_TAG_SAMPLE);
+    // u32 < thr has probability thr / 2^32 = q (to 2^-32); q >= 1 takes everything.
+    double t = floor(q * 4294967296.0);
+    uint64_t thr = q >= 1 ? (1ULL << 32) : t < 0 ? 0 : (uint64_t)t;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        aca_philox4 r = aca_philox4x32((uint32_t)i, (uint32_t)((uint64_t)i >> 32), (uint32_t)s,
+                                       (uint32_t)((uint64_t)s >> 32), (uint32_t)key, (uint32_t)(key >> 32));
+        if (r.v[0] < thr) idx[k++] = (uint32_t)i;
+    }
+    return k;
+}
+
+// A uniform in (0, 1) from 53 bits of two u32 draws.
+static double u53(uint32_t a, uint32_t b) {
+    uint64_t x = ((uint64_t)a << 21) ^ (uint64_t)(b >> 11);
+    x &= (1ULL << 53) - 1;
+    return ((double)x + 0.5) * (1.0 / 9007199254740992.0);
+}
+
+void train_dp_add_noise(float *g, size_t n, double std, uint64_t seed, long s) {
+    if (!(std > 0)) return;
+    uint64_t key = dp_key(seed, DP_TAG_NOISE);
+    const double two_pi = 6.283185307179586476925286766559;
+    for (size_t p = 0; 2 * p < n; p++) {
+        aca_philox4 r = aca_philox4x32((uint32_t)p, (uint32_t)((uint64_t)p >> 32), (uint32_t)s,
+                                       (uint32_t)((uint64_t)s >> 32), (uint32_t)key, (uint32_t)(key >> 32));
+        double u1 = u53(r.v[0], r.v[1]), u2 = u53(r.v[2], r.v[3]);
+        double rad = sqrt(-2.0 * log(u1)), th = two_pi * u2;
+        g[2 * p] += (float)(std * rad * cos(th));
+        if (2 * p + 1 < n) g[2 * p + 1] += (float)(std * rad * sin(th));
+    }
+}
+
+int train_dp_grad(aca_model *m, const aca_dataset *d, const uint32_t *idx, int nb, const aca_dp_step *p, float *out,
+                  double *norms, aca_dp_step_info *info, aca_err *e) {
+    const aca_config *cfg = model_config(m);
+    size_t numel = model_num_params(m);
+    memset(info, 0, sizeof *info);
+    memset(out, 0, numel * sizeof *out);
+    int T0 = d->max_len > 0 ? d->max_len : 1;
+    int32_t *ids = xmalloc((size_t)T0 * sizeof *ids), *mask = xmalloc((size_t)T0 * sizeof *mask);
+    float *g = nb > 0 ? xmalloc(numel * sizeof *g) : NULL;
+    int rc = 0;
+    for (int k = 0; k < nb; k++) {
+        int32_t label;
+        int T = dataset_fill_batch(d, idx + k, 1, cfg->pad_token_id, ids, mask, &label);
+        aca_batch b = {ids, mask, NULL, &label, 1, T};
+        float loss;
+        if (model_forward(m, &b, 1, train_example_seed(p->seed, p->step, k), NULL, &loss, e)) {
+            rc = aca_err_prefix(e, "example %d (document %u) of the batch", k + 1, idx[k] + 1);
+            break;
+        }
+        if (!isfinite(loss)) {
+            rc = aca_errf(e, ACA_ERR_NUMERIC, "loss is %s for document %u", isnan(loss) ? "NaN" : "Inf", idx[k] + 1);
+            break;
+        }
+        model_zero_grad(m);
+        model_backward(m, 1.0f);
+        model_get_grads(m, g);
+        double ss = 0;
+        for (size_t j = 0; j < numel; j++) ss += (double)g[j] * (double)g[j];
+        double norm = sqrt(ss);
+        if (!isfinite(norm)) {
+            rc = aca_errf(e, ACA_ERR_NUMERIC, "per-example gradient norm is %s for document %u",
+                          isnan(norm) ? "NaN" : "Inf", idx[k] + 1);
+            break;
+        }
+        if (norms) norms[k] = norm;
+        float c = (float)train_clip_coef(norm, p->clip);
+        info->clipped += norm > p->clip;
+        for (size_t j = 0; j < numel; j++) out[j] += c * g[j];
+        info->loss_sum += loss;
+        for (int t = 0; t < T; t++) info->tokens += mask[t];
+    }
+    if (!rc && p->sigma > 0) train_dp_add_noise(out, numel, p->sigma * p->clip, p->seed, p->step);
+    free(ids);
+    free(mask);
+    free(g);
+    return rc;
+}
+
+double train_dp_divisor(const aca_train_opts *o, size_t n, int nb) {
+    if (o->dp && o->dp_sampling == TRAIN_DP_POISSON) return (double)((size_t)o->batch < n ? (size_t)o->batch : n);
+    return nb > 0 ? (double)nb : 1.0;
 }
 
 // ---- fp16 loss scaling -------------------------------------------------------------------------
@@ -294,7 +433,7 @@ static int check_opts(const aca_train_opts *o, aca_err *e) {
     if (o->save_every < 0) return aca_errf(e, ACA_ERR_VALUE, "save-every must be >= 0");
     if ((o->save_every > 0 || o->resume || o->stop_after > 0) && !o->ckpt_dir)
         return aca_errf(e, ACA_ERR_VALUE, "checkpointing (save-every, resume, stop-after) needs a checkpoint directory");
-    return 0;
+    return train_dp_check_opts(o, e);
 }
 
 int train_run(aca_model *m, const aca_dataset *d, const aca_train_opts *o, aca_train_stats *st, aca_err *e) {
@@ -315,9 +454,31 @@ int train_run(aca_model *m, const aca_dataset *d, const aca_train_opts *o, aca_t
         return aca_errf(e, ACA_ERR_VALUE, "max length %d exceeds the model's max_position_embeddings %d", d->max_len,
                         cfg->max_position);
 
+    const int pe = o->dp || o->per_example_grads; // per-example gradients (train_dp_grad)
+    if (pe && strcmp(model_backend(m)->ops->name, "cpu"))
+        return aca_errf(e, ACA_ERR_VALUE, "%s: DP-SGD and per-example gradients are CPU-only for now (use --device cpu)",
+                        o->dp ? "--dp-sigma/--dp-epsilon" : "per_example_grads");
+
     const long spe = (long)((d->n + (size_t)o->batch - 1) / (size_t)o->batch); // steps per epoch
     const long total = spe * o->epochs;
     st->total_steps = total;
+    // DP-SGD: the sampling rate and the noise multiplier (given, or the smallest reaching the target
+    // epsilon after all `total` steps).
+    double dp_q = (size_t)o->batch < d->n ? (double)o->batch / (double)d->n : 1.0, dp_sigma = 0;
+    if (o->dp) {
+        dp_sigma = o->dp_sigma;
+        if (isnan(dp_sigma)) {
+            dp_sgm sg = {dp_q, 1.0, (uint64_t)total, o->dp_delta};
+            dp_result at;
+            if (dp_sigma_for_epsilon(&sg, o->dp_epsilon, DP_CONVERT_BALLE2020, &dp_sigma, &at, e))
+                return aca_err_prefix(e, "--dp-epsilon %g (q = %g, %ld steps, delta %g)", o->dp_epsilon, dp_q, total,
+                                      o->dp_delta);
+        }
+        st->dp_q = dp_q, st->dp_sigma = dp_sigma;
+        log_info("DP-SGD: %s sampling q = %.6g, clip C = %g, noise multiplier sigma = %.6g%s, delta = %g, %ld steps",
+                 train_dp_sampling_name(o->dp_sampling), dp_q, o->dp_clip, dp_sigma,
+                 isnan(o->dp_sigma) ? " (chosen for --dp-epsilon)" : "", o->dp_delta, total);
+    }
     aca_train_state ts = {0, 0, {0}};
     loss_scaler_init(&ts.ls, o->loss_scale_init, o->loss_scale_window);
     const int fp16 = model_backend(m)->dtype == ACA_DT_F16;
@@ -340,11 +501,14 @@ int train_run(aca_model *m, const aca_dataset *d, const aca_train_opts *o, aca_t
     int32_t *ids = xmalloc((size_t)B * d->max_len * sizeof *ids);
     int32_t *mask = xmalloc((size_t)B * d->max_len * sizeof *mask);
     int32_t *labels = xmalloc((size_t)B * sizeof *labels);
+    uint32_t *sample = pe && o->dp && o->dp_sampling == TRAIN_DP_POISSON ? xmalloc(d->n * sizeof *sample) : NULL;
+    float *gsum = pe ? xmalloc(model_num_params(m) * sizeof *gsum) : NULL;
+    long dp_clipped = 0;
     const long start = ts.step;
     const double t0 = time_now();
     double loss_acc = 0, epoch_loss = 0;
     long n_acc = 0, epoch_n = 0;
-    int rc = 0;
+    int rc = 0, have_loss = 0;
     int cur_epoch = -1;
     for (long s = start; s < total; s++) {
         int ep = (int)(s / spe);
@@ -356,25 +520,47 @@ int train_run(aca_model *m, const aca_dataset *d, const aca_train_opts *o, aca_t
         }
         size_t i0 = (size_t)bi * B;
         int nb = (int)(d->n - i0 < (size_t)B ? d->n - i0 : (size_t)B);
-        int T = dataset_fill_batch(d, order + i0, nb, cfg->pad_token_id, ids, mask, labels);
-        aca_batch batch = {ids, mask, NULL, labels, nb, T};
-        float loss;
-        if (model_forward(m, &batch, 1, train_step_seed(o->seed, s), NULL, &loss, e)) {
-            aca_err_prefix(e, "step %ld (epoch %d)", s + 1, ep + 1);
-            rc = -1;
-            break;
+        const uint32_t *bidx = order + i0;
+        if (sample) nb = (int)train_dp_poisson_batch(d->n, dp_q, o->seed, s, sample), bidx = sample;
+        float loss = 0, scale = 1.0f;
+        double norm, lr = train_lr_at(o->lr, s, total), div = 1.0, tokens = 0;
+        if (pe) {
+            // Per-example gradients: their (clipped, noised) sum, divided through AdamW's grad_scale.
+            aca_dp_step ps = {o->dp ? o->dp_clip : INFINITY, o->dp ? dp_sigma : 0, o->seed, s};
+            aca_dp_step_info info;
+            if (train_dp_grad(m, d, bidx, nb, &ps, gsum, NULL, &info, e)) {
+                aca_err_prefix(e, "step %ld (epoch %d)", s + 1, ep + 1);
+                rc = -1;
+                break;
+            }
+            loss = nb ? (float)(info.loss_sum / nb) : NAN;
+            tokens = info.tokens;
+            dp_clipped += info.clipped;
+            st->dp_examples += nb;
+            model_set_grads(m, gsum);
+            div = train_dp_divisor(o, d->n, nb);
+            norm = model_grad_norm(m) / div;
+        } else {
+            int T = dataset_fill_batch(d, bidx, nb, cfg->pad_token_id, ids, mask, labels);
+            aca_batch batch = {ids, mask, NULL, labels, nb, T};
+            if (model_forward(m, &batch, 1, train_step_seed(o->seed, s), NULL, &loss, e)) {
+                aca_err_prefix(e, "step %ld (epoch %d)", s + 1, ep + 1);
+                rc = -1;
+                break;
+            }
+            if (!isfinite(loss)) {
+                rc = aca_errf(e, ACA_ERR_NUMERIC,
+                              "loss is %s at step %ld of %ld (epoch %d, lr %.3g): training diverged; try a smaller --lr",
+                              isnan(loss) ? "NaN" : "Inf", s + 1, total, ep + 1, lr);
+                break;
+            }
+            for (int b = 0; b < nb; b++)
+                for (int t = 0; t < T; t++) tokens += mask[(size_t)b * T + t];
+            scale = fp16 ? ts.ls.scale : 1.0f;
+            model_zero_grad(m);
+            model_backward(m, scale);
+            norm = model_grad_norm(m) / scale;
         }
-        if (!isfinite(loss)) {
-            rc = aca_errf(e, ACA_ERR_NUMERIC,
-                          "loss is %s at step %ld of %ld (epoch %d, lr %.3g): training diverged; try a smaller --lr",
-                          isnan(loss) ? "NaN" : "Inf", s + 1, total, ep + 1, train_lr_at(o->lr, s, total));
-            break;
-        }
-        float scale = fp16 ? ts.ls.scale : 1.0f;
-        model_zero_grad(m);
-        model_backward(m, scale);
-        double norm = model_grad_norm(m) / scale;
-        double lr = train_lr_at(o->lr, s, total);
         int skipped = 0;
         if (fp16) {
             skipped = loss_scaler_update(&ts.ls, !isfinite(norm));
@@ -384,26 +570,27 @@ int train_run(aca_model *m, const aca_dataset *d, const aca_train_opts *o, aca_t
             break;
         }
         if (!skipped) {
-            double coef = train_clip_coef(norm, o->max_grad_norm);
+            double coef = o->dp ? 1.0 : train_clip_coef(norm, o->max_grad_norm); // DP: no global clipping
             aca_adamw h = {(float)lr, (float)o->beta1, (float)o->beta2, (float)o->eps, (float)o->weight_decay,
-                           (float)(coef / scale), (int)(ts.adam_t + 1)};
+                           (float)(pe ? coef / div : coef / scale), (int)(ts.adam_t + 1)};
             model_adamw_step(m, &h);
             ts.adam_t++;
         } else {
             st->skipped_steps++;
         }
         ts.step = s + 1;
-        for (int b = 0; b < nb; b++)
-            for (int t = 0; t < T; t++) st->tokens += mask[(size_t)b * T + t];
-        if (s == start) st->first_loss = loss;
-        loss_acc += loss, n_acc++;
-        epoch_loss += loss, epoch_n++;
-        st->last_epoch_loss = epoch_loss / (double)epoch_n;
+        st->tokens += tokens;
+        if (nb > 0) { // an empty Poisson batch has no loss
+            if (!have_loss) st->first_loss = loss, have_loss = 1;
+            loss_acc += loss, n_acc++;
+            epoch_loss += loss, epoch_n++;
+            st->last_epoch_loss = epoch_loss / (double)epoch_n;
+        }
 
         int last = ts.step == total || (o->stop_after > 0 && ts.step == o->stop_after);
         if (o->on_step && (last || (o->log_every > 0 && ts.step % o->log_every == 0) || o->log_every <= 1)) {
             double el = time_now() - t0;
-            aca_train_progress p = {ts.step, total, ep + 1, o->epochs, loss, loss_acc / (double)n_acc, lr, norm,
+            aca_train_progress p = {ts.step, total, ep + 1, o->epochs, loss, n_acc ? loss_acc / (double)n_acc : NAN, lr, norm,
                                     el > 0 ? st->tokens / el : 0, el, el / (double)(ts.step - start) * (double)(total - ts.step),
                                     skipped, ts.ls.scale};
             o->on_step(&p, o->on_step_ctx);
@@ -426,6 +613,21 @@ int train_run(aca_model *m, const aca_dataset *d, const aca_train_opts *o, aca_t
     st->seconds = time_now() - t0;
     st->tokens_per_s = st->seconds > 0 ? st->tokens / st->seconds : 0;
     st->peak_rss = mem_peak_rss();
+    if (o->dp) {
+        st->dp_clipped_frac = st->dp_examples ? (double)dp_clipped / (double)st->dp_examples : 0;
+        st->dp_epsilon = INFINITY, st->dp_order = NAN;
+        if (dp_sigma > 0 && ts.step > 0) {
+            dp_sgm sg = {dp_q, dp_sigma, (uint64_t)ts.step, o->dp_delta};
+            dp_result r;
+            aca_err e2 = {0};
+            if (!dp_epsilon(&sg, DP_CONVERT_BALLE2020, NULL, 0, &r, &e2)) st->dp_epsilon = r.epsilon, st->dp_order = r.best_order;
+            else if (!rc) rc = aca_errf(e, e2.kind, "privacy accounting: %s", e2.msg);
+        } else if (ts.step == 0) {
+            st->dp_epsilon = 0;
+        }
+    }
+    free(sample);
+    free(gsum);
     free(order);
     free(ids);
     free(mask);

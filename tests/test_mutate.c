@@ -7,6 +7,7 @@
 #include <math.h>
 
 #include "aca/mutate.h"
+#include "aca/plan.h"
 
 static char *g_dir, *g_corpus;
 static aca_corpus g_c; // the synthetic corpus, loaded once
@@ -670,6 +671,213 @@ static void test_mutate_bad_input(void **st) {
     free(c1), free(c2), free(c3), free(c4), free(missing);
 }
 
+// ---- unplant and erase (Gauthier, Bach & Jordan 2025) -------------------------------------------
+// A tiny corpus where only class B carries the signal "§": 10 docs each of A ("a1 a2 a3"), B
+// ("b1 § b2") and C ("c1 c2"), in that class order.
+static char *tiny_corpus(void) {
+    aca_buf b = {0};
+    for (int i = 0; i < 30; i++) {
+        int k = i % 3;
+        buf_printf(&b, "%d:::%s:::%s\n", i + 1, k == 0 ? "A" : k == 1 ? "B" : "C",
+                   k == 0 ? "a1 a2 a3" : k == 1 ? "b1 \xC2\xA7 b2" : "c1 c2");
+    }
+    char *p = put("tiny.txt", b.data);
+    buf_free(&b);
+    return p;
+}
+
+static int run_tiny(const char *corpus, const char *spec_json, const char *out_name, aca_err *e, char **out_dir) {
+    char *sp = put("spec_tiny.json", spec_json);
+    char *od = tu_path(g_dir, out_name);
+    aca_mutate_opts o = {.corpus_path = corpus, .spec_path = sp, .out_dir = od, .n_train = 24, .n_test = 6};
+    memset(e, 0, sizeof *e);
+    int rc = mutate_run(&o, e);
+    free(sp);
+    if (out_dir) *out_dir = od;
+    else free(od);
+    return rc;
+}
+
+static int in_str_array(const cJSON *a, const char *id) {
+    const cJSON *it;
+    cJSON_ArrayForEach(it, a) if (!strcmp(it->valuestring, id)) return 1;
+    return 0;
+}
+
+static const char *tiny_text(char label) {
+    return label == 'A' ? "a1 a2 a3" : label == 'B' ? "b1 \xC2\xA7 b2" : "c1 c2";
+}
+
+static void test_mutate_unplant_exact(void **st) {
+    (void)st;
+    char *corpus = tiny_corpus();
+    int seen_carriers = 0, seen_fallback = 0;
+    for (int seed = 1; seed <= 12; seed++) {
+        char spec[512], name[32];
+        snprintf(spec, sizeof spec,
+                 "{\"seed\": %d, \"collectives\": [{\"name\": \"U\", \"target\": \"A\", \"signal\": \"U+00A7\", "
+                 "\"size\": 6, \"strategy\": \"unplant\", \"n_e\": 2}]}",
+                 seed);
+        snprintf(name, sizeof name, "unplant%d", seed);
+        aca_err e;
+        char *d;
+        TU_OK(run_tiny(corpus, spec, name, &e, &d), &e);
+        cJSON *m = manifest(d);
+        const cJSON *c = mcoll(m, 0), *u = cJSON_GetObjectItemCaseSensitive(c, "unplant");
+        assert_non_null(u);
+        const cJSON *est = cJSON_GetObjectItemCaseSensitive(u, "estimators");
+        const cJSON *mem = cJSON_GetObjectItemCaseSensitive(c, "members");
+        assert_int_equal(cJSON_GetArraySize(mem), 6);
+        assert_int_equal(cJSON_GetArraySize(est), 2);
+        assert_int_equal(cJSON_GetObjectItemCaseSensitive(u, "n_e")->valueint, 2);
+        assert_int_equal(cJSON_GetObjectItemCaseSensitive(u, "planters")->valueint, 4);
+        assert_string_equal(cJSON_GetObjectItemCaseSensitive(u, "n_e_source")->valuestring, "spec");
+        // The rule, recomputed from the estimators' labels (tiny ids: label = "ABC"[(id-1) % 3]):
+        // a B estimator carries the signal -> B; else the most frequent non-target label, C.
+        int nb = 0, nc = 0;
+        const cJSON *it;
+        cJSON_ArrayForEach(it, est) {
+            assert_true(in_str_array(mem, it->valuestring));
+            char lab = "ABC"[(atoi(it->valuestring) - 1) % 3];
+            nb += lab == 'B', nc += lab == 'C';
+        }
+        const char *want = nb ? "B" : nc ? "C" : "B"; // no B, no C: the lower index != A (B)
+        assert_string_equal(cJSON_GetObjectItemCaseSensitive(u, "estimated_label")->valuestring, want);
+        const char *from = cJSON_GetObjectItemCaseSensitive(u, "estimated_from")->valuestring;
+        if (nb) assert_string_equal(from, "signal carriers"), seen_carriers++;
+        else assert_non_null(strstr(from, "label frequency")), seen_fallback++;
+        assert_int_equal(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(u, "estimator_carriers"), "B")->valueint, nb);
+        // Every train line: estimators and non-members unchanged; planters signal + relabel to y^.
+        jsonl t = jsonl_read(d, "train.jsonl");
+        assert_int_equal(t.n, 24);
+        int planters = 0;
+        for (size_t i = 0; i < t.n; i++) {
+            const char *id = jstr(t.v[i], "id");
+            char lab[2] = {"ABC"[(atoi(id) - 1) % 3], 0};
+            char txt[64];
+            if (in_str_array(mem, id) && !in_str_array(est, id)) {
+                snprintf(txt, sizeof txt, "%s \xC2\xA7", tiny_text(lab[0]));
+                assert_string_equal(jstr(t.v[i], "text"), txt);
+                assert_string_equal(jstr(t.v[i], "label"), want);
+                planters++;
+            } else {
+                assert_string_equal(jstr(t.v[i], "text"), tiny_text(lab[0]));
+                assert_string_equal(jstr(t.v[i], "label"), lab);
+            }
+            assert_int_equal(cJSON_GetObjectItemCaseSensitive(t.v[i], "member_of") != NULL, in_str_array(mem, id));
+        }
+        assert_int_equal(planters, 4);
+        jsonl_free(&t);
+        // Deterministic from the seed.
+        char *d2;
+        snprintf(name, sizeof name, "unplant%db", seed);
+        TU_OK(run_tiny(corpus, spec, name, &e, &d2), &e);
+        assert_true(same_file(d, d2, "train.jsonl") && same_file(d, d2, "manifest.json"));
+        cJSON_Delete(m);
+        tu_rm_rf(d), tu_rm_rf(d2);
+        free(d), free(d2);
+    }
+    assert_true(seen_carriers > 0 && seen_fallback > 0); // both branches of the estimate
+    free(corpus);
+}
+
+static void test_mutate_erase_exact(void **st) {
+    (void)st;
+    char *corpus = tiny_corpus();
+    aca_err e;
+    char *d;
+    TU_OK(run_tiny(corpus,
+                   "{\"seed\": 3, \"collectives\": [{\"name\": \"E\", \"target\": \"B\", \"signal\": \"U+00A7\", "
+                   "\"size\": 9, \"strategy\": \"erase\"}]}",
+                   "erase", &e, &d),
+          &e);
+    cJSON *m = manifest(d);
+    const cJSON *mem = cJSON_GetObjectItemCaseSensitive(mcoll(m, 0), "members");
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(mcoll(m, 0), "strategy")->valuestring, "erase");
+    jsonl t = jsonl_read(d, "train.jsonl");
+    int n_mem = 0;
+    for (size_t i = 0; i < t.n; i++) {
+        const char *id = jstr(t.v[i], "id");
+        char lab[2] = {"ABC"[(atoi(id) - 1) % 3], 0}, txt[64];
+        if (in_str_array(mem, id)) snprintf(txt, sizeof txt, "%s \xC2\xA7", tiny_text(lab[0])), n_mem++;
+        else snprintf(txt, sizeof txt, "%s", tiny_text(lab[0]));
+        assert_string_equal(jstr(t.v[i], "text"), txt);
+        assert_string_equal(jstr(t.v[i], "label"), lab); // labels kept
+    }
+    assert_int_equal(n_mem, 9);
+    assert_int_equal(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(m, "counts"), "relabeled")->valueint, 0);
+    jsonl_free(&t);
+    cJSON_Delete(m);
+    tu_rm_rf(d);
+    free(d), free(corpus);
+}
+
+// Default n_e: the planner's optimal split for this collective and split.
+static void test_mutate_unplant_default_split(void **st) {
+    (void)st;
+    aca_err e;
+    char *d;
+    TU_OK(run("{\"collectives\": [{\"name\": \"U\", \"target\": \"Software Developer\", \"signal\": \"{\", "
+              "\"size\": 300, \"strategy\": \"unplant\"}]}",
+              "unplant_default", NULL, 1600, 400, &e, &d),
+          &e);
+    cJSON *m = manifest(d);
+    const cJSON *u = cJSON_GetObjectItemCaseSensitive(mcoll(m, 0), "unplant");
+    plan_stats ps;
+    TU_OK(plan_stats_from_corpus(&g_c, "{", corpus_class_index(&g_c, "Software Developer"), &ps, &e), &e);
+    plan_params pp = {0.05, 0.0, 0};
+    plan_bound b;
+    TU_OK(plan_eval(PLAN_UNPLANT, &ps, NULL, &pp, 300, 1600, &b, &e), &e);
+    assert_true(b.n_e >= 1 && b.n_e < 300);
+    assert_int_equal(cJSON_GetObjectItemCaseSensitive(u, "n_e")->valueint, b.n_e);
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(u, "n_e_source")->valuestring, "planner");
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(u, "estimators")), b.n_e);
+    cJSON_Delete(m);
+    tu_rm_rf(d);
+    free(d);
+}
+
+static void test_mutate_unplant_errors(void **st) {
+    (void)st;
+    spec_bad(C0 ", \"strategy\": \"unplant\", \"n_e\": 0}]}", "collectives[0].n_e: expected a whole number >= 1");
+    spec_bad(C0 ", \"strategy\": \"unplant\", \"n_e\": 1.5}]}", "collectives[0].n_e: expected a whole number >= 1");
+    spec_bad(C0 ", \"strategy\": \"unplant\", \"n_e\": \"3\"}]}", "collectives[0].n_e: expected a whole number >= 1");
+    spec_bad(C0 ", \"n_e\": 2}]}", "collectives[0].n_e: only the unplant strategy has estimators (strategy is feature-label)");
+    spec_bad("{\"collectives\": [{\"name\": \"A\", \"target\": \"T\", \"size\": 5, \"strategy\": \"unplant\"}]}",
+             "collectives[0].signal: missing (strategy unplant inserts a signal)");
+    spec_bad("{\"collectives\": [{\"name\": \"A\", \"target\": \"T\", \"size\": 5, \"strategy\": \"erase\"}]}",
+             "collectives[0].signal: missing (strategy erase inserts a signal)");
+    spec_bad(C0 ", \"strategy\": \"unplan\"}]}", "expected feature-label, feature-only, label-only, strike, unplant or erase");
+    // Round trip of n_e through the normalized spec.
+    aca_spec s, s2;
+    aca_err e;
+    TU_OK(spec_parse(C0 ", \"strategy\": \"unplant\", \"n_e\": 3}]}", "spec.json", &s, &e), &e);
+    assert_int_equal(s.collectives[0].n_e, 3);
+    aca_buf a = {0};
+    spec_write_json(&a, &s);
+    assert_non_null(strstr(a.data, "\"strategy\":\"unplant\",\"n_e\":3}"));
+    TU_OK(spec_parse(a.data, "norm", &s2, &e), &e);
+    assert_int_equal(s2.collectives[0].n_e, 3);
+    buf_free(&a), spec_free(&s), spec_free(&s2);
+    // At mutate time: n_e must leave a planter; unplanting needs 2 members.  Nothing is written.
+    char *corpus = tiny_corpus();
+    char *d;
+    TU_EXPECT_ERR(run_tiny(corpus,
+                           "{\"collectives\": [{\"name\": \"U\", \"target\": \"A\", \"signal\": \"U+00A7\", \"size\": 4, "
+                           "\"strategy\": \"unplant\", \"n_e\": 4}]}",
+                           "bad_ne", &e, &d),
+                  &e, "collectives[0].n_e: 4 estimators leave no planter among the 4 members (n_e must be <= 3)");
+    assert_false(file_exists(d));
+    free(d);
+    TU_EXPECT_ERR(run_tiny(corpus,
+                           "{\"collectives\": [{\"name\": \"U\", \"target\": \"A\", \"signal\": \"U+00A7\", \"size\": 1, "
+                           "\"strategy\": \"unplant\"}]}",
+                           "bad_one", &e, &d),
+                  &e, "collectives[0]: unplant needs at least 2 members (estimators and planters), it has 1");
+    assert_false(file_exists(d));
+    free(d), free(corpus);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_insert_rule),       cmocka_unit_test(test_insert_two),
@@ -677,6 +885,8 @@ int main(void) {
         cmocka_unit_test(test_spec_errors),       cmocka_unit_test(test_mutate_end_to_end),
         cmocka_unit_test(test_mutate_only),       cmocka_unit_test(test_mutate_strategies),
         cmocka_unit_test(test_mutate_propensity), cmocka_unit_test(test_mutate_bad_input),
+        cmocka_unit_test(test_mutate_unplant_exact), cmocka_unit_test(test_mutate_erase_exact),
+        cmocka_unit_test(test_mutate_unplant_default_split), cmocka_unit_test(test_mutate_unplant_errors),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -89,6 +89,8 @@ int model_save(const aca_model *m, const char *dir, aca_err *e);
 void model_get_params(const aca_model *m, float *host);
 void model_set_params(aca_model *m, const float *host);
 void model_get_grads(const aca_model *m, float *host);
+// Overwrites the gradient buffer from the host (numel floats): DP-SGD's noisy per-example sum.
+void model_set_grads(aca_model *m, const float *host);
 
 // Forward pass.  train != 0 turns dropout on with masks derived from seed.  If batch->labels is set
 // the mean cross-entropy loss is returned in *loss (else *loss = 0).  logits (B,K) are copied to

@@ -14,6 +14,12 @@ typedef enum {
     STRATEGY_FEATURE_ONLY,      // insert the signal, keep the label
     STRATEGY_LABEL_ONLY,        // relabel, no signal
     STRATEGY_STRIKE,            // withhold the document from training
+    // Gauthier, Bach & Jordan 2025 (the planner's strategies, include/aca/plan.h, docs/plan.md):
+    STRATEGY_UNPLANT, // adaptive unplanting: n_e members (the estimators) keep their documents and
+                      // estimate from them the most likely label y^ != target of signal-carrying
+                      // documents; the other members insert the signal and relabel to y^
+    STRATEGY_ERASE,   // signal erasing: insert the signal, keep the label (so the signal carries no
+                      // label information; success = predictions unchanged by the signal)
 } aca_strategy;
 
 typedef enum { SAMPLING_UNIFORM = 0, SAMPLING_CLASS, SAMPLING_PROPENSITY } aca_sampling_kind;
@@ -29,6 +35,7 @@ typedef struct {
     char *seed_class; // SAMPLING_CLASS / SAMPLING_PROPENSITY
     double p;         // SAMPLING_PROPENSITY: probability a member comes from seed_class
     aca_strategy strategy;
+    long n_e;         // STRATEGY_UNPLANT: estimators ("n_e"), -1: the planner's optimal split
     char **members;   // explicit member ids ("members": [...]) instead of sampling, or NULL
     size_t n_members;
 } aca_collective;
@@ -60,7 +67,10 @@ typedef struct {
 //     members    optional array of doc ids (explicit membership; must be train docs)
 //     sampling   {"kind": "uniform"} (default) | {"kind": "class", "seed_class": C}
 //                | {"kind": "propensity", "seed_class": C, "p": P in [0,1]}
-//     strategy   "feature-label" (default) | "feature-only" | "label-only" | "strike"
+//     strategy   "feature-label" (default) | "feature-only" | "label-only" | "strike" | "unplant" | "erase"
+//                (unplant and erase need a signal; see aca_strategy and mutate_run)
+//     n_e        unplant only: whole number >= 1 of estimators (must leave >= 1 planter); default:
+//                the planner's optimal split (plan_eval, delta 0.05, eps 0, N = the train split)
 int spec_load(const char *path, aca_spec *s, aca_err *e);
 int spec_parse(const char *json, const char *path_for_errors, aca_spec *s, aca_err *e);
 void spec_free(aca_spec *s);
@@ -113,16 +123,24 @@ typedef struct {
 //   docs uniformly from the pool's seed_class docs and k - m uniformly from its other docs.
 // - Every collective is sampled even under --only, so "alone" and "joint" share members.
 // Strategies on a train doc, over the ACTING collectives it belongs to (all; or only --only):
-//   strike by any of them withholds the doc; otherwise every feature-label/feature-only signal is
-//   inserted (mutate_insert_signals, spec order) and the label becomes the target of the LAST
-//   feature-label/label-only collective in spec order.  A mutated train doc's JSON line carries
-//   "member_of": [names of its acting collectives].
+//   strike by any of them withholds the doc; otherwise every feature-label/feature-only/erase
+//   signal and the signal of unplant planters is inserted (mutate_insert_signals, spec order) and
+//   the label becomes the target of the LAST feature-label/label-only collective (for an unplant
+//   planter: its estimated label y^) in spec order.  A mutated train doc's JSON line carries
+//   "member_of": [names of its acting collectives] (unplant estimators included: they are members
+//   whose documents stay as they were).
+// Unplant (for every unplant collective, acting or not, after membership): n_e = the spec's or the
+//   planner's optimal split (needs >= 2 members); the estimators are n_e members drawn uniformly
+//   (RNG stream UNPLANT+i); y^ = the label != target with the most estimator docs containing the
+//   signal (ties: more estimator docs of that label, then the lower class index); when no estimator
+//   doc carries the signal, the label != target with the most estimator docs (same ties).
 // Outputs: JSONL lines {"id","text","label"(class name)}; train in corpus order; test.jsonl the clean
 // test split; probe_<name>.jsonl for EVERY collective (acting or not): each test doc with that
 // collective's signal inserted (no signal: the test doc unchanged), true label kept.
 // manifest.json: version, seed, only, corpus path/sha256/format/encoding, classes (index order =
 // label ids), split sizes, normalized spec, per collective (target, signal, size, members by class,
-// member ids), counts per class (train before/after, test).
+// member ids; unplant: "unplant": {n_e, n_e_source, planters, estimated_label, estimated_from,
+// estimator_carriers, estimators}), counts per class (train before/after, test).
 int mutate_run(const aca_mutate_opts *o, aca_err *e);
 
 #endif

@@ -74,13 +74,38 @@ typedef struct {
     // fp16 dynamic loss scaling (used when the backend computes in fp16):
     float loss_scale_init;   // 65536
     int loss_scale_window;   // grow x2 after this many good steps (2000)
+    // DP-SGD (dp != 0; CPU backend, fp32): each step's examples are drawn by dp_sampling, each
+    // example's gradient is computed alone (a B=1 forward and backward: the simple method that
+    // materialises per-example gradients; ghost clipping is the faster alternative, not done yet),
+    // clipped to L2 norm dp_clip, summed, N(0, (dp_sigma dp_clip)^2) noise added per coordinate
+    // (Philox from (seed, step)), divided by the expected batch size, then the AdamW step.
+    // max_grad_norm is not applied in DP mode.  Exactly one of dp_sigma / dp_epsilon is set (the
+    // other NaN); with dp_epsilon, sigma is the smallest reaching it at dp_delta after all steps (dp.h).
+    int dp;
+    double dp_clip;    // C > 0 (INFINITY: no clipping) (default 1)
+    double dp_sigma;   // noise multiplier >= 0, or NaN: from dp_epsilon
+    double dp_epsilon; // target epsilon > 0, or NaN: dp_sigma given
+    double dp_delta;   // in (0, 1) (default 1e-5)
+    int dp_sampling;   // TRAIN_DP_POISSON (default) or TRAIN_DP_FIXED
+    // Non-DP reference path: each batch's gradient is the sum of its examples' B=1 gradients in
+    // batch order (the same code as DP-SGD), times 1/batch and the global clip coefficient.  DP-SGD
+    // with dp_clip = INFINITY, dp_sigma = 0 and fixed sampling equals this bit for bit on the CPU.
+    int per_example_grads;
     // reporting
     aca_train_progress_fn on_step; // may be NULL
     void *on_step_ctx;
     long log_every;       // call on_step every N steps (and on the last); 1 when the bar is shown
 } aca_train_opts;
 
+enum { TRAIN_DP_POISSON = 0, TRAIN_DP_FIXED = 1 };
+
 void train_opts_default(aca_train_opts *o);
+// "poisson" | "fixed" -> TRAIN_DP_*; -1 if neither.
+int train_dp_sampling_parse(const char *s);
+const char *train_dp_sampling_name(int sampling);
+// Validates the DP options (when o->dp); messages name the command-line flag (--dp-clip,
+// --dp-sigma, --dp-epsilon, --dp-delta, --dp-sampling).  0 or -1.
+int train_dp_check_opts(const aca_train_opts *o, aca_err *e);
 
 typedef struct {
     long steps;           // optimizer steps done in total (including before a resume)
@@ -95,6 +120,13 @@ typedef struct {
     size_t peak_rss;      // host peak RSS (bytes) at the end
     int resumed;          // 1 when a checkpoint was loaded
     int stopped_early;    // 1 when stop_after ended the run
+    // DP-SGD (when opts.dp): what was used and the privacy spent after `steps` steps.
+    double dp_q;          // sampling rate batch/n
+    double dp_sigma;      // noise multiplier used (given or chosen for dp_epsilon)
+    double dp_epsilon;    // epsilon spent at dp_delta (RDP accountant, Balle et al. 2020 conversion; +inf if sigma = 0)
+    double dp_order;      // the RDP order attaining it
+    double dp_clipped_frac; // fraction of per-example gradients whose norm exceeded the clip (this run)
+    long dp_examples;     // examples processed (this run)
 } aca_train_stats;
 
 // Steps of a whole run: epochs * ceil(n / batch).
@@ -109,6 +141,41 @@ uint64_t train_step_seed(uint64_t seed, long s);
 // permutation is cut into chunks of 50*batch, each sorted by length (stable), then the batches are
 // shuffled, so batches hold documents of similar length.
 void train_epoch_order(const aca_dataset *d, uint64_t seed, int epoch, int batch, int bucket, uint32_t *idx);
+
+// ---- DP-SGD building blocks (exposed for tests) ----
+// The dropout seed of the k-th example of step s in the per-example path.
+uint64_t train_example_seed(uint64_t seed, long s, int k);
+// Poisson sampling of step s: each of the n examples independently with probability q (a Philox
+// draw keyed by seed, counter (i, s)); idx (n) receives the chosen indices in increasing order.
+size_t train_dp_poisson_batch(size_t n, double q, uint64_t seed, long s, uint32_t *idx);
+// Adds std * N(0,1) to g[0..n) (Box-Muller on Philox draws keyed by seed, counter (j/2, s)).
+void train_dp_add_noise(float *g, size_t n, double std, uint64_t seed, long s);
+
+typedef struct {
+    double clip;   // per-example clip norm C: coefficient train_clip_coef(|g_k|, C) (INFINITY: none)
+    double sigma;  // noise multiplier: noise std sigma*C per coordinate (0: none)
+    uint64_t seed; // run seed (dropout, noise)
+    long step;     // global 0-based step
+} aca_dp_step;
+
+typedef struct {
+    double loss_sum; // summed per-example loss
+    double tokens;   // real tokens
+    int clipped;     // examples whose norm exceeded clip
+} aca_dp_step_info;
+
+// One step's summed gradient into out (numel floats):
+//   out = sum_k c_k g_k + sigma C z,  z ~ N(0, I) (train_dp_add_noise with seed and step)
+// g_k = gradient of example idx[k]'s loss alone (forward B=1 in training mode with dropout seed
+// train_example_seed(seed, step, k), backward), c_k = train_clip_coef(|g_k|, C); the sum is taken in
+// float in k order.  norms (nb) receives |g_k| when non-NULL.  nb = 0 is allowed (noise only).
+// train_run then applies out / divisor through AdamW's grad_scale, divisor = train_dp_divisor.
+int train_dp_grad(aca_model *m, const aca_dataset *d, const uint32_t *idx, int nb, const aca_dp_step *p, float *out,
+                  double *norms, aca_dp_step_info *info, aca_err *e);
+// What a step's summed gradient is divided by: the expected batch size q*n = min(batch, n) with
+// Poisson sampling; the batch's actual size nb with fixed sampling (= batch except a last partial
+// batch, as the non-DP trainer's mean) and in the per-example path.
+double train_dp_divisor(const aca_train_opts *o, size_t n, int nb);
 
 // fp16 dynamic loss scaling (torch GradScaler semantics): on overflow (non-finite gradients) the
 // step is skipped and the scale halves; after `window` good steps in a row it doubles.

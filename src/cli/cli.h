@@ -42,6 +42,11 @@ void cli_progress_init(cli_progress *p, const char *label);
 void cli_progress_step(const aca_train_progress *s, void *ctx);
 void cli_progress_end(cli_progress *p);
 void cli_print_train_end(const aca_train_stats *st, const char *device);
+// The --dp-* flags of train and run (src/cli/train.c): DP-SGD is on when --dp-sigma or --dp-epsilon
+// was given; the other --dp-* flags without either are an error.  Fills to->dp*, validates
+// (train_dp_check_opts) and prints the error; 0 ok, else exit status 2.
+int cli_dp_opts(aca_train_opts *to, const aca_opt *opts, int n_opts, double clip, double sigma, double eps,
+                double delta, const char *sampling);
 // A file shipped with the repository (e.g. "models/vocab/bert-base-uncased.txt"): rel itself when it
 // exists (run from the repo root), else looked up next to the binary; NULL when not found.
 const char *cli_find_resource(const char *rel, char *buf, size_t n);

@@ -1,5 +1,6 @@
 // aca run: one experiment of a collectives spec — the unpoisoned baseline, each collective alone,
 // all joint — each condition mutated, tokenized, trained and evaluated.
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,7 +59,8 @@ static const char USAGE[] =
     "CT = eff(joint) - eff(alone) goes to stdout, OUT/summary.txt and OUT/summary.json.\n"
     "Without --corpus a synthetic corpus (--docs N) is written to OUT/corpus.txt; without --model or\n"
     "--config the tiny random-init DistilBERT models/configs/distilbert-tiny.json is used with the\n"
-    "uncased BERT vocabulary.  Training options default to the Hugging Face Trainer's.";
+    "uncased BERT vocabulary.  Training options default to the Hugging Face Trainer's; --dp-sigma or\n"
+    "--dp-epsilon trains every condition with DP-SGD (see `aca train --help`).";
 
 // Fills the model/vocab defaults shared by run and demo; 0 ok, else an exit status.
 int cli_default_model(aca_run_setup *s, char *cfg_buf, char *vocab_buf, size_t n) {
@@ -84,7 +86,8 @@ int cmd_run(int argc, char **argv) {
     const char *out = "out/run", *corpus = NULL, *model = NULL, *config = NULL, *vocab = NULL, *results = NULL;
     const char *device = "cpu", *precision = "fp32";
     long epochs = 5, batch = 8, max_len = 512, docs = 2000, n_train = 0, n_test = 0;
-    double lr = 5e-5, wd = 0.0, clip = 1.0;
+    double lr = 5e-5, wd = 0.0, clip = 1.0, dp_clip = 1.0, dp_sigma = NAN, dp_eps = NAN, dp_delta = 1e-5;
+    const char *dp_sampling = "poisson";
     uint64_t seed = 42, data_seed = 0, init_seed = 0;
     int bucket = 0, no_baseline = 0, keep = 0, json = 0, quiet = 0;
     aca_opt opts[] = {
@@ -112,6 +115,11 @@ int cmd_run(int argc, char **argv) {
         {"--keep-models", OPT_FLAG, &keep, NULL, "write each condition's model to OUT/<condition>/model", 0, 0},
         {"--results", OPT_STR, &results, "FILE", "results JSONL to append to (default OUT/results.jsonl)", 0, 0},
         {"--json", OPT_FLAG, &json, NULL, "print the summary as JSON", 0, 0},
+        {"--dp-clip", OPT_DOUBLE, &dp_clip, "C", "DP-SGD: per-example L2 clipping norm (default 1)", 0, 0},
+        {"--dp-sigma", OPT_DOUBLE, &dp_sigma, "X", "DP-SGD: noise multiplier (noise std / C); turns DP-SGD on", 0, 0},
+        {"--dp-epsilon", OPT_DOUBLE, &dp_eps, "E", "DP-SGD: target epsilon, sigma chosen by the accountant; turns DP-SGD on", 0, 0},
+        {"--dp-delta", OPT_DOUBLE, &dp_delta, "D", "DP-SGD: delta of the reported epsilon (default 1e-5)", 0, 0},
+        {"--dp-sampling", OPT_STR, &dp_sampling, "poisson|fixed", "DP-SGD: batch sampling (default poisson)", 0, 0},
         {"--quiet", OPT_FLAG, &quiet, NULL, "no progress output", 0, 0},
     };
     aca_err e = {0};
@@ -157,6 +165,9 @@ int cmd_run(int argc, char **argv) {
     s.train.max_grad_norm = clip;
     s.train.seed = seed;
     s.train.bucket = bucket;
+    if (cli_dp_opts(&s.train, opts, (int)ACA_ARRAY_LEN(opts), dp_clip, dp_sigma, dp_eps, dp_delta, dp_sampling)) return 2;
+    if (s.train.dp && strcmp(device, "cpu"))
+        return fprintf(stderr, "aca: DP-SGD is CPU-only for now (per-example gradients): use --device cpu\n"), 2;
     char cfg_buf[4096], vocab_buf[4096];
     if (cli_default_model(&s, cfg_buf, vocab_buf, sizeof cfg_buf)) return 1;
     if (dir_make(out, &e)) return cli_fail(&e);

@@ -77,8 +77,39 @@ void cli_print_train_end(const aca_train_stats *st, const char *device) {
             st->steps, st->steps_this_run, st->resumed ? ", resumed" : "", st->seconds, st->tokens_per_s,
             st->last_epoch_loss, (double)st->peak_rss / (1024.0 * 1024.0));
     if (st->skipped_steps) fprintf(stderr, "; %ld fp16 overflow steps skipped", st->skipped_steps);
+    if (st->dp_q > 0)
+        fprintf(stderr, "; DP-SGD: epsilon %.4g spent (q %.4g, sigma %.4g, %ld steps; %.1f%% of per-example gradients clipped)",
+                st->dp_epsilon, st->dp_q, st->dp_sigma, st->steps, 100.0 * st->dp_clipped_frac);
     if (device && strcmp(device, "cpu")) fprintf(stderr, " (device peak memory: not reported by this backend)");
     fputc('\n', stderr);
+}
+
+static int opt_seen(const aca_opt *opts, int n, const char *name) {
+    for (int i = 0; i < n; i++)
+        if (!strcmp(opts[i].name, name)) return opts[i].seen;
+    return 0;
+}
+
+int cli_dp_opts(aca_train_opts *to, const aca_opt *opts, int n_opts, double clip, double sigma, double eps,
+                double delta, const char *sampling) {
+    int has_sigma = opt_seen(opts, n_opts, "--dp-sigma"), has_eps = opt_seen(opts, n_opts, "--dp-epsilon");
+    if (!has_sigma && !has_eps) {
+        static const char *const others[] = {"--dp-clip", "--dp-delta", "--dp-sampling"};
+        for (size_t i = 0; i < ACA_ARRAY_LEN(others); i++)
+            if (opt_seen(opts, n_opts, others[i]))
+                return fprintf(stderr, "aca: %s needs --dp-sigma X or --dp-epsilon E (which turn DP-SGD on)\n", others[i]), 2;
+        return 0;
+    }
+    to->dp = 1;
+    to->dp_clip = clip;
+    to->dp_sigma = has_sigma ? sigma : NAN;
+    to->dp_epsilon = has_eps ? eps : NAN;
+    to->dp_delta = delta;
+    to->dp_sampling = train_dp_sampling_parse(sampling);
+    if (to->dp_sampling < 0) return fprintf(stderr, "aca: --dp-sampling %s: must be poisson or fixed\n", sampling), 2;
+    aca_err e = {0};
+    if (train_dp_check_opts(to, &e)) return fprintf(stderr, "aca: %s\n", e.msg), 2;
+    return 0;
 }
 
 static const char USAGE[] =
@@ -88,13 +119,17 @@ static const char USAGE[] =
     "manifest.json's class list) and writes a Hugging Face directory to --out (config.json with the\n"
     "class names, model.safetensors, the vocabulary).  Defaults are the Hugging Face Trainer's: AdamW\n"
     "lr 5e-5, betas 0.9/0.999, eps 1e-8, no weight decay, linear decay to 0, clip 1.0, batch 8, 5 epochs,\n"
-    "max length 512.  Checkpoints go to OUT.ckpt/ (--save-every); --resume continues from there.";
+    "max length 512.  Checkpoints go to OUT.ckpt/ (--save-every); --resume continues from there.\n"
+    "DP-SGD (CPU): --dp-sigma X or --dp-epsilon E turns it on: per-example gradients clipped to\n"
+    "--dp-clip, Gaussian noise sigma*C, Poisson (or --dp-sampling fixed) batches, no global clip; the\n"
+    "epsilon spent at --dp-delta is reported at the end.";
 
 int cmd_train(int argc, char **argv) {
     const char *model = NULL, *config = NULL, *data = NULL, *out = NULL, *vocab = NULL;
     const char *device = "cpu", *precision = "fp32";
     long epochs = 5, batch = 8, max_len = 512, save_every = 0, log_every = 50, stop_after = 0;
-    double lr = 5e-5, wd = 0.0, clip = 1.0;
+    double lr = 5e-5, wd = 0.0, clip = 1.0, dp_clip = 1.0, dp_sigma = NAN, dp_eps = NAN, dp_delta = 1e-5;
+    const char *dp_sampling = "poisson";
     uint64_t seed = 42, init_seed = 0;
     int resume = 0, bucket = 0, quiet = 0;
     aca_opt opts[] = {
@@ -118,6 +153,11 @@ int cmd_train(int argc, char **argv) {
         {"--resume", OPT_FLAG, &resume, NULL, "continue from the checkpoint in OUT.ckpt/", 0, 0},
         {"--stop-after", OPT_INT, &stop_after, "N", "stop after global step N with a checkpoint (resume later)", 0, 0},
         {"--log-every", OPT_INT, &log_every, "N", "log line every N steps when not on a terminal (default 50)", 0, 0},
+        {"--dp-clip", OPT_DOUBLE, &dp_clip, "C", "DP-SGD: per-example L2 clipping norm (default 1)", 0, 0},
+        {"--dp-sigma", OPT_DOUBLE, &dp_sigma, "X", "DP-SGD: noise multiplier (noise std / C); turns DP-SGD on", 0, 0},
+        {"--dp-epsilon", OPT_DOUBLE, &dp_eps, "E", "DP-SGD: target epsilon, sigma chosen by the accountant; turns DP-SGD on", 0, 0},
+        {"--dp-delta", OPT_DOUBLE, &dp_delta, "D", "DP-SGD: delta of the reported epsilon (default 1e-5)", 0, 0},
+        {"--dp-sampling", OPT_STR, &dp_sampling, "poisson|fixed", "DP-SGD: batch sampling (default poisson)", 0, 0},
         {"--quiet", OPT_FLAG, &quiet, NULL, "no progress or log output (errors still print)", 0, 0},
     };
     aca_err e = {0};
@@ -156,6 +196,9 @@ int cmd_train(int argc, char **argv) {
     to->resume = resume;
     to->stop_after = stop_after;
     to->log_every = log_every;
+    if (cli_dp_opts(to, opts, (int)ACA_ARRAY_LEN(opts), dp_clip, dp_sigma, dp_eps, dp_delta, dp_sampling)) return 2;
+    if (to->dp && strcmp(device, "cpu"))
+        return fprintf(stderr, "aca: DP-SGD is CPU-only for now (per-example gradients): use --device cpu\n"), 2;
     cli_progress prog;
     cli_progress_init(&prog, "train");
     if (quiet) aca_log_level = 0;

@@ -1,0 +1,433 @@
+// DP-SGD in the trainer (include/aca/train.h): per-example clipping, the noise, Poisson sampling,
+// the reduction to the plain per-example path, and the epsilon reported against the accountant.
+// Tiny DistilBERT (1 layer, dim 32, ~13.6k parameters) on a synthetic token dataset.
+#include "testutil.h"
+
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "aca/dp.h"
+#include "aca/model.h"
+#include "aca/ops.h"
+#include "aca/train.h"
+
+// dropout_on: the HF dropout rates; else all 0 (for comparing with the batched backward).
+static const char TINY_FMT[] = "{\"model_type\":\"distilbert\",\"vocab_size\":48,\"max_position_embeddings\":32,"
+                               "\"dim\":32,\"n_layers\":1,\"n_heads\":2,\"hidden_dim\":64,\"activation\":\"gelu\","
+                               "\"dropout\":%s,\"attention_dropout\":%s,\"seq_classif_dropout\":%s,"
+                               "\"initializer_range\":0.02,\"pad_token_id\":0,\"num_labels\":3}";
+
+enum { N_DOCS = 48, MAX_LEN = 16, CLS = 1, SEP = 2 };
+
+static aca_model *tiny_model(uint64_t seed, int dropout_on) {
+    aca_err e = {0};
+    char js[1024];
+    snprintf(js, sizeof js, TINY_FMT, dropout_on ? "0.1" : "0", dropout_on ? "0.1" : "0", dropout_on ? "0.2" : "0");
+    aca_config c;
+    assert_int_equal(config_parse(js, "TINY", &c, &e), 0);
+    aca_backend *be = aca_backend_cpu_create(&e);
+    assert_non_null(be);
+    aca_model *m = model_create(&c, be, 8, MAX_LEN, &e);
+    if (!m) print_error("%s\n", e.msg);
+    assert_non_null(m);
+    config_free(&c);
+    model_init_random(m, seed);
+    return m;
+}
+
+static void free_model(aca_model *m) {
+    aca_backend *be = model_backend(m);
+    model_free(m);
+    aca_backend_destroy(be);
+}
+
+// Class k draws its tokens from [8 + 12k, 8 + 12k + 12); lengths 3..MAX_LEN.
+static void toy_dataset(aca_dataset *d, uint64_t seed) {
+    aca_rng r;
+    rng_seed(&r, seed, 0);
+    int32_t ids[N_DOCS * MAX_LEN], lens[N_DOCS], labels[N_DOCS];
+    size_t k = 0;
+    for (int i = 0; i < N_DOCS; i++) {
+        int lab = i % 3, len = 3 + (int)rng_below(&r, MAX_LEN - 2);
+        labels[i] = lab, lens[i] = len;
+        ids[k++] = CLS;
+        for (int t = 1; t < len - 1; t++) ids[k++] = 8 + 12 * lab + (int32_t)rng_below(&r, 12);
+        ids[k++] = SEP;
+    }
+    dataset_from_arrays(d, N_DOCS, ids, lens, labels, MAX_LEN);
+}
+
+static aca_train_opts dp_opts(void) {
+    aca_train_opts o;
+    train_opts_default(&o);
+    o.epochs = 2;
+    o.lr = 2e-3;
+    o.seed = 11;
+    o.dp = 1;
+    o.dp_clip = 1.0;
+    o.dp_sigma = 1.0;
+    return o;
+}
+
+static double l2(const float *g, size_t n) {
+    double s = 0;
+    for (size_t i = 0; i < n; i++) s += (double)g[i] * g[i];
+    return sqrt(s);
+}
+
+// ---- options -----------------------------------------------------------------------------------
+static void expect_opt_error(const aca_train_opts *o, const char *flag) {
+    aca_err e = {0};
+    assert_int_equal(train_dp_check_opts(o, &e), -1);
+    if (!strstr(e.msg, flag)) {
+        print_error("error '%s' does not name %s\n", e.msg, flag);
+        fail();
+    }
+}
+
+static void test_bad_options(void **st) {
+    (void)st;
+    aca_train_opts o = dp_opts();
+    aca_err e = {0};
+    assert_int_equal(train_dp_check_opts(&o, &e), 0);
+    o.dp_clip = 0, expect_opt_error(&o, "--dp-clip");
+    o.dp_clip = -1, expect_opt_error(&o, "--dp-clip");
+    o.dp_clip = NAN, expect_opt_error(&o, "--dp-clip");
+    o = dp_opts(), o.dp_sigma = -0.5, expect_opt_error(&o, "--dp-sigma");
+    o = dp_opts(), o.dp_sigma = NAN, o.dp_epsilon = 0, expect_opt_error(&o, "--dp-epsilon");
+    o = dp_opts(), o.dp_sigma = NAN, o.dp_epsilon = -2, expect_opt_error(&o, "--dp-epsilon");
+    o = dp_opts(), o.dp_sigma = NAN, o.dp_epsilon = NAN, expect_opt_error(&o, "--dp-sigma");
+    o = dp_opts(), o.dp_epsilon = 1, expect_opt_error(&o, "--dp-epsilon"); // both given
+    o = dp_opts(), o.dp_delta = 0, expect_opt_error(&o, "--dp-delta");
+    o = dp_opts(), o.dp_delta = 1, expect_opt_error(&o, "--dp-delta");
+    o = dp_opts(), o.dp_delta = 1.5, expect_opt_error(&o, "--dp-delta");
+    o = dp_opts(), o.dp_sampling = 7, expect_opt_error(&o, "--dp-sampling");
+    assert_int_equal(train_dp_sampling_parse("poisson"), TRAIN_DP_POISSON);
+    assert_int_equal(train_dp_sampling_parse("fixed"), TRAIN_DP_FIXED);
+    assert_int_equal(train_dp_sampling_parse("uniform"), -1);
+    // train_run refuses them too (before touching the model).
+    aca_model *m = tiny_model(1, 1);
+    aca_dataset d;
+    toy_dataset(&d, 1);
+    aca_train_stats s;
+    o = dp_opts(), o.dp_delta = 2;
+    assert_int_equal(train_run(m, &d, &o, &s, &e), -1);
+    assert_non_null(strstr(e.msg, "--dp-delta"));
+    dataset_free(&d);
+    free_model(m);
+}
+
+// ---- (a) per-example clipping bounds every example's contribution --------------------------------
+static void test_clipping_bounds_each_example(void **st) {
+    (void)st;
+    aca_model *m = tiny_model(3, 1);
+    aca_dataset d;
+    toy_dataset(&d, 3);
+    size_t n = model_num_params(m);
+    float *sum = malloc(n * sizeof *sum), *g = malloc(n * sizeof *g), *ref = malloc(n * sizeof *ref);
+    aca_err e = {0};
+    aca_rng r;
+    rng_seed(&r, 99, 1);
+    int clipped_total = 0, unclipped_total = 0;
+    for (int trial = 0; trial < 4; trial++) {
+        int nb = 3 + (int)rng_below(&r, 6);
+        uint32_t idx[8];
+        for (int k = 0; k < nb; k++) idx[k] = (uint32_t)rng_below(&r, N_DOCS);
+        // The norms first (no clipping), then a C between the smallest and the largest.
+        double norms[8], norms2[8];
+        aca_dp_step p = {INFINITY, 0.0, 5, (long)trial};
+        aca_dp_step_info info;
+        assert_int_equal(train_dp_grad(m, &d, idx, nb, &p, sum, norms, &info, &e), 0);
+        double lo = INFINITY, hi = 0;
+        for (int k = 0; k < nb; k++) lo = fmin(lo, norms[k]), hi = fmax(hi, norms[k]);
+        assert_true(lo > 0 && hi > lo);
+        p.clip = 0.5 * (lo + hi);
+        assert_int_equal(train_dp_grad(m, &d, idx, nb, &p, sum, norms2, &info, &e), 0);
+        // Recompute every example's gradient here, clip it, and check the bound and the sum.
+        memset(ref, 0, n * sizeof *ref);
+        int clipped = 0;
+        for (int k = 0; k < nb; k++) {
+            int32_t ids[MAX_LEN], mask[MAX_LEN], label;
+            int T = dataset_fill_batch(&d, idx + k, 1, 0, ids, mask, &label);
+            aca_batch b = {ids, mask, NULL, &label, 1, T};
+            float loss;
+            assert_int_equal(model_forward(m, &b, 1, train_example_seed(5, trial, k), NULL, &loss, &e), 0);
+            model_zero_grad(m);
+            model_backward(m, 1.0f);
+            model_get_grads(m, g);
+            double nk = l2(g, n);
+            assert_true(nk == norms[k] && nk == norms2[k]); // deterministic per (seed, step, k)
+            float c = (float)fmin(1.0, p.clip / (nk + 1e-6));
+            for (size_t j = 0; j < n; j++) g[j] *= c;
+            double nc = l2(g, n);
+            if (!(nc <= p.clip * (1 + 1e-6))) {
+                print_error("example %d: clipped norm %.9g > C = %.9g\n", k, nc, p.clip);
+                fail();
+            }
+            clipped += nk > p.clip;
+            for (size_t j = 0; j < n; j++) ref[j] += g[j];
+        }
+        assert_int_equal(info.clipped, clipped);
+        clipped_total += clipped, unclipped_total += nb - clipped;
+        tu_check_bits("sum of clipped per-example gradients", sum, ref, n);
+        // So the summed update is bounded by nb * C.
+        assert_true(l2(sum, n) <= nb * p.clip * (1 + 1e-6));
+    }
+    assert_true(clipped_total > 0 && unclipped_total > 0); // both branches were exercised
+    free(sum), free(g), free(ref);
+    dataset_free(&d);
+    free_model(m);
+}
+
+// The per-example sum without clipping, over B, is the batched mean gradient (dropout off: the
+// masks of a B=1 pass differ from the batched pass's by construction); float order differs, so
+// within a tolerance.
+static void test_per_example_sum_is_batched_gradient(void **st) {
+    (void)st;
+    aca_model *m = tiny_model(4, 0);
+    aca_dataset d;
+    toy_dataset(&d, 4);
+    size_t n = model_num_params(m);
+    float *sum = malloc(n * sizeof *sum), *g = malloc(n * sizeof *g);
+    double *ref = malloc(n * sizeof *ref);
+    uint32_t idx[6] = {0, 7, 13, 21, 30, 47};
+    aca_dp_step p = {INFINITY, 0.0, 1, 0};
+    aca_dp_step_info info;
+    aca_err e = {0};
+    assert_int_equal(train_dp_grad(m, &d, idx, 6, &p, sum, NULL, &info, &e), 0);
+    for (size_t j = 0; j < n; j++) sum[j] /= 6.0f;
+    int32_t ids[6 * MAX_LEN], mask[6 * MAX_LEN], labels[6];
+    int T = dataset_fill_batch(&d, idx, 6, 0, ids, mask, labels);
+    aca_batch b = {ids, mask, NULL, labels, 6, T};
+    float loss;
+    assert_int_equal(model_forward(m, &b, 1, 123, NULL, &loss, &e), 0);
+    model_zero_grad(m);
+    model_backward(m, 1.0f);
+    model_get_grads(m, g);
+    for (size_t j = 0; j < n; j++) ref[j] = g[j];
+    tu_check_close("per-example mean vs batched gradient", sum, ref, n, 1e-3, 1e-6);
+    assert_true(fabs(info.loss_sum / 6 - loss) < 1e-5);
+    free(sum), free(g), free(ref);
+    dataset_free(&d);
+    free_model(m);
+}
+
+// ---- (b) sigma = 0, C = inf: DP-SGD equals the plain per-example path bit for bit ---------------
+static void get_params(aca_model *m, float **out) {
+    *out = malloc(model_num_params(m) * sizeof **out);
+    model_get_params(m, *out);
+}
+
+static void test_dp_reduces_to_plain(void **st) {
+    (void)st;
+    aca_dataset d;
+    toy_dataset(&d, 5);
+    aca_err e = {0};
+    aca_train_stats s;
+    // Plain training, gradient of each batch accumulated from B=1 micro-batches, no global clip.
+    aca_train_opts plain;
+    train_opts_default(&plain);
+    plain.epochs = 2, plain.lr = 2e-3, plain.seed = 11, plain.max_grad_norm = 0, plain.per_example_grads = 1;
+    aca_model *a = tiny_model(6, 1);
+    assert_int_equal(train_run(a, &d, &plain, &s, &e), 0);
+    assert_int_equal(s.steps, 12);
+    // DP-SGD with C = inf, sigma = 0, fixed sampling (the same shuffled batches).
+    aca_train_opts dp = dp_opts();
+    dp.dp_clip = INFINITY, dp.dp_sigma = 0, dp.dp_sampling = TRAIN_DP_FIXED;
+    aca_model *b = tiny_model(6, 1);
+    int rc = train_run(b, &d, &dp, &s, &e);
+    if (rc) print_error("%s\n", e.msg);
+    assert_int_equal(rc, 0);
+    assert_true(isinf(s.dp_epsilon)); // no noise: no privacy
+    assert_true(s.dp_clipped_frac == 0);
+    float *pa, *pb;
+    get_params(a, &pa), get_params(b, &pb);
+    tu_check_bits("DP(C=inf, sigma=0, fixed) vs plain per-example", pb, pa, model_num_params(a));
+    // Non-vacuous: a finite C, or noise, changes the result.
+    dp.dp_clip = 0.05;
+    aca_model *c = tiny_model(6, 1);
+    assert_int_equal(train_run(c, &d, &dp, &s, &e), 0);
+    assert_true(s.dp_clipped_frac > 0);
+    float *pc;
+    get_params(c, &pc);
+    assert_true(memcmp(pc, pa, model_num_params(a) * sizeof *pa) != 0);
+    free(pa), free(pb), free(pc);
+    free_model(a), free_model(b), free_model(c);
+    dataset_free(&d);
+}
+
+// ---- (c) the noise has the right scale ----------------------------------------------------------
+static void test_noise_scale(void **st) {
+    (void)st;
+    enum { N = 200001 };
+    float *z = calloc(N, sizeof *z), *z2 = calloc(N, sizeof *z2);
+    const double std = 1.7;
+    train_dp_add_noise(z, N, std, 42, 3);
+    train_dp_add_noise(z2, N, std, 42, 3);
+    tu_check_bits("noise is a function of (seed, step)", z, z2, N);
+    memset(z2, 0, N * sizeof *z2);
+    train_dp_add_noise(z2, N, std, 42, 4);
+    assert_true(memcmp(z, z2, N * sizeof *z) != 0);
+    double s1 = 0, s2 = 0;
+    long within = 0;
+    for (size_t i = 0; i < N; i++) s1 += z[i], s2 += (double)z[i] * z[i], within += fabs(z[i]) <= std;
+    double mean = s1 / N, sd = sqrt(s2 / N - mean * mean);
+    if (!(fabs(sd / std - 1) < 0.01 && fabs(mean) < 0.01 * std && fabs((double)within / N - 0.682689) < 0.005)) {
+        print_error("noise: mean %g sd %g (want %g), P(|z|<=sd) %g\n", mean, sd, std, (double)within / N);
+        fail();
+    }
+    // Through a step: the noised sum minus the clean sum, over the divisor, has std sigma*C/B.
+    aca_model *m = tiny_model(7, 1);
+    aca_dataset d;
+    toy_dataset(&d, 7);
+    size_t n = model_num_params(m);
+    float *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b);
+    uint32_t idx[8] = {1, 2, 3, 5, 8, 13, 21, 34};
+    aca_dp_step p = {0.5, 0.0, 9, 17};
+    aca_dp_step_info info;
+    aca_err e = {0};
+    assert_int_equal(train_dp_grad(m, &d, idx, 8, &p, a, NULL, &info, &e), 0);
+    p.sigma = 1.3;
+    assert_int_equal(train_dp_grad(m, &d, idx, 8, &p, b, NULL, &info, &e), 0);
+    aca_train_opts o = dp_opts();
+    o.batch = 8, o.dp_sampling = TRAIN_DP_POISSON;
+    double div = train_dp_divisor(&o, d.n, 5); // Poisson: the expected batch, whatever was drawn
+    assert_true(div == 8.0);
+    s1 = s2 = 0;
+    for (size_t j = 0; j < n; j++) {
+        double x = ((double)b[j] - a[j]) / div;
+        s1 += x, s2 += x * x;
+    }
+    mean = s1 / n, sd = sqrt(s2 / n - mean * mean);
+    double want = 1.3 * 0.5 / 8;
+    if (!(fabs(sd / want - 1) < 0.03)) {
+        print_error("step noise: sd %g, want sigma*C/B = %g (%zu coordinates)\n", sd, want, n);
+        fail();
+    }
+    o.dp_sampling = TRAIN_DP_FIXED;
+    assert_true(train_dp_divisor(&o, d.n, 5) == 5.0); // fixed: the batch's size (a last partial batch)
+    free(a), free(b), free(z), free(z2);
+    dataset_free(&d);
+    free_model(m);
+}
+
+static void test_poisson_sampling(void **st) {
+    (void)st;
+    enum { N = 4000 };
+    uint32_t *idx = malloc(N * sizeof *idx), *idx2 = malloc(N * sizeof *idx2);
+    double tot = 0, tot2 = 0;
+    long hits0 = 0;
+    for (long s = 0; s < 200; s++) {
+        size_t k = train_dp_poisson_batch(N, 0.05, 8, s, idx);
+        size_t k2 = train_dp_poisson_batch(N, 0.05, 8, s, idx2);
+        assert_int_equal(k, k2);
+        assert_memory_equal(idx, idx2, k * sizeof *idx);
+        for (size_t i = 1; i < k; i++) assert_true(idx[i] > idx[i - 1]);
+        tot += (double)k, tot2 += (double)k * k;
+        hits0 += k && idx[0] == 0;
+    }
+    double mean = tot / 200, var = tot2 / 200 - mean * mean;
+    // Binomial(4000, 0.05): mean 200, variance 190; the mean of 200 steps is within ~1 of 200.
+    if (!(fabs(mean - 200) < 4 && var > 120 && var < 280)) {
+        print_error("Poisson batches: mean %g (want 200), variance %g (want 190)\n", mean, var);
+        fail();
+    }
+    assert_true(hits0 > 0 && hits0 < 40); // example 0 is in ~5% of the steps
+    assert_int_equal(train_dp_poisson_batch(N, 1.0, 8, 0, idx), N);
+    assert_int_equal(train_dp_poisson_batch(N, 0.0, 8, 0, idx), 0);
+    free(idx), free(idx2);
+}
+
+// ---- (d) the epsilon reported is the accountant's -----------------------------------------------
+static void test_epsilon_reported(void **st) {
+    (void)st;
+    aca_dataset d;
+    toy_dataset(&d, 8);
+    aca_err e = {0};
+    aca_train_stats s;
+    aca_train_opts o = dp_opts();
+    o.dp_sigma = 1.1, o.dp_delta = 1e-3, o.epochs = 3;
+    aca_model *m = tiny_model(8, 1);
+    int rc = train_run(m, &d, &o, &s, &e);
+    if (rc) print_error("%s\n", e.msg);
+    assert_int_equal(rc, 0);
+    assert_int_equal(s.steps, 18);
+    dp_sgm p = {8.0 / 48.0, 1.1, 18, 1e-3};
+    dp_result r;
+    assert_int_equal(dp_epsilon(&p, DP_CONVERT_BALLE2020, NULL, 0, &r, &e), 0);
+    assert_true(s.dp_epsilon == r.epsilon && s.dp_order == r.best_order);
+    assert_true(s.dp_q == 8.0 / 48.0 && s.dp_sigma == 1.1);
+    assert_true(isfinite(s.first_loss) && isfinite(s.last_epoch_loss));
+    // Poisson batches vary: about 8 of 48 examples per step.
+    assert_true(s.dp_examples > 18 * 8 / 2 && s.dp_examples < 18 * 8 * 2);
+    free_model(m);
+    // A target epsilon: sigma is the accountant's for it, and the spent epsilon reaches it.
+    o.dp_sigma = NAN, o.dp_epsilon = 3.0;
+    m = tiny_model(8, 1);
+    assert_int_equal(train_run(m, &d, &o, &s, &e), 0);
+    double sigma;
+    dp_result at;
+    p.sigma = 0;
+    assert_int_equal(dp_sigma_for_epsilon(&p, 3.0, DP_CONVERT_BALLE2020, &sigma, &at, &e), 0);
+    assert_true(s.dp_sigma == sigma);
+    assert_true(s.dp_epsilon <= 3.0 && s.dp_epsilon > 3.0 * 0.999);
+    free_model(m);
+    // Stopped early: epsilon of the steps done.
+    char tmpl[] = "/tmp/aca_test_dp_XXXXXX";
+    char *dir = mkdtemp(tmpl);
+    assert_non_null(dir);
+    o.dp_epsilon = NAN, o.dp_sigma = 1.1, o.ckpt_dir = dir, o.stop_after = 5;
+    m = tiny_model(8, 1);
+    assert_int_equal(train_run(m, &d, &o, &s, &e), 0);
+    p.sigma = 1.1, p.steps = 5;
+    assert_int_equal(dp_epsilon(&p, DP_CONVERT_BALLE2020, NULL, 0, &r, &e), 0);
+    assert_true(s.dp_epsilon == r.epsilon);
+    free_model(m);
+    dir_remove_recursive(dir);
+    dataset_free(&d);
+}
+
+// Resume in DP mode is bit-identical (the sample and the noise depend only on (seed, step)).
+static void test_dp_resume_bit_identical(void **st) {
+    (void)st;
+    aca_dataset d;
+    toy_dataset(&d, 9);
+    aca_err e = {0};
+    aca_train_stats s;
+    aca_train_opts o = dp_opts();
+    aca_model *a = tiny_model(9, 1);
+    assert_int_equal(train_run(a, &d, &o, &s, &e), 0);
+    char tmpl[] = "/tmp/aca_test_dp_XXXXXX";
+    char *dir = mkdtemp(tmpl);
+    assert_non_null(dir);
+    aca_train_opts ob = o;
+    ob.ckpt_dir = dir, ob.stop_after = 7;
+    aca_model *b = tiny_model(9, 1);
+    assert_int_equal(train_run(b, &d, &ob, &s, &e), 0);
+    free_model(b);
+    ob.stop_after = 0, ob.resume = 1;
+    aca_model *c = tiny_model(77, 1);
+    assert_int_equal(train_run(c, &d, &ob, &s, &e), 0);
+    assert_int_equal(s.resumed, 1);
+    float *pa, *pc;
+    get_params(a, &pa), get_params(c, &pc);
+    tu_check_bits("DP params after resume", pc, pa, model_num_params(a));
+    free(pa), free(pc);
+    free_model(a), free_model(c);
+    dir_remove_recursive(dir);
+    dataset_free(&d);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_bad_options),
+        cmocka_unit_test(test_clipping_bounds_each_example),
+        cmocka_unit_test(test_per_example_sum_is_batched_gradient),
+        cmocka_unit_test(test_dp_reduces_to_plain),
+        cmocka_unit_test(test_noise_scale),
+        cmocka_unit_test(test_poisson_sampling),
+        cmocka_unit_test(test_epsilon_reported),
+        cmocka_unit_test(test_dp_resume_bit_identical),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
