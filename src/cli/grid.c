@@ -66,7 +66,7 @@ int cmd_grid(int argc, char **argv) {
     long cell = -1;
     int list = 0, report = 0, plot = 0, keep = 0, quiet = 0;
     aca_opt opts[] = {
-        {"--out", OPT_STR, &out, "DIR", "output directory (default out/grid/<name>)", 0, 0},
+        {"--out", OPT_STR, &out, "DIR", "output directory (default out/grid/<GRID file name>)", 0, 0},
         {"--cell", OPT_INT, &cell, "K", "run only cell K (0-based; see --list); skipped when finished", 0, 0},
         {"--list", OPT_FLAG, &list, NULL, "print the cells (index, id, done/todo) and exit", 0, 0},
         {"--emit-slurm", OPT_STR, &slurm, "FILE", "write a Slurm array script (one task per cell) and exit", 0, 0},
@@ -109,8 +109,12 @@ int cmd_grid(int argc, char **argv) {
     if (out) {
         outd = xstrdup(out);
     } else {
-        char *base = xstrdup("out/grid");
-        outd = path_join(base, g.name);
+        // out/grid/<GRID file name without .json>
+        const char *slash = strrchr(pos[0], '/');
+        char *base = xstrdup(slash ? slash + 1 : pos[0]);
+        char *dot = strrchr(base, '.');
+        if (dot && dot != base) *dot = 0;
+        outd = path_join("out/grid", base);
         free(base);
     }
     aca_grid_cell *cells = NULL;
