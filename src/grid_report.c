@@ -209,6 +209,10 @@ int grid_write_summary(const aca_grid_agg *a, aca_buf *csv, aca_buf *md) {
 static void gp_str(aca_buf *b, const char *s) {
     buf_putc(b, '"');
     for (; *s; s++) {
+        if (*s == '\n') {
+            buf_puts(b, "\\n");
+            continue;
+        }
         if (*s == '"' || *s == '\\') buf_putc(b, '\\');
         buf_putc(b, *s);
     }
@@ -222,8 +226,8 @@ static void dat_num(aca_buf *b, double x) {
 
 // Terminal switch and output for both formats: the script draws once per format.
 static void gp_outputs(aca_buf *gp, const char *stem, const char *draw, int w, int h) {
-    buf_printf(gp, "set terminal pngcairo size %d,%d enhanced font \",10\"\nset output \"%s.png\"\n%s", w, h, stem, draw);
-    buf_printf(gp, "set terminal svg size %d,%d enhanced font \"sans,10\"\nset output \"%s.svg\"\n%sunset output\n", w, h,
+    buf_printf(gp, "set terminal pngcairo size %d,%d noenhanced font \",10\"\nset output \"%s.png\"\n%s", w, h, stem, draw);
+    buf_printf(gp, "set terminal svg size %d,%d noenhanced font \"sans,10\"\nset output \"%s.svg\"\n%sunset output\n", w, h,
                stem, draw);
 }
 
@@ -293,7 +297,7 @@ static int plot_fig3(const aca_grid_agg *a, const char *dir, int var, aca_buf *s
     buf_puts(&gp, "set title ");
     {
         char t[400];
-        snprintf(t, sizeof t, "%s (%s%s%d trial%s)", g->name, strcmp(v.data, "-") ? v.data : "",
+        snprintf(t, sizeof t, "%s\n(%s%s%d trial%s)", g->name, strcmp(v.data, "-") ? v.data : "",
                  strcmp(v.data, "-") ? "; " : "", g->trials, g->trials == 1 ? "" : "s");
         gp_str(&gp, t);
     }
@@ -350,7 +354,8 @@ static int plot_fig4(const aca_grid_agg *a, const char *dir, int var, aca_buf *s
                 buf_printf(&gp, "# Figure 4 style: %s of %s, joint, over the two collectives' levels\n",
                            what ? "CT = eff(joint) - eff(alone)" : "efficacy", g->coll[i].name);
                 char t[300];
-                snprintf(t, sizeof t, "%s: %s %s (joint)", g->name, g->coll[i].name, what ? "CT (points)" : "efficacy (%)");
+                snprintf(t, sizeof t, "%s\n%s %s, joint", g->name, g->coll[i].name,
+                         what ? "CT = eff(joint) - eff(alone), points" : "efficacy (%)");
                 buf_puts(&gp, "set title ");
                 gp_str(&gp, t);
                 buf_puts(&gp, "\nset xtics (");
