@@ -776,6 +776,7 @@ static int grid_prepare_corpus(const aca_grid_spec *g, const char *out_dir, char
     grid_cell_spec_json(g, &cell, &b);
     aca_spec sp;
     int rc = spec_parse(b.data, g->path, &sp, e);
+    const int parsed = rc == 0;
     buf_free(&b);
     for (int i = 0; !rc && i < sp.n; i++) {
         const char *cls[2] = {sp.collectives[i].target, sp.collectives[i].seed_class};
@@ -789,7 +790,7 @@ static int grid_prepare_corpus(const aca_grid_spec *g, const char *out_dir, char
             buf_free(&list);
         }
     }
-    if (!rc) spec_free(&sp);
+    if (parsed) spec_free(&sp);
     corpus_free(&c);
     return rc;
 }
