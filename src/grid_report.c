@@ -304,6 +304,9 @@ static int plot_fig3(const aca_grid_agg *a, const char *dir, int var, aca_buf *s
     buf_printf(&gp, "\nset xlabel \"%s\"\nset ylabel \"efficacy (%% of probes predicted as target)\"\n",
                g->coll[0].is_count ? "collective size (members)" : "participation (% of training set)");
     buf_puts(&gp, "set yrange [0:105]\nset key bottom right\nset grid\nset logscale x\n");
+    buf_puts(&gp, "set xtics (");
+    for (int l = 0; l < P; l++) buf_printf(&gp, "%s\"%g\" %g", l ? ", " : "", level_x(g, 0, l), level_x(g, 0, l));
+    buf_puts(&gp, ")\n");
     if (P == 1) buf_printf(&gp, "set xrange [%g:%g]\n", level_x(g, 0, 0) / 2, level_x(g, 0, 0) * 2);
     else buf_puts(&gp, "set offsets graph 0.06, graph 0.06\n");
     gp_outputs(&gp, stem, draw.data, 760, 520);

@@ -501,6 +501,24 @@ static void test_end_to_end_resume(void **st) {
         assert_true(file_exists(p));
         free(p);
     }
+    // Without gnuplot on PATH the scripts and data are still written, and the report does not fail.
+    {
+        aca_grid_agg a;
+        TU_OK(grid_aggregate(&g, clean, &a, &e), &e);
+        char *noplot = tu_path(d, "noplot");
+        const char *old_path = getenv("PATH");
+        char *saved = old_path ? xstrdup(old_path) : NULL;
+        setenv("PATH", noplot, 1); // an empty directory
+        int prc = grid_write_plots(&a, noplot, 1, &e);
+        if (saved) setenv("PATH", saved, 1);
+        free(saved);
+        TU_OK(prc, &e);
+        char *gpf = tu_path(noplot, "fig3.gp"), *png = tu_path(noplot, "fig3.png");
+        assert_true(file_exists(gpf));
+        assert_false(file_exists(png));
+        free(gpf), free(png), free(noplot);
+        grid_agg_free(&a);
+    }
     char *bp = tu_path(clean, "bundle/results.jsonl");
     assert_int_equal(count_lines(bp), n);
     free(bp);
