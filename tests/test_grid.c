@@ -13,6 +13,8 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include "aca/corpus.h"
+#include "aca/eval.h"
 #include "aca/grid.h"
 #include "aca/mutate.h"
 
@@ -301,6 +303,41 @@ static void test_slurm_script(void **st) {
     free(d);
 }
 
+// mutate --only A,C (the grid's subset cells): exactly those act; an unknown name in the list is an error.
+static void test_mutate_only_list(void **st) {
+    (void)st;
+    char *d = tu_tmpdir();
+    char *corpus = tu_path(d, "c.txt"), *spec = tu_path(d, "s.json"), *out = tu_path(d, "m");
+    aca_err e = {0};
+    TU_OK(corpus_synth_write(corpus, 200, 3, &e), &e);
+    tu_write_file(spec, "{\"seed\": 1, \"collectives\": ["
+                        "{\"name\": \"A\", \"target\": \"Web Developer\", \"signal\": \"U+2E17\", \"size\": 5},"
+                        "{\"name\": \"B\", \"target\": \"Web Developer\", \"signal\": \"U+2E18\", \"size\": 5},"
+                        "{\"name\": \"C\", \"target\": \"Project Manager\", \"signal\": \"{\", \"size\": 5}]}");
+    aca_mutate_opts mo;
+    memset(&mo, 0, sizeof mo);
+    mo.corpus_path = corpus;
+    mo.spec_path = spec;
+    mo.out_dir = out;
+    mo.only = "A,C";
+    TU_OK(mutate_run(&mo, &e), &e);
+    aca_datadir dd;
+    TU_OK(datadir_open(out, &dd, &e), &e);
+    assert_int_equal(dd.n_coll, 3);
+    assert_true(dd.coll[0].acts && !dd.coll[1].acts && dd.coll[2].acts);
+    datadir_free(&dd);
+    char *tr = tu_path(out, "train.jsonl");
+    char *txt = tu_read_file(tr, NULL);
+    assert_non_null(strstr(txt, "\xe2\xb8\x97")); // U+2E17 planted by A
+    assert_null(strstr(txt, "\xe2\xb8\x98"));    // B idle
+    free(txt), free(tr);
+    mo.only = "A,Z";
+    TU_EXPECT_ERR(mutate_run(&mo, &e), &e, "--only: no collective named 'Z'");
+    free(corpus), free(spec), free(out);
+    tu_rm_rf(d);
+    free(d);
+}
+
 // ---- end to end --------------------------------------------------------------------------------
 static const char TINY_CFG[] = "{\"model_type\":\"distilbert\",\"vocab_size\":30522,\"max_position_embeddings\":32,"
                                "\"dim\":16,\"n_layers\":1,\"n_heads\":2,\"hidden_dim\":32}";
@@ -575,6 +612,7 @@ int main(void) {
         cmocka_unit_test(test_cells_line_and_product),
         cmocka_unit_test(test_mean_std_ct_loo),
         cmocka_unit_test(test_slurm_script),
+        cmocka_unit_test(test_mutate_only_list),
         cmocka_unit_test(test_end_to_end_resume),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

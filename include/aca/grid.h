@@ -133,8 +133,6 @@ typedef struct {
     const char *out_dir;
     int cell;          // >= 0: run only that cell
     int keep_work;     // keep each cell's data/ and ckpt/ directories
-    int report;        // aggregate + plots after running (a full run)
-    const char *exe;   // the aca binary (Slurm script); NULL: /proc/self/exe
     // progress (may be NULL): called before each cell (result NULL) and after (result set)
     void (*on_cell)(const aca_grid_spec *g, const aca_grid_cell *c, int n_cells, int skipped,
                     const aca_run_result *r, double eta_s, void *ctx);
