@@ -611,10 +611,20 @@ static int prepare(mut_ctx *m, aca_err *e) {
     if (spec_load(o->spec_path, &m->spec, e)) return -1;
     m->seed = o->has_seed ? o->seed : m->spec.seed;
     m->only = -1;
-    if (o->only) {
+    m->cs = xcalloc((size_t)m->spec.n, sizeof *m->cs);
+    for (int i = 0; i < m->spec.n; i++) m->cs[i].acting = !o->only;
+    // --only NAME or NAME,NAME,...: those act (names cannot hold ',').
+    for (const char *p = o->only; p && *p;) {
+        const char *q = strchr(p, ',');
+        size_t n = q ? (size_t)(q - p) : strlen(p);
+        int found = -1;
         for (int i = 0; i < m->spec.n; i++)
-            if (!strcmp(m->spec.collectives[i].name, o->only)) m->only = i;
-        if (m->only < 0) return aca_errf(e, ACA_ERR_VALUE, "--only: no collective named '%s' in %s", o->only, o->spec_path);
+            if (strlen(m->spec.collectives[i].name) == n && !strncmp(m->spec.collectives[i].name, p, n)) found = i;
+        if (found < 0)
+            return aca_errf(e, ACA_ERR_VALUE, "--only: no collective named '%.*s' in %s", (int)n, p, o->spec_path);
+        m->cs[found].acting = 1;
+        m->only = found;
+        p = q ? q + 1 : p + n;
     }
     aca_corpus_opts co = o->corpus_opts;
     co.hash = 1;
@@ -629,8 +639,6 @@ static int prepare(mut_ctx *m, aca_err *e) {
                         o->split_name ? o->split_name : "(default)", ntr, nte, o->corpus_path, m->c.n, m->c.n - t, t);
     }
     if (corpus_split(&m->c, ntr, nte, m->seed, &m->split, e)) return aca_err_prefix(e, "%s", o->corpus_path);
-    m->cs = xcalloc((size_t)m->spec.n, sizeof *m->cs);
-    for (int i = 0; i < m->spec.n; i++) m->cs[i].acting = m->only < 0 || m->only == i;
     if (resolve_classes(m, e)) return -1;
     m->in_train = xcalloc(m->c.n, 1);
     m->taken = xcalloc(m->c.n, 1);

@@ -97,7 +97,7 @@ typedef struct {
     const char *corpus_path;
     const char *spec_path;
     const char *out_dir;
-    const char *only; // --only NAME: only that collective acts (NULL: all)
+    const char *only; // --only NAME or NAME,NAME,...: only those collectives act (NULL: all)
     // Split sizes.  0,0: "karan" (20000/5000) when the corpus has >= 25000 docs, else 80/20
     // (n_test = n/5, n_train = the rest).  Too few docs for the sizes asked is an error.
     size_t n_train, n_test;

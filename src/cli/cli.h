@@ -30,6 +30,7 @@ int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
+int cmd_grid(int argc, char **argv);
 
 // Training progress on stderr (src/cli/train.c): a bar redrawn in place on a terminal, plain log
 // lines otherwise.  Pass cli_progress_step as aca_train_opts.on_step with the state as context.

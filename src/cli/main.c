@@ -20,6 +20,7 @@ static const cli_command COMMANDS[] = {
     {"train", cmd_train, "fine-tune a classifier on a mutated data directory"},
     {"eval", cmd_eval, "clean accuracy, confusion matrix and each collective's efficacy"},
     {"run", cmd_run, "one experiment: unpoisoned, each collective alone, all joint (mutate, train, eval)"},
+    {"grid", cmd_grid, "an experiment grid: alone/joint over participation levels and trials (resumable, Slurm)"},
     {"demo", cmd_demo, "the whole pipeline on the embedded default (synthetic corpus, tiny model, CPU)"},
     {"version", cmd_version, "print the build's git revision"},
 };

@@ -17,7 +17,7 @@ int cmd_mutate(int argc, char **argv) {
         {"--seed", OPT_U64, &seed, "S", "override the spec's seed", 0, 0},
         {"--split", OPT_STR, &split, "SPLIT", "karan (20000/5000) | hardt (25000/4783) | N_TRAIN/N_TEST "
                                                "(default: karan from 25000 docs, else 80/20)", 0, 0},
-        {"--only", OPT_STR, &only, "NAME", "only this collective acts (the 'alone' condition)", 0, 0},
+        {"--only", OPT_STR, &only, "NAME", "only this collective acts (the 'alone' condition); NAME,NAME,...: only those", 0, 0},
         {"--format", OPT_STR, &fmt, "F", "resume | jsonl | tsv | auto", 0, 0},
         {"--encoding", OPT_STR, &enc, "E", "cp1252 | utf8 | auto", 0, 0},
         {"--multilabel", OPT_STR, &multi, "R", "first | drop", 0, 0},

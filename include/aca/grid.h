@@ -1,0 +1,220 @@
+// Experiment grids (`aca grid GRID.json`): many fully determined conditions ("cells") of one set of
+// collectives — the unpoisoned baseline, each collective alone at each participation level, the
+// collectives joint (all; optionally every pair and every all-but-one) — over trials with derived
+// seeds, run one by one (resumable, one cell per Slurm array task), then aggregated into tables
+// (mean and sample std over trials, CT, the pairwise CT matrix, leave-one-out harm, per-class
+// recall cost) and gnuplot figures in the style of Karan et al. (FAccT 2025) Figures 3 and 4.
+//
+// GRID.json (unknown fields anywhere are an error naming the JSON path):
+//   name         string (titles, Slurm job name; default: the file's base name)
+//   seed         whole number >= 0: the grid seed (default 0).  Trial t uses data seed
+//                grid_trial_seed(seed, t, GRID_SEED_DATA) (split + membership) and train seed
+//                grid_trial_seed(seed, t, GRID_SEED_TRAIN) (init, dropout, batch order).
+//   corpus       {"path": FILE, "encoding": "auto"|"utf8"|"cp1252"} or
+//                {"synthetic": N docs, "seed": S} (written once to OUT/corpus.txt)
+//   split        {"train": N, "test": N} (default: mutate's)
+//   model        {"dir": HF checkpoint} or {"config": config.json} (random init; default
+//                models/configs/distilbert-tiny.json), optional "vocab" (default: the checkpoint's,
+//                else models/vocab/bert-base-uncased.txt)
+//   train        {"epochs", "batch", "lr", "weight_decay", "max_grad_norm", "max_len", "bucket",
+//                 "eval_batch"} (defaults: the HF Trainer's, max_len 512, eval_batch 32)
+//   device       "cpu" | "cuda";  precision "fp32" | "bf16" | "fp16"
+//   overlap      "disjoint" (default) | "allow"
+//   collectives  non-empty array of collective objects as in the collectives spec (mutate.h) without
+//                "size"/"members", plus optional per-collective "levels" or "counts"
+//   levels       participation levels, fractions in (0,1] of the training split   } exactly one,
+//   counts       participation levels as member counts >= 1                        } here or per collective
+//   trials       whole number >= 1 (default 1)
+//   period       insertion period for collectives without one: a number >= 1 or an array (an axis)
+//   homogeneity  p in [0,1] or an array (an axis): collectives without "sampling" draw members with
+//                {"kind": "propensity", "seed_class": <their target>, "p": p}
+//   runs         {"baseline": true, "alone": true, "joint": true, "mode": "line"|"product",
+//                 "pairs": false, "loo": false}
+//                line: point k sets every collective to its k-th level (all need as many levels);
+//                product: joint cells at every combination of levels (Figure 4).  pairs: every
+//                pair acts jointly (N > 2); loo: every all-but-one subset acts (N > 2; for N = 2 the
+//                alone cells are those).  pairs and loo need mode line.
+//
+// Cells.  Order: trial, then axis variant (period x homogeneity), then baseline, alone (collective,
+// level), joint (line points or product combinations, last collective fastest), pairs, leave-one-out.
+// Ids: "none-t0", "alone-A0=0.02-t1", "joint-A0=0.02-B1=0.02-t1" (acting collectives and their
+// levels; counts as integers), with "-P<period>" / "-h<p>" before "-t" when that axis has more
+// than one value.  An id that repeats (a pair that is the whole set) is one cell.  In an alone or
+// subset cell the idle collectives keep their sizes (line: the same point's levels; product: their
+// first level) so that membership matches the joint cell (mutate samples every collective).
+//
+// Running a cell: OUT/cells/<id>/ is removed and recreated, spec.json (the derived collectives spec,
+// sizes filled in) written, the condition run (run_condition; subsets via mutate --only A,B), then
+// OUT/cells/<id>/result.json written atomically ({"grid": {cell id, index, kind, trial, variant,
+// acting, levels, sizes}, "result": the run_result JSON}) and the same line appended to
+// OUT/results.jsonl.  A cell whose result.json exists and parses with the same id is skipped, so a
+// grid killed at any point resumes where it stopped.  The token cache is shared: OUT/tokcache.
+#ifndef ACA_GRID_H
+#define ACA_GRID_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "aca/run.h"
+#include "aca/util.h"
+
+#define GRID_MAX_COLL 16
+
+typedef enum { GRID_CELL_BASELINE = 0, GRID_CELL_ALONE, GRID_CELL_JOINT } aca_grid_cell_kind;
+typedef enum { GRID_MODE_LINE = 0, GRID_MODE_PRODUCT } aca_grid_mode;
+enum { GRID_SEED_DATA = 1, GRID_SEED_TRAIN = 2 };
+
+typedef struct {
+    char *name;
+    char *target;
+    char *json;      // the collective's object (without levels/counts), as written
+    int has_period;  // the object names its own period
+    int has_sampling;
+    double *levels;  // (n_levels) fractions in (0,1], or counts when is_count
+    int n_levels;
+    int is_count;
+} aca_grid_coll;
+
+typedef struct {
+    char *path;   // GRID.json as given
+    char *name;
+    uint64_t seed;
+    // data
+    char *corpus_path;     // NULL: synthetic
+    long synth_docs;
+    uint64_t synth_seed;
+    char *encoding;        // NULL: auto
+    size_t n_train, n_test;
+    // model and training
+    char *model_dir, *config_path, *vocab_path;
+    int epochs, batch, max_len, eval_batch, bucket;
+    double lr, weight_decay, max_grad_norm;
+    char *device, *precision;
+    char *overlap;
+    // collectives and axes
+    aca_grid_coll *coll;
+    int n_coll;
+    int trials;
+    int *periods;          // (n_periods); 0 = each collective's own / the spec default
+    int n_periods;
+    double *homog;         // (n_homog); < 0 = no homogeneity override
+    int n_homog;
+    // runs
+    int baseline, alone, joint, pairs, loo;
+    aca_grid_mode mode;
+} aca_grid_spec;
+
+int grid_spec_parse(const char *json, const char *path_for_errors, aca_grid_spec *g, aca_err *e);
+int grid_spec_load(const char *path, aca_grid_spec *g, aca_err *e);
+void grid_spec_free(aca_grid_spec *g);
+
+// Deterministic per-trial seed (< 2^32) from the grid seed, the trial index and the purpose.
+uint64_t grid_trial_seed(uint64_t grid_seed, int trial, int purpose);
+
+typedef struct {
+    char *id;
+    int index;
+    aca_grid_cell_kind kind;
+    int trial;
+    int variant;        // index into period x homogeneity: period = variant / n_homog
+    unsigned acting;    // bit i: collective i acts (0 for the baseline)
+    int level_idx[GRID_MAX_COLL]; // each collective's level index (its size in this cell)
+} aca_grid_cell;
+
+// Enumerates the cells (order and ids above).  *cells is malloc'd; free with grid_cells_free.
+int grid_cells(const aca_grid_spec *g, aca_grid_cell **cells, int *n, aca_err *e);
+void grid_cells_free(aca_grid_cell *cells, int n);
+// The derived collectives spec of a cell (sizes filled in, seed = the trial's data seed).
+void grid_cell_spec_json(const aca_grid_spec *g, const aca_grid_cell *c, aca_buf *out);
+// The level of collective i in cell c as text ("0.02", "40").
+void grid_level_str(const aca_grid_spec *g, int i, int level_idx, char *out, size_t n);
+
+typedef struct {
+    const char *out_dir;
+    int cell;          // >= 0: run only that cell
+    int keep_work;     // keep each cell's data/ and ckpt/ directories
+    // progress (may be NULL): called before each cell (result NULL) and after (result set)
+    void (*on_cell)(const aca_grid_spec *g, const aca_grid_cell *c, int n_cells, int skipped,
+                    const aca_run_result *r, double eta_s, void *ctx);
+    void *ctx;
+    void (*on_step)(const aca_train_progress *p, void *ctx); // training progress (may be NULL)
+    void *on_step_ctx;
+} aca_grid_opts;
+
+typedef struct {
+    int n_cells, ran, skipped;
+} aca_grid_stats;
+
+// Runs the grid's cells (all, or o->cell), skipping finished ones.
+int grid_run(const aca_grid_spec *g, const aca_grid_opts *o, aca_grid_stats *st, aca_err *e);
+// 1 when OUT/cells/<id>/result.json exists and is a valid result of that cell.
+int grid_cell_done(const char *out_dir, const aca_grid_cell *c);
+
+// ---- aggregation (src/grid.c) and report (src/grid_report.c) -----------------------------------
+// One cell's metrics as read back from result.json.
+typedef struct {
+    int have;
+    int cell;             // index into the cells
+    double acc;
+    double eff[GRID_MAX_COLL], eff_nt[GRID_MAX_COLL]; // per collective (probe set), NaN if absent
+    double baseline[GRID_MAX_COLL];
+    int K;
+    double *recall;       // (K) per-class recall on the clean test set
+    char **classes;       // (K)
+} aca_grid_metrics;
+
+// A group: cells that differ only in the trial.
+typedef struct {
+    aca_grid_cell_kind kind;
+    int variant;
+    unsigned acting;
+    int level_idx[GRID_MAX_COLL]; // meaningful for acting collectives
+    int n;                        // trials present
+    double acc_mean, acc_std;
+    double eff_mean[GRID_MAX_COLL], eff_std[GRID_MAX_COLL];
+    double eff_nt_mean[GRID_MAX_COLL], eff_nt_std[GRID_MAX_COLL];
+    // for joint groups: CT(i) = eff_i(this) - eff_i(alone at the same level), paired over trials
+    double ct_mean[GRID_MAX_COLL], ct_std[GRID_MAX_COLL];
+    int ct_n[GRID_MAX_COLL];
+    double *recall_mean;          // (K) mean per-class recall
+    int first_cell;               // a representative cell index (for its id without the trial)
+} aca_grid_group;
+
+typedef struct {
+    const aca_grid_spec *g;
+    aca_grid_cell *cells;
+    int n_cells;
+    aca_grid_metrics *m;   // (n_cells)
+    int n_done;
+    aca_grid_group *groups;
+    int n_groups;
+    int K;
+    char **classes;        // (K) from the first finished cell
+} aca_grid_agg;
+
+// Mean and sample standard deviation (n-1; 0 for n = 1; NaN for n = 0) of the finite values of x.
+void grid_mean_std(const double *x, int n, double *mean, double *std, int *n_used);
+// Reads every finished cell's result.json under out_dir and aggregates.  Unfinished cells are
+// left out (m[k].have = 0).
+int grid_aggregate(const aca_grid_spec *g, const char *out_dir, aca_grid_agg *a, aca_err *e);
+// Aggregates metrics already filled in a->m (tests; grid_aggregate calls it).
+void grid_aggregate_metrics(aca_grid_agg *a);
+void grid_agg_free(aca_grid_agg *a);
+// Group of (kind, variant, acting, levels of the acting collectives), or -1.
+int grid_find_group(const aca_grid_agg *a, int variant, unsigned acting, const int *level_idx);
+// Leave-one-out harm of collective j on i at a line point: eff_i(all) - eff_i(all minus j), NaN
+// when a run is missing; and the pairwise matrix CT(i,j) = eff_i({i,j} joint) - eff_i(alone)
+// (diagonal NaN).
+double grid_loo_harm(const aca_grid_agg *a, int variant, int point, int i, int j);
+double grid_ct_pair(const aca_grid_agg *a, int variant, int point, int i, int j);
+
+// Writes OUT/summary.csv, OUT/summary.md, OUT/plots/* (gnuplot; a note on stderr when it is
+// missing) and OUT/bundle/.
+int grid_report(const aca_grid_spec *g, const char *out_dir, aca_grid_agg *a, aca_err *e);
+int grid_write_summary(const aca_grid_agg *a, aca_buf *csv, aca_buf *md);
+int grid_write_plots(const aca_grid_agg *a, const char *plot_dir, int run_gnuplot, aca_err *e);
+// The Slurm array script for the grid (written atomically to path).
+int grid_emit_slurm(const aca_grid_spec *g, const char *grid_path, const char *out_dir, const char *exe,
+                    const char *path, int n_cells, aca_err *e);
+
+#endif

@@ -1,0 +1,205 @@
+// aca grid: an experiment grid (baseline, alone, joint over participation levels and trials) from
+// GRID.json — run (resumable), one cell (Slurm array task), list, emit a Slurm script, or report.
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "aca/grid.h"
+#include "cli.h"
+
+typedef struct {
+    cli_progress prog;
+    double t_cell;
+} grid_ui;
+
+static void fmt_eta(double s, char *out, size_t n) {
+    if (!isfinite(s)) snprintf(out, n, "ETA n/a");
+    else if (s < 90) snprintf(out, n, "ETA %.0f s", s);
+    else if (s < 5400) snprintf(out, n, "ETA %.0f min", s / 60);
+    else snprintf(out, n, "ETA %.1f h", s / 3600);
+}
+
+static void on_cell(const aca_grid_spec *g, const aca_grid_cell *c, int n, int skipped, const aca_run_result *r,
+                    double eta, void *ctx) {
+    grid_ui *ui = ctx;
+    if (aca_log_level <= 0) return;
+    cli_progress_end(&ui->prog);
+    char e[64];
+    fmt_eta(eta, e, sizeof e);
+    if (skipped) {
+        fprintf(stderr, "aca: cell %d/%d %s: finished earlier, skipped\n", c->index + 1, n, c->id);
+    } else if (!r) {
+        fprintf(stderr, "aca: cell %d/%d %s ...%s%s%s\n", c->index + 1, n, c->id, isfinite(eta) ? " (" : "",
+                isfinite(eta) ? e : "", isfinite(eta) ? ")" : "");
+        ui->t_cell = time_now();
+        ui->prog.label = c->id;
+    } else {
+        fprintf(stderr, "aca: cell %d/%d %s ... %.0f s, clean acc %.3f, efficacy", c->index + 1, n, c->id,
+                time_now() - ui->t_cell, r->eval.clean.accuracy);
+        // The acting collectives' efficacy (every probe set's for the baseline).
+        for (int i = 0; i < r->eval.n_coll; i++)
+            for (int k = 0; k < g->n_coll; k++)
+                if (!strcmp(g->coll[k].name, r->eval.eff[i].name) && (c->kind == GRID_CELL_BASELINE || (c->acting >> k & 1)))
+                    fprintf(stderr, " %s=%.2f", r->eval.eff[i].name, r->eval.eff[i].efficacy);
+        fprintf(stderr, " (%s)\n", e);
+    }
+}
+
+static const char USAGE[] =
+    "usage: aca grid GRID.json [--out DIR] [--cell K | --list | --emit-slurm FILE | --report] [options]\n"
+    "\n"
+    "An experiment grid: the unpoisoned baseline, each collective alone at each participation level,\n"
+    "the collectives joint (mode line: all at the same level, Figure 3; mode product: every\n"
+    "combination, Figure 4), optional pairs and leave-one-out subsets, over trials with seeds derived\n"
+    "from the grid seed.  Each cell runs mutate, tokenize, train and eval in OUT/cells/<id>/ and writes\n"
+    "OUT/cells/<id>/result.json (atomically) and a line of OUT/results.jsonl; finished cells are\n"
+    "skipped, so a killed grid resumes where it stopped.  After a full run (or with --report) the\n"
+    "results are aggregated into OUT/summary.csv, OUT/summary.md, OUT/plots/ (gnuplot PNG + SVG) and\n"
+    "the reproduction bundle OUT/bundle/.  The GRID.json format is described in include/aca/grid.h and\n"
+    "README.md; presets are in grids/.";
+
+int cmd_grid(int argc, char **argv) {
+    const char *out = NULL, *slurm = NULL;
+    long cell = -1;
+    int list = 0, report = 0, plot = 0, keep = 0, quiet = 0;
+    aca_opt opts[] = {
+        {"--out", OPT_STR, &out, "DIR", "output directory (default out/grid/<GRID file name>)", 0, 0},
+        {"--cell", OPT_INT, &cell, "K", "run only cell K (0-based; see --list); skipped when finished", 0, 0},
+        {"--list", OPT_FLAG, &list, NULL, "print the cells (index, id, done/todo) and exit", 0, 0},
+        {"--emit-slurm", OPT_STR, &slurm, "FILE", "write a Slurm array script (one task per cell) and exit", 0, 0},
+        {"--report", OPT_FLAG, &report, NULL, "only aggregate the finished cells: summary, plots, bundle", 0, 0},
+        {"--plot", OPT_FLAG, &plot, NULL, "same as --report", 0, 0},
+        {"--keep-work", OPT_FLAG, &keep, NULL, "keep each cell's mutated data and checkpoint directories", 0, 0},
+        {"--quiet", OPT_FLAG, &quiet, NULL, "no progress output", 0, 0},
+    };
+    aca_err e = {0};
+    const char *pos[1];
+    int npos = 0;
+    int r = opt_parse(opts, (int)ACA_ARRAY_LEN(opts), argc, argv, 1, pos, 1, &npos, USAGE, &e);
+    if (r == 1) return 0;
+    if (r < 0) {
+        cli_fail(&e);
+        return 2;
+    }
+    if (npos != 1) return fprintf(stderr, "aca: grid needs one GRID.json (see --help)\n"), 2;
+    report |= plot;
+    if ((cell >= 0) + list + !!slurm + report > 1)
+        return fprintf(stderr, "aca: give at most one of --cell, --list, --emit-slurm, --report\n"), 2;
+    if (opts[1].seen && cell < 0) return fprintf(stderr, "aca: --cell must be >= 0\n"), 2;
+    if (quiet) aca_log_level = 0;
+    aca_grid_spec g;
+    if (grid_spec_load(pos[0], &g, &e)) return cli_fail(&e);
+    // Default model: the tiny config with the uncased BERT vocabulary.
+    aca_run_setup s;
+    run_setup_default(&s);
+    s.model_dir = g.model_dir;
+    s.config_path = g.config_path;
+    s.vocab_path = g.vocab_path;
+    char cfg_buf[4096], vocab_buf[4096];
+    if (cli_default_model(&s, cfg_buf, vocab_buf, sizeof cfg_buf)) {
+        grid_spec_free(&g);
+        return 1;
+    }
+    if (!g.config_path && s.config_path) g.config_path = xstrdup(s.config_path);
+    if (!g.vocab_path && s.vocab_path) g.vocab_path = xstrdup(s.vocab_path);
+    char *outd = NULL;
+    if (out) {
+        outd = xstrdup(out);
+    } else {
+        // out/grid/<GRID file name without .json>
+        const char *slash = strrchr(pos[0], '/');
+        char *base = xstrdup(slash ? slash + 1 : pos[0]);
+        char *dot = strrchr(base, '.');
+        if (dot && dot != base) *dot = 0;
+        outd = path_join("out/grid", base);
+        free(base);
+    }
+    aca_grid_cell *cells = NULL;
+    int n = 0, rc = 1;
+    if (grid_cells(&g, &cells, &n, &e)) {
+        cli_fail(&e);
+        goto done;
+    }
+    if (list) {
+        for (int k = 0; k < n; k++) printf("%d\t%s\t%s\n", k, cells[k].id, grid_cell_done(outd, &cells[k]) ? "done" : "todo");
+        rc = 0;
+        goto done;
+    }
+    if (slurm) {
+        char exe[PATH_MAX];
+        ssize_t k = readlink("/proc/self/exe", exe, sizeof exe - 1);
+        if (k <= 0) {
+            fprintf(stderr, "aca: cannot find the path of this binary (/proc/self/exe)\n");
+            goto done;
+        }
+        exe[k] = 0;
+        if (grid_emit_slurm(&g, pos[0], outd, exe, slurm, n, &e)) {
+            cli_fail(&e);
+            goto done;
+        }
+        printf("wrote %s: a Slurm array of %d tasks (0-%d), one cell each, results under %s\n"
+               "submit: sbatch %s   then, when all are done: aca grid %s --out %s --report\n",
+               slurm, n, n - 1, outd, slurm, pos[0], outd);
+        rc = 0;
+        goto done;
+    }
+    if (!report) {
+        grid_ui ui;
+        memset(&ui, 0, sizeof ui);
+        cli_progress_init(&ui.prog, "train");
+        aca_grid_opts o;
+        memset(&o, 0, sizeof o);
+        o.out_dir = outd;
+        o.cell = (int)cell;
+        o.keep_work = keep;
+        o.on_cell = on_cell;
+        o.ctx = &ui;
+        if (ui.prog.tty && aca_log_level > 0) o.on_step = cli_progress_step, o.on_step_ctx = &ui.prog;
+        if (dir_make(outd, &e)) {
+            cli_fail(&e);
+            goto done;
+        }
+        aca_grid_stats st;
+        double t0 = time_now();
+        int grc = grid_run(&g, &o, &st, &e);
+        cli_progress_end(&ui.prog);
+        if (grc) {
+            cli_fail(&e);
+            goto done;
+        }
+        if (aca_log_level > 0)
+            fprintf(stderr, "aca: %d cell%s run, %d skipped (finished earlier), %.0f s\n", st.ran, st.ran == 1 ? "" : "s",
+                    st.skipped, time_now() - t0);
+        if (cell >= 0) {
+            rc = 0;
+            goto done;
+        }
+    }
+    aca_grid_agg a;
+    if (grid_aggregate(&g, outd, &a, &e)) {
+        cli_fail(&e);
+        goto done;
+    }
+    if (grid_report(&g, outd, &a, &e)) {
+        grid_agg_free(&a);
+        cli_fail(&e);
+        goto done;
+    }
+    char *md = path_join(outd, "summary.md");
+    aca_buf b = {0};
+    if (!file_read_all(md, &b, &e)) fputs(b.data, stdout);
+    printf("\n%d of %d cells finished.  Tables: %s/summary.{md,csv}; plots: %s/plots/; bundle: %s/bundle/\n", a.n_done,
+           a.n_cells, outd, outd, outd);
+    buf_free(&b);
+    free(md);
+    grid_agg_free(&a);
+    rc = 0;
+done:
+    grid_cells_free(cells, n);
+    grid_spec_free(&g);
+    free(outd);
+    return rc;
+}

@@ -1,0 +1,1061 @@
+// Experiment grids: GRID.json parsing, cell enumeration, running cells (resumable), aggregation.
+// The report (tables, plots, bundle, Slurm script) is in grid_report.c.  See include/aca/grid.h.
+#include "aca/grid.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "aca/corpus.h"
+#include "aca/mutate.h"
+
+// ---- spec parsing ------------------------------------------------------------------------------
+typedef struct {
+    const char *file;
+    aca_err *e;
+} pctx;
+
+static int perr(const pctx *p, const char *field, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int perr(const pctx *p, const char *field, const char *fmt, ...) {
+    char msg[700];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return aca_errf(p->e, ACA_ERR_VALUE, "%s: %s: %s", p->file, field, msg);
+}
+
+// Unknown keys of an object are an error naming "<prefix>.<key>".
+static int check_keys(const pctx *p, const cJSON *o, const char *prefix, const char *const *allowed, size_t n) {
+    const cJSON *it;
+    cJSON_ArrayForEach(it, o) {
+        int ok = 0;
+        for (size_t k = 0; k < n && !ok; k++) ok = !strcmp(it->string, allowed[k]);
+        if (!ok) {
+            char f[300];
+            snprintf(f, sizeof f, "%s%s%s", prefix, *prefix ? "." : "", it->string);
+            return perr(p, f, "unknown field");
+        }
+    }
+    return 0;
+}
+
+static int get_obj(const pctx *p, const cJSON *root, const char *key, const cJSON **out) {
+    *out = cJSON_GetObjectItemCaseSensitive(root, key);
+    if (*out && !cJSON_IsObject(*out)) return perr(p, key, "must be an object");
+    return 0;
+}
+
+static int get_str(const pctx *p, const cJSON *o, const char *key, const char *field, char **out) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!v) return 0;
+    if (!cJSON_IsString(v) || !*v->valuestring) return perr(p, field, "must be a non-empty string");
+    free(*out);
+    *out = xstrdup(v->valuestring);
+    return 0;
+}
+
+static int is_whole(double x) { return isfinite(x) && x == floor(x); }
+
+// A whole number in [lo, hi] (when present).
+static int get_int(const pctx *p, const cJSON *o, const char *key, const char *field, long lo, long hi, long *out) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!v) return 0;
+    if (!cJSON_IsNumber(v) || !is_whole(v->valuedouble) || v->valuedouble < (double)lo || v->valuedouble > (double)hi)
+        return perr(p, field, "must be a whole number in [%ld, %ld]", lo, hi);
+    *out = (long)v->valuedouble;
+    return 0;
+}
+
+static int get_num(const pctx *p, const cJSON *o, const char *key, const char *field, double lo, int lo_open,
+                   double *out) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!v) return 0;
+    if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) || v->valuedouble < lo || (lo_open && v->valuedouble == lo))
+        return perr(p, field, "must be a number %s %g", lo_open ? ">" : ">=", lo);
+    *out = v->valuedouble;
+    return 0;
+}
+
+static int get_bool(const pctx *p, const cJSON *o, const char *key, const char *field, int *out) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!v) return 0;
+    if (!cJSON_IsBool(v)) return perr(p, field, "must be true or false");
+    *out = cJSON_IsTrue(v);
+    return 0;
+}
+
+// "levels" (fractions in (0,1]) or "counts" (whole numbers >= 1) of an object; *n = 0 when neither.
+static int parse_levels(const pctx *p, const cJSON *o, const char *prefix, double **lv, int *n, int *is_count) {
+    const cJSON *l = cJSON_GetObjectItemCaseSensitive(o, "levels"), *c = cJSON_GetObjectItemCaseSensitive(o, "counts");
+    char f[300];
+    *n = 0;
+    if (l && c) {
+        snprintf(f, sizeof f, "%s%scounts", prefix, *prefix ? "." : "");
+        return perr(p, f, "give either \"levels\" (fractions) or \"counts\", not both");
+    }
+    const cJSON *a = l ? l : c;
+    if (!a) return 0;
+    *is_count = c != NULL;
+    snprintf(f, sizeof f, "%s%s%s", prefix, *prefix ? "." : "", l ? "levels" : "counts");
+    if (!cJSON_IsArray(a) || cJSON_GetArraySize(a) < 1) return perr(p, f, "must be a non-empty array of numbers");
+    int k = cJSON_GetArraySize(a);
+    double *v = xcalloc((size_t)k, sizeof *v);
+    for (int i = 0; i < k; i++) {
+        const cJSON *x = cJSON_GetArrayItem(a, i);
+        char fi[340];
+        snprintf(fi, sizeof fi, "%s[%d]", f, i);
+        if (!cJSON_IsNumber(x)) return free(v), perr(p, fi, "must be a number");
+        double d = x->valuedouble;
+        if (*is_count && (!is_whole(d) || d < 1 || d > 1e9))
+            return free(v), perr(p, fi, "%g is not a member count (a whole number >= 1)", d);
+        if (!*is_count && !(d > 0 && d <= 1))
+            return free(v), perr(p, fi, "%g is not a participation level in (0,1] (fraction of the training split; use \"counts\" for member counts)", d);
+        for (int j = 0; j < i; j++)
+            if (v[j] == d) return free(v), perr(p, fi, "%g is listed twice", d);
+        v[i] = d;
+    }
+    *lv = v;
+    *n = k;
+    return 0;
+}
+
+// An axis: a scalar or a non-empty array.  Values written to *vals (malloc'd).
+static int parse_axis(const pctx *p, const cJSON *root, const char *key, int whole, double lo, double hi,
+                      double **vals, int *n) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, key);
+    *n = 0;
+    *vals = NULL;
+    if (!v) return 0;
+    int k = cJSON_IsArray(v) ? cJSON_GetArraySize(v) : 1;
+    if (k < 1) return perr(p, key, "must be a number or a non-empty array of numbers");
+    double *a = xcalloc((size_t)k, sizeof *a);
+    for (int i = 0; i < k; i++) {
+        const cJSON *x = cJSON_IsArray(v) ? cJSON_GetArrayItem(v, i) : v;
+        char f[64];
+        if (cJSON_IsArray(v)) snprintf(f, sizeof f, "%s[%d]", key, i);
+        else snprintf(f, sizeof f, "%s", key);
+        if (!cJSON_IsNumber(x) || !isfinite(x->valuedouble) || x->valuedouble < lo || x->valuedouble > hi ||
+            (whole && !is_whole(x->valuedouble)))
+            return free(a), perr(p, f, "must be %s in [%g, %g]", whole ? "a whole number" : "a number", lo, hi);
+        a[i] = x->valuedouble;
+    }
+    *vals = a;
+    *n = k;
+    return 0;
+}
+
+void grid_spec_free(aca_grid_spec *g) {
+    for (int i = 0; g->coll && i < g->n_coll; i++) {
+        free(g->coll[i].name);
+        free(g->coll[i].target);
+        free(g->coll[i].json);
+        free(g->coll[i].levels);
+    }
+    free(g->coll);
+    free(g->path), free(g->name), free(g->corpus_path), free(g->encoding);
+    free(g->model_dir), free(g->config_path), free(g->vocab_path);
+    free(g->device), free(g->precision), free(g->overlap);
+    free(g->periods), free(g->homog);
+    memset(g, 0, sizeof *g);
+}
+
+static char *base_name(const char *path) {
+    const char *s = strrchr(path, '/');
+    s = s ? s + 1 : path;
+    char *b = xstrdup(s);
+    char *dot = strrchr(b, '.');
+    if (dot && dot != b) *dot = 0;
+    return b;
+}
+
+static int parse_collectives(const pctx *p, const cJSON *root, aca_grid_spec *g) {
+    const cJSON *cs = cJSON_GetObjectItemCaseSensitive(root, "collectives");
+    if (!cJSON_IsArray(cs) || cJSON_GetArraySize(cs) < 1)
+        return perr(p, "collectives", "must be a non-empty array of collective objects");
+    int n = cJSON_GetArraySize(cs);
+    if (n > GRID_MAX_COLL) return perr(p, "collectives", "at most %d collectives in a grid (got %d)", GRID_MAX_COLL, n);
+    double *lv = NULL;
+    int nl = 0, is_count = 0;
+    if (parse_levels(p, root, "", &lv, &nl, &is_count)) return -1;
+    g->coll = xcalloc((size_t)n, sizeof *g->coll);
+    g->n_coll = n;
+    static const char *const keys[] = {"name", "target", "signal", "period", "sampling", "strategy", "levels", "counts"};
+    int rc = 0;
+    for (int i = 0; i < n && !rc; i++) {
+        const cJSON *c = cJSON_GetArrayItem(cs, i);
+        aca_grid_coll *k = &g->coll[i];
+        char pre[64];
+        snprintf(pre, sizeof pre, "collectives[%d]", i);
+        if (!cJSON_IsObject(c)) {
+            rc = perr(p, pre, "must be an object");
+            break;
+        }
+        if (cJSON_GetObjectItemCaseSensitive(c, "size") || cJSON_GetObjectItemCaseSensitive(c, "members")) {
+            char f[80];
+            snprintf(f, sizeof f, "%s.%s", pre, cJSON_GetObjectItemCaseSensitive(c, "size") ? "size" : "members");
+            rc = perr(p, f, "not allowed in a grid: sizes come from \"levels\" or \"counts\"");
+            break;
+        }
+        if ((rc = check_keys(p, c, pre, keys, ACA_ARRAY_LEN(keys)))) break;
+        char f[80];
+        snprintf(f, sizeof f, "%s.name", pre);
+        if ((rc = get_str(p, c, "name", f, &k->name))) break;
+        snprintf(f, sizeof f, "%s.target", pre);
+        if ((rc = get_str(p, c, "target", f, &k->target))) break;
+        if (!k->name || !k->target) {
+            snprintf(f, sizeof f, "%s.%s", pre, k->name ? "target" : "name");
+            rc = perr(p, f, "required");
+            break;
+        }
+        k->has_period = cJSON_GetObjectItemCaseSensitive(c, "period") != NULL;
+        k->has_sampling = cJSON_GetObjectItemCaseSensitive(c, "sampling") != NULL;
+        if ((rc = parse_levels(p, c, pre, &k->levels, &k->n_levels, &k->is_count))) break;
+        if (!k->n_levels) {
+            if (!nl) {
+                rc = perr(p, pre, "no participation levels: give \"levels\" or \"counts\" at the top level or in the collective");
+                break;
+            }
+            k->levels = xcalloc((size_t)nl, sizeof *k->levels);
+            memcpy(k->levels, lv, (size_t)nl * sizeof *lv);
+            k->n_levels = nl;
+            k->is_count = is_count;
+        }
+        cJSON *dup = cJSON_Duplicate(c, 1);
+        cJSON_DeleteItemFromObjectCaseSensitive(dup, "levels");
+        cJSON_DeleteItemFromObjectCaseSensitive(dup, "counts");
+        char *txt = cJSON_PrintUnformatted(dup);
+        k->json = xstrdup(txt);
+        cJSON_free(txt);
+        cJSON_Delete(dup);
+    }
+    free(lv);
+    return rc;
+}
+
+int grid_spec_parse(const char *json, const char *path, aca_grid_spec *g, aca_err *e) {
+    memset(g, 0, sizeof *g);
+    pctx p = {path, e};
+    cJSON *root = cJSON_Parse(json);
+    if (!root || !cJSON_IsObject(root)) {
+        cJSON_Delete(root);
+        return aca_errf(e, ACA_ERR_FORMAT, "%s: not a JSON object (syntax error near byte %ld)", path,
+                        (long)(cJSON_GetErrorPtr() ? cJSON_GetErrorPtr() - json : 0));
+    }
+    static const char *const top[] = {"name",   "seed",    "corpus",      "split",     "model",    "train",
+                                      "device", "precision", "overlap",   "collectives", "levels", "counts",
+                                      "trials", "period",  "homogeneity", "runs"};
+    static const char *const k_corpus[] = {"path", "encoding", "synthetic", "seed"};
+    static const char *const k_split[] = {"train", "test"};
+    static const char *const k_model[] = {"dir", "config", "vocab"};
+    static const char *const k_train[] = {"epochs", "batch", "lr", "weight_decay", "max_grad_norm", "max_len", "bucket",
+                                          "eval_batch"};
+    static const char *const k_runs[] = {"baseline", "alone", "joint", "mode", "pairs", "loo"};
+    g->path = xstrdup(path);
+    g->epochs = 5, g->batch = 8, g->max_len = 512, g->eval_batch = 32;
+    g->lr = 5e-5, g->weight_decay = 0, g->max_grad_norm = 1.0;
+    g->trials = 1;
+    g->baseline = g->alone = g->joint = 1;
+    g->synth_docs = 2000;
+    const cJSON *corpus, *split, *model, *train, *runs;
+    long v;
+    int rc = -1;
+    if (check_keys(&p, root, "", top, ACA_ARRAY_LEN(top))) goto done;
+    if (get_str(&p, root, "name", "name", &g->name)) goto done;
+    if (!g->name) g->name = base_name(path);
+    v = 0;
+    if (get_int(&p, root, "seed", "seed", 0, 9007199254740991L, &v)) goto done;
+    g->seed = (uint64_t)v;
+    g->synth_seed = g->seed;
+    // corpus
+    if (get_obj(&p, root, "corpus", &corpus)) goto done;
+    if (corpus) {
+        if (check_keys(&p, corpus, "corpus", k_corpus, ACA_ARRAY_LEN(k_corpus))) goto done;
+        if (get_str(&p, corpus, "path", "corpus.path", &g->corpus_path)) goto done;
+        if (get_str(&p, corpus, "encoding", "corpus.encoding", &g->encoding)) goto done;
+        int has_syn = cJSON_GetObjectItemCaseSensitive(corpus, "synthetic") != NULL;
+        if (!!g->corpus_path == has_syn) {
+            perr(&p, "corpus", "give exactly one of \"path\" (a corpus file) or \"synthetic\" (a document count)");
+            goto done;
+        }
+        if (get_int(&p, corpus, "synthetic", "corpus.synthetic", 10, 100000000, &g->synth_docs)) goto done;
+        v = (long)g->synth_seed;
+        if (get_int(&p, corpus, "seed", "corpus.seed", 0, 9007199254740991L, &v)) goto done;
+        g->synth_seed = (uint64_t)v;
+        if (g->encoding) {
+            aca_corpus_encoding enc;
+            if (corpus_parse_encoding(g->encoding, &enc, e)) {
+                aca_err_prefix(e, "%s: corpus.encoding", path);
+                goto done;
+            }
+        }
+    }
+    // split
+    if (get_obj(&p, root, "split", &split)) goto done;
+    if (split) {
+        long tr = 0, te = 0;
+        if (check_keys(&p, split, "split", k_split, ACA_ARRAY_LEN(k_split)) ||
+            get_int(&p, split, "train", "split.train", 1, 100000000, &tr) ||
+            get_int(&p, split, "test", "split.test", 1, 100000000, &te))
+            goto done;
+        if (!tr || !te) {
+            perr(&p, "split", "give both \"train\" and \"test\"");
+            goto done;
+        }
+        g->n_train = (size_t)tr, g->n_test = (size_t)te;
+    }
+    // model
+    if (get_obj(&p, root, "model", &model)) goto done;
+    if (model) {
+        if (check_keys(&p, model, "model", k_model, ACA_ARRAY_LEN(k_model)) ||
+            get_str(&p, model, "dir", "model.dir", &g->model_dir) ||
+            get_str(&p, model, "config", "model.config", &g->config_path) ||
+            get_str(&p, model, "vocab", "model.vocab", &g->vocab_path))
+            goto done;
+        if (g->model_dir && g->config_path) {
+            perr(&p, "model", "give at most one of \"dir\" (a checkpoint) or \"config\" (random init)");
+            goto done;
+        }
+    }
+    // training
+    if (get_obj(&p, root, "train", &train)) goto done;
+    if (train) {
+        long ep = g->epochs, b = g->batch, ml = g->max_len, eb = g->eval_batch;
+        if (check_keys(&p, train, "train", k_train, ACA_ARRAY_LEN(k_train)) ||
+            get_int(&p, train, "epochs", "train.epochs", 1, 100000, &ep) ||
+            get_int(&p, train, "batch", "train.batch", 1, 65536, &b) ||
+            get_int(&p, train, "max_len", "train.max_len", 8, 1 << 20, &ml) ||
+            get_int(&p, train, "eval_batch", "train.eval_batch", 1, 65536, &eb) ||
+            get_num(&p, train, "lr", "train.lr", 0, 1, &g->lr) ||
+            get_num(&p, train, "weight_decay", "train.weight_decay", 0, 0, &g->weight_decay) ||
+            get_num(&p, train, "max_grad_norm", "train.max_grad_norm", 0, 0, &g->max_grad_norm) ||
+            get_bool(&p, train, "bucket", "train.bucket", &g->bucket))
+            goto done;
+        g->epochs = (int)ep, g->batch = (int)b, g->max_len = (int)ml, g->eval_batch = (int)eb;
+    }
+    if (get_str(&p, root, "device", "device", &g->device) || get_str(&p, root, "precision", "precision", &g->precision) ||
+        get_str(&p, root, "overlap", "overlap", &g->overlap))
+        goto done;
+    if (!g->device) g->device = xstrdup("cpu");
+    if (!g->precision) g->precision = xstrdup("fp32");
+    if (!g->overlap) g->overlap = xstrdup("disjoint");
+    if (strcmp(g->device, "cpu") && strcmp(g->device, "cuda")) {
+        perr(&p, "device", "'%s' is not a device (cpu | cuda)", g->device);
+        goto done;
+    }
+    if (strcmp(g->precision, "fp32") && strcmp(g->precision, "bf16") && strcmp(g->precision, "fp16")) {
+        perr(&p, "precision", "'%s' is not a precision (fp32 | bf16 | fp16)", g->precision);
+        goto done;
+    }
+    if (strcmp(g->overlap, "disjoint") && strcmp(g->overlap, "allow")) {
+        perr(&p, "overlap", "'%s' is not an overlap rule (disjoint | allow)", g->overlap);
+        goto done;
+    }
+    {
+        const cJSON *t = cJSON_GetObjectItemCaseSensitive(root, "trials");
+        if (t && (!cJSON_IsNumber(t) || !is_whole(t->valuedouble) || t->valuedouble < 1 || t->valuedouble > 100000)) {
+            char got[64];
+            if (cJSON_IsNumber(t)) snprintf(got, sizeof got, "%g", t->valuedouble);
+            else snprintf(got, sizeof got, "a non-number");
+            perr(&p, "trials", "must be a whole number in [1, 100000] (got %s)", got);
+            goto done;
+        }
+        if (t) g->trials = (int)t->valuedouble;
+    }
+    // axes
+    double *ax = NULL;
+    int nax = 0;
+    if (parse_axis(&p, root, "period", 1, 1, 1e6, &ax, &nax)) goto done;
+    g->n_periods = nax ? nax : 1;
+    g->periods = xcalloc((size_t)g->n_periods, sizeof *g->periods);
+    for (int i = 0; i < nax; i++) g->periods[i] = (int)ax[i];
+    free(ax);
+    if (parse_axis(&p, root, "homogeneity", 0, 0, 1, &ax, &nax)) goto done;
+    g->n_homog = nax ? nax : 1;
+    g->homog = xcalloc((size_t)g->n_homog, sizeof *g->homog);
+    for (int i = 0; i < g->n_homog; i++) g->homog[i] = nax ? ax[i] : -1;
+    free(ax);
+    // runs
+    if (get_obj(&p, root, "runs", &runs)) goto done;
+    if (runs) {
+        if (check_keys(&p, runs, "runs", k_runs, ACA_ARRAY_LEN(k_runs)) ||
+            get_bool(&p, runs, "baseline", "runs.baseline", &g->baseline) ||
+            get_bool(&p, runs, "alone", "runs.alone", &g->alone) || get_bool(&p, runs, "joint", "runs.joint", &g->joint) ||
+            get_bool(&p, runs, "pairs", "runs.pairs", &g->pairs) || get_bool(&p, runs, "loo", "runs.loo", &g->loo))
+            goto done;
+        char *mode = NULL;
+        if (get_str(&p, runs, "mode", "runs.mode", &mode)) goto done;
+        if (mode && !strcmp(mode, "product")) g->mode = GRID_MODE_PRODUCT;
+        else if (mode && strcmp(mode, "line")) {
+            perr(&p, "runs.mode", "'%s' is not a mode (line | product)", mode);
+            free(mode);
+            goto done;
+        }
+        free(mode);
+    }
+    if (parse_collectives(&p, root, g)) goto done;
+    if (g->mode == GRID_MODE_LINE)
+        for (int i = 1; i < g->n_coll; i++)
+            if (g->coll[i].n_levels != g->coll[0].n_levels) {
+                char f[64];
+                snprintf(f, sizeof f, "collectives[%d].levels", i);
+                perr(&p, f, "mode \"line\" needs every collective to have as many levels (%d here, %d for %s)",
+                     g->coll[i].n_levels, g->coll[0].n_levels, g->coll[0].name);
+                goto done;
+            }
+    if ((g->pairs || g->loo) && g->mode != GRID_MODE_LINE) {
+        perr(&p, g->pairs ? "runs.pairs" : "runs.loo", "needs \"mode\": \"line\"");
+        goto done;
+    }
+    if (!g->baseline && !g->alone && !g->joint && !g->pairs && !g->loo) {
+        perr(&p, "runs", "asks for no runs at all");
+        goto done;
+    }
+    // Every collective through the collectives-spec parser (signal, period, sampling, strategy,
+    // names), with the sizes of a first cell.
+    {
+        aca_grid_cell c;
+        memset(&c, 0, sizeof c);
+        aca_buf b = {0};
+        grid_cell_spec_json(g, &c, &b);
+        aca_spec sp;
+        int r = spec_parse(b.data, path, &sp, e);
+        buf_free(&b);
+        if (r) goto done;
+        spec_free(&sp);
+    }
+    rc = 0;
+done:
+    cJSON_Delete(root);
+    if (rc) {
+        // keep the message, free the rest
+        aca_err keep = *e;
+        grid_spec_free(g);
+        *e = keep;
+    }
+    return rc;
+}
+
+int grid_spec_load(const char *path, aca_grid_spec *g, aca_err *e) {
+    aca_buf b = {0};
+    memset(g, 0, sizeof *g);
+    if (file_read_all(path, &b, e)) return -1;
+    int rc = grid_spec_parse(b.data, path, g, e);
+    buf_free(&b);
+    return rc;
+}
+
+uint64_t grid_trial_seed(uint64_t grid_seed, int trial, int purpose) {
+    aca_rng r;
+    rng_seed(&r, grid_seed, 0x67726964ULL * 1000003ULL + (uint64_t)trial * 16 + (uint64_t)purpose);
+    return rng_u64(&r) >> 32;
+}
+
+// ---- cells -------------------------------------------------------------------------------------
+void grid_level_str(const aca_grid_spec *g, int i, int level_idx, char *out, size_t n) {
+    const aca_grid_coll *k = &g->coll[i];
+    if (k->is_count) snprintf(out, n, "%ld", (long)k->levels[level_idx]);
+    else snprintf(out, n, "%g", k->levels[level_idx]);
+}
+
+typedef struct {
+    aca_grid_cell *v;
+    int n, cap;
+} cell_vec;
+
+static void cell_add(const aca_grid_spec *g, cell_vec *cv, aca_grid_cell_kind kind, int trial, int variant,
+                     unsigned acting, const int *lv) {
+    aca_buf id = {0};
+    buf_puts(&id, kind == GRID_CELL_BASELINE ? "none" : kind == GRID_CELL_ALONE ? "alone" : "joint");
+    for (int i = 0; i < g->n_coll; i++) {
+        if (!(acting >> i & 1)) continue;
+        char l[64];
+        grid_level_str(g, i, lv[i], l, sizeof l);
+        buf_printf(&id, "-%s=%s", g->coll[i].name, l);
+    }
+    if (g->n_periods > 1) buf_printf(&id, "-P%d", g->periods[variant / g->n_homog]);
+    if (g->n_homog > 1) buf_printf(&id, "-h%g", g->homog[variant % g->n_homog]);
+    buf_printf(&id, "-t%d", trial);
+    for (int k = 0; k < cv->n; k++)
+        if (!strcmp(cv->v[k].id, id.data)) {
+            buf_free(&id);
+            return;
+        }
+    if (cv->n == cv->cap) {
+        cv->cap = cv->cap ? 2 * cv->cap : 64;
+        cv->v = xrealloc(cv->v, (size_t)cv->cap * sizeof *cv->v);
+    }
+    aca_grid_cell *c = &cv->v[cv->n];
+    memset(c, 0, sizeof *c);
+    c->id = id.data;
+    c->index = cv->n;
+    c->kind = kind;
+    c->trial = trial;
+    c->variant = variant;
+    c->acting = acting;
+    for (int i = 0; i < g->n_coll; i++) c->level_idx[i] = lv[i];
+    cv->n++;
+}
+
+int grid_cells(const aca_grid_spec *g, aca_grid_cell **cells, int *n, aca_err *e) {
+    cell_vec cv = {0};
+    const int N = g->n_coll, n_var = g->n_periods * g->n_homog;
+    const unsigned all = N >= 32 ? ~0u : (1u << N) - 1;
+    const int n_points = g->coll[0].n_levels; // line mode
+    int lv[GRID_MAX_COLL];
+    for (int t = 0; t < g->trials; t++)
+        for (int var = 0; var < n_var; var++) {
+            memset(lv, 0, sizeof lv);
+            if (g->baseline) cell_add(g, &cv, GRID_CELL_BASELINE, t, var, 0, lv);
+            if (g->alone)
+                for (int i = 0; i < N; i++)
+                    for (int l = 0; l < g->coll[i].n_levels; l++) {
+                        for (int j = 0; j < N; j++) lv[j] = g->mode == GRID_MODE_LINE ? l : 0;
+                        lv[i] = l;
+                        cell_add(g, &cv, GRID_CELL_ALONE, t, var, 1u << i, lv);
+                    }
+            if (g->joint && g->mode == GRID_MODE_LINE) {
+                for (int l = 0; l < n_points; l++) {
+                    for (int j = 0; j < N; j++) lv[j] = l;
+                    cell_add(g, &cv, N == 1 ? GRID_CELL_ALONE : GRID_CELL_JOINT, t, var, all, lv);
+                }
+            } else if (g->joint) {
+                memset(lv, 0, sizeof lv);
+                for (;;) {
+                    cell_add(g, &cv, N == 1 ? GRID_CELL_ALONE : GRID_CELL_JOINT, t, var, all, lv);
+                    int j = N - 1;
+                    while (j >= 0 && ++lv[j] == g->coll[j].n_levels) lv[j--] = 0;
+                    if (j < 0) break;
+                }
+            }
+            if (g->pairs && N > 2)
+                for (int l = 0; l < n_points; l++)
+                    for (int i = 0; i < N; i++)
+                        for (int j = i + 1; j < N; j++) {
+                            for (int k = 0; k < N; k++) lv[k] = l;
+                            cell_add(g, &cv, GRID_CELL_JOINT, t, var, 1u << i | 1u << j, lv);
+                        }
+            if (g->loo && N > 2)
+                for (int l = 0; l < n_points; l++)
+                    for (int j = 0; j < N; j++) {
+                        for (int k = 0; k < N; k++) lv[k] = l;
+                        cell_add(g, &cv, GRID_CELL_JOINT, t, var, all & ~(1u << j), lv);
+                    }
+        }
+    if (cv.n == 0) {
+        free(cv.v);
+        return aca_errf(e, ACA_ERR_VALUE, "%s: the grid has no cells", g->path);
+    }
+    *cells = cv.v;
+    *n = cv.n;
+    return 0;
+}
+
+void grid_cells_free(aca_grid_cell *cells, int n) {
+    for (int k = 0; cells && k < n; k++) free(cells[k].id);
+    free(cells);
+}
+
+void grid_cell_spec_json(const aca_grid_spec *g, const aca_grid_cell *c, aca_buf *out) {
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddNumberToObject(root, "seed", (double)grid_trial_seed(g->seed, c->trial, GRID_SEED_DATA));
+    cJSON_AddStringToObject(root, "overlap", g->overlap ? g->overlap : "disjoint");
+    cJSON *arr = cJSON_AddArrayToObject(root, "collectives");
+    const int period = g->periods ? g->periods[c->variant / g->n_homog] : 0;
+    const double p = g->homog ? g->homog[c->variant % g->n_homog] : -1;
+    for (int i = 0; i < g->n_coll; i++) {
+        const aca_grid_coll *k = &g->coll[i];
+        cJSON *o = cJSON_Parse(k->json);
+        double lvl = k->levels[c->level_idx[i]];
+        if (k->is_count) cJSON_AddNumberToObject(o, "size", lvl);
+        else if (lvl >= 1) cJSON_AddStringToObject(o, "size", "100%");
+        else cJSON_AddNumberToObject(o, "size", lvl);
+        if (!k->has_period && period > 0) cJSON_AddNumberToObject(o, "period", period);
+        if (!k->has_sampling && p >= 0) {
+            cJSON *s = cJSON_AddObjectToObject(o, "sampling");
+            cJSON_AddStringToObject(s, "kind", "propensity");
+            cJSON_AddStringToObject(s, "seed_class", k->target);
+            cJSON_AddNumberToObject(s, "p", p);
+        }
+        cJSON_AddItemToArray(arr, o);
+    }
+    char *txt = cJSON_Print(root);
+    buf_puts(out, txt);
+    buf_putc(out, '\n');
+    cJSON_free(txt);
+    cJSON_Delete(root);
+}
+
+// ---- running -----------------------------------------------------------------------------------
+static char *cell_path(const char *out_dir, const aca_grid_cell *c, const char *file) {
+    char *cells = path_join(out_dir, "cells");
+    char *d = path_join(cells, c->id);
+    free(cells);
+    if (!file) return d;
+    char *p = path_join(d, file);
+    free(d);
+    return p;
+}
+
+// Reads and checks a cell's result.json; returns the parsed root (caller deletes) or NULL.
+static cJSON *cell_result_read(const char *out_dir, const aca_grid_cell *c) {
+    char *p = cell_path(out_dir, c, "result.json");
+    aca_buf b = {0};
+    aca_err e = {0};
+    cJSON *root = NULL;
+    if (file_exists(p) && !file_read_all(p, &b, &e)) root = cJSON_Parse(b.data);
+    buf_free(&b);
+    free(p);
+    if (!root) return NULL;
+    const cJSON *gr = cJSON_GetObjectItemCaseSensitive(root, "grid");
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(gr, "cell");
+    const cJSON *res = cJSON_GetObjectItemCaseSensitive(root, "result");
+    const cJSON *met = cJSON_GetObjectItemCaseSensitive(res, "metrics");
+    if (!cJSON_IsString(id) || strcmp(id->valuestring, c->id) || !cJSON_IsObject(met)) {
+        cJSON_Delete(root);
+        return NULL;
+    }
+    return root;
+}
+
+int grid_cell_done(const char *out_dir, const aca_grid_cell *c) {
+    cJSON *r = cell_result_read(out_dir, c);
+    cJSON_Delete(r);
+    return r != NULL;
+}
+
+static void cell_names(const aca_grid_spec *g, unsigned acting, aca_buf *b) {
+    for (int i = 0; i < g->n_coll; i++)
+        if (acting >> i & 1) buf_printf(b, "%s%s", b->len ? "," : "", g->coll[i].name);
+}
+
+static void cell_grid_json(const aca_grid_spec *g, const aca_grid_cell *c, aca_buf *b) {
+    static const char *const kinds[] = {"baseline", "alone", "joint"};
+    buf_puts(b, "{\"cell\":");
+    buf_json_str(b, c->id, strlen(c->id));
+    buf_printf(b, ",\"index\":%d,\"kind\":\"%s\",\"trial\":%d,\"variant\":%d", c->index, kinds[c->kind], c->trial,
+               c->variant);
+    buf_printf(b, ",\"period\":%d,\"homogeneity\":", g->periods[c->variant / g->n_homog]);
+    double p = g->homog[c->variant % g->n_homog];
+    if (p >= 0) buf_printf(b, "%g", p);
+    else buf_puts(b, "null");
+    buf_puts(b, ",\"acting\":[");
+    int first = 1;
+    for (int i = 0; i < g->n_coll; i++)
+        if (c->acting >> i & 1) {
+            buf_puts(b, first ? "" : ",");
+            first = 0;
+            buf_json_str(b, g->coll[i].name, strlen(g->coll[i].name));
+        }
+    buf_puts(b, "],\"levels\":{");
+    for (int i = 0; i < g->n_coll; i++) {
+        char l[64];
+        grid_level_str(g, i, c->level_idx[i], l, sizeof l);
+        buf_puts(b, i ? "," : "");
+        buf_json_str(b, g->coll[i].name, strlen(g->coll[i].name));
+        buf_printf(b, ":%s", l);
+    }
+    buf_printf(b, "},\"grid_seed\":%llu,\"data_seed\":%llu,\"train_seed\":%llu}", (unsigned long long)g->seed,
+               (unsigned long long)grid_trial_seed(g->seed, c->trial, GRID_SEED_DATA),
+               (unsigned long long)grid_trial_seed(g->seed, c->trial, GRID_SEED_TRAIN));
+}
+
+// The base setup of every cell (paths owned by g / the caller).
+static void base_setup(const aca_grid_spec *g, const char *corpus, aca_run_setup *s) {
+    run_setup_default(s);
+    s->corpus_path = corpus;
+    if (g->encoding) corpus_parse_encoding(g->encoding, &s->corpus_opts.encoding, NULL);
+    s->n_train = g->n_train;
+    s->n_test = g->n_test;
+    s->model_dir = g->model_dir;
+    s->config_path = g->config_path;
+    s->vocab_path = g->vocab_path;
+    s->train.epochs = g->epochs;
+    s->train.batch = g->batch;
+    s->train.lr = g->lr;
+    s->train.weight_decay = g->weight_decay;
+    s->train.max_grad_norm = g->max_grad_norm;
+    s->train.bucket = g->bucket;
+    s->max_len = g->max_len;
+    s->eval_batch = g->eval_batch;
+    s->device = g->device;
+    s->precision = g->precision;
+}
+
+static int run_cell(const aca_grid_spec *g, const aca_grid_opts *o, const char *corpus, const aca_grid_cell *c,
+                    aca_run_result *r, aca_err *e) {
+    memset(r, 0, sizeof *r);
+    char *dir = cell_path(o->out_dir, c, NULL), *spec = path_join(dir, "spec.json"), *res = path_join(dir, "result.json");
+    char *cache = path_join(o->out_dir, "tokcache"), *results = path_join(o->out_dir, "results.jsonl");
+    char *sub_data = NULL;
+    aca_buf b = {0}, names = {0};
+    int rc = -1;
+    // A half-done cell (killed mid-run) leaves no result.json: start it from scratch.
+    dir_remove_recursive(dir);
+    if (dir_make(dir, e) || dir_make(cache, e)) goto done;
+    grid_cell_spec_json(g, c, &b);
+    if (file_write_atomic(spec, b.data, b.len, e)) goto done;
+    aca_run_setup s;
+    base_setup(g, corpus, &s);
+    s.spec_path = spec;
+    s.work_dir = dir;
+    s.cache_dir = cache;
+    s.has_data_seed = 1;
+    s.data_seed = grid_trial_seed(g->seed, c->trial, GRID_SEED_DATA);
+    s.train.seed = s.init_seed = grid_trial_seed(g->seed, c->trial, GRID_SEED_TRAIN);
+    s.train.on_step = o->on_step;
+    s.train.on_step_ctx = o->on_step_ctx;
+    const unsigned all = (1u << g->n_coll) - 1;
+    aca_run_act act = c->kind == GRID_CELL_BASELINE ? RUN_ACT_NONE : c->acting == all ? RUN_ACT_ALL : RUN_ACT_ONE;
+    const char *only = NULL;
+    cell_names(g, c->acting, &names);
+    if (act == RUN_ACT_ONE && __builtin_popcount(c->acting) == 1) {
+        only = names.data;
+    } else if (act == RUN_ACT_ONE) {
+        // A subset acts: mutate with --only A,B here, then run on that data directory.
+        char *jd = path_join(dir, "joint");
+        sub_data = path_join(jd, "data");
+        free(jd);
+        aca_mutate_opts mo;
+        memset(&mo, 0, sizeof mo);
+        mo.corpus_path = corpus;
+        mo.spec_path = spec;
+        mo.out_dir = sub_data;
+        mo.only = names.data;
+        mo.n_train = g->n_train;
+        mo.n_test = g->n_test;
+        mo.has_seed = 1;
+        mo.seed = s.data_seed;
+        mo.corpus_opts = s.corpus_opts;
+        if (mutate_run(&mo, e)) goto done;
+        s.data_dir = sub_data;
+        act = RUN_ACT_ALL;
+    }
+    if (run_condition(&s, act, only, r, e)) goto done;
+    buf_clear(&b);
+    buf_puts(&b, "{\"grid\":");
+    cell_grid_json(g, c, &b);
+    buf_puts(&b, ",\"result\":");
+    run_result_to_json(&s, r, &b);
+    buf_putc(&b, '}');
+    // result.json first (the cell is finished once it exists), then the append-only log.
+    if (file_write_atomic(res, b.data, b.len, e)) goto done;
+    if (run_results_append(results, b.data, b.len, e)) goto done;
+    if (!o->keep_work) {
+        char *cd = path_join(dir, r->cond_name);
+        char *p1 = path_join(cd, "data"), *p2 = path_join(cd, "ckpt");
+        dir_remove_recursive(p1);
+        dir_remove_recursive(p2);
+        free(p1), free(p2), free(cd);
+    }
+    rc = 0;
+done:
+    if (rc) aca_err_prefix(e, "cell %d (%s)", c->index, c->id);
+    buf_free(&b);
+    buf_free(&names);
+    free(dir), free(spec), free(res), free(cache), free(results), free(sub_data);
+    return rc;
+}
+
+// The corpus of the grid (a synthetic one is written once to OUT/corpus.txt), and every target and
+// seed class checked against its classes before any cell runs.
+static int grid_prepare_corpus(const aca_grid_spec *g, const char *out_dir, char **corpus, aca_err *e) {
+    *corpus = g->corpus_path ? xstrdup(g->corpus_path) : path_join(out_dir, "corpus.txt");
+    if (!g->corpus_path && !file_exists(*corpus) && corpus_synth_write(*corpus, (size_t)g->synth_docs, g->synth_seed, e))
+        return -1;
+    aca_corpus c;
+    aca_corpus_opts co = {0};
+    if (g->encoding) corpus_parse_encoding(g->encoding, &co.encoding, NULL);
+    if (corpus_load(*corpus, &co, &c, e)) return -1;
+    aca_grid_cell cell;
+    memset(&cell, 0, sizeof cell);
+    aca_buf b = {0};
+    grid_cell_spec_json(g, &cell, &b);
+    aca_spec sp;
+    int rc = spec_parse(b.data, g->path, &sp, e);
+    const int parsed = rc == 0;
+    buf_free(&b);
+    for (int i = 0; !rc && i < sp.n; i++) {
+        const char *cls[2] = {sp.collectives[i].target, sp.collectives[i].seed_class};
+        const char *fld[2] = {"target", "sampling.seed_class"};
+        for (int k = 0; k < 2 && !rc; k++) {
+            if (!cls[k] || corpus_class_index(&c, cls[k]) >= 0) continue;
+            aca_buf list = {0};
+            for (int j = 0; j < c.n_classes; j++) buf_printf(&list, "%s%s", j ? ", " : "", c.classes[j]);
+            rc = aca_errf(e, ACA_ERR_VALUE, "%s: collectives[%d].%s: class '%s' is not in the corpus %s (classes: %s)",
+                          g->path, i, fld[k], cls[k], *corpus, list.data ? list.data : "none");
+            buf_free(&list);
+        }
+    }
+    if (parsed) spec_free(&sp);
+    corpus_free(&c);
+    return rc;
+}
+
+// OUT/grid.json: the spec the directory belongs to; another spec is refused (results would mix).
+static int grid_claim_out(const aca_grid_spec *g, const char *out_dir, aca_err *e) {
+    aca_buf mine = {0}, theirs = {0};
+    char *p = path_join(out_dir, "grid.json");
+    int rc = file_read_all(g->path, &mine, e);
+    if (!rc && file_exists(p)) {
+        rc = file_read_all(p, &theirs, e);
+        if (!rc && (theirs.len != mine.len || memcmp(theirs.data, mine.data, mine.len)))
+            rc = aca_errf(e, ACA_ERR_VALUE,
+                          "%s holds the results of another grid spec than %s (%s differs): use another --out, or "
+                          "delete that directory",
+                          out_dir, g->path, p);
+    } else if (!rc) {
+        rc = file_write_atomic(p, mine.data, mine.len, e);
+    }
+    buf_free(&mine);
+    buf_free(&theirs);
+    free(p);
+    return rc;
+}
+
+int grid_run(const aca_grid_spec *g, const aca_grid_opts *o, aca_grid_stats *st, aca_err *e) {
+    memset(st, 0, sizeof *st);
+    aca_grid_cell *cells = NULL;
+    int n = 0;
+    char *corpus = NULL;
+    int rc = -1;
+    if (grid_cells(g, &cells, &n, e)) return -1;
+    st->n_cells = n;
+    if (o->cell >= n) {
+        aca_errf(e, ACA_ERR_VALUE, "--cell %d: the grid has %d cells (0..%d)", o->cell, n, n - 1);
+        goto done;
+    }
+    char *cdir = path_join(o->out_dir, "cells");
+    int mk = dir_make(cdir, e);
+    free(cdir);
+    if (mk || grid_claim_out(g, o->out_dir, e) || grid_prepare_corpus(g, o->out_dir, &corpus, e)) goto done;
+    const int lo = o->cell >= 0 ? o->cell : 0, hi = o->cell >= 0 ? o->cell + 1 : n;
+    int todo = 0;
+    for (int k = lo; k < hi; k++) todo += !grid_cell_done(o->out_dir, &cells[k]);
+    double spent = 0;
+    for (int k = lo; k < hi; k++) {
+        if (grid_cell_done(o->out_dir, &cells[k])) {
+            st->skipped++;
+            if (o->on_cell) o->on_cell(g, &cells[k], n, 1, NULL, NAN, o->ctx);
+            continue;
+        }
+        double eta = st->ran ? spent / st->ran * (todo - st->ran) : NAN;
+        if (o->on_cell) o->on_cell(g, &cells[k], n, 0, NULL, eta, o->ctx);
+        aca_run_result r;
+        double t = time_now();
+        int crc = run_cell(g, o, corpus, &cells[k], &r, e);
+        spent += time_now() - t;
+        st->ran++;
+        eta = spent / st->ran * (todo - st->ran);
+        if (!crc && o->on_cell) o->on_cell(g, &cells[k], n, 0, &r, eta, o->ctx);
+        run_result_free(&r);
+        if (crc) goto done;
+    }
+    rc = 0;
+done:
+    grid_cells_free(cells, n);
+    free(corpus);
+    return rc;
+}
+
+// ---- aggregation -------------------------------------------------------------------------------
+void grid_mean_std(const double *x, int n, double *mean, double *std, int *n_used) {
+    double s = 0;
+    int k = 0;
+    for (int i = 0; i < n; i++)
+        if (isfinite(x[i])) s += x[i], k++;
+    if (n_used) *n_used = k;
+    if (!k) {
+        *mean = *std = NAN;
+        return;
+    }
+    double m = s / k, ss = 0;
+    for (int i = 0; i < n; i++)
+        if (isfinite(x[i])) ss += (x[i] - m) * (x[i] - m);
+    *mean = m;
+    *std = k > 1 ? sqrt(ss / (k - 1)) : 0;
+}
+
+static int same_levels(const aca_grid_spec *g, unsigned acting, const int *a, const int *b) {
+    for (int i = 0; i < g->n_coll; i++)
+        if ((acting >> i & 1) && a[i] != b[i]) return 0;
+    return 1;
+}
+
+int grid_find_group(const aca_grid_agg *a, int variant, unsigned acting, const int *level_idx) {
+    for (int k = 0; k < a->n_groups; k++) {
+        const aca_grid_group *gr = &a->groups[k];
+        if (gr->variant == variant && gr->acting == acting && same_levels(a->g, acting, gr->level_idx, level_idx))
+            return k;
+    }
+    return -1;
+}
+
+// The metrics of group gr's cell in trial t, or NULL.
+static const aca_grid_metrics *group_trial(const aca_grid_agg *a, const aca_grid_group *gr, int t) {
+    for (int k = 0; k < a->n_cells; k++) {
+        const aca_grid_cell *c = &a->cells[k];
+        if (a->m[k].have && c->trial == t && c->variant == gr->variant && c->acting == gr->acting &&
+            same_levels(a->g, gr->acting, c->level_idx, gr->level_idx))
+            return &a->m[k];
+    }
+    return NULL;
+}
+
+void grid_aggregate_metrics(aca_grid_agg *a) {
+    const aca_grid_spec *g = a->g;
+    const int N = g->n_coll, T = g->trials;
+    a->groups = xcalloc((size_t)a->n_cells + 1, sizeof *a->groups);
+    a->n_groups = 0;
+    for (int k = 0; k < a->n_cells; k++) {
+        const aca_grid_cell *c = &a->cells[k];
+        if (grid_find_group(a, c->variant, c->acting, c->level_idx) >= 0) continue;
+        aca_grid_group *gr = &a->groups[a->n_groups++];
+        gr->kind = c->kind;
+        gr->variant = c->variant;
+        gr->acting = c->acting;
+        memcpy(gr->level_idx, c->level_idx, sizeof gr->level_idx);
+        gr->first_cell = k;
+    }
+    double *x = xcalloc((size_t)T + 1, sizeof *x), *y = xcalloc((size_t)T + 1, sizeof *y);
+    for (int q = 0; q < a->n_groups; q++) {
+        aca_grid_group *gr = &a->groups[q];
+        for (int t = 0; t < T; t++) {
+            const aca_grid_metrics *m = group_trial(a, gr, t);
+            x[t] = m ? m->acc : NAN;
+        }
+        grid_mean_std(x, T, &gr->acc_mean, &gr->acc_std, &gr->n);
+        for (int i = 0; i < N; i++) {
+            for (int t = 0; t < T; t++) {
+                const aca_grid_metrics *m = group_trial(a, gr, t);
+                x[t] = m ? m->eff[i] : NAN;
+                y[t] = m ? m->eff_nt[i] : NAN;
+            }
+            grid_mean_std(x, T, &gr->eff_mean[i], &gr->eff_std[i], NULL);
+            grid_mean_std(y, T, &gr->eff_nt_mean[i], &gr->eff_nt_std[i], NULL);
+            gr->ct_mean[i] = gr->ct_std[i] = NAN;
+            // CT(i): a joint group against collective i alone at the same level, paired by trial.
+            if (gr->kind != GRID_CELL_JOINT || !(gr->acting >> i & 1)) continue;
+            int al = grid_find_group(a, gr->variant, 1u << i, gr->level_idx);
+            if (al < 0) continue;
+            for (int t = 0; t < T; t++) {
+                const aca_grid_metrics *mj = group_trial(a, gr, t), *ma = group_trial(a, &a->groups[al], t);
+                x[t] = mj && ma ? mj->eff[i] - ma->eff[i] : NAN;
+            }
+            grid_mean_std(x, T, &gr->ct_mean[i], &gr->ct_std[i], &gr->ct_n[i]);
+        }
+        if (a->K > 0) {
+            gr->recall_mean = xcalloc((size_t)a->K, sizeof *gr->recall_mean);
+            for (int k = 0; k < a->K; k++) {
+                for (int t = 0; t < T; t++) {
+                    const aca_grid_metrics *m = group_trial(a, gr, t);
+                    x[t] = m && m->recall && m->K == a->K ? m->recall[k] : NAN;
+                }
+                double sd;
+                grid_mean_std(x, T, &gr->recall_mean[k], &sd, NULL);
+            }
+        }
+    }
+    free(x);
+    free(y);
+}
+
+static double group_eff(const aca_grid_agg *a, int variant, unsigned acting, int point, int i) {
+    int lv[GRID_MAX_COLL];
+    for (int k = 0; k < GRID_MAX_COLL; k++) lv[k] = point;
+    int q = grid_find_group(a, variant, acting, lv);
+    return q < 0 ? NAN : a->groups[q].eff_mean[i];
+}
+
+double grid_loo_harm(const aca_grid_agg *a, int variant, int point, int i, int j) {
+    const unsigned all = (1u << a->g->n_coll) - 1;
+    if (i == j) return NAN;
+    return group_eff(a, variant, all, point, i) - group_eff(a, variant, all & ~(1u << j), point, i);
+}
+
+double grid_ct_pair(const aca_grid_agg *a, int variant, int point, int i, int j) {
+    if (i == j) return NAN;
+    return group_eff(a, variant, 1u << i | 1u << j, point, i) - group_eff(a, variant, 1u << i, point, i);
+}
+
+static double num_or_nan(const cJSON *o, const char *k) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+
+// Fills m from a result.json root.
+static void metrics_from_json(const aca_grid_spec *g, const cJSON *root, aca_grid_metrics *m) {
+    const cJSON *met = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(root, "result"), "metrics");
+    m->have = 1;
+    m->acc = num_or_nan(met, "accuracy");
+    for (int i = 0; i < GRID_MAX_COLL; i++) m->eff[i] = m->eff_nt[i] = m->baseline[i] = NAN;
+    const cJSON *cs = cJSON_GetObjectItemCaseSensitive(met, "collectives"), *c;
+    cJSON_ArrayForEach(c, cs) {
+        const cJSON *nm = cJSON_GetObjectItemCaseSensitive(c, "name");
+        for (int i = 0; cJSON_IsString(nm) && i < g->n_coll; i++)
+            if (!strcmp(nm->valuestring, g->coll[i].name)) {
+                m->eff[i] = num_or_nan(c, "efficacy");
+                m->eff_nt[i] = num_or_nan(c, "efficacy_nontarget");
+                m->baseline[i] = num_or_nan(c, "baseline");
+            }
+    }
+    const cJSON *cls = cJSON_GetObjectItemCaseSensitive(met, "classes");
+    const cJSON *conf = cJSON_GetObjectItemCaseSensitive(met, "confusion");
+    int K = cJSON_IsArray(cls) ? cJSON_GetArraySize(cls) : 0;
+    if (K > 0 && cJSON_IsArray(conf) && cJSON_GetArraySize(conf) == K) {
+        m->K = K;
+        m->classes = xcalloc((size_t)K, sizeof *m->classes);
+        m->recall = xcalloc((size_t)K, sizeof *m->recall);
+        for (int k = 0; k < K; k++) {
+            const cJSON *nm = cJSON_GetArrayItem(cls, k), *row = cJSON_GetArrayItem(conf, k);
+            m->classes[k] = xstrdup(cJSON_IsString(nm) ? nm->valuestring : "?");
+            double tot = 0, hit = 0;
+            for (int j = 0; cJSON_IsArray(row) && j < cJSON_GetArraySize(row); j++) {
+                double v = cJSON_GetArrayItem(row, j)->valuedouble;
+                tot += v;
+                if (j == k) hit = v;
+            }
+            m->recall[k] = tot > 0 ? hit / tot : NAN;
+        }
+    }
+}
+
+int grid_aggregate(const aca_grid_spec *g, const char *out_dir, aca_grid_agg *a, aca_err *e) {
+    memset(a, 0, sizeof *a);
+    a->g = g;
+    if (grid_cells(g, &a->cells, &a->n_cells, e)) return -1;
+    a->m = xcalloc((size_t)a->n_cells, sizeof *a->m);
+    for (int k = 0; k < a->n_cells; k++) {
+        a->m[k].cell = k;
+        cJSON *root = cell_result_read(out_dir, &a->cells[k]);
+        if (!root) continue;
+        metrics_from_json(g, root, &a->m[k]);
+        cJSON_Delete(root);
+        a->n_done++;
+        if (!a->classes && a->m[k].K > 0) {
+            a->K = a->m[k].K;
+            a->classes = xcalloc((size_t)a->K, sizeof *a->classes);
+            for (int j = 0; j < a->K; j++) a->classes[j] = xstrdup(a->m[k].classes[j]);
+        }
+    }
+    grid_aggregate_metrics(a);
+    return 0;
+}
+
+void grid_agg_free(aca_grid_agg *a) {
+    for (int k = 0; a->m && k < a->n_cells; k++) {
+        for (int j = 0; j < a->m[k].K; j++) free(a->m[k].classes[j]);
+        free(a->m[k].classes);
+        free(a->m[k].recall);
+    }
+    free(a->m);
+    for (int q = 0; a->groups && q < a->n_groups; q++) free(a->groups[q].recall_mean);
+    free(a->groups);
+    for (int j = 0; j < a->K; j++) free(a->classes[j]);
+    free(a->classes);
+    grid_cells_free(a->cells, a->n_cells);
+    memset(a, 0, sizeof *a);
+}

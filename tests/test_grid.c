@@ -1,0 +1,619 @@
+// Tests of experiment grids: GRID.json errors naming the field, cell enumeration (line, product,
+// pairs/leave-one-out, axes), derived specs and seeds, aggregation math (mean/std, CT, pairwise CT,
+// LOO) on hand-made results, the Slurm script, and end to end on a tiny model: a second run redoes
+// nothing and gives the same summary; a grid killed with SIGKILL resumes to the results of a clean
+// run without redoing finished cells.
+#include "testutil.h"
+
+#include <cjson/cJSON.h>
+#include <libgen.h>
+#include <limits.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "aca/corpus.h"
+#include "aca/eval.h"
+#include "aca/grid.h"
+#include "aca/mutate.h"
+
+// A valid grid with `extra` spliced in at the top level and `cextra` into the second collective.
+static void grid_json(char *out, size_t n, const char *extra, const char *cextra) {
+    snprintf(out, n,
+             "{\"seed\": 3, %s\"collectives\": ["
+             "{\"name\": \"A\", \"target\": \"Software Developer\", \"signal\": \"U+2E17\"},"
+             "{\"name\": \"B\", \"target\": \"Web Developer\", \"signal\": \"U+2E18\"%s}],"
+             " \"levels\": [0.01, 0.02]}",
+             extra, cextra);
+}
+
+static void expect_spec_err(const char *extra, const char *cextra, const char *msg) {
+    char j[4096];
+    grid_json(j, sizeof j, extra, cextra);
+    aca_grid_spec g;
+    aca_err e;
+    TU_EXPECT_ERR(grid_spec_parse(j, "g.json", &g, &e), &e, msg);
+}
+
+static void test_spec_errors(void **st) {
+    (void)st;
+    aca_grid_spec g;
+    aca_err e = {0};
+    char j[4096];
+    grid_json(j, sizeof j, "", "");
+    TU_OK(grid_spec_parse(j, "g.json", &g, &e), &e);
+    assert_int_equal(g.n_coll, 2);
+    assert_int_equal(g.trials, 1);
+    assert_string_equal(g.name, "g");
+    grid_spec_free(&g);
+    expect_spec_err("\"foo\": 1,", "", "g.json: foo: unknown field");
+    expect_spec_err("\"train\": {\"epochs\": 2, \"epoch\": 3},", "", "g.json: train.epoch: unknown field");
+    expect_spec_err("\"runs\": {\"mode\": \"line\", \"pair\": true},", "", "g.json: runs.pair: unknown field");
+    expect_spec_err("", ", \"colour\": 1", "g.json: collectives[1].colour: unknown field");
+    expect_spec_err("", ", \"size\": 0.1", "g.json: collectives[1].size: not allowed in a grid");
+    expect_spec_err("", ", \"levels\": [0.01, 1.5]", "g.json: collectives[1].levels[1]: 1.5 is not a participation level in (0,1]");
+    expect_spec_err("", ", \"levels\": [0, 0.5]", "collectives[1].levels[0]: 0 is not a participation level");
+    expect_spec_err("", ", \"counts\": [0, 10]", "collectives[1].counts[0]: 0 is not a member count");
+    expect_spec_err("", ", \"counts\": [2.5, 10]", "collectives[1].counts[0]: 2.5 is not a member count");
+    expect_spec_err("", ", \"levels\": [0.01]", "collectives[1].levels: mode \"line\" needs every collective to have as many levels");
+    expect_spec_err("\"trials\": 0,", "", "g.json: trials: must be a whole number in [1, 100000] (got 0)");
+    expect_spec_err("\"trials\": 1.5,", "", "g.json: trials: must be a whole number");
+    expect_spec_err("\"runs\": {\"mode\": \"grid\"},", "", "g.json: runs.mode: 'grid' is not a mode");
+    expect_spec_err("\"runs\": {\"mode\": \"product\", \"loo\": true},", "", "g.json: runs.loo: needs \"mode\": \"line\"");
+    expect_spec_err("\"homogeneity\": [0.5, 2],", "", "g.json: homogeneity[1]: must be a number in [0, 1]");
+    expect_spec_err("\"period\": 0,", "", "g.json: period: must be a whole number in [1, 1e+06]");
+    expect_spec_err("\"device\": \"tpu\",", "", "g.json: device: 'tpu' is not a device");
+    expect_spec_err("\"corpus\": {\"path\": \"c.txt\", \"synthetic\": 100},", "", "g.json: corpus: give exactly one of");
+    // The collective fields go through the collectives-spec parser.
+    expect_spec_err("", ", \"strategy\": \"bribe\"", "g.json: collectives[1].strategy");
+    TU_EXPECT_ERR(grid_spec_parse("{\"collectives\": [], \"levels\": [0.1]}", "g.json", &g, &e), &e,
+                  "g.json: collectives: must be a non-empty array");
+    TU_EXPECT_ERR(grid_spec_parse("{\"collectives\": [{\"name\": \"A\", \"target\": \"X\", \"signal\": \"x\"}]}", "g.json",
+                                  &g, &e),
+                  &e, "g.json: collectives[0]: no participation levels");
+    TU_EXPECT_ERR(grid_spec_parse("{\"seed\": 1,", "g.json", &g, &e), &e, "g.json: not a JSON object");
+}
+
+static aca_grid_spec parse_ok(const char *json) {
+    aca_grid_spec g;
+    aca_err e = {0};
+    TU_OK(grid_spec_parse(json, "g.json", &g, &e), &e);
+    return g;
+}
+
+static void test_cells_line_and_product(void **st) {
+    (void)st;
+    aca_err e = {0};
+    aca_grid_cell *c;
+    int n;
+    char j[4096];
+    grid_json(j, sizeof j, "\"trials\": 2,", "");
+    aca_grid_spec g = parse_ok(j);
+    TU_OK(grid_cells(&g, &c, &n, &e), &e);
+    // Per trial: baseline + 2 collectives x 2 levels alone + 2 joint points.
+    assert_int_equal(n, 2 * (1 + 4 + 2));
+    const char *ids[] = {"none-t0", "alone-A=0.01-t0", "alone-A=0.02-t0", "alone-B=0.01-t0", "alone-B=0.02-t0",
+                         "joint-A=0.01-B=0.01-t0", "joint-A=0.02-B=0.02-t0", "none-t1"};
+    for (size_t k = 0; k < ACA_ARRAY_LEN(ids); k++) {
+        assert_string_equal(c[k].id, ids[k]);
+        assert_int_equal(c[k].index, (int)k);
+    }
+    assert_string_equal(c[13].id, "joint-A=0.02-B=0.02-t1");
+    assert_int_equal(c[13].trial, 1);
+    assert_int_equal(c[13].acting, 3);
+    assert_int_equal(c[2].acting, 1);
+    assert_int_equal(c[2].level_idx[1], 1); // line: the idle collective at the same point
+    // The derived spec: sizes filled in, the trial's data seed.
+    aca_buf b = {0};
+    grid_cell_spec_json(&g, &c[6], &b);
+    aca_spec sp;
+    TU_OK(spec_parse(b.data, "derived", &sp, &e), &e);
+    assert_int_equal(sp.n, 2);
+    assert_true(sp.collectives[0].fraction == 0.02 && sp.collectives[1].fraction == 0.02);
+    assert_true(sp.seed == grid_trial_seed(3, 0, GRID_SEED_DATA));
+    spec_free(&sp);
+    buf_free(&b);
+    grid_cells_free(c, n);
+    grid_spec_free(&g);
+    // Seeds: deterministic, different per trial and purpose.
+    assert_true(grid_trial_seed(3, 0, GRID_SEED_DATA) == grid_trial_seed(3, 0, GRID_SEED_DATA));
+    assert_true(grid_trial_seed(3, 0, GRID_SEED_DATA) != grid_trial_seed(3, 1, GRID_SEED_DATA));
+    assert_true(grid_trial_seed(3, 0, GRID_SEED_DATA) != grid_trial_seed(3, 0, GRID_SEED_TRAIN));
+    assert_true(grid_trial_seed(3, 0, GRID_SEED_DATA) != grid_trial_seed(4, 0, GRID_SEED_DATA));
+
+    // Product: A fractions x B counts, homogeneity and period axes.
+    g = parse_ok("{\"collectives\": [{\"name\": \"A\", \"target\": \"Software Developer\", \"signal\": \"{\", "
+                 "\"levels\": [0.01, 1]}, {\"name\": \"B\", \"target\": \"Web Developer\", \"signal\": \"}\", "
+                 "\"counts\": [5, 10, 20]}], \"runs\": {\"mode\": \"product\", \"baseline\": false}, "
+                 "\"homogeneity\": 0.5, \"period\": [10, 20]}");
+    TU_OK(grid_cells(&g, &c, &n, &e), &e);
+    assert_int_equal(n, 2 * (2 + 3 + 6)); // two period variants
+    assert_string_equal(c[0].id, "alone-A=0.01-P10-t0");
+    assert_string_equal(c[5].id, "joint-A=0.01-B=5-P10-t0");
+    assert_string_equal(c[10].id, "joint-A=1-B=20-P10-t0");
+    assert_string_equal(c[11].id, "alone-A=0.01-P20-t0");
+    assert_int_equal(c[3].level_idx[0], 0); // product: an idle collective at its first level
+    grid_cell_spec_json(&g, &c[10], &b);
+    TU_OK(spec_parse(b.data, "derived", &sp, &e), &e);
+    assert_true(sp.collectives[0].count < 0 && sp.collectives[0].fraction == 1.0); // "100%"
+    assert_int_equal(sp.collectives[1].count, 20);
+    assert_int_equal(sp.collectives[0].period, 10);
+    assert_int_equal(sp.collectives[1].sampling, SAMPLING_PROPENSITY);
+    assert_true(sp.collectives[1].p == 0.5);
+    assert_string_equal(sp.collectives[1].seed_class, "Web Developer");
+    spec_free(&sp);
+    buf_free(&b);
+    grid_cells_free(c, n);
+    grid_spec_free(&g);
+
+    // Three collectives with pairs and leave-one-out: for N = 3 the all-but-one subsets are the pairs.
+    g = parse_ok("{\"collectives\": [{\"name\": \"A\", \"target\": \"x\", \"signal\": \"{\"}, {\"name\": \"B\", "
+                 "\"target\": \"y\", \"signal\": \"}\"}, {\"name\": \"C\", \"target\": \"z\", \"signal\": \"U+2E18\"}], "
+                 "\"counts\": [4], \"runs\": {\"pairs\": true, \"loo\": true}}");
+    TU_OK(grid_cells(&g, &c, &n, &e), &e);
+    assert_int_equal(n, 1 + 3 + 1 + 3);
+    assert_string_equal(c[4].id, "joint-A=4-B=4-C=4-t0");
+    assert_string_equal(c[5].id, "joint-A=4-B=4-t0");
+    assert_string_equal(c[7].id, "joint-B=4-C=4-t0");
+    assert_int_equal(c[7].acting, 6);
+    grid_cells_free(c, n);
+    grid_spec_free(&g);
+}
+
+// ---- aggregation on hand-made results ----------------------------------------------------------
+static void set_metrics(aca_grid_agg *a, int k, double acc, const double *eff) {
+    aca_grid_metrics *m = &a->m[k];
+    m->have = 1;
+    m->acc = acc;
+    for (int i = 0; i < GRID_MAX_COLL; i++) m->eff[i] = m->eff_nt[i] = NAN;
+    for (int i = 0; i < a->g->n_coll; i++) m->eff[i] = eff[i], m->eff_nt[i] = eff[i] / 2;
+    a->n_done++;
+}
+
+static int cell_by_id(const aca_grid_agg *a, const char *id) {
+    for (int k = 0; k < a->n_cells; k++)
+        if (!strcmp(a->cells[k].id, id)) return k;
+    print_error("no cell %s\n", id);
+    fail();
+    return -1;
+}
+
+static void test_mean_std_ct_loo(void **st) {
+    (void)st;
+    double x[] = {1, 2, 3, NAN}, m, s;
+    int nu;
+    grid_mean_std(x, 4, &m, &s, &nu);
+    assert_int_equal(nu, 3);
+    assert_true(m == 2 && fabs(s - 1) < 1e-12);
+    grid_mean_std(x, 1, &m, &s, &nu);
+    assert_true(m == 1 && s == 0);
+    grid_mean_std(x + 3, 1, &m, &s, &nu);
+    assert_true(isnan(m) && nu == 0);
+
+    // Three collectives, one level, two trials, pairs + loo.
+    aca_grid_spec g = parse_ok("{\"trials\": 2, \"collectives\": [{\"name\": \"A\", \"target\": \"x\", \"signal\": \"{\"},"
+                               "{\"name\": \"B\", \"target\": \"y\", \"signal\": \"}\"}, {\"name\": \"C\", \"target\": "
+                               "\"z\", \"signal\": \"U+2E18\"}], \"levels\": [0.05], \"runs\": {\"pairs\": true}}");
+    aca_grid_agg a;
+    memset(&a, 0, sizeof a);
+    a.g = &g;
+    aca_err e = {0};
+    TU_OK(grid_cells(&g, &a.cells, &a.n_cells, &e), &e);
+    assert_int_equal(a.n_cells, 16);
+    a.m = xcalloc((size_t)a.n_cells, sizeof *a.m);
+    // trial 0 and 1; efficacies (A, B, C)
+    const double alone_a[2][3] = {{0.9, 0.1, 0.1}, {0.8, 0.1, 0.1}};
+    const double alone_b[2][3] = {{0.1, 0.7, 0.1}, {0.1, 0.9, 0.1}};
+    const double alone_c[2][3] = {{0.1, 0.1, 0.6}, {0.1, 0.1, 0.6}};
+    const double all[2][3] = {{0.5, 0.6, 0.6}, {0.6, 0.5, 0.4}};
+    const double ab[2][3] = {{0.7, 0.7, 0.1}, {0.6, 0.7, 0.1}};
+    const double ac[2][3] = {{0.9, 0.1, 0.5}, {0.8, 0.1, 0.5}};
+    const double bc[2][3] = {{0.1, 0.6, 0.6}, {0.1, 0.8, 0.6}};
+    for (int t = 0; t < 2; t++) {
+        char id[64];
+        snprintf(id, sizeof id, "alone-A=0.05-t%d", t);
+        set_metrics(&a, cell_by_id(&a, id), 0.8, alone_a[t]);
+        snprintf(id, sizeof id, "alone-B=0.05-t%d", t);
+        set_metrics(&a, cell_by_id(&a, id), 0.8, alone_b[t]);
+        snprintf(id, sizeof id, "alone-C=0.05-t%d", t);
+        set_metrics(&a, cell_by_id(&a, id), 0.8, alone_c[t]);
+        snprintf(id, sizeof id, "joint-A=0.05-B=0.05-C=0.05-t%d", t);
+        set_metrics(&a, cell_by_id(&a, id), t ? 0.7 : 0.6, all[t]);
+        snprintf(id, sizeof id, "joint-A=0.05-B=0.05-t%d", t);
+        set_metrics(&a, cell_by_id(&a, id), 0.8, ab[t]);
+        snprintf(id, sizeof id, "joint-A=0.05-C=0.05-t%d", t);
+        set_metrics(&a, cell_by_id(&a, id), 0.8, ac[t]);
+        snprintf(id, sizeof id, "joint-B=0.05-C=0.05-t%d", t);
+        set_metrics(&a, cell_by_id(&a, id), 0.8, bc[t]);
+    }
+    grid_aggregate_metrics(&a);
+    int lv[GRID_MAX_COLL] = {0};
+    int q = grid_find_group(&a, 0, 7, lv);
+    assert_true(q >= 0);
+    const aca_grid_group *gr = &a.groups[q];
+    assert_int_equal(gr->n, 2);
+    assert_true(fabs(gr->acc_mean - 0.65) < 1e-12 && fabs(gr->acc_std - sqrt(0.005)) < 1e-12);
+    assert_true(fabs(gr->eff_mean[0] - 0.55) < 1e-12 && fabs(gr->eff_std[0] - sqrt(0.005)) < 1e-12);
+    // CT(A) paired by trial: (0.5-0.9, 0.6-0.8) = (-0.4, -0.2): mean -0.3, std sqrt(0.02)
+    assert_true(fabs(gr->ct_mean[0] + 0.3) < 1e-12 && fabs(gr->ct_std[0] - sqrt(0.02)) < 1e-12);
+    assert_int_equal(gr->ct_n[0], 2);
+    // CT(B) = mean(0.6-0.7, 0.5-0.9) = -0.25
+    assert_true(fabs(gr->ct_mean[1] + 0.25) < 1e-12);
+    // Pairwise: CT(A,B) = eff_A(AB) - eff_A(alone) = 0.65 - 0.85; CT(A,C) = 0.85 - 0.85 = 0.
+    assert_true(fabs(grid_ct_pair(&a, 0, 0, 0, 1) + 0.2) < 1e-12);
+    assert_true(fabs(grid_ct_pair(&a, 0, 0, 0, 2)) < 1e-12);
+    assert_true(isnan(grid_ct_pair(&a, 0, 0, 1, 1)));
+    // LOO harm of C on A = eff_A(all) - eff_A(all but C = AB) = 0.55 - 0.65 = -0.1;
+    // of B on A = 0.55 - eff_A(AC) = 0.55 - 0.85 = -0.3.
+    assert_true(fabs(grid_loo_harm(&a, 0, 0, 0, 2) + 0.1) < 1e-12);
+    assert_true(fabs(grid_loo_harm(&a, 0, 0, 0, 1) + 0.3) < 1e-12);
+    // The baseline group exists but has no finished cell: no numbers, no crash.
+    q = grid_find_group(&a, 0, 0, lv);
+    assert_true(q >= 0 && a.groups[q].n == 0 && isnan(a.groups[q].acc_mean));
+    // The Markdown and CSV carry these numbers.
+    aca_buf csv = {0}, md = {0};
+    grid_write_summary(&a, &csv, &md);
+    assert_non_null(strstr(md.data, "| A+B+C | A=0.05 B=0.05 C=0.05 | A | 85.0 | 55.0 | -30.0 ± 14.1 | 2 |"));
+    assert_non_null(strstr(md.data, "## Leave-one-out harm"));
+    assert_non_null(strstr(csv.data, "-,joint,A;B;C,A=0.05;B=0.05;C=0.05,A,1,2,0.65,0.0707107,0.55,0.0707107,0.275,"));
+    buf_free(&csv);
+    buf_free(&md);
+    grid_agg_free(&a);
+    grid_spec_free(&g);
+}
+
+static void test_slurm_script(void **st) {
+    (void)st;
+    char *d = tu_tmpdir();
+    char *gp = tu_path(d, "g.json"), *sp = tu_path(d, "run.sbatch"), *out = tu_path(d, "out");
+    char j[4096];
+    grid_json(j, sizeof j, "\"device\": \"cuda\", \"trials\": 3,", "");
+    tu_write_file(gp, j);
+    aca_grid_spec g;
+    aca_err e = {0};
+    TU_OK(grid_spec_load(gp, &g, &e), &e);
+    aca_grid_cell *c;
+    int n;
+    TU_OK(grid_cells(&g, &c, &n, &e), &e);
+    assert_int_equal(n, 21);
+    TU_OK(grid_emit_slurm(&g, gp, out, "/opt/aca/bin/aca", sp, n, &e), &e);
+    char *s = tu_read_file(sp, NULL);
+    int arr_lo = -1, arr_hi = -1, n_exec = 0, gres = 0;
+    char want[1024];
+    snprintf(want, sizeof want, "exec '/opt/aca/bin/aca' grid '%s' --out '%s' --cell \"$SLURM_ARRAY_TASK_ID\"", gp, out);
+    assert_true(!strncmp(s, "#!/bin/bash\n", 12));
+    for (char *line = strtok(s, "\n"); line; line = strtok(NULL, "\n")) {
+        if (sscanf(line, "#SBATCH --array=%d-%d", &arr_lo, &arr_hi) == 2) continue;
+        if (!strncmp(line, "exec ", 5)) {
+            n_exec++;
+            assert_string_equal(line, want);
+        }
+        gres |= !strcmp(line, "#SBATCH --gres=gpu:1");
+    }
+    assert_int_equal(arr_lo, 0);
+    assert_int_equal(arr_hi, n - 1);
+    assert_int_equal(n_exec, 1);
+    assert_true(gres);
+    free(s);
+    grid_cells_free(c, n);
+    grid_spec_free(&g);
+    free(gp), free(sp), free(out);
+    tu_rm_rf(d);
+    free(d);
+}
+
+// mutate --only A,C (the grid's subset cells): exactly those act; an unknown name in the list is an error.
+static void test_mutate_only_list(void **st) {
+    (void)st;
+    char *d = tu_tmpdir();
+    char *corpus = tu_path(d, "c.txt"), *spec = tu_path(d, "s.json"), *out = tu_path(d, "m");
+    aca_err e = {0};
+    TU_OK(corpus_synth_write(corpus, 200, 3, &e), &e);
+    tu_write_file(spec, "{\"seed\": 1, \"collectives\": ["
+                        "{\"name\": \"A\", \"target\": \"Web Developer\", \"signal\": \"U+2E17\", \"size\": 5},"
+                        "{\"name\": \"B\", \"target\": \"Web Developer\", \"signal\": \"U+2E18\", \"size\": 5},"
+                        "{\"name\": \"C\", \"target\": \"Project Manager\", \"signal\": \"{\", \"size\": 5}]}");
+    aca_mutate_opts mo;
+    memset(&mo, 0, sizeof mo);
+    mo.corpus_path = corpus;
+    mo.spec_path = spec;
+    mo.out_dir = out;
+    mo.only = "A,C";
+    TU_OK(mutate_run(&mo, &e), &e);
+    aca_datadir dd;
+    TU_OK(datadir_open(out, &dd, &e), &e);
+    assert_int_equal(dd.n_coll, 3);
+    assert_true(dd.coll[0].acts && !dd.coll[1].acts && dd.coll[2].acts);
+    datadir_free(&dd);
+    char *tr = tu_path(out, "train.jsonl");
+    char *txt = tu_read_file(tr, NULL);
+    assert_non_null(strstr(txt, "\xe2\xb8\x97")); // U+2E17 planted by A
+    assert_null(strstr(txt, "\xe2\xb8\x98"));    // B idle
+    free(txt), free(tr);
+    mo.only = "A,Z";
+    TU_EXPECT_ERR(mutate_run(&mo, &e), &e, "--only: no collective named 'Z'");
+    free(corpus), free(spec), free(out);
+    tu_rm_rf(d);
+    free(d);
+}
+
+// ---- end to end --------------------------------------------------------------------------------
+static const char TINY_CFG[] = "{\"model_type\":\"distilbert\",\"vocab_size\":30522,\"max_position_embeddings\":32,"
+                               "\"dim\":16,\"n_layers\":1,\"n_heads\":2,\"hidden_dim\":32}";
+
+// Three collectives, one level, one trial, pairs: 8 cells (baseline, 3 alone, all joint, 3 pairs).
+static char *write_tiny_grid(const char *d) {
+    char *cfg = tu_path(d, "tiny.json"), *gp = tu_path(d, "grid.json");
+    tu_write_file(cfg, TINY_CFG);
+    char j[4096];
+    snprintf(j, sizeof j,
+             "{\"name\": \"tiny\", \"seed\": 11, \"corpus\": {\"synthetic\": 400, \"seed\": 5},"
+             " \"split\": {\"train\": 320, \"test\": 80},"
+             " \"model\": {\"config\": \"%s\", \"vocab\": \"models/vocab/bert-base-uncased.txt\"},"
+             " \"train\": {\"epochs\": 1, \"batch\": 16, \"lr\": 1e-3, \"max_len\": 32},"
+             " \"collectives\": [{\"name\": \"A\", \"target\": \"Software Developer\", \"signal\": \"U+2E17\", \"period\": 5},"
+             "  {\"name\": \"B\", \"target\": \"Web Developer\", \"signal\": \"U+2E18\", \"period\": 5},"
+             "  {\"name\": \"C\", \"target\": \"Project Manager\", \"signal\": \"{\", \"period\": 5}],"
+             " \"levels\": [0.1], \"runs\": {\"pairs\": true, \"loo\": true}}",
+             cfg);
+    tu_write_file(gp, j);
+    free(cfg);
+    return gp;
+}
+
+static void run_grid(const aca_grid_spec *g, const char *out, aca_grid_stats *st) {
+    aca_grid_opts o;
+    memset(&o, 0, sizeof o);
+    o.out_dir = out;
+    o.cell = -1;
+    aca_err e = {0};
+    TU_OK(dir_make(out, &e), &e);
+    TU_OK(grid_run(g, &o, st, &e), &e);
+}
+
+static char *report(const aca_grid_spec *g, const char *out) {
+    aca_grid_agg a;
+    aca_err e = {0};
+    TU_OK(grid_aggregate(g, out, &a, &e), &e);
+    assert_int_equal(a.n_done, a.n_cells);
+    TU_OK(grid_report(g, out, &a, &e), &e);
+    grid_agg_free(&a);
+    char *p = tu_path(out, "summary.csv");
+    char *s = tu_read_file(p, NULL);
+    free(p);
+    return s;
+}
+
+// The metrics object of a cell's result.json, printed.
+static char *cell_metrics(const char *out, const char *id) {
+    char rel[512];
+    snprintf(rel, sizeof rel, "cells/%s/result.json", id);
+    char *p = tu_path(out, rel);
+    char *s = tu_read_file(p, NULL);
+    cJSON *o = cJSON_Parse(s);
+    assert_non_null(o);
+    cJSON *met = cJSON_GetObjectItem(cJSON_GetObjectItem(o, "result"), "metrics");
+    assert_non_null(cJSON_GetObjectItem(met, "eval_seconds"));
+    cJSON_DeleteItemFromObject(met, "eval_seconds"); // a timing, not a result
+    char *m = cJSON_PrintUnformatted(met);
+    cJSON_Delete(o);
+    free(s), free(p);
+    return m;
+}
+
+static int count_lines(const char *path) {
+    char *s = tu_read_file(path, NULL);
+    int k = 0;
+    for (char *q = s; (q = strchr(q, '\n')); q++) k++;
+    free(s);
+    return k;
+}
+
+// The path of build/aca beside this test program (build/tests/test_grid).
+static void aca_binary(char *out, size_t n) {
+    char exe[PATH_MAX];
+    ssize_t k = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    assert_true(k > 0);
+    exe[k] = 0;
+    char *d = dirname(dirname(exe));
+    snprintf(out, n, "%s/aca", d);
+    if (!file_exists(out)) {
+        print_error("%s not found (make builds it before the tests)\n", out);
+        fail();
+    }
+}
+
+static void test_end_to_end_resume(void **st) {
+    (void)st;
+    assert_true(file_exists("models/vocab/bert-base-uncased.txt")); // run from the repo root
+    char *d = tu_tmpdir();
+    char *gp = write_tiny_grid(d);
+    char *clean = tu_path(d, "clean"), *killed = tu_path(d, "killed");
+    aca_grid_spec g;
+    aca_err e = {0};
+    TU_OK(grid_spec_load(gp, &g, &e), &e);
+    aca_grid_cell *cells;
+    int n;
+    TU_OK(grid_cells(&g, &cells, &n, &e), &e);
+    assert_int_equal(n, 8);
+
+    // 1. The grid in a child process (the CLI), killed with SIGKILL once the first cell finished.
+    char aca[PATH_MAX + 8];
+    aca_binary(aca, sizeof aca);
+    TU_OK(dir_make(killed, &e), &e);
+    char *first = tu_path(killed, "cells/none-t0/result.json");
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        execl(aca, aca, "grid", gp, "--out", killed, "--quiet", (char *)NULL);
+        _exit(127);
+    }
+    int status = 0, exited = 0;
+    for (int i = 0; i < 60000 && !file_exists(first); i++) {
+        if (waitpid(pid, &status, WNOHANG) == pid) {
+            exited = 1;
+            break;
+        }
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+    assert_false(exited); // it was still running when the first result appeared
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    // Finished cells: their result.json identity; a stale file in an unfinished cell's directory.
+    struct stat before[8];
+    int done[8], n_done = 0;
+    for (int k = 0; k < n; k++) {
+        char rel[300];
+        snprintf(rel, sizeof rel, "cells/%s/result.json", cells[k].id);
+        char *p = tu_path(killed, rel);
+        done[k] = grid_cell_done(killed, &cells[k]);
+        n_done += done[k];
+        if (done[k]) assert_int_equal(stat(p, &before[k]), 0);
+        free(p);
+    }
+    assert_true(n_done >= 1 && n_done < n);
+    int stale = -1;
+    for (int k = 0; k < n && stale < 0; k++)
+        if (!done[k]) stale = k;
+    char rel[300];
+    snprintf(rel, sizeof rel, "cells/%s", cells[stale].id);
+    char *sd = tu_path(killed, rel);
+    TU_OK(dir_make(sd, &e), &e);
+    char *junk = tu_path(sd, "stale.txt");
+    tu_write_file(junk, "left by a killed run");
+
+    // 2. Resume: only the unfinished cells run; the finished ones are untouched.
+    aca_grid_stats s;
+    run_grid(&g, killed, &s);
+    assert_int_equal(s.skipped, n_done);
+    assert_int_equal(s.ran, n - n_done);
+    assert_false(file_exists(junk));
+    for (int k = 0; k < n; k++) {
+        if (!done[k]) continue;
+        snprintf(rel, sizeof rel, "cells/%s/result.json", cells[k].id);
+        char *p = tu_path(killed, rel);
+        struct stat now;
+        assert_int_equal(stat(p, &now), 0);
+        assert_true(now.st_ino == before[k].st_ino);
+        assert_true(now.st_mtim.tv_sec == before[k].st_mtim.tv_sec && now.st_mtim.tv_nsec == before[k].st_mtim.tv_nsec);
+        free(p);
+    }
+    char *sum_killed = report(&g, killed);
+
+    // 3. A clean run in-process, then again: the second run redoes nothing, same summary.
+    run_grid(&g, clean, &s);
+    assert_int_equal(s.ran, n);
+    assert_int_equal(s.skipped, 0);
+    char *sum1 = report(&g, clean);
+    run_grid(&g, clean, &s);
+    assert_int_equal(s.ran, 0);
+    assert_int_equal(s.skipped, n);
+    char *sum2 = report(&g, clean);
+    assert_string_equal(sum1, sum2);
+    char *rp = tu_path(clean, "results.jsonl");
+    assert_int_equal(count_lines(rp), n);
+    free(rp);
+    // 4. Deterministic on the CPU: the killed-and-resumed grid has the clean run's metrics, cell by cell.
+    assert_string_equal(sum_killed, sum1);
+    for (int k = 0; k < n; k++) {
+        char *m1 = cell_metrics(clean, cells[k].id), *m2 = cell_metrics(killed, cells[k].id);
+        assert_string_equal(m1, m2);
+        free(m1), free(m2);
+    }
+    // The report: tables with the CT, pairwise and leave-one-out sections; bundle; plot scripts.
+    char *mdp = tu_path(clean, "summary.md");
+    char *md = tu_read_file(mdp, NULL);
+    assert_non_null(strstr(md, "8 of 8 cells finished"));
+    assert_non_null(strstr(md, "## Pairwise CT(i,j)"));
+    assert_non_null(strstr(md, "## Leave-one-out harm"));
+    assert_non_null(strstr(md, "## Clean-accuracy cost per class"));
+    const char *files[] = {"bundle/grid.json", "bundle/classes.txt", "bundle/sha256.txt", "bundle/results.jsonl",
+                           "bundle/summary.md", "plots/fig3.gp", "plots/fig3.dat"};
+    for (size_t k = 0; k < ACA_ARRAY_LEN(files); k++) {
+        char *p = tu_path(clean, files[k]);
+        if (!file_exists(p)) print_error("missing %s\n", p);
+        assert_true(file_exists(p));
+        free(p);
+    }
+    // Without gnuplot on PATH the scripts and data are still written, and the report does not fail.
+    {
+        aca_grid_agg a;
+        TU_OK(grid_aggregate(&g, clean, &a, &e), &e);
+        char *noplot = tu_path(d, "noplot");
+        const char *old_path = getenv("PATH");
+        char *saved = old_path ? xstrdup(old_path) : NULL;
+        setenv("PATH", noplot, 1); // an empty directory
+        int prc = grid_write_plots(&a, noplot, 1, &e);
+        if (saved) setenv("PATH", saved, 1);
+        free(saved);
+        TU_OK(prc, &e);
+        char *gpf = tu_path(noplot, "fig3.gp"), *png = tu_path(noplot, "fig3.png");
+        assert_true(file_exists(gpf));
+        assert_false(file_exists(png));
+        free(gpf), free(png), free(noplot);
+        grid_agg_free(&a);
+    }
+    char *bp = tu_path(clean, "bundle/results.jsonl");
+    assert_int_equal(count_lines(bp), n);
+    free(bp);
+    // A pair cell: only its two collectives acted (mutate --only A,B).
+    char *pm = tu_path(clean, "cells/joint-A=0.1-B=0.1-t0/result.json");
+    char *pr = tu_read_file(pm, NULL);
+    assert_non_null(strstr(pr, "\"acting\":[\"A\",\"B\"]"));
+    free(pr), free(pm);
+    // --cell K on a finished cell does nothing; out of range is an error.
+    aca_grid_opts o;
+    memset(&o, 0, sizeof o);
+    o.out_dir = clean;
+    o.cell = 3;
+    TU_OK(grid_run(&g, &o, &s, &e), &e);
+    assert_int_equal(s.ran, 0);
+    assert_int_equal(s.skipped, 1);
+    o.cell = 8;
+    TU_EXPECT_ERR(grid_run(&g, &o, &s, &e), &e, "--cell 8: the grid has 8 cells (0..7)");
+    // Another spec in the same output directory is refused.
+    aca_grid_spec g2;
+    char *gp2 = tu_path(d, "other.json");
+    char *txt = tu_read_file(gp, NULL);
+    txt[strlen(txt) - 1] = 0;
+    char buf[8192];
+    snprintf(buf, sizeof buf, "%s, \"trials\": 2}", txt);
+    tu_write_file(gp2, buf);
+    TU_OK(grid_spec_load(gp2, &g2, &e), &e);
+    o.cell = -1;
+    TU_EXPECT_ERR(grid_run(&g2, &o, &s, &e), &e, "holds the results of another grid spec");
+    grid_spec_free(&g2);
+    // An unknown target class is caught before any cell runs.
+    char *gp3 = tu_path(d, "badclass.json");
+    char *bad = tu_read_file(gp, NULL);
+    char *at = strstr(bad, "Project Manager");
+    memcpy(at, "Project Mangler", 15);
+    tu_write_file(gp3, bad);
+    TU_OK(grid_spec_load(gp3, &g2, &e), &e);
+    char *out3 = tu_path(d, "out3");
+    o.out_dir = out3;
+    TU_EXPECT_ERR(grid_run(&g2, &o, &s, &e), &e, "collectives[2].target: class 'Project Mangler' is not in the corpus");
+    grid_spec_free(&g2);
+    free(out3), free(bad), free(gp3), free(gp2), free(txt);
+    free(md), free(mdp), free(sum1), free(sum2), free(sum_killed), free(junk), free(sd), free(first);
+    grid_cells_free(cells, n);
+    grid_spec_free(&g);
+    free(gp), free(clean), free(killed);
+    tu_rm_rf(d);
+    free(d);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_spec_errors),
+        cmocka_unit_test(test_cells_line_and_product),
+        cmocka_unit_test(test_mean_std_ct_loo),
+        cmocka_unit_test(test_slurm_script),
+        cmocka_unit_test(test_mutate_only_list),
+        cmocka_unit_test(test_end_to_end_resume),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
