@@ -159,7 +159,7 @@ void grid_spec_free(aca_grid_spec *g) {
     free(g->path), free(g->name), free(g->corpus_path), free(g->encoding);
     free(g->model_dir), free(g->config_path), free(g->vocab_path);
     free(g->device), free(g->precision), free(g->overlap);
-    free(g->periods), free(g->homog);
+    free(g->periods), free(g->homog), free(g->eps);
     memset(g, 0, sizeof *g);
 }
 
@@ -236,6 +236,47 @@ static int parse_collectives(const pctx *p, const cJSON *root, aca_grid_spec *g)
     return rc;
 }
 
+// "dp": {"epsilon": E | [E or "none", ...], "delta", "clip", "sampling"}.
+static int parse_dp(const pctx *p, const cJSON *dp, const char *const *keys, size_t nkeys, aca_grid_spec *g) {
+    if (check_keys(p, dp, "dp", keys, nkeys)) return -1;
+    const cJSON *ev = cJSON_GetObjectItemCaseSensitive(dp, "epsilon");
+    if (!ev) return perr(p, "dp.epsilon", "required: the target epsilon (a number > 0, \"none\", or an array of them)");
+    int k = cJSON_IsArray(ev) ? cJSON_GetArraySize(ev) : 1;
+    if (k < 1 || k > 1000) return perr(p, "dp.epsilon", "must be a number > 0, \"none\" or a non-empty array of them");
+    free(g->eps);
+    g->eps = xcalloc((size_t)k, sizeof *g->eps);
+    g->n_eps = k;
+    for (int i = 0; i < k; i++) {
+        const cJSON *x = cJSON_IsArray(ev) ? cJSON_GetArrayItem(ev, i) : ev;
+        char f[64];
+        if (cJSON_IsArray(ev)) snprintf(f, sizeof f, "dp.epsilon[%d]", i);
+        else snprintf(f, sizeof f, "dp.epsilon");
+        if (cJSON_IsString(x) && !strcmp(x->valuestring, "none")) g->eps[i] = -1;
+        else if (cJSON_IsNumber(x) && isfinite(x->valuedouble) && x->valuedouble > 0) g->eps[i] = x->valuedouble;
+        else return perr(p, f, "must be a number > 0 or \"none\" (epsilon <= 0 gives no privacy budget to train with)");
+        for (int j = 0; j < i; j++)
+            if (g->eps[j] == g->eps[i]) return perr(p, f, "is listed twice");
+    }
+    const cJSON *dv = cJSON_GetObjectItemCaseSensitive(dp, "delta");
+    if (dv && !(cJSON_IsNumber(dv) && dv->valuedouble > 0 && dv->valuedouble < 1))
+        return perr(p, "dp.delta", "must be a number in (0, 1)");
+    if (dv) g->dp_delta = dv->valuedouble;
+    if (get_num(p, dp, "clip", "dp.clip", 0, 1, &g->dp_clip)) return -1;
+    char *smp = NULL;
+    if (get_str(p, dp, "sampling", "dp.sampling", &smp)) return -1;
+    if (smp) {
+        int v = train_dp_sampling_parse(smp);
+        if (v < 0) {
+            perr(p, "dp.sampling", "'%s' is not a sampling (poisson | fixed)", smp);
+            free(smp);
+            return -1;
+        }
+        g->dp_sampling = v;
+        free(smp);
+    }
+    return 0;
+}
+
 int grid_spec_parse(const char *json, const char *path, aca_grid_spec *g, aca_err *e) {
     memset(g, 0, sizeof *g);
     pctx p = {path, e};
@@ -247,20 +288,21 @@ int grid_spec_parse(const char *json, const char *path, aca_grid_spec *g, aca_er
     }
     static const char *const top[] = {"name",   "seed",    "corpus",      "split",     "model",    "train",
                                       "device", "precision", "overlap",   "collectives", "levels", "counts",
-                                      "trials", "period",  "homogeneity", "runs"};
+                                      "trials", "period",  "homogeneity", "runs", "dp"};
     static const char *const k_corpus[] = {"path", "encoding", "synthetic", "seed"};
     static const char *const k_split[] = {"train", "test"};
     static const char *const k_model[] = {"dir", "config", "vocab"};
     static const char *const k_train[] = {"epochs", "batch", "lr", "weight_decay", "max_grad_norm", "max_len", "bucket",
                                           "eval_batch"};
     static const char *const k_runs[] = {"baseline", "alone", "joint", "mode", "pairs", "loo"};
+    static const char *const k_dp[] = {"epsilon", "delta", "clip", "sampling"};
     g->path = xstrdup(path);
     g->epochs = 5, g->batch = 8, g->max_len = 512, g->eval_batch = 32;
     g->lr = 5e-5, g->weight_decay = 0, g->max_grad_norm = 1.0;
     g->trials = 1;
     g->baseline = g->alone = g->joint = 1;
     g->synth_docs = 2000;
-    const cJSON *corpus, *split, *model, *train, *runs;
+    const cJSON *corpus, *split, *model, *train, *runs, *dp;
     long v;
     int rc = -1;
     if (check_keys(&p, root, "", top, ACA_ARRAY_LEN(top))) goto done;
@@ -378,6 +420,13 @@ int grid_spec_parse(const char *json, const char *path, aca_grid_spec *g, aca_er
     g->homog = xcalloc((size_t)g->n_homog, sizeof *g->homog);
     for (int i = 0; i < g->n_homog; i++) g->homog[i] = nax ? ax[i] : -1;
     free(ax);
+    // DP-SGD: an epsilon axis ("none": no DP)
+    g->n_eps = 1;
+    g->eps = xcalloc(1, sizeof *g->eps);
+    g->eps[0] = -1;
+    g->dp_delta = 1e-5, g->dp_clip = 1.0, g->dp_sampling = TRAIN_DP_POISSON;
+    if (get_obj(&p, root, "dp", &dp)) goto done;
+    if (dp && parse_dp(&p, dp, k_dp, ACA_ARRAY_LEN(k_dp), g)) goto done;
     // runs
     if (get_obj(&p, root, "runs", &runs)) goto done;
     if (runs) {
@@ -410,6 +459,11 @@ int grid_spec_parse(const char *json, const char *path, aca_grid_spec *g, aca_er
         perr(&p, g->pairs ? "runs.pairs" : "runs.loo", "needs \"mode\": \"line\"");
         goto done;
     }
+    for (int i = 0; i < g->n_eps; i++)
+        if (g->eps[i] >= 0 && g->device && strcmp(g->device, "cpu")) {
+            perr(&p, "dp", "DP-SGD runs on the CPU backend only (\"device\" is \"%s\")", g->device);
+            goto done;
+        }
     if (!g->baseline && !g->alone && !g->joint && !g->pairs && !g->loo) {
         perr(&p, "runs", "asks for no runs at all");
         goto done;
@@ -476,8 +530,14 @@ static void cell_add(const aca_grid_spec *g, cell_vec *cv, aca_grid_cell_kind ki
         grid_level_str(g, i, lv[i], l, sizeof l);
         buf_printf(&id, "-%s=%s", g->coll[i].name, l);
     }
-    if (g->n_periods > 1) buf_printf(&id, "-P%d", g->periods[variant / g->n_homog]);
-    if (g->n_homog > 1) buf_printf(&id, "-h%g", g->homog[variant % g->n_homog]);
+    int pi, hi, ei;
+    grid_variant_axes(g, variant, &pi, &hi, &ei);
+    if (g->n_periods > 1) buf_printf(&id, "-P%d", g->periods[pi]);
+    if (g->n_homog > 1) buf_printf(&id, "-h%g", g->homog[hi]);
+    if (g->n_eps > 1) {
+        if (g->eps[ei] < 0) buf_puts(&id, "-enone");
+        else buf_printf(&id, "-e%g", g->eps[ei]);
+    }
     buf_printf(&id, "-t%d", trial);
     for (int k = 0; k < cv->n; k++)
         if (!strcmp(cv->v[k].id, id.data)) {
@@ -502,7 +562,7 @@ static void cell_add(const aca_grid_spec *g, cell_vec *cv, aca_grid_cell_kind ki
 
 int grid_cells(const aca_grid_spec *g, aca_grid_cell **cells, int *n, aca_err *e) {
     cell_vec cv = {0};
-    const int N = g->n_coll, n_var = g->n_periods * g->n_homog;
+    const int N = g->n_coll, n_var = grid_n_variants(g);
     const unsigned all = N >= 32 ? ~0u : (1u << N) - 1;
     const int n_points = g->coll[0].n_levels; // line mode
     int lv[GRID_MAX_COLL];
@@ -564,8 +624,10 @@ void grid_cell_spec_json(const aca_grid_spec *g, const aca_grid_cell *c, aca_buf
     cJSON_AddNumberToObject(root, "seed", (double)grid_trial_seed(g->seed, c->trial, GRID_SEED_DATA));
     cJSON_AddStringToObject(root, "overlap", g->overlap ? g->overlap : "disjoint");
     cJSON *arr = cJSON_AddArrayToObject(root, "collectives");
-    const int period = g->periods ? g->periods[c->variant / g->n_homog] : 0;
-    const double p = g->homog ? g->homog[c->variant % g->n_homog] : -1;
+    int pi = 0, hi = 0, ei = 0;
+    if (g->periods && g->homog && g->eps) grid_variant_axes(g, c->variant, &pi, &hi, &ei);
+    const int period = g->periods ? g->periods[pi] : 0;
+    const double p = g->homog ? g->homog[hi] : -1;
     for (int i = 0; i < g->n_coll; i++) {
         const aca_grid_coll *k = &g->coll[i];
         cJSON *o = cJSON_Parse(k->json);
@@ -638,9 +700,14 @@ static void cell_grid_json(const aca_grid_spec *g, const aca_grid_cell *c, aca_b
     buf_json_str(b, c->id, strlen(c->id));
     buf_printf(b, ",\"index\":%d,\"kind\":\"%s\",\"trial\":%d,\"variant\":%d", c->index, kinds[c->kind], c->trial,
                c->variant);
-    buf_printf(b, ",\"period\":%d,\"homogeneity\":", g->periods[c->variant / g->n_homog]);
-    double p = g->homog[c->variant % g->n_homog];
+    int pi, hi, ei;
+    grid_variant_axes(g, c->variant, &pi, &hi, &ei);
+    buf_printf(b, ",\"period\":%d,\"homogeneity\":", g->periods[pi]);
+    double p = g->homog[hi];
     if (p >= 0) buf_printf(b, "%g", p);
+    else buf_puts(b, "null");
+    buf_puts(b, ",\"dp_epsilon\":");
+    if (g->eps[ei] >= 0) buf_printf(b, "%g", g->eps[ei]);
     else buf_puts(b, "null");
     buf_puts(b, ",\"acting\":[");
     int first = 1;
@@ -708,6 +775,18 @@ static int run_cell(const aca_grid_spec *g, const aca_grid_opts *o, const char *
     s.train.seed = s.init_seed = grid_trial_seed(g->seed, c->trial, GRID_SEED_TRAIN);
     s.train.on_step = o->on_step;
     s.train.on_step_ctx = o->on_step_ctx;
+    {
+        int pi, hi, ei;
+        grid_variant_axes(g, c->variant, &pi, &hi, &ei);
+        if (g->eps[ei] >= 0) { // DP-SGD: sigma chosen so that the whole training spends eps at delta
+            s.train.dp = 1;
+            s.train.dp_epsilon = g->eps[ei];
+            s.train.dp_sigma = NAN;
+            s.train.dp_delta = g->dp_delta;
+            s.train.dp_clip = g->dp_clip;
+            s.train.dp_sampling = g->dp_sampling;
+        }
+    }
     const unsigned all = (1u << g->n_coll) - 1;
     aca_run_act act = c->kind == GRID_CELL_BASELINE ? RUN_ACT_NONE : c->acting == all ? RUN_ACT_ALL : RUN_ACT_ONE;
     const char *only = NULL;

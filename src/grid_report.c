@@ -28,10 +28,16 @@ static void levels_text(const aca_grid_spec *g, unsigned acting, const int *lv, 
 }
 
 static void variant_text(const aca_grid_spec *g, int variant, aca_buf *b) {
-    int P = g->periods[variant / g->n_homog];
-    double h = g->homog[variant % g->n_homog];
+    int pi, hi, ei;
+    grid_variant_axes(g, variant, &pi, &hi, &ei);
+    int P = g->periods[pi];
+    double h = g->homog[hi], eps = g->eps[ei];
     if (P > 0) buf_printf(b, "P%d", P);
-    if (h >= 0) buf_printf(b, "%sh%g", P > 0 ? " " : "", h);
+    if (h >= 0) buf_printf(b, "%sh%g", b->len ? " " : "", h);
+    if (g->n_eps > 1 || eps >= 0) {
+        if (eps >= 0) buf_printf(b, "%seps%g", b->len ? " " : "", eps);
+        else buf_printf(b, "%sno DP", b->len ? " " : "");
+    }
     if (!b->len) buf_puts(b, "-");
 }
 
@@ -59,7 +65,7 @@ static int baseline_group(const aca_grid_agg *a, int variant) {
 
 int grid_write_summary(const aca_grid_agg *a, aca_buf *csv, aca_buf *md) {
     const aca_grid_spec *g = a->g;
-    const int N = g->n_coll, n_var = g->n_periods * g->n_homog;
+    const int N = g->n_coll, n_var = grid_n_variants(g);
     const unsigned all = (1u << N) - 1;
     const int T = g->trials;
     // ---- CSV: one row per (group, collective)
@@ -244,7 +250,7 @@ static int plot_fig3(const aca_grid_agg *a, const char *dir, int var, aca_buf *s
     aca_buf dat = {0}, v = {0}, draw = {0}, gp = {0};
     variant_text(g, var, &v);
     char stem[128];
-    if (g->n_periods * g->n_homog > 1) snprintf(stem, sizeof stem, "fig3-v%d", var);
+    if (grid_n_variants(g) > 1) snprintf(stem, sizeof stem, "fig3-v%d", var);
     else snprintf(stem, sizeof stem, "fig3");
     int b = baseline_group(a, var);
     int any = 0;
@@ -332,7 +338,7 @@ static int plot_fig4(const aca_grid_agg *a, const char *dir, int var, aca_buf *s
             aca_buf dat = {0}, gp = {0}, draw = {0}, tics = {0};
             char stem[200], fn[240];
             snprintf(stem, sizeof stem, "fig4-%s-%s%s", g->coll[i].name, what ? "ct" : "eff", "");
-            if (g->n_periods * g->n_homog > 1) snprintf(stem + strlen(stem), sizeof stem - strlen(stem), "-v%d", var);
+            if (grid_n_variants(g) > 1) snprintf(stem + strlen(stem), sizeof stem - strlen(stem), "-v%d", var);
             int any = 0;
             for (int x = 0; x < n0; x++) {
                 for (int y = 0; y < n1; y++) {
@@ -404,7 +410,7 @@ int grid_write_plots(const aca_grid_agg *a, const char *dir, int run_gnuplot, ac
     if (dir_make(dir, e)) return -1;
     aca_buf scripts = {0};
     int rc = 0;
-    for (int var = 0; var < g->n_periods * g->n_homog && !rc; var++) {
+    for (int var = 0; var < grid_n_variants(g) && !rc; var++) {
         if (g->mode == GRID_MODE_LINE && g->alone) rc = plot_fig3(a, dir, var, &scripts, e);
         if (!rc) rc = plot_fig4(a, dir, var, &scripts, e);
     }

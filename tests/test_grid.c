@@ -65,6 +65,16 @@ static void test_spec_errors(void **st) {
     expect_spec_err("\"period\": 0,", "", "g.json: period: must be a whole number in [1, 1e+06]");
     expect_spec_err("\"device\": \"tpu\",", "", "g.json: device: 'tpu' is not a device");
     expect_spec_err("\"corpus\": {\"path\": \"c.txt\", \"synthetic\": 100},", "", "g.json: corpus: give exactly one of");
+    // DP-SGD axis
+    expect_spec_err("\"dp\": {\"epsilon\": 0},", "", "g.json: dp.epsilon: must be a number > 0 or \"none\"");
+    expect_spec_err("\"dp\": {\"epsilon\": [8, -1]},", "", "g.json: dp.epsilon[1]: must be a number > 0");
+    expect_spec_err("\"dp\": {\"epsilon\": [8, 8]},", "", "g.json: dp.epsilon[1]: is listed twice");
+    expect_spec_err("\"dp\": {\"sigma\": 1},", "", "g.json: dp.sigma: unknown field");
+    expect_spec_err("\"dp\": {\"clip\": 1},", "", "g.json: dp.epsilon: required");
+    expect_spec_err("\"dp\": {\"epsilon\": 8, \"delta\": 1},", "", "g.json: dp.delta: must be a number in (0, 1)");
+    expect_spec_err("\"dp\": {\"epsilon\": 8, \"clip\": 0},", "", "g.json: dp.clip: must be a number > 0");
+    expect_spec_err("\"dp\": {\"epsilon\": 8, \"sampling\": \"random\"},", "", "g.json: dp.sampling: 'random' is not");
+    expect_spec_err("\"dp\": {\"epsilon\": 8}, \"device\": \"cuda\",", "", "g.json: dp: DP-SGD runs on the CPU");
     // The collective fields go through the collectives-spec parser.
     expect_spec_err("", ", \"strategy\": \"bribe\"", "g.json: collectives[1].strategy");
     TU_EXPECT_ERR(grid_spec_parse("{\"collectives\": [], \"levels\": [0.1]}", "g.json", &g, &e), &e,
@@ -144,6 +154,26 @@ static void test_cells_line_and_product(void **st) {
     assert_string_equal(sp.collectives[1].seed_class, "Web Developer");
     spec_free(&sp);
     buf_free(&b);
+    grid_cells_free(c, n);
+    grid_spec_free(&g);
+
+    // An epsilon axis (with a no-DP reference) next to a period axis: epsilon varies fastest.
+    g = parse_ok("{\"collectives\": [{\"name\": \"A\", \"target\": \"x\", \"signal\": \"{\"}], \"counts\": [4],"
+                 " \"period\": [10, 20], \"dp\": {\"epsilon\": [\"none\", 8, 0.5], \"delta\": 1e-6, \"clip\": 0.5,"
+                 " \"sampling\": \"fixed\"}, \"runs\": {\"baseline\": false, \"joint\": false}}");
+    assert_int_equal(grid_n_variants(&g), 6);
+    assert_true(g.dp_delta == 1e-6 && g.dp_clip == 0.5 && g.dp_sampling == TRAIN_DP_FIXED);
+    TU_OK(grid_cells(&g, &c, &n, &e), &e);
+    assert_int_equal(n, 6);
+    assert_string_equal(c[0].id, "alone-A=4-P10-enone-t0");
+    assert_string_equal(c[1].id, "alone-A=4-P10-e8-t0");
+    assert_string_equal(c[2].id, "alone-A=4-P10-e0.5-t0");
+    assert_string_equal(c[3].id, "alone-A=4-P20-enone-t0");
+    int pi, hi, ei;
+    grid_variant_axes(&g, c[5].variant, &pi, &hi, &ei);
+    assert_int_equal(pi, 1);
+    assert_int_equal(hi, 0);
+    assert_int_equal(ei, 2);
     grid_cells_free(c, n);
     grid_spec_free(&g);
 
@@ -606,6 +636,53 @@ static void test_end_to_end_resume(void **st) {
     free(d);
 }
 
+// A tiny epsilon sweep end to end: the no-DP cell trains as usual, the DP cells train with
+// DP-SGD and spend exactly their epsilon (the run JSON's dp object), and the report labels the
+// variants.
+static void test_dp_axis_end_to_end(void **st) {
+    (void)st;
+    char *d = tu_tmpdir(), *cfg = tu_path(d, "tiny.json"), *out = tu_path(d, "out");
+    tu_write_file(cfg, TINY_CFG);
+    char j[4096];
+    snprintf(j, sizeof j,
+             "{\"name\": \"eps\", \"seed\": 2, \"corpus\": {\"synthetic\": 60, \"seed\": 5},"
+             " \"split\": {\"train\": 40, \"test\": 20},"
+             " \"model\": {\"config\": \"%s\", \"vocab\": \"models/vocab/bert-base-uncased.txt\"},"
+             " \"train\": {\"epochs\": 1, \"batch\": 8, \"lr\": 1e-3, \"max_len\": 16},"
+             " \"collectives\": [{\"name\": \"A\", \"target\": \"Software Developer\", \"signal\": \"U+2E17\"}],"
+             " \"counts\": [4], \"dp\": {\"epsilon\": [\"none\", 3]}, \"runs\": {\"baseline\": false}}",
+             cfg);
+    char *gp = tu_path(d, "eps.json");
+    tu_write_file(gp, j);
+    aca_grid_spec g;
+    aca_err e = {0};
+    TU_OK(grid_spec_load(gp, &g, &e), &e);
+    free(gp);
+    aca_grid_stats gs;
+    run_grid(&g, out, &gs);
+    assert_int_equal(gs.n_cells, gs.ran);
+    // the DP cell's result records the privacy spent
+    char *p0 = tu_path(out, "cells/alone-A=4-enone-t0/result.json"), *p1 = tu_path(out, "cells/alone-A=4-e3-t0/result.json");
+    char *r0 = tu_read_file(p0, NULL), *r1 = tu_read_file(p1, NULL);
+    free(p0), free(p1);
+    assert_null(strstr(r0, "\"dp\":{"));
+    assert_non_null(strstr(r1, "\"dp_epsilon\":3"));
+    cJSON *o = cJSON_Parse(r1);
+    const cJSON *dp = cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(o, "result"), "train"), "dp");
+    assert_non_null(dp);
+    const cJSON *eps = cJSON_GetObjectItem(dp, "epsilon");
+    assert_non_null(eps);
+    assert_true(eps->valuedouble > 2.5 && eps->valuedouble <= 3.0 + 1e-9);
+    cJSON_Delete(o);
+    char *md = report(&g, out); // summary.csv: the variant column names the epsilon
+    assert_non_null(strstr(md, "eps3"));
+    assert_non_null(strstr(md, "no DP"));
+    free(md), free(r0), free(r1);
+    grid_spec_free(&g);
+    tu_rm_rf(d);
+    free(d), free(cfg), free(out);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_spec_errors),
@@ -614,6 +691,7 @@ int main(void) {
         cmocka_unit_test(test_slurm_script),
         cmocka_unit_test(test_mutate_only_list),
         cmocka_unit_test(test_end_to_end_resume),
+        cmocka_unit_test(test_dp_axis_end_to_end),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -28,6 +28,10 @@
 //   period       insertion period for collectives without one: a number >= 1 or an array (an axis)
 //   homogeneity  p in [0,1] or an array (an axis): collectives without "sampling" draw members with
 //                {"kind": "propensity", "seed_class": <their target>, "p": p}
+//   dp           DP-SGD training (CPU; train.h): {"epsilon": E or an array (an axis; each E > 0, or
+//                "none" for training without DP), "delta": D in (0,1) (default 1e-5), "clip": C > 0
+//                (default 1), "sampling": "poisson" (default) | "fixed"}; sigma is chosen per cell so
+//                that the whole training spends E at D
 //   runs         {"baseline": true, "alone": true, "joint": true, "mode": "line"|"product",
 //                 "pairs": false, "loo": false}
 //                line: point k sets every collective to its k-th level (all need as many levels);
@@ -38,8 +42,8 @@
 // Cells.  Order: trial, then axis variant (period x homogeneity), then baseline, alone (collective,
 // level), joint (line points or product combinations, last collective fastest), pairs, leave-one-out.
 // Ids: "none-t0", "alone-A0=0.02-t1", "joint-A0=0.02-B1=0.02-t1" (acting collectives and their
-// levels; counts as integers), with "-P<period>" / "-h<p>" before "-t" when that axis has more
-// than one value.  An id that repeats (a pair that is the whole set) is one cell.  In an alone or
+// levels; counts as integers), with "-P<period>" / "-h<p>" / "-e<epsilon>" ("-enone") before "-t"
+// when that axis has more than one value.  An id that repeats (a pair that is the whole set) is one cell.  In an alone or
 // subset cell the idle collectives keep their sizes (line: the same point's levels; product: their
 // first level) so that membership matches the joint cell (mutate samples every collective).
 //
@@ -99,6 +103,10 @@ typedef struct {
     int n_periods;
     double *homog;         // (n_homog); < 0 = no homogeneity override
     int n_homog;
+    double *eps;           // (n_eps) DP-SGD target epsilon; < 0 = no DP (also the only value without "dp")
+    int n_eps;
+    double dp_delta, dp_clip;
+    int dp_sampling;       // TRAIN_DP_POISSON | TRAIN_DP_FIXED
     // runs
     int baseline, alone, joint, pairs, loo;
     aca_grid_mode mode;
@@ -116,10 +124,18 @@ typedef struct {
     int index;
     aca_grid_cell_kind kind;
     int trial;
-    int variant;        // index into period x homogeneity: period = variant / n_homog
+    int variant;        // index into period x homogeneity x epsilon (grid_variant_axes)
     unsigned acting;    // bit i: collective i acts (0 for the baseline)
     int level_idx[GRID_MAX_COLL]; // each collective's level index (its size in this cell)
 } aca_grid_cell;
+
+// Variants: every combination of the axes period x homogeneity x epsilon, epsilon fastest.
+static inline int grid_n_variants(const aca_grid_spec *g) { return g->n_periods * g->n_homog * g->n_eps; }
+static inline void grid_variant_axes(const aca_grid_spec *g, int variant, int *period_i, int *homog_i, int *eps_i) {
+    *eps_i = variant % g->n_eps;
+    *homog_i = variant / g->n_eps % g->n_homog;
+    *period_i = variant / (g->n_eps * g->n_homog);
+}
 
 // Enumerates the cells (order and ids above).  *cells is malloc'd; free with grid_cells_free.
 int grid_cells(const aca_grid_spec *g, aca_grid_cell **cells, int *n, aca_err *e);
