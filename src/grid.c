@@ -288,7 +288,7 @@ int grid_spec_parse(const char *json, const char *path, aca_grid_spec *g, aca_er
     }
     static const char *const top[] = {"name",   "seed",    "corpus",      "split",     "model",    "train",
                                       "device", "precision", "overlap",   "collectives", "levels", "counts",
-                                      "trials", "period",  "homogeneity", "runs", "dp"};
+                                      "trials", "period",  "homogeneity", "runs", "dp", "planner"};
     static const char *const k_corpus[] = {"path", "encoding", "synthetic", "seed"};
     static const char *const k_split[] = {"train", "test"};
     static const char *const k_model[] = {"dir", "config", "vocab"};
@@ -427,6 +427,27 @@ int grid_spec_parse(const char *json, const char *path, aca_grid_spec *g, aca_er
     g->dp_delta = 1e-5, g->dp_clip = 1.0, g->dp_sampling = TRAIN_DP_POISSON;
     if (get_obj(&p, root, "dp", &dp)) goto done;
     if (dp && parse_dp(&p, dp, k_dp, ACA_ARRAY_LEN(k_dp), g)) goto done;
+    // planner: true | {"delta": D}
+    g->planner_delta = 0.05;
+    {
+        const cJSON *pl = cJSON_GetObjectItemCaseSensitive(root, "planner");
+        static const char *const k_pl[] = {"delta"};
+        if (cJSON_IsBool(pl)) {
+            g->planner = cJSON_IsTrue(pl);
+        } else if (cJSON_IsObject(pl)) {
+            const cJSON *dv = cJSON_GetObjectItemCaseSensitive(pl, "delta");
+            if (check_keys(&p, pl, "planner", k_pl, ACA_ARRAY_LEN(k_pl))) goto done;
+            if (dv && !(cJSON_IsNumber(dv) && dv->valuedouble > 0 && dv->valuedouble < 1)) {
+                perr(&p, "planner.delta", "must be a number in (0, 1)");
+                goto done;
+            }
+            if (dv) g->planner_delta = dv->valuedouble;
+            g->planner = 1;
+        } else if (pl) {
+            perr(&p, "planner", "must be true, false or {\"delta\": D}");
+            goto done;
+        }
+    }
     // runs
     if (get_obj(&p, root, "runs", &runs)) goto done;
     if (runs) {

@@ -405,6 +405,17 @@ static int plot_fig4(const aca_grid_agg *a, const char *dir, int var, aca_buf *s
 
 static int have_gnuplot(void) { return system("command -v gnuplot >/dev/null 2>&1") == 0; }
 
+void grid_run_gnuplot(const char *dir, const char *script) {
+    if (!have_gnuplot()) return; // grid_write_plots says so once
+    aca_buf cmd = {0};
+    buf_puts(&cmd, "cd '");
+    for (const char *c = dir; *c; c++) buf_puts(&cmd, *c == '\'' ? "'\\''" : (char[]){*c, 0});
+    buf_printf(&cmd, "' && gnuplot '%s' 2>&1", script);
+    int r = system(cmd.data);
+    if (r != 0) log_warn("gnuplot %s/%s failed (exit %d); the script and data stay there", dir, script, r);
+    buf_free(&cmd);
+}
+
 int grid_write_plots(const aca_grid_agg *a, const char *dir, int run_gnuplot, aca_err *e) {
     const aca_grid_spec *g = a->g;
     if (dir_make(dir, e)) return -1;
@@ -422,13 +433,7 @@ int grid_write_plots(const aca_grid_agg *a, const char *dir, int run_gnuplot, ac
             for (char *s = scripts.data, *nl; *s; s = nl + 1) {
                 nl = strchr(s, '\n');
                 *nl = 0;
-                aca_buf cmd = {0};
-                buf_puts(&cmd, "cd '");
-                for (const char *c = dir; *c; c++) buf_puts(&cmd, *c == '\'' ? "'\\''" : (char[]){*c, 0});
-                buf_printf(&cmd, "' && gnuplot '%s' 2>&1", s);
-                int r = system(cmd.data);
-                if (r != 0) log_warn("gnuplot %s/%s failed (exit %d); the script and data stay there", dir, s, r);
-                buf_free(&cmd);
+                grid_run_gnuplot(dir, s);
             }
         }
     }
@@ -526,6 +531,7 @@ int grid_report(const aca_grid_spec *g, const char *out_dir, aca_grid_agg *a, ac
     aca_buf csv = {0}, md = {0};
     char *plots = path_join(out_dir, "plots");
     int rc = grid_write_summary(a, &csv, &md);
+    if (!rc) rc = grid_planner_report(g, out_dir, a, &md, e);
     if (!rc) rc = write_str(out_dir, "summary.csv", &csv, e) || write_str(out_dir, "summary.md", &md, e);
     if (!rc) rc = grid_write_plots(a, plots, 1, e);
     if (!rc) rc = write_bundle(g, out_dir, a, &csv, &md, e);

@@ -16,6 +16,7 @@
 #include "aca/corpus.h"
 #include "aca/eval.h"
 #include "aca/grid.h"
+#include "aca/plan.h"
 #include "aca/mutate.h"
 
 // A valid grid with `extra` spliced in at the top level and `cextra` into the second collective.
@@ -75,6 +76,9 @@ static void test_spec_errors(void **st) {
     expect_spec_err("\"dp\": {\"epsilon\": 8, \"clip\": 0},", "", "g.json: dp.clip: must be a number > 0");
     expect_spec_err("\"dp\": {\"epsilon\": 8, \"sampling\": \"random\"},", "", "g.json: dp.sampling: 'random' is not");
     expect_spec_err("\"dp\": {\"epsilon\": 8}, \"device\": \"cuda\",", "", "g.json: dp: DP-SGD runs on the CPU");
+    expect_spec_err("\"planner\": {\"delta\": 1.5},", "", "g.json: planner.delta: must be a number in (0, 1)");
+    expect_spec_err("\"planner\": {\"eps\": 0},", "", "g.json: planner.eps: unknown field");
+    expect_spec_err("\"planner\": 3,", "", "g.json: planner: must be true, false or");
     // The collective fields go through the collectives-spec parser.
     expect_spec_err("", ", \"strategy\": \"bribe\"", "g.json: collectives[1].strategy");
     TU_EXPECT_ERR(grid_spec_parse("{\"collectives\": [], \"levels\": [0.1]}", "g.json", &g, &e), &e,
@@ -683,6 +687,58 @@ static void test_dp_axis_end_to_end(void **st) {
     free(d), free(cfg), free(out);
 }
 
+// The planner's bound beside the measured success: the numbers in summary.md are plan_eval's for
+// n = each level's size and N = the training split, and the staircase plot data is written.
+static void test_planner_staircase(void **st) {
+    (void)st;
+    char *d = tu_tmpdir(), *cfg = tu_path(d, "tiny.json"), *out = tu_path(d, "out"), *gp = tu_path(d, "stair.json");
+    tu_write_file(cfg, TINY_CFG);
+    char j[4096];
+    snprintf(j, sizeof j,
+             "{\"name\": \"stair\", \"seed\": 4, \"corpus\": {\"synthetic\": 100, \"seed\": 6},"
+             " \"split\": {\"train\": 80, \"test\": 20},"
+             " \"model\": {\"config\": \"%s\", \"vocab\": \"models/vocab/bert-base-uncased.txt\"},"
+             " \"train\": {\"epochs\": 1, \"batch\": 16, \"lr\": 1e-3, \"max_len\": 16},"
+             " \"collectives\": [{\"name\": \"A\", \"target\": \"Software Developer\", \"signal\": \"U+2E17\"}],"
+             " \"counts\": [4, 40], \"planner\": {\"delta\": 0.1}, \"runs\": {\"baseline\": false, \"joint\": false}}",
+             cfg);
+    tu_write_file(gp, j);
+    aca_grid_spec g;
+    aca_err e = {0};
+    TU_OK(grid_spec_load(gp, &g, &e), &e);
+    assert_true(g.planner && g.planner_delta == 0.1);
+    aca_grid_stats gs;
+    run_grid(&g, out, &gs);
+    free(report(&g, out));
+    char *mdp = tu_path(out, "summary.md");
+    char *md = tu_read_file(mdp, NULL);
+    assert_non_null(strstr(md, "## Planner bound vs measured success"));
+    // the bound for n = 40 of N = 80, recomputed here
+    char *cp = tu_path(out, "corpus.txt");
+    aca_corpus c;
+    aca_corpus_opts co = {0};
+    TU_OK(corpus_load(cp, &co, &c, &e), &e);
+    plan_stats pst;
+    TU_OK(plan_stats_from_corpus(&c, "\xe2\xb8\x97", corpus_class_index(&c, "Software Developer"), &pst, &e), &e);
+    plan_params pp = {0.1, 0.0, 0};
+    plan_bound b4, b40;
+    TU_OK(plan_eval(PLAN_FEATURE_LABEL, &pst, NULL, &pp, 4, 80, &b4, &e), &e);
+    TU_OK(plan_eval(PLAN_FEATURE_LABEL, &pst, NULL, &pp, 40, 80, &b40, &e), &e);
+    char row[128];
+    snprintf(row, sizeof row, "| - | A | feature-label | 4 | 4 | %.3f |", b4.bound);
+    assert_non_null(strstr(md, row));
+    snprintf(row, sizeof row, "| - | A | feature-label | 40 | 40 | %.3f |", b40.bound);
+    assert_non_null(strstr(md, row));
+    assert_true(b40.bound >= b4.bound); // monotone in n
+    char *dat = tu_path(out, "plots/staircase.dat");
+    assert_true(file_exists(dat));
+    free(dat), free(md), free(mdp), free(cp);
+    corpus_free(&c);
+    grid_spec_free(&g);
+    tu_rm_rf(d);
+    free(d), free(cfg), free(out), free(gp);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_spec_errors),
@@ -692,6 +748,7 @@ int main(void) {
         cmocka_unit_test(test_mutate_only_list),
         cmocka_unit_test(test_end_to_end_resume),
         cmocka_unit_test(test_dp_axis_end_to_end),
+        cmocka_unit_test(test_planner_staircase),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

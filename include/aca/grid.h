@@ -32,6 +32,9 @@
 //                "none" for training without DP), "delta": D in (0,1) (default 1e-5), "clip": C > 0
 //                (default 1), "sampling": "poisson" (default) | "fixed"}; sigma is chosen per cell so
 //                that the whole training spends E at D
+//   planner      true or {"delta": D in (0,1)} (default 0.05): the report adds the planner's lower
+//                bound (plan.h) beside the measured success of each collective's alone runs, as a
+//                table in summary.md and plots/staircase.* (feature-label and unplant collectives)
 //   runs         {"baseline": true, "alone": true, "joint": true, "mode": "line"|"product",
 //                 "pairs": false, "loo": false}
 //                line: point k sets every collective to its k-th level (all need as many levels);
@@ -107,6 +110,8 @@ typedef struct {
     int n_eps;
     double dp_delta, dp_clip;
     int dp_sampling;       // TRAIN_DP_POISSON | TRAIN_DP_FIXED
+    int planner;           // report the planner's bound beside the measured success
+    double planner_delta;  // 0.05
     // runs
     int baseline, alone, joint, pairs, loo;
     aca_grid_mode mode;
@@ -229,6 +234,11 @@ double grid_ct_pair(const aca_grid_agg *a, int variant, int point, int i, int j)
 int grid_report(const aca_grid_spec *g, const char *out_dir, aca_grid_agg *a, aca_err *e);
 int grid_write_summary(const aca_grid_agg *a, aca_buf *csv, aca_buf *md);
 int grid_write_plots(const aca_grid_agg *a, const char *plot_dir, int run_gnuplot, aca_err *e);
+// Runs gnuplot on dir/script (in dir); a missing gnuplot or a failed run is a warning, not an error.
+void grid_run_gnuplot(const char *dir, const char *script);
+// The planner's bound beside the measured success (src/grid_planner.c), when g->planner: a section
+// appended to md, and plots/staircase.* under out_dir.
+int grid_planner_report(const aca_grid_spec *g, const char *out_dir, const aca_grid_agg *a, aca_buf *md, aca_err *e);
 // The Slurm array script for the grid (written atomically to path).
 int grid_emit_slurm(const aca_grid_spec *g, const char *grid_path, const char *out_dir, const char *exe,
                     const char *path, int n_cells, aca_err *e);
