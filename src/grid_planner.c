@@ -26,8 +26,9 @@ static int plan_kind(aca_strategy s, plan_strategy *out) {
     return 0;
 }
 
+// curves: per collective (in order, one gnuplot index each after the measured ones) "n bound%" lines.
 static int write_stair_plot(const aca_grid_spec *g, const char *dir, int var, const stair_row *rows, int nr,
-                            aca_err *e) {
+                            const aca_buf *curves, long N, aca_err *e) {
     char stem[64], fn[96];
     if (grid_n_variants(g) > 1) snprintf(stem, sizeof stem, "staircase-v%d", var);
     else snprintf(stem, sizeof stem, "staircase");
@@ -40,24 +41,30 @@ static int write_stair_plot(const aca_grid_spec *g, const char *dir, int var, co
                            isfinite(rows[r].meas_std) ? 100 * rows[r].meas_std : 0.0, 100 * fmax(rows[r].bound, 0));
         buf_puts(&dat, "\n\n");
     }
+    buf_append(&dat, curves->data ? curves->data : "", curves->len);
     snprintf(fn, sizeof fn, "%s.dat", stem);
     char *p = path_join(dir, fn);
     int rc = file_write_atomic(p, dat.data, dat.len, e);
     free(p);
     if (!rc) {
         buf_puts(&draw, "plot ");
-        for (int i = 0; i < g->n_coll; i++)
+        for (int i = 0, rank = 0; i < g->n_coll; i++) {
+            int has = 0; // a collective has a bound curve (appended after the measured blocks) iff it has rows
+            for (int r = 0; r < nr && !has; r++) has = rows[r].coll == i;
+            if (!has) continue;
             buf_printf(&draw,
                        "%s\"%s\" index %d using 1:2:3 with yerrorlines lw 2 pt 7 lc %d title \"%s measured\", \\\n"
-                       "  \"%s\" index %d using 1:4 with steps dt 2 lw 2 lc %d title \"%s planner bound\"",
-                       i ? ", \\\n  " : "", fn, i, i + 1, g->coll[i].name, fn, i, i + 1, g->coll[i].name);
+                       "  \"%s\" index %d using 1:2 with lines dt 2 lw 2 lc %d title \"%s planner bound (>= 0)\"",
+                       rank ? ", \\\n  " : "", fn, i, i + 1, g->coll[i].name, fn, g->n_coll + rank, i + 1, g->coll[i].name);
+            rank++;
+        }
         buf_putc(&draw, '\n');
         buf_printf(&gp, "# Planner bound (steps, dashed) vs measured success (points) over collective size\n"
-                        "set title \"%s: planner lower bound vs measured success\"\n"
-                        "set xlabel \"collective size n (members of the training split)\"\n"
-                        "set ylabel \"success (%%)\"\nset yrange [0:105]\nset logscale x\nset grid\n"
-                        "set key bottom right\nset offsets graph 0.05, graph 0.05\n",
-                   g->name);
+                        "set title \"%s\\nplanner lower bound (prob. >= %g) vs measured success\"\n"
+                        "set xlabel \"collective size n (members of N = %ld training documents)\"\n"
+                        "set ylabel \"success (%%)\"\nset yrange [0:105]\nset xrange [1:%ld]\nset logscale x\n"
+                        "set grid\nset key top left\n",
+                   g->name, 1 - g->planner_delta, N, N);
         buf_printf(&gp, "set terminal pngcairo size 760,520 noenhanced font \",10\"\nset output \"%s.png\"\n%s", stem, draw.data);
         buf_printf(&gp, "set terminal svg size 760,520 noenhanced font \"sans,10\"\nset output \"%s.svg\"\n%sunset output\n",
                    stem, draw.data);
@@ -108,6 +115,7 @@ int grid_planner_report(const aca_grid_spec *g, const char *out_dir, const aca_g
         buf_free(&sb);
         if (r) goto done;
         int nr = 0;
+        aca_buf curves = {0};
         for (int i = 0; i < g->n_coll && !r; i++) {
             const aca_collective *k = &sp.collectives[i];
             plan_strategy ps;
@@ -127,6 +135,15 @@ int grid_planner_report(const aca_grid_spec *g, const char *out_dir, const aca_g
                 r = -1;
                 break;
             }
+            // the bound at every n (a staircase: it jumps where a cell's margin turns positive)
+            buf_printf(&curves, "# %s: n bound%%\n", g->coll[i].name);
+            for (long n = ps == PLAN_UNPLANT ? 2 : 1; n < N && !r; n += n < 200 ? 1 : n / 200) {
+                plan_bound b;
+                if (plan_eval(ps, &st, uniform ? NULL : share, &pp, n, N, &b, e)) r = -1;
+                else buf_printf(&curves, "%ld %.6g\n", n, 100 * fmax(b.bound, 0));
+            }
+            buf_puts(&curves, "\n\n");
+            if (r) break;
             for (int l = 0; l < g->coll[i].n_levels && l < 64; l++) {
                 double lv = g->coll[i].levels[l];
                 long n = g->coll[i].is_count ? (long)lv : (long)llround(lv * (double)N);
@@ -162,8 +179,9 @@ int grid_planner_report(const aca_grid_spec *g, const char *out_dir, const aca_g
             }
         }
         spec_free(&sp);
+        if (!r && nr && (dir_make(plots, e) || write_stair_plot(g, plots, var, rows, nr, &curves, N, e))) r = -1;
+        buf_free(&curves);
         if (r) goto done;
-        if (nr && (dir_make(plots, e) || write_stair_plot(g, plots, var, rows, nr, e))) goto done;
     }
     rc = 0;
 done:
