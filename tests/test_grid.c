@@ -739,6 +739,59 @@ static void test_planner_staircase(void **st) {
     free(d), free(cfg), free(out), free(gp);
 }
 
+// A tiny Figure-4 grid end to end: product mode over two collectives' sizes, every joint
+// combination trained, the summary holding each combination and the heat-map data and scripts
+// written for both collectives (efficacy and CT).
+static void test_fig4_product_end_to_end(void **st) {
+    (void)st;
+    char *d = tu_tmpdir(), *cfg = tu_path(d, "tiny.json"), *out = tu_path(d, "out"), *gp = tu_path(d, "fig4.json");
+    tu_write_file(cfg, TINY_CFG);
+    char j[4096];
+    snprintf(j, sizeof j,
+             "{\"name\": \"fig4-tiny\", \"seed\": 9, \"corpus\": {\"synthetic\": 80, \"seed\": 3},"
+             " \"split\": {\"train\": 60, \"test\": 20},"
+             " \"model\": {\"config\": \"%s\", \"vocab\": \"models/vocab/bert-base-uncased.txt\"},"
+             " \"train\": {\"epochs\": 1, \"batch\": 16, \"lr\": 1e-3, \"max_len\": 16},"
+             " \"collectives\": [{\"name\": \"A\", \"target\": \"Software Developer\", \"signal\": \"{\", \"period\": 5},"
+             "  {\"name\": \"B\", \"target\": \"Web Developer\", \"signal\": \"U+2E18\", \"period\": 5}],"
+             " \"counts\": [3, 6], \"runs\": {\"mode\": \"product\"}}",
+             cfg);
+    tu_write_file(gp, j);
+    aca_grid_spec g;
+    aca_err e = {0};
+    TU_OK(grid_spec_load(gp, &g, &e), &e);
+    aca_grid_stats gs;
+    run_grid(&g, out, &gs);
+    assert_int_equal(gs.n_cells, 1 + 4 + 4); // baseline, 2 x 2 alone, 2 x 2 joint
+    assert_int_equal(gs.ran, gs.n_cells);
+    char *csv = report(&g, out);
+    free(csv);
+    char *mdp = tu_path(out, "summary.md");
+    char *md = tu_read_file(mdp, NULL);
+    const char *combos[] = {"A=3 B=3", "A=3 B=6", "A=6 B=3", "A=6 B=6"};
+    for (int k = 0; k < 4; k++) {
+        char row[64];
+        snprintf(row, sizeof row, "| joint | %s |", combos[k]);
+        if (!strstr(md, row)) {
+            print_error("summary.md lacks the joint row '%s'\n", row);
+            fail();
+        }
+    }
+    const char *files[] = {"plots/fig4-A-eff.dat", "plots/fig4-A-eff.gp", "plots/fig4-B-eff.dat", "plots/fig4-B-ct.gp"};
+    for (int k = 0; k < 4; k++) {
+        char *f = tu_path(out, files[k]);
+        if (!file_exists(f)) {
+            print_error("%s missing\n", f);
+            fail();
+        }
+        free(f);
+    }
+    free(md), free(mdp);
+    grid_spec_free(&g);
+    tu_rm_rf(d);
+    free(d), free(cfg), free(out), free(gp);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_spec_errors),
@@ -749,6 +802,7 @@ int main(void) {
         cmocka_unit_test(test_end_to_end_resume),
         cmocka_unit_test(test_dp_axis_end_to_end),
         cmocka_unit_test(test_planner_staircase),
+        cmocka_unit_test(test_fig4_product_end_to_end),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
