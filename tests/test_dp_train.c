@@ -1,7 +1,7 @@
 // DP-SGD in the trainer (include/aca/train.h): per-example clipping, the noise, Poisson sampling,
 // the reduction to the plain per-example path, and the epsilon reported against the accountant.
 // Tiny DistilBERT (1 layer, dim 32, ~13.6k parameters) on a synthetic token dataset.
-#include "testutil.h"
+#include "toy_model.h"
 
 #include <stdlib.h>
 #include <unistd.h>
@@ -20,42 +20,13 @@ static const char TINY_FMT[] = "{\"model_type\":\"distilbert\",\"vocab_size\":48
 enum { N_DOCS = 48, MAX_LEN = 16, CLS = 1, SEP = 2 };
 
 static aca_model *tiny_model(uint64_t seed, int dropout_on) {
-    aca_err e = {0};
     char js[1024];
     snprintf(js, sizeof js, TINY_FMT, dropout_on ? "0.1" : "0", dropout_on ? "0.1" : "0", dropout_on ? "0.2" : "0");
-    aca_config c;
-    assert_int_equal(config_parse(js, "TINY", &c, &e), 0);
-    aca_backend *be = aca_backend_cpu_create(&e);
-    assert_non_null(be);
-    aca_model *m = model_create(&c, be, 8, MAX_LEN, &e);
-    if (!m) print_error("%s\n", e.msg);
-    assert_non_null(m);
-    config_free(&c);
-    model_init_random(m, seed);
-    return m;
+    return toy_model(js, seed, 8, MAX_LEN);
 }
 
-static void free_model(aca_model *m) {
-    aca_backend *be = model_backend(m);
-    model_free(m);
-    aca_backend_destroy(be);
-}
 
-// Class k draws its tokens from [8 + 12k, 8 + 12k + 12); lengths 3..MAX_LEN.
-static void toy_dataset(aca_dataset *d, uint64_t seed) {
-    aca_rng r;
-    rng_seed(&r, seed, 0);
-    int32_t ids[N_DOCS * MAX_LEN], lens[N_DOCS], labels[N_DOCS];
-    size_t k = 0;
-    for (int i = 0; i < N_DOCS; i++) {
-        int lab = i % 3, len = 3 + (int)rng_below(&r, MAX_LEN - 2);
-        labels[i] = lab, lens[i] = len;
-        ids[k++] = CLS;
-        for (int t = 1; t < len - 1; t++) ids[k++] = 8 + 12 * lab + (int32_t)rng_below(&r, 12);
-        ids[k++] = SEP;
-    }
-    dataset_from_arrays(d, N_DOCS, ids, lens, labels, MAX_LEN);
-}
+
 
 static aca_train_opts dp_opts(void) {
     aca_train_opts o;
@@ -108,13 +79,13 @@ static void test_bad_options(void **st) {
     // train_run refuses them too (before touching the model).
     aca_model *m = tiny_model(1, 1);
     aca_dataset d;
-    toy_dataset(&d, 1);
+    toy_dataset(&d, 1, N_DOCS, MAX_LEN);
     aca_train_stats s;
     o = dp_opts(), o.dp_delta = 2;
     assert_int_equal(train_run(m, &d, &o, &s, &e), -1);
     assert_non_null(strstr(e.msg, "--dp-delta"));
     dataset_free(&d);
-    free_model(m);
+    toy_model_free(m);
 }
 
 // ---- (a) per-example clipping bounds every example's contribution --------------------------------
@@ -122,7 +93,7 @@ static void test_clipping_bounds_each_example(void **st) {
     (void)st;
     aca_model *m = tiny_model(3, 1);
     aca_dataset d;
-    toy_dataset(&d, 3);
+    toy_dataset(&d, 3, N_DOCS, MAX_LEN);
     size_t n = model_num_params(m);
     float *sum = malloc(n * sizeof *sum), *g = malloc(n * sizeof *g), *ref = malloc(n * sizeof *ref);
     aca_err e = {0};
@@ -176,7 +147,7 @@ static void test_clipping_bounds_each_example(void **st) {
     assert_true(clipped_total > 0 && unclipped_total > 0); // both branches were exercised
     free(sum), free(g), free(ref);
     dataset_free(&d);
-    free_model(m);
+    toy_model_free(m);
 }
 
 // The per-example sum without clipping, over B, is the batched mean gradient (dropout off: the
@@ -186,7 +157,7 @@ static void test_per_example_sum_is_batched_gradient(void **st) {
     (void)st;
     aca_model *m = tiny_model(4, 0);
     aca_dataset d;
-    toy_dataset(&d, 4);
+    toy_dataset(&d, 4, N_DOCS, MAX_LEN);
     size_t n = model_num_params(m);
     float *sum = malloc(n * sizeof *sum), *g = malloc(n * sizeof *g);
     double *ref = malloc(n * sizeof *ref);
@@ -209,7 +180,7 @@ static void test_per_example_sum_is_batched_gradient(void **st) {
     assert_true(fabs(info.loss_sum / 6 - loss) < 1e-5);
     free(sum), free(g), free(ref);
     dataset_free(&d);
-    free_model(m);
+    toy_model_free(m);
 }
 
 // ---- (b) sigma = 0, C = inf: DP-SGD equals the plain per-example path bit for bit ---------------
@@ -221,7 +192,7 @@ static void get_params(aca_model *m, float **out) {
 static void test_dp_reduces_to_plain(void **st) {
     (void)st;
     aca_dataset d;
-    toy_dataset(&d, 5);
+    toy_dataset(&d, 5, N_DOCS, MAX_LEN);
     aca_err e = {0};
     aca_train_stats s;
     // Plain training, gradient of each batch accumulated from B=1 micro-batches, no global clip.
@@ -252,7 +223,7 @@ static void test_dp_reduces_to_plain(void **st) {
     get_params(c, &pc);
     assert_true(memcmp(pc, pa, model_num_params(a) * sizeof *pa) != 0);
     free(pa), free(pb), free(pc);
-    free_model(a), free_model(b), free_model(c);
+    toy_model_free(a), toy_model_free(b), toy_model_free(c);
     dataset_free(&d);
 }
 
@@ -279,7 +250,7 @@ static void test_noise_scale(void **st) {
     // Through a step: the noised sum minus the clean sum, over the divisor, has std sigma*C/B.
     aca_model *m = tiny_model(7, 1);
     aca_dataset d;
-    toy_dataset(&d, 7);
+    toy_dataset(&d, 7, N_DOCS, MAX_LEN);
     size_t n = model_num_params(m);
     float *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b);
     uint32_t idx[8] = {1, 2, 3, 5, 8, 13, 21, 34};
@@ -308,7 +279,7 @@ static void test_noise_scale(void **st) {
     assert_true(train_dp_divisor(&o, d.n, 5) == 5.0); // fixed: the batch's size (a last partial batch)
     free(a), free(b), free(z), free(z2);
     dataset_free(&d);
-    free_model(m);
+    toy_model_free(m);
 }
 
 static void test_poisson_sampling(void **st) {
@@ -342,7 +313,7 @@ static void test_poisson_sampling(void **st) {
 static void test_epsilon_reported(void **st) {
     (void)st;
     aca_dataset d;
-    toy_dataset(&d, 8);
+    toy_dataset(&d, 8, N_DOCS, MAX_LEN);
     aca_err e = {0};
     aca_train_stats s;
     aca_train_opts o = dp_opts();
@@ -360,7 +331,7 @@ static void test_epsilon_reported(void **st) {
     assert_true(isfinite(s.first_loss) && isfinite(s.last_epoch_loss));
     // Poisson batches vary: about 8 of 48 examples per step.
     assert_true(s.dp_examples > 18 * 8 / 2 && s.dp_examples < 18 * 8 * 2);
-    free_model(m);
+    toy_model_free(m);
     // A target epsilon: sigma is the accountant's for it, and the spent epsilon reaches it.
     o.dp_sigma = NAN, o.dp_epsilon = 3.0;
     m = tiny_model(8, 1);
@@ -371,7 +342,7 @@ static void test_epsilon_reported(void **st) {
     assert_int_equal(dp_sigma_for_epsilon(&p, 3.0, DP_CONVERT_BALLE2020, &sigma, &at, &e), 0);
     assert_true(s.dp_sigma == sigma);
     assert_true(s.dp_epsilon <= 3.0 && s.dp_epsilon > 3.0 * 0.999);
-    free_model(m);
+    toy_model_free(m);
     // Stopped early: epsilon of the steps done.
     char tmpl[] = "/tmp/aca_test_dp_XXXXXX";
     char *dir = mkdtemp(tmpl);
@@ -382,7 +353,7 @@ static void test_epsilon_reported(void **st) {
     p.sigma = 1.1, p.steps = 5;
     assert_int_equal(dp_epsilon(&p, DP_CONVERT_BALLE2020, NULL, 0, &r, &e), 0);
     assert_true(s.dp_epsilon == r.epsilon);
-    free_model(m);
+    toy_model_free(m);
     dir_remove_recursive(dir);
     dataset_free(&d);
 }
@@ -391,7 +362,7 @@ static void test_epsilon_reported(void **st) {
 static void test_dp_resume_bit_identical(void **st) {
     (void)st;
     aca_dataset d;
-    toy_dataset(&d, 9);
+    toy_dataset(&d, 9, N_DOCS, MAX_LEN);
     aca_err e = {0};
     aca_train_stats s;
     aca_train_opts o = dp_opts();
@@ -404,7 +375,7 @@ static void test_dp_resume_bit_identical(void **st) {
     ob.ckpt_dir = dir, ob.stop_after = 7;
     aca_model *b = tiny_model(9, 1);
     assert_int_equal(train_run(b, &d, &ob, &s, &e), 0);
-    free_model(b);
+    toy_model_free(b);
     ob.stop_after = 0, ob.resume = 1;
     aca_model *c = tiny_model(77, 1);
     assert_int_equal(train_run(c, &d, &ob, &s, &e), 0);
@@ -413,7 +384,7 @@ static void test_dp_resume_bit_identical(void **st) {
     get_params(a, &pa), get_params(c, &pc);
     tu_check_bits("DP params after resume", pc, pa, model_num_params(a));
     free(pa), free(pc);
-    free_model(a), free_model(c);
+    toy_model_free(a), toy_model_free(c);
     dir_remove_recursive(dir);
     dataset_free(&d);
 }

@@ -1,6 +1,6 @@
 // Trainer tests on a tiny DistilBERT (1 layer, dim 32) and a small synthetic token dataset whose
 // class is carried by which token range a document draws from.
-#include "testutil.h"
+#include "toy_model.h"
 
 #include <stdlib.h>
 #include <unistd.h>
@@ -16,41 +16,10 @@ static const char TINY[] = "{\"model_type\":\"distilbert\",\"vocab_size\":48,\"m
 
 enum { N_DOCS = 48, MAX_LEN = 16, CLS = 1, SEP = 2 };
 
-static aca_model *tiny_model(uint64_t seed) {
-    aca_err e = {0};
-    aca_config c;
-    assert_int_equal(config_parse(TINY, "TINY", &c, &e), 0);
-    aca_backend *be = aca_backend_cpu_create(&e);
-    assert_non_null(be);
-    aca_model *m = model_create(&c, be, 8, MAX_LEN, &e);
-    if (!m) print_error("%s\n", e.msg);
-    assert_non_null(m);
-    config_free(&c);
-    model_init_random(m, seed);
-    return m;
-}
+static aca_model *tiny_model(uint64_t seed) { return toy_model(TINY, seed, 8, MAX_LEN); }
 
-static void free_model(aca_model *m) {
-    aca_backend *be = model_backend(m);
-    model_free(m);
-    aca_backend_destroy(be);
-}
 
-// Class k draws its tokens from [8 + 12k, 8 + 12k + 12); lengths 3..MAX_LEN.
-static void toy_dataset(aca_dataset *d, uint64_t seed) {
-    aca_rng r;
-    rng_seed(&r, seed, 0);
-    int32_t ids[N_DOCS * MAX_LEN], lens[N_DOCS], labels[N_DOCS];
-    size_t k = 0;
-    for (int i = 0; i < N_DOCS; i++) {
-        int lab = i % 3, len = 3 + (int)rng_below(&r, MAX_LEN - 2);
-        labels[i] = lab, lens[i] = len;
-        ids[k++] = CLS;
-        for (int t = 1; t < len - 1; t++) ids[k++] = 8 + 12 * lab + (int32_t)rng_below(&r, 12);
-        ids[k++] = SEP;
-    }
-    dataset_from_arrays(d, N_DOCS, ids, lens, labels, MAX_LEN);
-}
+
 
 static char *tmpdir_make(void) {
     char *t = xstrdup("/tmp/aca_test_train_XXXXXX");
@@ -127,7 +96,7 @@ static long padding_of(const aca_dataset *d, const uint32_t *idx, int B) {
 static void test_epoch_order(void **st) {
     (void)st;
     aca_dataset d;
-    toy_dataset(&d, 3);
+    toy_dataset(&d, 3, N_DOCS, MAX_LEN);
     uint32_t a[N_DOCS], b[N_DOCS], c[N_DOCS], k[N_DOCS];
     train_epoch_order(&d, 9, 0, 4, 0, a);
     train_epoch_order(&d, 9, 0, 4, 0, b);
@@ -164,7 +133,7 @@ static void test_loss_decreases(void **st) {
     (void)st;
     aca_model *m = tiny_model(1);
     aca_dataset d;
-    toy_dataset(&d, 1);
+    toy_dataset(&d, 1, N_DOCS, MAX_LEN);
     aca_train_opts o = quick_opts();
     o.epochs = 30;
     o.lr = 3e-3;
@@ -184,7 +153,7 @@ static void test_loss_decreases(void **st) {
     }
     assert_true(s.tokens > 0 && s.peak_rss > 0);
     dataset_free(&d);
-    free_model(m);
+    toy_model_free(m);
 }
 
 static void get_params(aca_model *m, float **out, size_t *n) {
@@ -195,7 +164,7 @@ static void get_params(aca_model *m, float **out, size_t *n) {
 
 static void check_resume(int bucket) {
     aca_dataset d;
-    toy_dataset(&d, 2);
+    toy_dataset(&d, 2, N_DOCS, MAX_LEN);
     aca_train_opts o = quick_opts();
     o.bucket = bucket;
     aca_train_stats s;
@@ -212,7 +181,7 @@ static void check_resume(int bucket) {
     assert_int_equal(train_run(b, &d, &ob, &s, &e), 0);
     assert_int_equal(s.steps, 9);
     assert_int_equal(s.stopped_early, 1);
-    free_model(b);
+    toy_model_free(b);
     aca_model *c = tiny_model(99);
     ob.stop_after = 0;
     ob.resume = 1;
@@ -233,8 +202,8 @@ static void check_resume(int bucket) {
     tu_check_bits("adam m after resume", mc, ma, n);
     tu_check_bits("adam v after resume", vc, va, n);
     free(pa), free(pc), free(ma), free(va), free(mc), free(vc);
-    free_model(a);
-    free_model(c);
+    toy_model_free(a);
+    toy_model_free(c);
     dir_remove_recursive(dir);
     free(dir);
     dataset_free(&d);
@@ -262,7 +231,7 @@ static void test_nan_loss_injected(void **st) {
     model_set_params(m, p);
     free(p);
     aca_dataset d;
-    toy_dataset(&d, 1);
+    toy_dataset(&d, 1, N_DOCS, MAX_LEN);
     aca_train_opts o = quick_opts();
     aca_train_stats s;
     aca_err e = {0};
@@ -273,14 +242,14 @@ static void test_nan_loss_injected(void **st) {
         fail();
     }
     dataset_free(&d);
-    free_model(m);
+    toy_model_free(m);
 }
 
 static void test_nan_loss_diverging_lr(void **st) {
     (void)st;
     aca_model *m = tiny_model(1);
     aca_dataset d;
-    toy_dataset(&d, 1);
+    toy_dataset(&d, 1, N_DOCS, MAX_LEN);
     aca_train_opts o = quick_opts();
     o.lr = 1e30; // AdamW moves every weight by ~lr: the next forward overflows
     aca_train_stats s;
@@ -293,7 +262,7 @@ static void test_nan_loss_diverging_lr(void **st) {
         fail();
     }
     dataset_free(&d);
-    free_model(m);
+    toy_model_free(m);
 }
 
 static void expect_err(aca_model *m, const aca_dataset *d, const aca_train_opts *o, aca_err_kind kind,
@@ -311,7 +280,7 @@ static void test_bad_options_and_data(void **st) {
     (void)st;
     aca_model *m = tiny_model(1);
     aca_dataset d;
-    toy_dataset(&d, 1);
+    toy_dataset(&d, 1, N_DOCS, MAX_LEN);
     aca_train_opts o = quick_opts();
     o.epochs = 0;
     expect_err(m, &d, &o, ACA_ERR_VALUE, "epochs must be >= 1");
@@ -337,13 +306,13 @@ static void test_bad_options_and_data(void **st) {
     expect_err(m, &bad, &o, ACA_ERR_VALUE, "max_position_embeddings");
     dataset_free(&bad);
     dataset_free(&d);
-    free_model(m);
+    toy_model_free(m);
 }
 
 static void test_checkpoint_mismatch_and_corruption(void **st) {
     (void)st;
     aca_dataset d;
-    toy_dataset(&d, 1);
+    toy_dataset(&d, 1, N_DOCS, MAX_LEN);
     char *dir = tmpdir_make();
     aca_model *m = tiny_model(1);
     aca_train_opts o = quick_opts();
@@ -375,7 +344,7 @@ static void test_checkpoint_mismatch_and_corruption(void **st) {
     expect_err(m, &d, &o, ACA_ERR_FORMAT, "not an aca trainer checkpoint");
     buf_free(&b);
     free(path);
-    free_model(m);
+    toy_model_free(m);
     dir_remove_recursive(dir);
     free(dir);
     dataset_free(&d);
@@ -412,8 +381,8 @@ static void test_save_hf_roundtrip(void **st) {
     free(p1), free(p2);
     buf_free(&cj);
     free(f1), free(f2), free(f3);
-    free_model(m);
-    free_model(m2);
+    toy_model_free(m);
+    toy_model_free(m2);
     free(out);
     free(vocab);
     dir_remove_recursive(dir);
