@@ -262,6 +262,7 @@ static int parse_dp(const pctx *p, const cJSON *dp, const char *const *keys, siz
         return perr(p, "dp.delta", "must be a number in (0, 1)");
     if (dv) g->dp_delta = dv->valuedouble;
     if (get_num(p, dp, "clip", "dp.clip", 0, 1, &g->dp_clip)) return -1;
+    if (get_bool(p, dp, "freeze_embeddings", "dp.freeze_embeddings", &g->dp_freeze)) return -1;
     char *smp = NULL;
     if (get_str(p, dp, "sampling", "dp.sampling", &smp)) return -1;
     if (smp) {
@@ -295,7 +296,7 @@ int grid_spec_parse(const char *json, const char *path, aca_grid_spec *g, aca_er
     static const char *const k_train[] = {"epochs", "batch", "lr", "weight_decay", "max_grad_norm", "max_len", "bucket",
                                           "eval_batch"};
     static const char *const k_runs[] = {"baseline", "alone", "joint", "mode", "pairs", "loo"};
-    static const char *const k_dp[] = {"epsilon", "delta", "clip", "sampling"};
+    static const char *const k_dp[] = {"epsilon", "delta", "clip", "sampling", "freeze_embeddings"};
     g->path = xstrdup(path);
     g->epochs = 5, g->batch = 8, g->max_len = 512, g->eval_batch = 32;
     g->lr = 5e-5, g->weight_decay = 0, g->max_grad_norm = 1.0;
@@ -806,6 +807,7 @@ static int run_cell(const aca_grid_spec *g, const aca_grid_opts *o, const char *
             s.train.dp_delta = g->dp_delta;
             s.train.dp_clip = g->dp_clip;
             s.train.dp_sampling = g->dp_sampling;
+            s.train.dp_freeze_embeddings = g->dp_freeze;
         }
     }
     const unsigned all = (1u << g->n_coll) - 1;

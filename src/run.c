@@ -346,7 +346,8 @@ void run_result_to_json(const aca_run_setup *s, const aca_run_result *r, aca_buf
     json_num(out, r->train.last_epoch_loss);
     buf_puts(out, ",\"dp\":");
     if (s->train.dp) { // epsilon null when infinite (sigma = 0)
-        buf_printf(out, "{\"sampling\":\"%s\",\"clip\":", train_dp_sampling_name(s->train.dp_sampling));
+        buf_printf(out, "{\"sampling\":\"%s\",\"freeze_embeddings\":%s,\"clip\":", train_dp_sampling_name(s->train.dp_sampling),
+                   s->train.dp_freeze_embeddings ? "true" : "false");
         json_num(out, s->train.dp_clip);
         buf_puts(out, ",\"sigma\":");
         json_num(out, r->train.dp_sigma);

@@ -251,6 +251,7 @@ int train_dp_grad(aca_model *m, const aca_dataset *d, const uint32_t *idx, int n
         model_zero_grad(m);
         model_backward(m, 1.0f);
         model_get_grads(m, g);
+        for (int f = 0; f < p->n_frozen; f++) memset(g + p->frozen[2 * f], 0, (p->frozen[2 * f + 1] - p->frozen[2 * f]) * sizeof *g);
         double ss = 0;
         for (size_t j = 0; j < numel; j++) ss += (double)g[j] * (double)g[j];
         double norm = sqrt(ss);
@@ -267,6 +268,8 @@ int train_dp_grad(aca_model *m, const aca_dataset *d, const uint32_t *idx, int n
         for (int t = 0; t < T; t++) info->tokens += mask[t];
     }
     if (!rc && p->sigma > 0) train_dp_add_noise(out, numel, p->sigma * p->clip, p->seed, p->step);
+    for (int f = 0; !rc && f < p->n_frozen; f++)
+        memset(out + p->frozen[2 * f], 0, (p->frozen[2 * f + 1] - p->frozen[2 * f]) * sizeof *out);
     free(ids);
     free(mask);
     free(g);
@@ -503,6 +506,16 @@ int train_run(aca_model *m, const aca_dataset *d, const aca_train_opts *o, aca_t
     int32_t *labels = xmalloc((size_t)B * sizeof *labels);
     uint32_t *sample = pe && o->dp && o->dp_sampling == TRAIN_DP_POISSON ? xmalloc(d->n * sizeof *sample) : NULL;
     float *gsum = pe ? xmalloc(model_num_params(m) * sizeof *gsum) : NULL;
+    // DP-SGD with frozen embedding tables: their element ranges
+    size_t frozen[8];
+    int n_frozen = 0;
+    if (o->dp && o->dp_freeze_embeddings) {
+        int np = 0;
+        const aca_param_info *pi = model_params(m, &np);
+        for (int k = 0; k < np && n_frozen < 4; k++)
+            if (!strncmp(pi[k].name, "embeddings.", 11) && strstr(pi[k].name, "_embeddings.weight"))
+                frozen[2 * n_frozen] = pi[k].offset, frozen[2 * n_frozen + 1] = pi[k].offset + pi[k].numel, n_frozen++;
+    }
     long dp_clipped = 0;
     const long start = ts.step;
     const double t0 = time_now();
@@ -526,7 +539,7 @@ int train_run(aca_model *m, const aca_dataset *d, const aca_train_opts *o, aca_t
         double norm, lr = train_lr_at(o->lr, s, total), div = 1.0, tokens = 0;
         if (pe) {
             // Per-example gradients: their (clipped, noised) sum, divided through AdamW's grad_scale.
-            aca_dp_step ps = {o->dp ? o->dp_clip : INFINITY, o->dp ? dp_sigma : 0, o->seed, s};
+            aca_dp_step ps = {o->dp ? o->dp_clip : INFINITY, o->dp ? dp_sigma : 0, o->seed, s, frozen, n_frozen};
             aca_dp_step_info info;
             if (train_dp_grad(m, d, bidx, nb, &ps, gsum, NULL, &info, e)) {
                 aca_err_prefix(e, "step %ld (epoch %d)", s + 1, ep + 1);

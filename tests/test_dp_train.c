@@ -106,7 +106,7 @@ static void test_clipping_bounds_each_example(void **st) {
         for (int k = 0; k < nb; k++) idx[k] = (uint32_t)rng_below(&r, N_DOCS);
         // The norms first (no clipping), then a C between the smallest and the largest.
         double norms[8], norms2[8];
-        aca_dp_step p = {INFINITY, 0.0, 5, (long)trial};
+        aca_dp_step p = {INFINITY, 0.0, 5, (long)trial, NULL, 0};
         aca_dp_step_info info;
         assert_int_equal(train_dp_grad(m, &d, idx, nb, &p, sum, norms, &info, &e), 0);
         double lo = INFINITY, hi = 0;
@@ -162,7 +162,7 @@ static void test_per_example_sum_is_batched_gradient(void **st) {
     float *sum = malloc(n * sizeof *sum), *g = malloc(n * sizeof *g);
     double *ref = malloc(n * sizeof *ref);
     uint32_t idx[6] = {0, 7, 13, 21, 30, 47};
-    aca_dp_step p = {INFINITY, 0.0, 1, 0};
+    aca_dp_step p = {INFINITY, 0.0, 1, 0, NULL, 0};
     aca_dp_step_info info;
     aca_err e = {0};
     assert_int_equal(train_dp_grad(m, &d, idx, 6, &p, sum, NULL, &info, &e), 0);
@@ -254,7 +254,7 @@ static void test_noise_scale(void **st) {
     size_t n = model_num_params(m);
     float *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b);
     uint32_t idx[8] = {1, 2, 3, 5, 8, 13, 21, 34};
-    aca_dp_step p = {0.5, 0.0, 9, 17};
+    aca_dp_step p = {0.5, 0.0, 9, 17, NULL, 0};
     aca_dp_step_info info;
     aca_err e = {0};
     assert_int_equal(train_dp_grad(m, &d, idx, 8, &p, a, NULL, &info, &e), 0);
@@ -358,6 +358,55 @@ static void test_epsilon_reported(void **st) {
     dataset_free(&d);
 }
 
+// Frozen embedding tables: bit-identical after DP training with noise, while the rest trains; and
+// a per-example norm that leaves them out (so clipping matches the unfrozen part alone).
+static void test_freeze_embeddings(void **st) {
+    (void)st;
+    aca_dataset d;
+    toy_dataset(&d, 9, N_DOCS, MAX_LEN);
+    aca_err e = {0};
+    aca_train_stats s;
+    aca_train_opts o = dp_opts();
+    o.dp_sigma = 1.0, o.epochs = 2, o.dp_freeze_embeddings = 1;
+    aca_model *m = tiny_model(9, 1);
+    const size_t n = model_num_params(m);
+    float *before = xmalloc(n * sizeof *before), *after = xmalloc(n * sizeof *after);
+    model_get_params(m, before);
+    assert_int_equal(train_run(m, &d, &o, &s, &e), 0);
+    model_get_params(m, after);
+    int np = 0, frozen = 0;
+    const aca_param_info *pi = model_params(m, &np);
+    for (int k = 0; k < np; k++) {
+        int same = !memcmp(before + pi[k].offset, after + pi[k].offset, pi[k].numel * sizeof(float));
+        int is_table = !strncmp(pi[k].name, "embeddings.", 11) && strstr(pi[k].name, "_embeddings.weight");
+        if (is_table) frozen++;
+        if (is_table != same) {
+            print_error("%s: %s after DP training with frozen embeddings\n", pi[k].name, same ? "unchanged" : "changed");
+            fail();
+        }
+    }
+    assert_true(frozen >= 2); // word and position embeddings
+    // the per-example norms train_dp_grad reports leave the frozen ranges out
+    size_t fr[8];
+    int nf = 0;
+    for (int k = 0; k < np && nf < 4; k++)
+        if (!strncmp(pi[k].name, "embeddings.", 11) && strstr(pi[k].name, "_embeddings.weight"))
+            fr[2 * nf] = pi[k].offset, fr[2 * nf + 1] = pi[k].offset + pi[k].numel, nf++;
+    uint32_t idx[3] = {0, 1, 2};
+    double norms_all[3], norms_fr[3];
+    float *out = xmalloc(n * sizeof *out);
+    aca_dp_step_info info;
+    aca_dp_step p_all = {INFINITY, 0, 5, 0, NULL, 0}, p_fr = {INFINITY, 0, 5, 0, fr, nf};
+    assert_int_equal(train_dp_grad(m, &d, idx, 3, &p_all, out, norms_all, &info, &e), 0);
+    assert_int_equal(train_dp_grad(m, &d, idx, 3, &p_fr, out, norms_fr, &info, &e), 0);
+    for (int k = 0; k < 3; k++) assert_true(norms_fr[k] < norms_all[k] && norms_fr[k] > 0);
+    for (int f = 0; f < nf; f++)
+        for (size_t j = fr[2 * f]; j < fr[2 * f + 1]; j++) assert_true(out[j] == 0.0f);
+    free(out), free(before), free(after);
+    toy_model_free(m);
+    dataset_free(&d);
+}
+
 // Resume in DP mode is bit-identical (the sample and the noise depend only on (seed, step)).
 static void test_dp_resume_bit_identical(void **st) {
     (void)st;
@@ -399,6 +448,7 @@ int main(void) {
         cmocka_unit_test(test_poisson_sampling),
         cmocka_unit_test(test_epsilon_reported),
         cmocka_unit_test(test_dp_resume_bit_identical),
+        cmocka_unit_test(test_freeze_embeddings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

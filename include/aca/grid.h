@@ -30,7 +30,8 @@
 //                {"kind": "propensity", "seed_class": <their target>, "p": p}
 //   dp           DP-SGD training (CPU; train.h): {"epsilon": E or an array (an axis; each E > 0, or
 //                "none" for training without DP), "delta": D in (0,1) (default 1e-5), "clip": C > 0
-//                (default 1), "sampling": "poisson" (default) | "fixed"}; sigma is chosen per cell so
+//                (default 1), "sampling": "poisson" (default) | "fixed", "freeze_embeddings": false}
+//                (see train.h); sigma is chosen per cell so
 //                that the whole training spends E at D
 //   planner      true or {"delta": D in (0,1)} (default 0.05): the report adds the planner's lower
 //                bound (plan.h) beside the measured success of each collective's alone runs, as a
@@ -110,6 +111,7 @@ typedef struct {
     int n_eps;
     double dp_delta, dp_clip;
     int dp_sampling;       // TRAIN_DP_POISSON | TRAIN_DP_FIXED
+    int dp_freeze;         // train.h dp_freeze_embeddings
     int planner;           // report the planner's bound beside the measured success
     double planner_delta;  // 0.05
     // runs

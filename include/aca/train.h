@@ -87,6 +87,9 @@ typedef struct {
     double dp_epsilon; // target epsilon > 0, or NaN: dp_sigma given
     double dp_delta;   // in (0, 1) (default 1e-5)
     int dp_sampling;   // TRAIN_DP_POISSON (default) or TRAIN_DP_FIXED
+    int dp_freeze_embeddings; // the embedding tables (word, position, token type) are not trained:
+                              // their gradient is left out of every norm, clip and noise, so the
+                              // noise goes only where the model learns (usual in DP fine-tuning)
     // Non-DP reference path: each batch's gradient is the sum of its examples' B=1 gradients in
     // batch order (the same code as DP-SGD), times 1/batch and the global clip coefficient.  DP-SGD
     // with dp_clip = INFINITY, dp_sigma = 0 and fixed sampling equals this bit for bit on the CPU.
@@ -156,6 +159,8 @@ typedef struct {
     double sigma;  // noise multiplier: noise std sigma*C per coordinate (0: none)
     uint64_t seed; // run seed (dropout, noise)
     long step;     // global 0-based step
+    const size_t *frozen; // (2 * n_frozen) [begin, end) element ranges left out (zero in out), or NULL
+    int n_frozen;
 } aca_dp_step;
 
 typedef struct {
@@ -170,6 +175,7 @@ typedef struct {
 // train_example_seed(seed, step, k), backward), c_k = train_clip_coef(|g_k|, C); the sum is taken in
 // float in k order.  norms (nb) receives |g_k| when non-NULL.  nb = 0 is allowed (noise only).
 // train_run then applies out / divisor through AdamW's grad_scale, divisor = train_dp_divisor.
+// Frozen ranges are zeroed in every g_k before its norm and in out after the noise.
 int train_dp_grad(aca_model *m, const aca_dataset *d, const uint32_t *idx, int nb, const aca_dp_step *p, float *out,
                   double *norms, aca_dp_step_info *info, aca_err *e);
 // What a step's summed gradient is divided by: the expected batch size q*n = min(batch, n) with

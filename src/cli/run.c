@@ -88,6 +88,7 @@ int cmd_run(int argc, char **argv) {
     long epochs = 5, batch = 8, max_len = 512, docs = 2000, n_train = 0, n_test = 0;
     double lr = 5e-5, wd = 0.0, clip = 1.0, dp_clip = 1.0, dp_sigma = NAN, dp_eps = NAN, dp_delta = 1e-5;
     const char *dp_sampling = "poisson";
+    int dp_freeze = 0;
     uint64_t seed = 42, data_seed = 0, init_seed = 0;
     int bucket = 0, no_baseline = 0, keep = 0, json = 0, quiet = 0;
     aca_opt opts[] = {
@@ -120,6 +121,8 @@ int cmd_run(int argc, char **argv) {
         {"--dp-epsilon", OPT_DOUBLE, &dp_eps, "E", "DP-SGD: target epsilon, sigma chosen by the accountant; turns DP-SGD on", 0, 0},
         {"--dp-delta", OPT_DOUBLE, &dp_delta, "D", "DP-SGD: delta of the reported epsilon (default 1e-5)", 0, 0},
         {"--dp-sampling", OPT_STR, &dp_sampling, "poisson|fixed", "DP-SGD: batch sampling (default poisson)", 0, 0},
+        {"--dp-freeze-embeddings", OPT_FLAG, &dp_freeze, NULL,
+         "DP-SGD: do not train the embedding tables (no clip budget or noise spent on them)", 0, 0},
         {"--quiet", OPT_FLAG, &quiet, NULL, "no progress output", 0, 0},
     };
     aca_err e = {0};
@@ -166,6 +169,8 @@ int cmd_run(int argc, char **argv) {
     s.train.seed = seed;
     s.train.bucket = bucket;
     if (cli_dp_opts(&s.train, opts, (int)ACA_ARRAY_LEN(opts), dp_clip, dp_sigma, dp_eps, dp_delta, dp_sampling)) return 2;
+    if (dp_freeze && !(&s.train)->dp) return fprintf(stderr, "aca: --dp-freeze-embeddings needs --dp-sigma X or --dp-epsilon E\n"), 2;
+    (&s.train)->dp_freeze_embeddings = dp_freeze;
     if (s.train.dp && strcmp(device, "cpu"))
         return fprintf(stderr, "aca: DP-SGD is CPU-only for now (per-example gradients): use --device cpu\n"), 2;
     char cfg_buf[4096], vocab_buf[4096];
