@@ -7,7 +7,10 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <omp.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "aca/corpus.h"
 #include "aca/mutate.h"
@@ -918,6 +921,65 @@ static int grid_claim_out(const aca_grid_spec *g, const char *out_dir, aca_err *
     return rc;
 }
 
+// jobs worker processes, worker w running cells w, w + jobs, ... (forked before any OpenMP or CUDA
+// use in this process).  A failed worker says why on stderr; the others finish their cells.
+static int run_workers(const aca_grid_spec *g, const aca_grid_opts *o, const char *corpus, aca_grid_cell *cells, int n,
+                       aca_grid_stats *st, aca_err *e) {
+    int before = 0;
+    for (int k = 0; k < n; k++) before += grid_cell_done(o->out_dir, &cells[k]);
+    fflush(stdout);
+    fflush(stderr);
+    const int jobs = o->jobs;
+    pid_t *pid = xcalloc((size_t)jobs, sizeof *pid);
+    int started = 0, failed = 0;
+    for (int w = 0; w < jobs; w++) {
+        pid[w] = fork();
+        if (pid[w] < 0) {
+            failed++;
+            break;
+        }
+        if (pid[w] == 0) {
+            int threads = omp_get_num_procs() / jobs;
+            omp_set_num_threads(threads > 0 ? threads : 1);
+            aca_grid_opts co = *o;
+            co.on_step = NULL; // no progress bars from several processes
+            aca_err ce = {0};
+            for (int k = w; k < n; k += jobs) {
+                if (grid_cell_done(o->out_dir, &cells[k])) {
+                    if (co.on_cell) co.on_cell(g, &cells[k], n, 1, NULL, NAN, co.ctx);
+                    continue;
+                }
+                if (co.on_cell) co.on_cell(g, &cells[k], n, 0, NULL, NAN, co.ctx);
+                aca_run_result r;
+                if (run_cell(g, &co, corpus, &cells[k], &r, &ce)) {
+                    fprintf(stderr, "aca: worker %d, cell %d (%s): %s\n", w, k, cells[k].id, ce.msg);
+                    _exit(1);
+                }
+                if (co.on_cell) co.on_cell(g, &cells[k], n, 0, &r, NAN, co.ctx);
+                run_result_free(&r);
+            }
+            _exit(0);
+        }
+        started++;
+    }
+    for (int w = 0; w < started; w++) {
+        int status = 0;
+        while (waitpid(pid[w], &status, 0) < 0 && errno == EINTR) {
+        }
+        failed += !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    }
+    free(pid);
+    int after = 0;
+    for (int k = 0; k < n; k++) after += grid_cell_done(o->out_dir, &cells[k]);
+    st->skipped = before;
+    st->ran = after - before;
+    if (failed)
+        return aca_errf(e, ACA_ERR_VALUE,
+                        "%d of %d grid workers failed (messages above); the %d finished cells are kept: run again to resume",
+                        failed, jobs, after);
+    return 0;
+}
+
 int grid_run(const aca_grid_spec *g, const aca_grid_opts *o, aca_grid_stats *st, aca_err *e) {
     memset(st, 0, sizeof *st);
     aca_grid_cell *cells = NULL;
@@ -934,6 +996,10 @@ int grid_run(const aca_grid_spec *g, const aca_grid_opts *o, aca_grid_stats *st,
     int mk = dir_make(cdir, e);
     free(cdir);
     if (mk || grid_claim_out(g, o->out_dir, e) || grid_prepare_corpus(g, o->out_dir, &corpus, e)) goto done;
+    if (o->jobs > 1 && o->cell < 0) {
+        rc = run_workers(g, o, corpus, cells, n, st, e);
+        goto done;
+    }
     const int lo = o->cell >= 0 ? o->cell : 0, hi = o->cell >= 0 ? o->cell + 1 : n;
     int todo = 0;
     for (int k = lo; k < hi; k++) todo += !grid_cell_done(o->out_dir, &cells[k]);

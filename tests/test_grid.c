@@ -792,6 +792,45 @@ static void test_fig4_product_end_to_end(void **st) {
     free(d), free(cfg), free(out), free(gp);
 }
 
+// --jobs: worker processes give the very same cell results as one process.
+static void test_jobs_same_results(void **st) {
+    (void)st;
+    char *d = tu_tmpdir(), *gp = write_tiny_grid(d), *o1 = tu_path(d, "one"), *o2 = tu_path(d, "two");
+    aca_grid_spec g;
+    aca_err e = {0};
+    TU_OK(grid_spec_load(gp, &g, &e), &e);
+    aca_grid_stats s1, s2;
+    run_grid(&g, o1, &s1);
+    aca_grid_opts o;
+    memset(&o, 0, sizeof o);
+    o.out_dir = o2;
+    o.cell = -1;
+    o.jobs = 3;
+    TU_OK(dir_make(o2, &e), &e);
+    TU_OK(grid_run(&g, &o, &s2, &e), &e);
+    assert_int_equal(s2.ran, s2.n_cells);
+    assert_int_equal(s2.skipped, 0);
+    aca_grid_cell *cells;
+    int n;
+    TU_OK(grid_cells(&g, &cells, &n, &e), &e);
+    for (int k = 0; k < n; k++) {
+        char *m1 = cell_metrics(o1, cells[k].id), *m2 = cell_metrics(o2, cells[k].id);
+        if (strcmp(m1, m2)) {
+            print_error("cell %s differs with --jobs 3:\n%s\n%s\n", cells[k].id, m1, m2);
+            fail();
+        }
+        free(m1), free(m2);
+    }
+    // a second run with workers finds everything done
+    TU_OK(grid_run(&g, &o, &s2, &e), &e);
+    assert_int_equal(s2.ran, 0);
+    assert_int_equal(s2.skipped, n);
+    grid_cells_free(cells, n);
+    grid_spec_free(&g);
+    tu_rm_rf(d);
+    free(d), free(gp), free(o1), free(o2);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_spec_errors),
@@ -803,6 +842,7 @@ int main(void) {
         cmocka_unit_test(test_dp_axis_end_to_end),
         cmocka_unit_test(test_planner_staircase),
         cmocka_unit_test(test_fig4_product_end_to_end),
+        cmocka_unit_test(test_jobs_same_results),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -156,6 +156,9 @@ typedef struct {
     const char *out_dir;
     int cell;          // >= 0: run only that cell
     int keep_work;     // keep each cell's data/ and ckpt/ directories
+    int jobs;          // > 1: that many worker processes share the cells (cell k goes to worker k mod jobs);
+                       // each gets cores/jobs OpenMP threads, and with device cuda its own CUDA context,
+                       // so several small cells run at once on one GPU.  Results do not depend on it.
     // progress (may be NULL): called before each cell (result NULL) and after (result set)
     void (*on_cell)(const aca_grid_spec *g, const aca_grid_cell *c, int n_cells, int skipped,
                     const aca_run_result *r, double eta_s, void *ctx);

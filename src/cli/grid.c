@@ -63,7 +63,7 @@ static const char USAGE[] =
 
 int cmd_grid(int argc, char **argv) {
     const char *out = NULL, *slurm = NULL;
-    long cell = -1;
+    long cell = -1, jobs = 1;
     int list = 0, report = 0, plot = 0, keep = 0, quiet = 0;
     aca_opt opts[] = {
         {"--out", OPT_STR, &out, "DIR", "output directory (default out/grid/<GRID file name>)", 0, 0},
@@ -73,6 +73,8 @@ int cmd_grid(int argc, char **argv) {
         {"--report", OPT_FLAG, &report, NULL, "only aggregate the finished cells: summary, plots, bundle", 0, 0},
         {"--plot", OPT_FLAG, &plot, NULL, "same as --report", 0, 0},
         {"--keep-work", OPT_FLAG, &keep, NULL, "keep each cell's mutated data and checkpoint directories", 0, 0},
+        {"--jobs", OPT_INT, &jobs, "N", "run N cells at a time in worker processes (CPU: cores are split; "
+                                         "CUDA: N contexts share the GPU); default 1", 0, 0},
         {"--quiet", OPT_FLAG, &quiet, NULL, "no progress output", 0, 0},
     };
     aca_err e = {0};
@@ -89,6 +91,7 @@ int cmd_grid(int argc, char **argv) {
     if ((cell >= 0) + list + !!slurm + report > 1)
         return fprintf(stderr, "aca: give at most one of --cell, --list, --emit-slurm, --report\n"), 2;
     if (opts[1].seen && cell < 0) return fprintf(stderr, "aca: --cell must be >= 0\n"), 2;
+    if (jobs < 1 || jobs > 256) return fprintf(stderr, "aca: --jobs must be in [1, 256]\n"), 2;
     if (quiet) aca_log_level = 0;
     aca_grid_spec g;
     if (grid_spec_load(pos[0], &g, &e)) return cli_fail(&e);
@@ -155,6 +158,7 @@ int cmd_grid(int argc, char **argv) {
         o.out_dir = outd;
         o.cell = (int)cell;
         o.keep_work = keep;
+        o.jobs = (int)jobs;
         o.on_cell = on_cell;
         o.ctx = &ui;
         if (ui.prog.tty && aca_log_level > 0) o.on_step = cli_progress_step, o.on_step_ctx = &ui.prog;
