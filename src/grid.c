@@ -846,7 +846,16 @@ static int run_cell(const aca_grid_spec *g, const aca_grid_opts *o, const char *
     buf_puts(&b, ",\"result\":");
     run_result_to_json(&s, r, &b);
     buf_putc(&b, '}');
-    // result.json first (the cell is finished once it exists), then the append-only log.
+    // The data manifest (split, seed, every collective's member ids) stays with the cell, then
+    // result.json (the cell is finished once it exists), then the append-only log.
+    {
+        char *mf = path_join(r->data_dir, "manifest.json"), *keep = path_join(dir, "manifest.json");
+        aca_buf mb = {0};
+        int mrc = file_read_all(mf, &mb, e) || file_write_atomic(keep, mb.data, mb.len, e);
+        buf_free(&mb);
+        free(mf), free(keep);
+        if (mrc) goto done;
+    }
     if (file_write_atomic(res, b.data, b.len, e)) goto done;
     if (run_results_append(results, b.data, b.len, e)) goto done;
     if (!o->keep_work) {

@@ -500,10 +500,33 @@ static int write_bundle(const aca_grid_spec *g, const char *out_dir, const aca_g
     }
     if (write_str(bd, "results.jsonl", &b, e) || write_str(bd, "summary.csv", csv, e) || write_str(bd, "summary.md", md, e))
         goto done;
+    // Each finished cell's data manifest (split, seed, member ids of every collective).
+    {
+        char *mdir = path_join(bd, "manifests");
+        if (dir_make(mdir, e)) {
+            free(mdir);
+            goto done;
+        }
+        for (int k = 0; k < a->n_cells; k++) {
+            if (!a->m[k].have) continue;
+            char *cells = path_join(out_dir, "cells"), *cd = path_join(cells, a->cells[k].id);
+            char *from = path_join(cd, "manifest.json"), name[300];
+            snprintf(name, sizeof name, "%s.json", a->cells[k].id);
+            char *to = path_join(mdir, name);
+            int cr = file_exists(from) ? copy_file(from, to, e) : 0; // cells of an older aca have none
+            free(cells), free(cd), free(from), free(to);
+            if (cr) {
+                free(mdir);
+                goto done;
+            }
+        }
+        free(mdir);
+    }
     buf_clear(&b);
     buf_printf(&b, "aca grid bundle of '%s' (aca %s)\n\nReproduce: aca grid grid.json --out DIR (with the corpus and model "
                    "whose sha256 sums are in sha256.txt at the paths named there).\n%d of %d cells finished; "
-                   "results.jsonl holds their results in cell order.\n",
+                   "results.jsonl holds their results in cell order; manifests/<cell>.json their data "
+                   "manifests (split, seed, member ids).\n",
                g->name, aca_git_revision(), a->n_done, a->n_cells);
     if (write_str(bd, "README.txt", &b, e)) goto done;
     DIR *d = opendir(plots);

@@ -786,6 +786,15 @@ static void test_fig4_product_end_to_end(void **st) {
         }
         free(f);
     }
+    // the bundle keeps every cell's data manifest: here B's 6 member ids in the joint cell
+    char *mp = tu_path(out, "bundle/manifests/joint-A=6-B=6-t0.json");
+    char *mj = tu_read_file(mp, NULL);
+    cJSON *mo = cJSON_Parse(mj);
+    assert_non_null(mo);
+    const cJSON *cb = cJSON_GetArrayItem(cJSON_GetObjectItem(mo, "collectives"), 1);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(cb, "members")), 6);
+    cJSON_Delete(mo);
+    free(mj), free(mp);
     free(md), free(mdp);
     grid_spec_free(&g);
     tu_rm_rf(d);
