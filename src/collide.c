@@ -115,6 +115,7 @@ static int count_docs(const aca_tokenizer *tok, const collide_opts *o, collide_r
                 if (bad < 0 || (long)d->line < bad) bad = (long)d->line, bad_err = le;
                 continue;
             }
+            if (o->max_len > 2 && n > (size_t)o->max_len - 2) n = (size_t)o->max_len - 2;
             const uint32_t mark = (uint32_t)i + 1;
             for (size_t k = 0; k < n; k++)
                 if (ids[k] >= 0 && ids[k] < V && stamp[ids[k]] != mark) stamp[ids[k]] = mark, cnt[ids[k]]++;

@@ -141,6 +141,23 @@ static void test_corpus_counts(void **state) {
     assert_int_equal(r.sig[3].docs, 0);
     assert_int_equal(r.sig[3].verdict, COLLIDE_SIG_UNSEEN);
     collide_report_free(&r);
+    // only what training at max length 4 sees ([CLS] + 2 tokens + [SEP]): "wrote code" loses its '{',
+    // "more {" keeps it, "closing }" keeps '}', and "odd mark" loses the [UNK] of U+2E19
+    collide_opts o4 = {.corpus = &c, .max_len = 4};
+    TU_OK(collide_analyze(&sp, g_tok, &o4, &r, &e), &e);
+    assert_int_equal(r.sig[2].docs, 1);
+    assert_int_equal(r.sig[3].docs, 1);
+    assert_int_equal(r.unk_docs, 0);
+    collide_report_free(&r);
+    collide_opts o5 = {.corpus = &c, .max_len = 5}; // 3 tokens: the [UNK] is back
+    TU_OK(collide_analyze(&sp, g_tok, &o5, &r, &e), &e);
+    assert_int_equal(r.sig[2].docs, 2);
+    assert_int_equal(r.unk_docs, 1);
+    collide_report_free(&r);
+    collide_opts o3 = {.corpus = &c, .max_len = 3}; // one token per document
+    TU_OK(collide_analyze(&sp, g_tok, &o3, &r, &e), &e);
+    assert_int_equal(r.sig[2].docs, 0);
+    collide_report_free(&r);
     spec_free(&sp);
     corpus_free(&c);
     free(p);

@@ -78,6 +78,8 @@ typedef struct {
     size_t n_idx;
     int suggest;               // K characters to suggest (0: none)
     int threads;               // <= 0: all cores
+    int max_len;               // > 0: count only in what the model sees, the first max_len - 2 tokens
+                               // of each document ([CLS] ... [SEP] truncation); 0: whole documents
 } collide_opts;
 
 // Analyzes every collective of the spec.  Errors: a signal that is not valid UTF-8 for the

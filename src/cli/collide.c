@@ -22,7 +22,7 @@ int cmd_collide(int argc, char **argv) {
     const char *vocab = NULL, *model = NULL, *spec_path = NULL, *corpus_path = NULL, *split = NULL;
     const char *fmt = "auto", *enc = "auto", *multi = "first";
     uint64_t seed = 0;
-    long suggest = 0, threads = 0;
+    long suggest = 0, threads = 0, max_len = 0;
     int json = 0, cased = 0, all_docs = 0;
     aca_opt opts[] = {
         {"--vocab", OPT_STR, &vocab, "FILE", "vocab.txt (WordPiece) or a SentencePiece .model", 0, 0},
@@ -37,6 +37,8 @@ int cmd_collide(int argc, char **argv) {
         {"--encoding", OPT_STR, &enc, "E", "corpus encoding: cp1252 | utf8 | auto", 0, 0},
         {"--multilabel", OPT_STR, &multi, "R", "first | drop", 0, 0},
         {"--suggest", OPT_INT, &suggest, "K", "suggest K characters with a distinct, rare id", 0, 0},
+        {"--max-len", OPT_INT, &max_len, "N", "count only in the first N tokens of each document, as training at "
+                                               "max length N sees them (default: whole documents)", 0, 0},
         {"--cased", OPT_FLAG, &cased, NULL, "do not lower-case (a --vocab FILE is taken as uncased otherwise)", 0, 0},
         {"--threads", OPT_INT, &threads, "N", "threads for counting (default: all cores)", 0, 0},
         {"--json", OPT_FLAG, &json, NULL, "print one JSON object", 0, 0},
@@ -51,6 +53,9 @@ int cmd_collide(int argc, char **argv) {
     if (!!vocab + !!model != 1) return fprintf(stderr, "aca: give exactly one of --vocab FILE or --model DIR\n"), 2;
     if (suggest < 0 || suggest > 100000) return fprintf(stderr, "aca: --suggest must be in [0, 100000]\n"), 2;
     if (threads < 0 || threads > 4096) return fprintf(stderr, "aca: --threads must be in [0, 4096]\n"), 2;
+    if (max_len != 0 && (max_len < 3 || max_len > 1 << 20))
+        return fprintf(stderr, "aca: --max-len must be in [3, 1048576]\n"), 2;
+    if (max_len && !corpus_path) return fprintf(stderr, "aca: --max-len goes with --corpus\n"), 2;
     int has_seed = 0;
     for (int i = 0; i < (int)ACA_ARRAY_LEN(opts); i++)
         if (!strcmp(opts[i].name, "--seed") && opts[i].seen) has_seed = 1;
@@ -67,7 +72,7 @@ int cmd_collide(int argc, char **argv) {
     if (spec_load(spec_path, &sp, &e)) goto fail;
     have_spec = 1;
     if (!(tok = tokenizer_load(vocab ? vocab : model, cased ? 0 : -1, &e))) goto fail;
-    collide_opts o = {.suggest = (int)suggest, .threads = (int)threads};
+    collide_opts o = {.suggest = (int)suggest, .threads = (int)threads, .max_len = (int)max_len};
     if (corpus_path) {
         aca_corpus_opts co = {0};
         if (corpus_parse_format(fmt, &co.format, &e) || corpus_parse_encoding(enc, &co.encoding, &e) ||
