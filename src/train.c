@@ -225,6 +225,15 @@ void train_dp_add_noise(float *g, size_t n, double std, uint64_t seed, long s) {
     }
 }
 
+int train_dp_frozen_ranges(const aca_model *m, size_t *ranges, int max) {
+    int np = 0, k = 0;
+    const aca_param_info *pi = model_params(m, &np);
+    for (int i = 0; i < np && k < max; i++)
+        if (!strncmp(pi[i].name, "embeddings.", 11) && strstr(pi[i].name, "_embeddings.weight"))
+            ranges[2 * k] = pi[i].offset, ranges[2 * k + 1] = pi[i].offset + pi[i].numel, k++;
+    return k;
+}
+
 int train_dp_grad(aca_model *m, const aca_dataset *d, const uint32_t *idx, int nb, const aca_dp_step *p, float *out,
                   double *norms, aca_dp_step_info *info, aca_err *e) {
     const aca_config *cfg = model_config(m);
@@ -508,14 +517,7 @@ int train_run(aca_model *m, const aca_dataset *d, const aca_train_opts *o, aca_t
     float *gsum = pe ? xmalloc(model_num_params(m) * sizeof *gsum) : NULL;
     // DP-SGD with frozen embedding tables: their element ranges
     size_t frozen[8];
-    int n_frozen = 0;
-    if (o->dp && o->dp_freeze_embeddings) {
-        int np = 0;
-        const aca_param_info *pi = model_params(m, &np);
-        for (int k = 0; k < np && n_frozen < 4; k++)
-            if (!strncmp(pi[k].name, "embeddings.", 11) && strstr(pi[k].name, "_embeddings.weight"))
-                frozen[2 * n_frozen] = pi[k].offset, frozen[2 * n_frozen + 1] = pi[k].offset + pi[k].numel, n_frozen++;
-    }
+    const int n_frozen = o->dp && o->dp_freeze_embeddings ? train_dp_frozen_ranges(m, frozen, 4) : 0;
     long dp_clipped = 0;
     const long start = ts.step;
     const double t0 = time_now();

@@ -388,10 +388,8 @@ static void test_freeze_embeddings(void **st) {
     assert_true(frozen >= 2); // word and position embeddings
     // the per-example norms train_dp_grad reports leave the frozen ranges out
     size_t fr[8];
-    int nf = 0;
-    for (int k = 0; k < np && nf < 4; k++)
-        if (!strncmp(pi[k].name, "embeddings.", 11) && strstr(pi[k].name, "_embeddings.weight"))
-            fr[2 * nf] = pi[k].offset, fr[2 * nf + 1] = pi[k].offset + pi[k].numel, nf++;
+    int nf = train_dp_frozen_ranges(m, fr, 4);
+    assert_int_equal(nf, frozen);
     uint32_t idx[3] = {0, 1, 2};
     double norms_all[3], norms_fr[3];
     float *out = xmalloc(n * sizeof *out);

@@ -176,6 +176,9 @@ typedef struct {
 // float in k order.  norms (nb) receives |g_k| when non-NULL.  nb = 0 is allowed (noise only).
 // train_run then applies out / divisor through AdamW's grad_scale, divisor = train_dp_divisor.
 // Frozen ranges are zeroed in every g_k before its norm and in out after the noise.
+// The element ranges of the embedding tables (word, position, token type) that
+// dp_freeze_embeddings leaves out: [begin, end) pairs into ranges (2 * max); returns their count.
+int train_dp_frozen_ranges(const aca_model *m, size_t *ranges, int max);
 int train_dp_grad(aca_model *m, const aca_dataset *d, const uint32_t *idx, int nb, const aca_dp_step *p, float *out,
                   double *norms, aca_dp_step_info *info, aca_err *e);
 // What a step's summed gradient is divided by: the expected batch size q*n = min(batch, n) with
