@@ -840,6 +840,18 @@ static void test_jobs_same_results(void **st) {
     free(d), free(gp), free(o1), free(o2);
 }
 
+// The command line's own errors: one message each, non-zero exit.
+static void test_cli_errors(void **st) {
+    (void)st;
+    tu_expect_cli("grid /nonexistent/g.json", 1, "/nonexistent/g.json: cannot open");
+    tu_expect_cli("grid grids/fig4-small.json --jobs 0", 1, "--jobs must be in [1, 256]");
+    tu_expect_cli("grid grids/fig4-small.json --list --report", 1, "give at most one of --cell, --list, --emit-slurm, --report");
+    tu_expect_cli("grid", 1, "grid needs one GRID.json");
+    tu_expect_cli("grid grids/fig4-small.json --cell 999 --out /tmp/aca-test-grid-cli", 1, "--cell 999: the grid has 16 cells");
+    tu_expect_cli("grid grids/fig4-small.json --list --out /tmp/aca-test-grid-cli", 0, "15\tjoint-A0=0.05-B1=0.05-t0\ttodo");
+    dir_remove_recursive("/tmp/aca-test-grid-cli");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_spec_errors),
@@ -852,6 +864,7 @@ int main(void) {
         cmocka_unit_test(test_planner_staircase),
         cmocka_unit_test(test_fig4_product_end_to_end),
         cmocka_unit_test(test_jobs_same_results),
+        cmocka_unit_test(test_cli_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
