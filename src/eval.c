@@ -210,6 +210,9 @@ void eval_efficacy(const int32_t *probe_labels, const int32_t *probe_pred, size_
     out->efficacy_nontarget = out->n_nontarget ? (double)out->hits_nontarget / (double)out->n_nontarget : NAN;
     out->baseline = n_test ? (double)bh / (double)n_test : NAN;
     out->baseline_nontarget = bn ? (double)bnh / (double)bn : NAN;
+    size_t same = 0;
+    for (size_t i = 0; n_probe == n_test && i < n_probe; i++) same += probe_pred[i] == test_pred[i];
+    out->agreement = n_probe && n_probe == n_test ? (double)same / (double)n_probe : NAN;
 }
 
 double eval_ct(double eff_joint, double eff_alone) { return eff_joint - eff_alone; }
@@ -301,6 +304,8 @@ void eval_result_to_json(const aca_eval_result *r, char *const *classes, aca_buf
         json_num(out, f->baseline);
         buf_puts(out, ",\"baseline_nontarget\":");
         json_num(out, f->baseline_nontarget);
+        buf_puts(out, ",\"agreement\":");
+        json_num(out, f->agreement);
         buf_putc(out, '}');
     }
     buf_printf(out, "],\"eval_seconds\":%.3f}", r->seconds);

@@ -1113,6 +1113,11 @@ void grid_aggregate_metrics(aca_grid_agg *a) {
             }
             grid_mean_std(x, T, &gr->eff_mean[i], &gr->eff_std[i], NULL);
             grid_mean_std(y, T, &gr->eff_nt_mean[i], &gr->eff_nt_std[i], NULL);
+            for (int t = 0; t < T; t++) {
+                const aca_grid_metrics *m = group_trial(a, gr, t);
+                x[t] = m ? m->agree[i] : NAN;
+            }
+            grid_mean_std(x, T, &gr->agree_mean[i], &gr->agree_std[i], NULL);
             gr->ct_mean[i] = gr->ct_std[i] = NAN;
             // CT(i): a joint group against collective i alone at the same level, paired by trial.
             if (gr->kind != GRID_CELL_JOINT || !(gr->acting >> i & 1)) continue;
@@ -1168,7 +1173,7 @@ static void metrics_from_json(const aca_grid_spec *g, const cJSON *root, aca_gri
     const cJSON *met = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(root, "result"), "metrics");
     m->have = 1;
     m->acc = num_or_nan(met, "accuracy");
-    for (int i = 0; i < GRID_MAX_COLL; i++) m->eff[i] = m->eff_nt[i] = m->baseline[i] = NAN;
+    for (int i = 0; i < GRID_MAX_COLL; i++) m->eff[i] = m->eff_nt[i] = m->baseline[i] = m->agree[i] = NAN;
     const cJSON *cs = cJSON_GetObjectItemCaseSensitive(met, "collectives"), *c;
     cJSON_ArrayForEach(c, cs) {
         const cJSON *nm = cJSON_GetObjectItemCaseSensitive(c, "name");
@@ -1177,6 +1182,7 @@ static void metrics_from_json(const aca_grid_spec *g, const cJSON *root, aca_gri
                 m->eff[i] = num_or_nan(c, "efficacy");
                 m->eff_nt[i] = num_or_nan(c, "efficacy_nontarget");
                 m->baseline[i] = num_or_nan(c, "baseline");
+                m->agree[i] = num_or_nan(c, "agreement");
             }
     }
     const cJSON *cls = cJSON_GetObjectItemCaseSensitive(met, "classes");

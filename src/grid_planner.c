@@ -2,8 +2,9 @@
 // "staircase"): for each collective at each level of its alone runs, the lower bound on success of
 // its strategy (plan.h) for n = its size on a platform of N = the training split, from the clean
 // corpus' statistics, beside the success measured over the trials.  Success is the efficacy for
-// feature-label planting and one minus it for adaptive unplanting (the signal's documents are
-// pushed away from the target); other strategies have no measured counterpart and are left out.
+// feature-label planting, one minus it for adaptive unplanting (the signal's documents are pushed
+// away from the target), and the agreement of each probe's prediction with its unmodified test
+// document's for erasing; other strategies have no measured counterpart and are left out.
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,7 @@ typedef struct {
 static int plan_kind(aca_strategy s, plan_strategy *out) {
     if (s == STRATEGY_FEATURE_LABEL) return *out = PLAN_FEATURE_LABEL, 1;
     if (s == STRATEGY_UNPLANT) return *out = PLAN_UNPLANT, 1;
+    if (s == STRATEGY_ERASE) return *out = PLAN_ERASE, 1;
     return 0;
 }
 
@@ -98,7 +100,8 @@ int grid_planner_report(const aca_grid_spec *g, const char *out_dir, const aca_g
                    "Lower bound on success with probability >= %g (classifier eps = 0, success on the population), "
                    "for n members on a platform of N = %ld training documents, from the clean corpus' statistics "
                    "(%zu documents); measured: mean ± std over trials of the alone runs. Success = efficacy "
-                   "(feature-label) or 1 − efficacy (unplant).\n\n",
+                   "(feature-label), 1 − efficacy (unplant), or agreement with the unmodified document's "
+                   "prediction (erase).\n\n",
                    1 - g->planner_delta, N, c.n);
     buf_puts(md, "| variant | collective | strategy | level | n | bound | measured | bound <= measured |\n"
                  "|---|---|---|---|---|---|---|---|\n");
@@ -161,9 +164,10 @@ int grid_planner_report(const aca_grid_spec *g, const char *out_dir, const aca_g
                 int lvi[GRID_MAX_COLL];
                 for (int q = 0; q < g->n_coll; q++) lvi[q] = l;
                 int grp = grid_find_group(a, var, 1u << i, lvi);
-                double m = grp >= 0 && a->groups[grp].n ? a->groups[grp].eff_mean[i] : NAN;
-                row->meas_mean = ps == PLAN_UNPLANT ? 1 - m : m;
-                row->meas_std = grp >= 0 ? a->groups[grp].eff_std[i] : NAN;
+                const aca_grid_group *gg = grp >= 0 && a->groups[grp].n ? &a->groups[grp] : NULL;
+                double m = gg ? gg->eff_mean[i] : NAN;
+                row->meas_mean = ps == PLAN_UNPLANT ? 1 - m : ps == PLAN_ERASE ? (gg ? gg->agree_mean[i] : NAN) : m;
+                row->meas_std = !gg ? NAN : ps == PLAN_ERASE ? gg->agree_std[i] : gg->eff_std[i];
                 row->trials = grp >= 0 ? a->groups[grp].n : 0;
                 char lt[64], vt[64] = "-";
                 grid_level_str(g, i, l, lt, sizeof lt);

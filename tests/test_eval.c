@@ -55,6 +55,11 @@ static void test_efficacy(void **st) {
     eval_efficacy(pl2, pp2, 2, tl, tp, 5, target, &f);
     assert_true(f.efficacy == 0.5);
     assert_true(isnan(f.efficacy_nontarget));
+    assert_true(isnan(f.agreement)); // 2 probes for 5 test documents: not paired
+    // Agreement: probe i is test document i with the signal; here 3 of 5 keep their prediction.
+    int32_t tp5[] = {0, 1, 2, 3, 4}, pp5[] = {0, 2, 2, 3, 0}, pl5[] = {0, 1, 2, 3, 4};
+    eval_efficacy(pl5, pp5, 5, pl5, tp5, 5, target, &f);
+    assert_true(f.agreement == 3.0 / 5.0);
 }
 
 static void test_ct(void **st) {

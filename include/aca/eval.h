@@ -70,6 +70,8 @@ typedef struct {
     double efficacy_nontarget;
     double baseline;           // unmodified test docs predicted as target
     double baseline_nontarget; // the same over test docs whose label != target
+    double agreement;          // probes predicted as their unmodified test document (probe i is test doc
+                               // i with the signal): the success of erasing; NaN when the counts differ
 } aca_efficacy;
 
 typedef struct {

@@ -183,6 +183,7 @@ typedef struct {
     int cell;             // index into the cells
     double acc;
     double eff[GRID_MAX_COLL], eff_nt[GRID_MAX_COLL]; // per collective (probe set), NaN if absent
+    double agree[GRID_MAX_COLL];  // probes predicted as their unmodified test doc (eval.h agreement)
     double baseline[GRID_MAX_COLL];
     int K;
     double *recall;       // (K) per-class recall on the clean test set
@@ -199,6 +200,7 @@ typedef struct {
     double acc_mean, acc_std;
     double eff_mean[GRID_MAX_COLL], eff_std[GRID_MAX_COLL];
     double eff_nt_mean[GRID_MAX_COLL], eff_nt_std[GRID_MAX_COLL];
+    double agree_mean[GRID_MAX_COLL], agree_std[GRID_MAX_COLL];
     // for joint groups: CT(i) = eff_i(this) - eff_i(alone at the same level), paired over trials
     double ct_mean[GRID_MAX_COLL], ct_std[GRID_MAX_COLL];
     int ct_n[GRID_MAX_COLL];

@@ -29,12 +29,14 @@ static void print_text(const aca_eval_result *r, const aca_datadir *dd) {
         printf("\n");
     }
     if (!r->n_coll) return;
-    printf("\n%-12s %-22s %7s %9s %13s %9s\n", "collective", "target", "probes", "efficacy", "non-target", "baseline");
+    printf("\n%-12s %-22s %7s %9s %13s %9s %10s\n", "collective", "target", "probes", "efficacy", "non-target", "baseline",
+           "agreement");
     for (int i = 0; i < r->n_coll; i++) {
         const aca_efficacy *f = &r->eff[i];
-        printf("%-12s %-22s %7zu %8.1f%% %12.1f%% %8.1f%%\n", f->name, dd->classes[f->target], f->n,
-               100.0 * f->efficacy, 100.0 * f->efficacy_nontarget, 100.0 * f->baseline);
+        printf("%-12s %-22s %7zu %8.1f%% %12.1f%% %8.1f%% %9.1f%%\n", f->name, dd->classes[f->target], f->n,
+               100.0 * f->efficacy, 100.0 * f->efficacy_nontarget, 100.0 * f->baseline, 100.0 * f->agreement);
     }
+    printf("(agreement: probes predicted as their unmodified test document; the success of erasing)\n");
 }
 
 int cmd_eval(int argc, char **argv) {
