@@ -105,7 +105,9 @@ int grid_planner_report(const aca_grid_spec *g, const char *out_dir, const aca_g
                    1 - g->planner_delta, N, c.n);
     buf_puts(md, "| variant | collective | strategy | level | n | bound | measured | bound <= measured |\n"
                  "|---|---|---|---|---|---|---|---|\n");
-    rows = xcalloc((size_t)g->n_coll * 64 + 1, sizeof *rows);
+    size_t max_rows = 1;
+    for (int i = 0; i < g->n_coll; i++) max_rows += (size_t)g->coll[i].n_levels;
+    rows = xcalloc(max_rows, sizeof *rows);
     for (int var = 0; var < grid_n_variants(g); var++) {
         // the collectives as this variant trains them (sampling, period; sizes of the first level)
         aca_grid_cell c0;
@@ -147,7 +149,7 @@ int grid_planner_report(const aca_grid_spec *g, const char *out_dir, const aca_g
             }
             buf_puts(&curves, "\n\n");
             if (r) break;
-            for (int l = 0; l < g->coll[i].n_levels && l < 64; l++) {
+            for (int l = 0; l < g->coll[i].n_levels; l++) {
                 double lv = g->coll[i].levels[l];
                 long n = g->coll[i].is_count ? (long)lv : (long)llround(lv * (double)N);
                 if (n < 1) n = 1;

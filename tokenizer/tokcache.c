@@ -2,7 +2,6 @@
 #include "aca/tokcache.h"
 
 #include <cjson/cJSON.h>
-#include <errno.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,15 +63,6 @@ static void key_fill(tokcache_key *k, const aca_buf *src, const aca_tokenizer *t
     k->classes_hash = tokcache_classes_hash(classes, n_classes);
     k->max_len = max_len;
     k->vocab_size = tokenizer_vocab_size(tok);
-}
-
-int tokcache_key_of(const char *path, const aca_tokenizer *tok, int max_len, char *const *classes, int n_classes,
-                    tokcache_key *k, aca_err *e) {
-    aca_buf b = {0};
-    if (file_read_all(path, &b, e)) return -1;
-    key_fill(k, &b, tok, max_len, classes, n_classes);
-    buf_free(&b);
-    return 0;
 }
 
 // ---- tokenizing a JSONL buffer -----------------------------------------------------------------

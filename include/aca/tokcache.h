@@ -65,15 +65,12 @@ int tokcache_parse(const void *data, size_t n, const char *name, tokcache_doc_se
 // Reads and checks a cache file.
 int tokcache_read(const char *path, tokcache_doc_set *out, aca_err *e);
 
-// The key of a JSONL file for a tokenizer, max length and class list (reads the file to hash it).
-int tokcache_key_of(const char *path, const aca_tokenizer *tok, int max_len, char *const *classes, int n_classes,
-                    tokcache_key *k, aca_err *e);
-
 // Loads a JSONL file through the cache directory cache_dir (created when missing; NULL: no cache):
 // the file <cache_dir>/<basename>-<16 hex digits of the key>.tok is used when present, valid and
 // built for the same key; otherwise (missing, stale, corrupt: said on the log) the JSONL file is
 // tokenized and the cache file (re)written.  *hit (may be NULL) tells which happened.  Several
 // processes may share one cache directory: each writes under a temporary name and renames.
+// Without a fixed class list (classes NULL) the key is not known before tokenizing: no cache.
 int tokcache_load_jsonl(const char *path, const aca_tokenizer *tok, int max_len, char *const *classes,
                         int n_classes, const char *cache_dir, tokcache_doc_set *out, int *hit, aca_err *e);
 
