@@ -301,7 +301,7 @@ static int plan_unplant(mut_ctx *m, aca_err *e) {
         } else {
             // The planner's optimal split for this collective on this split (as `aca plan` computes it).
             plan_stats st;
-            plan_params pp = {0.05, 0.0, 0};
+            plan_params pp = {.delta = 0.05}; // eps 0, population, conservative bound, best split
             plan_bound b;
             if (plan_stats_from_corpus(c, col->signal, s->target, &st, e) ||
                 plan_eval(PLAN_UNPLANT, &st, NULL, &pp, (long)n, (long)m->split.n_train, &b, e))

@@ -45,10 +45,29 @@ static void test_plan_outputs(void **state) {
     char args[1024], out[16384];
     snprintf(args, sizeof args, "plan %s/spec.json --corpus %s/corpus.txt", g_dir, g_dir);
     assert_int_equal(tu_run_cli(args, out, sizeof out), 0);
-    assert_non_null(strstr(out, "platform N = 2400 documents"));
-    assert_non_null(strstr(out, "feature-label"));
-    assert_non_null(strstr(out, "unplant"));
+    // N and the test set default to the split aca mutate and aca grid use (3000 docs: 2400/600).
+    assert_non_null(strstr(out, "platform N = 2400 documents; success measured on 600 test documents"));
+    assert_non_null(strstr(out, "bounds: conservative"));
+    assert_non_null(strstr(out, "feature-label  paper "));
+    assert_non_null(strstr(out, "feature-only   conservative "));
+    assert_non_null(strstr(out, "unplant        conservative "));
+    assert_non_null(strstr(out, "erase          aca-own "));
     assert_non_null(strstr(out, "class cells won"));
+    // The paper's bounds: every formula named "paper", no erasing bound, the best split n_e = 1.
+    snprintf(args, sizeof args, "plan %s/spec.json --corpus %s/corpus.txt --bound paper", g_dir, g_dir);
+    assert_int_equal(tu_run_cli(args, out, sizeof out), 0);
+    assert_non_null(strstr(out, "bounds: paper (the paper's code)"));
+    assert_non_null(strstr(out, "feature-only   paper "));
+    assert_non_null(strstr(out, "unplant        paper "));
+    assert_non_null(strstr(out, "n_e = 1 at n"));
+    assert_non_null(strstr(out, "no erasing bound in the paper's code"));
+    assert_null(strstr(out, "aca-own"));
+    snprintf(args, sizeof args, "plan %s/spec.json --corpus %s/corpus.txt --bound paper --json --n-est 5 --n-test 0", g_dir, g_dir);
+    assert_int_equal(tu_run_cli(args, out, sizeof out), 0);
+    assert_non_null(strstr(out, "\"n_test\":0,\"bound\":\"paper\",\"n_est\":5"));
+    assert_non_null(strstr(out, "\"unplant\":{\"formula\":\"paper\""));
+    assert_non_null(strstr(out, "\"n_e_at_n\":5"));
+    assert_non_null(strstr(out, "\"erase\":null"));
     snprintf(args, sizeof args, "plan %s/spec.json --corpus %s/corpus.txt --json --delta 0.1 --plot %s/p.png", g_dir, g_dir, g_dir);
     assert_int_equal(tu_run_cli(args, out, sizeof out), 0);
     assert_non_null(strstr(out, "\"delta\":0.10000000000000001"));
@@ -69,7 +88,8 @@ static void test_plan_errors(void **state) {
         {"--delta 0", "option --delta"},    {"--delta 1", "option --delta"},     {"--delta -0.5", "option --delta"},
         {"--delta x", "--delta"},           {"--n-test -1", "option --n-test"},  {"--success 0", "option --success"},
         {"--eps-subopt 1", "option --eps-subopt"}, {"--n-train 1", "option --n-train"}, {"--n-max 0", "option --n-max"},
-        {"--n-max 1", "option --n-max"},    {"--bogus", "unknown option"},
+        {"--n-max 1", "option --n-max"},    {"--bogus", "unknown option"},  {"--bound Paper", "option --bound"},
+        {"--n-est 0", "option --n-est"},    {"--n-est 10 --n-max 10", "option --n-max"},
     };
     for (size_t i = 0; i < ACA_ARRAY_LEN(bad_opts); i++) {
         snprintf(a, sizeof a, "plan %s/spec.json --corpus %s/corpus.txt %s", g_dir, g_dir, bad_opts[i][0]);

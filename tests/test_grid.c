@@ -688,7 +688,8 @@ static void test_dp_axis_end_to_end(void **st) {
 }
 
 // The planner's bound beside the measured success: the numbers in summary.md are plan_eval's for
-// n = each level's size and N = the training split, and the staircase plot data is written.
+// n = each level's size, N = the training split and n_test = the test split (the probes success
+// is measured on), and the staircase plot data is written.
 static void test_planner_staircase(void **st) {
     (void)st;
     char *d = tu_tmpdir(), *cfg = tu_path(d, "tiny.json"), *out = tu_path(d, "out"), *gp = tu_path(d, "stair.json");
@@ -720,14 +721,14 @@ static void test_planner_staircase(void **st) {
     TU_OK(corpus_load(cp, &co, &c, &e), &e);
     plan_stats pst;
     TU_OK(plan_stats_from_corpus(&c, "\xe2\xb8\x97", corpus_class_index(&c, "Software Developer"), &pst, &e), &e);
-    plan_params pp = {0.1, 0.0, 0};
+    plan_params pp = {.delta = 0.1, .n_test = 20}; // success is measured on the 20 test probes
     plan_bound b4, b40;
     TU_OK(plan_eval(PLAN_FEATURE_LABEL, &pst, NULL, &pp, 4, 80, &b4, &e), &e);
     TU_OK(plan_eval(PLAN_FEATURE_LABEL, &pst, NULL, &pp, 40, 80, &b40, &e), &e);
     char row[128];
-    snprintf(row, sizeof row, "| - | A | feature-label | 4 | 4 | %.3f |", b4.bound);
+    snprintf(row, sizeof row, "| - | A | feature-label | paper | 4 | 4 | %.3f |", b4.bound);
     assert_non_null(strstr(md, row));
-    snprintf(row, sizeof row, "| - | A | feature-label | 40 | 40 | %.3f |", b40.bound);
+    snprintf(row, sizeof row, "| - | A | feature-label | paper | 40 | 40 | %.3f |", b40.bound);
     assert_non_null(strstr(md, row));
     assert_true(b40.bound >= b4.bound); // monotone in n
     char *dat = tu_path(out, "plots/staircase.dat");

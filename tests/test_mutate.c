@@ -825,7 +825,7 @@ static void test_mutate_unplant_default_split(void **st) {
     const cJSON *u = cJSON_GetObjectItemCaseSensitive(mcoll(m, 0), "unplant");
     plan_stats ps;
     TU_OK(plan_stats_from_corpus(&g_c, "{", corpus_class_index(&g_c, "Software Developer"), &ps, &e), &e);
-    plan_params pp = {0.05, 0.0, 0};
+    plan_params pp = {.delta = 0.05};
     plan_bound b;
     TU_OK(plan_eval(PLAN_UNPLANT, &ps, NULL, &pp, 300, 1600, &b, &e), &e);
     assert_true(b.n_e >= 1 && b.n_e < 300);
