@@ -40,34 +40,39 @@ static int teardown(void **state) {
     return 0;
 }
 
+// Runs `aca plan spec.json --corpus corpus.txt EXTRA`: it must succeed and print every string of
+// `want` (NULL-terminated) and not `absent` (NULL: no check).
+static void expect_plan(const char *extra, const char *const *want, const char *absent) {
+    char args[1024], out[16384];
+    snprintf(args, sizeof args, "plan %s/spec.json --corpus %s/corpus.txt %s", g_dir, g_dir, extra);
+    assert_int_equal(tu_run_cli(args, out, sizeof out), 0);
+    for (; *want; want++)
+        if (!strstr(out, *want)) {
+            print_error("aca %s: no '%s' in\n%s\n", args, *want, out);
+            fail();
+        }
+    if (absent && strstr(out, absent)) {
+        print_error("aca %s: '%s' printed\n", args, absent);
+        fail();
+    }
+}
+
 static void test_plan_outputs(void **state) {
     (void)state;
     char args[1024], out[16384];
-    snprintf(args, sizeof args, "plan %s/spec.json --corpus %s/corpus.txt", g_dir, g_dir);
-    assert_int_equal(tu_run_cli(args, out, sizeof out), 0);
     // N and the test set default to the split aca mutate and aca grid use (3000 docs: 2400/600).
-    assert_non_null(strstr(out, "platform N = 2400 documents; success measured on 600 test documents"));
-    assert_non_null(strstr(out, "bounds: conservative"));
-    assert_non_null(strstr(out, "feature-label  paper "));
-    assert_non_null(strstr(out, "feature-only   conservative "));
-    assert_non_null(strstr(out, "unplant        conservative "));
-    assert_non_null(strstr(out, "erase          aca-own "));
-    assert_non_null(strstr(out, "class cells won"));
+    static const char *const conservative[] = {"platform N = 2400 documents; success measured on 600 test documents",
+                                               "bounds: conservative", "feature-label  paper ",
+                                               "feature-only   conservative ", "unplant        conservative ",
+                                               "erase          aca-own ", "class cells won", NULL};
+    expect_plan("", conservative, NULL);
     // The paper's bounds: every formula named "paper", no erasing bound, the best split n_e = 1.
-    snprintf(args, sizeof args, "plan %s/spec.json --corpus %s/corpus.txt --bound paper", g_dir, g_dir);
-    assert_int_equal(tu_run_cli(args, out, sizeof out), 0);
-    assert_non_null(strstr(out, "bounds: paper (the paper's code)"));
-    assert_non_null(strstr(out, "feature-only   paper "));
-    assert_non_null(strstr(out, "unplant        paper "));
-    assert_non_null(strstr(out, "n_e = 1 at n"));
-    assert_non_null(strstr(out, "no erasing bound in the paper's code"));
-    assert_null(strstr(out, "aca-own"));
-    snprintf(args, sizeof args, "plan %s/spec.json --corpus %s/corpus.txt --bound paper --json --n-est 5 --n-test 0", g_dir, g_dir);
-    assert_int_equal(tu_run_cli(args, out, sizeof out), 0);
-    assert_non_null(strstr(out, "\"n_test\":0,\"bound\":\"paper\",\"n_est\":5"));
-    assert_non_null(strstr(out, "\"unplant\":{\"formula\":\"paper\""));
-    assert_non_null(strstr(out, "\"n_e_at_n\":5"));
-    assert_non_null(strstr(out, "\"erase\":null"));
+    static const char *const paper[] = {"bounds: paper (the paper's code)", "feature-only   paper ", "unplant        paper ",
+                                        "n_e = 1 at n", "no erasing bound in the paper's code", NULL};
+    expect_plan("--bound paper", paper, "aca-own");
+    static const char *const paper_json[] = {"\"n_test\":0,\"bound\":\"paper\",\"n_est\":5",
+                                             "\"unplant\":{\"formula\":\"paper\"", "\"n_e_at_n\":5", "\"erase\":null", NULL};
+    expect_plan("--bound paper --json --n-est 5 --n-test 0", paper_json, NULL);
     snprintf(args, sizeof args, "plan %s/spec.json --corpus %s/corpus.txt --json --delta 0.1 --plot %s/p.png", g_dir, g_dir, g_dir);
     assert_int_equal(tu_run_cli(args, out, sizeof out), 0);
     assert_non_null(strstr(out, "\"delta\":0.10000000000000001"));

@@ -69,8 +69,11 @@ static int write_plot(const char *path, const coll_plan *cp, int nc, const plan_
     if (!g) return aca_errf(e, ACA_ERR_IO, "option --plot: cannot run gnuplot");
     fprintf(g, "set terminal pngcairo size 1000,%d font ',10'\nset output '%s'\n", 360 * shown, tmp);
     fprintf(g, "set multiplot layout %d,1\nset key bottom right\nset grid\nset yrange [-0.1:1.05]\n", shown);
-    fprintf(g, "set xlabel 'collective size n (platform N = %ld, delta = %g)'\nset ylabel 'lower bound on success'\n", N,
-            pp->delta);
+    char on[64] = "the population";
+    if (pp->n_test) snprintf(on, sizeof on, "%ld test documents", pp->n_test);
+    fprintf(g, "set xlabel 'collective size n (platform N = %ld, delta = %g, success on %s, %s bounds)'\n"
+               "set ylabel 'lower bound on success'\n",
+            N, pp->delta, on, plan_bound_kind_name(pp->kind));
     for (int i = 0; i < nc; i++) {
         if (!cp[i].has_signal) continue;
         fprintf(g, "set title \"%s: target %s\" noenhanced\n", cp[i].name, cp[i].target_name);
