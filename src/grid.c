@@ -239,7 +239,9 @@ static int parse_collectives(const pctx *p, const cJSON *root, aca_grid_spec *g)
     return rc;
 }
 
-// "dp": {"epsilon": E | [E or "none", ...], "delta", "clip", "sampling"}.
+// "dp": {"epsilon": E | [E or "none", ...], "delta", "clip", "sampling", "freeze_embeddings"}; refuses
+// what the accountant would not bound (train_dp_check_opts): fixed sampling, and "train.bucket" (parsed
+// before "dp") beside a DP cell.
 static int parse_dp(const pctx *p, const cJSON *dp, const char *const *keys, size_t nkeys, aca_grid_spec *g) {
     if (check_keys(p, dp, "dp", keys, nkeys)) return -1;
     const cJSON *ev = cJSON_GetObjectItemCaseSensitive(dp, "epsilon");
@@ -270,14 +272,14 @@ static int parse_dp(const pctx *p, const cJSON *dp, const char *const *keys, siz
     if (get_str(p, dp, "sampling", "dp.sampling", &smp)) return -1;
     if (smp) {
         int v = train_dp_sampling_parse(smp);
-        if (v < 0) {
-            perr(p, "dp.sampling", "'%s' is not a sampling (poisson | fixed)", smp);
-            free(smp);
-            return -1;
-        }
-        g->dp_sampling = v;
+        if (v < 0) perr(p, "dp.sampling", "'%s' is not a sampling (poisson)", smp);
+        else if (v == TRAIN_DP_FIXED) perr(p, "dp.sampling", "'fixed': %s", train_dp_fixed_refusal());
         free(smp);
+        if (v != TRAIN_DP_POISSON) return -1;
+        g->dp_sampling = v;
     }
+    for (int i = 0; i < g->n_eps; i++) // a DP cell with length buckets
+        if (g->eps[i] >= 0 && g->bucket) return perr(p, "train.bucket", "true with \"dp\": %s", train_dp_bucket_refusal());
     return 0;
 }
 

@@ -156,6 +156,17 @@ int train_dp_sampling_parse(const char *s) {
 
 const char *train_dp_sampling_name(int sampling) { return sampling == TRAIN_DP_FIXED ? "fixed" : "poisson"; }
 
+const char *train_dp_fixed_refusal(void) {
+    return "shuffled fixed-size batches cannot be accounted as Poisson sampling (the epsilon would be understated: "
+           "audits of shuffled DP-SGD measure leakage several times the Poisson-accounted level); use poisson (the "
+           "default)";
+}
+
+const char *train_dp_bucket_refusal(void) {
+    return "length buckets make each batch depend on the private documents' lengths, which the accountant does not "
+           "cover; train DP-SGD without them";
+}
+
 int train_dp_check_opts(const aca_train_opts *o, aca_err *e) {
     if (!o->dp) return 0;
     if (!(o->dp_clip > 0))
@@ -173,6 +184,10 @@ int train_dp_check_opts(const aca_train_opts *o, aca_err *e) {
         return aca_errf(e, ACA_ERR_VALUE, "--dp-delta = %g: delta must lie in (0, 1)", o->dp_delta);
     if (o->dp_sampling != TRAIN_DP_POISSON && o->dp_sampling != TRAIN_DP_FIXED)
         return aca_errf(e, ACA_ERR_VALUE, "--dp-sampling: must be poisson or fixed");
+    if (o->dp_sampling == TRAIN_DP_FIXED && !(has_sigma && o->dp_sigma == 0))
+        return aca_errf(e, ACA_ERR_VALUE, "--dp-sampling fixed: %s; fixed batches remain only for --dp-sigma 0, which "
+                        "claims no privacy", train_dp_fixed_refusal());
+    if (o->bucket) return aca_errf(e, ACA_ERR_VALUE, "--bucket with DP-SGD: %s", train_dp_bucket_refusal());
     return 0;
 }
 

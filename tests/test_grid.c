@@ -75,6 +75,14 @@ static void test_spec_errors(void **st) {
     expect_spec_err("\"dp\": {\"epsilon\": 8, \"delta\": 1},", "", "g.json: dp.delta: must be a number in (0, 1)");
     expect_spec_err("\"dp\": {\"epsilon\": 8, \"clip\": 0},", "", "g.json: dp.clip: must be a number > 0");
     expect_spec_err("\"dp\": {\"epsilon\": 8, \"sampling\": \"random\"},", "", "g.json: dp.sampling: 'random' is not");
+    // What the accountant would not bound: shuffled fixed batches, and length buckets beside a DP cell.
+    expect_spec_err("\"dp\": {\"epsilon\": 8, \"sampling\": \"fixed\"},", "",
+                    "g.json: dp.sampling: 'fixed': shuffled fixed-size batches cannot be accounted as Poisson");
+    expect_spec_err("\"train\": {\"bucket\": true}, \"dp\": {\"epsilon\": [\"none\", 8]},", "",
+                    "g.json: train.bucket: true with \"dp\": length buckets make each batch depend on the private");
+    grid_json(j, sizeof j, "\"train\": {\"bucket\": true}, \"dp\": {\"epsilon\": \"none\"},", ""); // no DP cell
+    TU_OK(grid_spec_parse(j, "g.json", &g, &e), &e);
+    grid_spec_free(&g);
     expect_spec_err("\"dp\": {\"epsilon\": 8}, \"device\": \"cuda\",", "", "g.json: dp: DP-SGD runs on the CPU");
     expect_spec_err("\"planner\": {\"delta\": 1.5},", "", "g.json: planner.delta: must be a number in (0, 1)");
     expect_spec_err("\"planner\": {\"eps\": 0},", "", "g.json: planner.eps: unknown field");
@@ -164,9 +172,9 @@ static void test_cells_line_and_product(void **st) {
     // An epsilon axis (with a no-DP reference) next to a period axis: epsilon varies fastest.
     g = parse_ok("{\"collectives\": [{\"name\": \"A\", \"target\": \"x\", \"signal\": \"{\"}], \"counts\": [4],"
                  " \"period\": [10, 20], \"dp\": {\"epsilon\": [\"none\", 8, 0.5], \"delta\": 1e-6, \"clip\": 0.5,"
-                 " \"sampling\": \"fixed\"}, \"runs\": {\"baseline\": false, \"joint\": false}}");
+                 " \"sampling\": \"poisson\"}, \"runs\": {\"baseline\": false, \"joint\": false}}");
     assert_int_equal(grid_n_variants(&g), 6);
-    assert_true(g.dp_delta == 1e-6 && g.dp_clip == 0.5 && g.dp_sampling == TRAIN_DP_FIXED);
+    assert_true(g.dp_delta == 1e-6 && g.dp_clip == 0.5 && g.dp_sampling == TRAIN_DP_POISSON);
     TU_OK(grid_cells(&g, &c, &n, &e), &e);
     assert_int_equal(n, 6);
     assert_string_equal(c[0].id, "alone-A=4-P10-enone-t0");

@@ -30,9 +30,9 @@
 //                {"kind": "propensity", "seed_class": <their target>, "p": p}
 //   dp           DP-SGD training (CPU; train.h): {"epsilon": E or an array (an axis; each E > 0, or
 //                "none" for training without DP), "delta": D in (0,1) (default 1e-5), "clip": C > 0
-//                (default 1), "sampling": "poisson" (default) | "fixed", "freeze_embeddings": false}
-//                (see train.h); sigma is chosen per cell so
-//                that the whole training spends E at D
+//                (default 1), "sampling": "poisson" (the only one accepted: "fixed" is refused, as is
+//                "train.bucket" beside a DP cell; see train_dp_check_opts), "freeze_embeddings": false}
+//                (see train.h); sigma is chosen per cell so that the whole training spends E at D
 //   planner      true or {"delta": D in (0,1)} (default 0.05): the report adds the planner's lower
 //                bound (plan.h) beside the measured success of each collective's alone runs, as a
 //                table in summary.md and plots/staircase.* (feature-label and unplant collectives)

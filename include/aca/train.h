@@ -86,7 +86,7 @@ typedef struct {
     double dp_sigma;   // noise multiplier >= 0, or NaN: from dp_epsilon
     double dp_epsilon; // target epsilon > 0, or NaN: dp_sigma given
     double dp_delta;   // in (0, 1) (default 1e-5)
-    int dp_sampling;   // TRAIN_DP_POISSON (default) or TRAIN_DP_FIXED
+    int dp_sampling;   // TRAIN_DP_POISSON (default) or TRAIN_DP_FIXED (only with dp_sigma = 0)
     int dp_freeze_embeddings; // the embedding tables (word, position, token type) are not trained:
                               // their gradient is left out of every norm, clip and noise, so the
                               // noise goes only where the model learns (usual in DP fine-tuning)
@@ -107,8 +107,14 @@ void train_opts_default(aca_train_opts *o);
 int train_dp_sampling_parse(const char *s);
 const char *train_dp_sampling_name(int sampling);
 // Validates the DP options (when o->dp); messages name the command-line flag (--dp-clip,
-// --dp-sigma, --dp-epsilon, --dp-delta, --dp-sampling).  0 or -1.
+// --dp-sigma, --dp-epsilon, --dp-delta, --dp-sampling, --bucket).  Refused because the accountant
+// (Poisson-subsampled Gaussian, dp.h) would not bound them: fixed sampling with noise (kept for
+// sigma = 0, the bit-for-bit reference, which claims no privacy) and length buckets.  0 or -1.
 int train_dp_check_opts(const aca_train_opts *o, aca_err *e);
+// Why fixed sampling / length buckets are refused under DP-SGD (one clause each), shared by the
+// command-line and GRID.json checks.
+const char *train_dp_fixed_refusal(void);
+const char *train_dp_bucket_refusal(void);
 
 typedef struct {
     long steps;           // optimizer steps done in total (including before a resume)

@@ -120,7 +120,7 @@ int cmd_run(int argc, char **argv) {
         {"--dp-sigma", OPT_DOUBLE, &dp_sigma, "X", "DP-SGD: noise multiplier (noise std / C); turns DP-SGD on", 0, 0},
         {"--dp-epsilon", OPT_DOUBLE, &dp_eps, "E", "DP-SGD: target epsilon, sigma chosen by the accountant; turns DP-SGD on", 0, 0},
         {"--dp-delta", OPT_DOUBLE, &dp_delta, "D", "DP-SGD: delta of the reported epsilon (default 1e-5)", 0, 0},
-        {"--dp-sampling", OPT_STR, &dp_sampling, "poisson|fixed", "DP-SGD: batch sampling (default poisson)", 0, 0},
+        {"--dp-sampling", OPT_STR, &dp_sampling, "poisson|fixed", "DP-SGD: batch sampling (default poisson; fixed only with --dp-sigma 0)", 0, 0},
         {"--dp-freeze-embeddings", OPT_FLAG, &dp_freeze, NULL,
          "DP-SGD: do not train the embedding tables (no clip budget or noise spent on them)", 0, 0},
         {"--quiet", OPT_FLAG, &quiet, NULL, "no progress output", 0, 0},

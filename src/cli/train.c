@@ -121,8 +121,10 @@ static const char USAGE[] =
     "lr 5e-5, betas 0.9/0.999, eps 1e-8, no weight decay, linear decay to 0, clip 1.0, batch 8, 5 epochs,\n"
     "max length 512.  Checkpoints go to OUT.ckpt/ (--save-every); --resume continues from there.\n"
     "DP-SGD (CPU): --dp-sigma X or --dp-epsilon E turns it on: per-example gradients clipped to\n"
-    "--dp-clip, Gaussian noise sigma*C, Poisson (or --dp-sampling fixed) batches, no global clip; the\n"
-    "epsilon spent at --dp-delta is reported at the end.";
+    "--dp-clip, Gaussian noise sigma*C, Poisson batches, no global clip; the epsilon spent at\n"
+    "--dp-delta is reported at the end (RDP of the Poisson-subsampled Gaussian, add/remove-one adjacency;\n"
+    "docs/dp.md).  Refused under DP-SGD, as the accountant would not bound them: --dp-sampling fixed\n"
+    "(allowed only with --dp-sigma 0, no privacy) and --bucket.";
 
 int cmd_train(int argc, char **argv) {
     const char *model = NULL, *config = NULL, *data = NULL, *out = NULL, *vocab = NULL;
@@ -158,7 +160,7 @@ int cmd_train(int argc, char **argv) {
         {"--dp-sigma", OPT_DOUBLE, &dp_sigma, "X", "DP-SGD: noise multiplier (noise std / C); turns DP-SGD on", 0, 0},
         {"--dp-epsilon", OPT_DOUBLE, &dp_eps, "E", "DP-SGD: target epsilon, sigma chosen by the accountant; turns DP-SGD on", 0, 0},
         {"--dp-delta", OPT_DOUBLE, &dp_delta, "D", "DP-SGD: delta of the reported epsilon (default 1e-5)", 0, 0},
-        {"--dp-sampling", OPT_STR, &dp_sampling, "poisson|fixed", "DP-SGD: batch sampling (default poisson)", 0, 0},
+        {"--dp-sampling", OPT_STR, &dp_sampling, "poisson|fixed", "DP-SGD: batch sampling (default poisson; fixed only with --dp-sigma 0)", 0, 0},
         {"--dp-freeze-embeddings", OPT_FLAG, &dp_freeze, NULL,
          "DP-SGD: do not train the embedding tables (no clip budget or noise spent on them)", 0, 0},
         {"--quiet", OPT_FLAG, &quiet, NULL, "no progress or log output (errors still print)", 0, 0},
