@@ -1,8 +1,9 @@
 // Experiment grids (`aca grid GRID.json`): many fully determined conditions ("cells") of one set of
-// collectives — the unpoisoned baseline, each collective alone at each participation level, the
-// collectives joint (all; optionally every pair and every all-but-one) — over trials with derived
-// seeds, run one by one (resumable, one cell per Slurm array task), then aggregated into tables
-// (mean and sample std over trials, CT, the pairwise CT matrix, leave-one-out harm, per-class
+// collectives — the unpoisoned model (cell kind GRID_CELL_BASELINE, "unpoisoned" in the report),
+// each collective alone at each participation level, the collectives joint (all; optionally every
+// pair and every all-but-one) — over trials with derived seeds, run one by one (resumable, one cell
+// per Slurm array task), then aggregated into tables (mean and sample std over trials, the
+// joint-alone difference and Karan et al.'s CT, the pairwise matrices, leave-one-out harm, per-class
 // recall cost) and gnuplot figures in the style of Karan et al. (FAccT 2025) Figures 3 and 4.
 //
 // GRID.json (unknown fields anywhere are an error naming the JSON path):
