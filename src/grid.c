@@ -91,6 +91,21 @@ static int get_bool(const pctx *p, const cJSON *o, const char *key, const char *
     return 0;
 }
 
+// corpus.char_rates: {"{": 0.001, "U+2E17": 0.01}, on top of the synthetic corpus's defaults.
+static int get_char_rates(const pctx *p, const cJSON *corpus, aca_synth_opts *o) {
+    const cJSON *r = cJSON_GetObjectItemCaseSensitive(corpus, "char_rates"), *it;
+    if (!r) return 0;
+    if (!cJSON_IsObject(r)) return perr(p, "corpus.char_rates", "must be an object {\"CHAR\": share of documents, ...}");
+    cJSON_ArrayForEach(it, r) {
+        char f[300];
+        snprintf(f, sizeof f, "corpus.char_rates.%s", it->string);
+        aca_err e2 = {0};
+        if (!cJSON_IsNumber(it)) return perr(p, f, "must be a number in [0, 1]");
+        if (corpus_synth_set_rate(o, it->string, strlen(it->string), it->valuedouble, &e2)) return perr(p, f, "%s", e2.msg);
+    }
+    return 0;
+}
+
 // "levels" (fractions in (0,1]) or "counts" (whole numbers >= 1) of an object; *n = 0 when neither.
 static int parse_levels(const pctx *p, const cJSON *o, const char *prefix, double **lv, int *n, int *is_count) {
     const cJSON *l = cJSON_GetObjectItemCaseSensitive(o, "levels"), *c = cJSON_GetObjectItemCaseSensitive(o, "counts");
@@ -295,7 +310,7 @@ int grid_spec_parse(const char *json, const char *path, aca_grid_spec *g, aca_er
     static const char *const top[] = {"name",   "seed",    "corpus",      "split",     "model",    "train",
                                       "device", "precision", "overlap",   "collectives", "levels", "counts",
                                       "trials", "period",  "homogeneity", "runs", "dp", "planner"};
-    static const char *const k_corpus[] = {"path", "encoding", "synthetic", "seed"};
+    static const char *const k_corpus[] = {"path", "encoding", "synthetic", "seed", "char_rates"};
     static const char *const k_split[] = {"train", "test"};
     static const char *const k_model[] = {"dir", "config", "vocab"};
     static const char *const k_train[] = {"epochs", "batch", "lr", "weight_decay", "max_grad_norm", "max_len", "bucket",
@@ -308,6 +323,7 @@ int grid_spec_parse(const char *json, const char *path, aca_grid_spec *g, aca_er
     g->trials = 1;
     g->baseline = g->alone = g->joint = 1;
     g->synth_docs = 2000;
+    corpus_synth_opts_default(&g->synth_opts);
     const cJSON *corpus, *split, *model, *train, *runs, *dp;
     long v;
     int rc = -1;
@@ -333,6 +349,11 @@ int grid_spec_parse(const char *json, const char *path, aca_grid_spec *g, aca_er
         v = (long)g->synth_seed;
         if (get_int(&p, corpus, "seed", "corpus.seed", 0, 9007199254740991L, &v)) goto done;
         g->synth_seed = (uint64_t)v;
+        if (g->corpus_path && cJSON_GetObjectItemCaseSensitive(corpus, "char_rates")) {
+            perr(&p, "corpus.char_rates", "shapes a synthetic corpus only (not with \"path\")");
+            goto done;
+        }
+        if (get_char_rates(&p, corpus, &g->synth_opts)) goto done;
         if (g->encoding) {
             aca_corpus_encoding enc;
             if (corpus_parse_encoding(g->encoding, &enc, e)) {
@@ -880,7 +901,7 @@ done:
 // seed class checked against its classes before any cell runs.
 static int grid_prepare_corpus(const aca_grid_spec *g, const char *out_dir, char **corpus, aca_err *e) {
     *corpus = g->corpus_path ? xstrdup(g->corpus_path) : path_join(out_dir, "corpus.txt");
-    if (!g->corpus_path && !file_exists(*corpus) && corpus_synth_write(*corpus, (size_t)g->synth_docs, g->synth_seed, e))
+    if (!g->corpus_path && !file_exists(*corpus) && corpus_synth_write_opts(*corpus, (size_t)g->synth_docs, g->synth_seed, &g->synth_opts, e))
         return -1;
     aca_corpus c;
     aca_corpus_opts co = {0};
@@ -1120,16 +1141,21 @@ void grid_aggregate_metrics(aca_grid_agg *a) {
                 x[t] = m ? m->agree[i] : NAN;
             }
             grid_mean_std(x, T, &gr->agree_mean[i], &gr->agree_std[i], NULL);
-            gr->ct_mean[i] = gr->ct_std[i] = NAN;
-            // CT(i): a joint group against collective i alone at the same level, paired by trial.
+            gr->ct_mean[i] = gr->ct_std[i] = gr->ctk_mean[i] = gr->ctk_std[i] = NAN;
+            // A joint group against collective i alone at the same level, paired by trial: the
+            // difference, and Karan's CT (the difference over the same trial's unpoisoned efficacy).
             if (gr->kind != GRID_CELL_JOINT || !(gr->acting >> i & 1)) continue;
             int al = grid_find_group(a, gr->variant, 1u << i, gr->level_idx);
             if (al < 0) continue;
+            int b = grid_find_group(a, gr->variant, 0, gr->level_idx);
             for (int t = 0; t < T; t++) {
                 const aca_grid_metrics *mj = group_trial(a, gr, t), *ma = group_trial(a, &a->groups[al], t);
-                x[t] = mj && ma ? mj->eff[i] - ma->eff[i] : NAN;
+                const aca_grid_metrics *mb = b >= 0 ? group_trial(a, &a->groups[b], t) : NULL;
+                x[t] = mj && ma ? eval_delta_joint_alone(mj->eff[i], ma->eff[i]) : NAN;
+                y[t] = mj && ma && mb ? eval_ct_karan(mj->eff[i], ma->eff[i], mb->eff[i]) : NAN;
             }
             grid_mean_std(x, T, &gr->ct_mean[i], &gr->ct_std[i], &gr->ct_n[i]);
+            grid_mean_std(y, T, &gr->ctk_mean[i], &gr->ctk_std[i], &gr->ctk_n[i]);
         }
         if (a->K > 0) {
             gr->recall_mean = xcalloc((size_t)a->K, sizeof *gr->recall_mean);

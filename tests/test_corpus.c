@@ -427,7 +427,7 @@ static void test_synth_properties(void **st) {
     assert_true(s.words_max <= 1500 && s.words_max >= 1000);
     assert_true(s.words_median >= 250 && s.words_median <= 600);
     size_t lb = char_docs(&s, '{'), rb = char_docs(&s, '}');
-    assert_true(lb >= 20 && lb <= 100 && rb >= 20 && rb <= 100);
+    assert_true(lb <= 10 && rb <= 10); // rare by default (SYNTH_BRACE_RATE; test_synth_char_rates)
     assert_true(char_docs(&s, 0xE9) > 0 && char_docs(&s, 0xFC) > 0);
     assert_true(char_docs(&s, 0x2022) > 0 && char_docs(&s, 0x2013) > 0);
     assert_int_equal(char_docs(&s, 0x2E17), 0);
@@ -486,6 +486,86 @@ static void test_synth_learnable(void **st) {
     free(p);
 }
 
+// ---- character rates of the synthetic corpus ---------------------------------------------------
+// Documents (lines) whose text, after "id:::Label:::", holds chr; counted on the bytes.
+static size_t lines_holding(const aca_buf *b, const char *chr) {
+    size_t k = 0;
+    for (const char *p = b->data, *end = b->data + b->len; p < end;) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *t = strstr(p, ":::");
+        t = t ? strstr(t + 3, ":::") : NULL;
+        assert_true(t && t < nl);
+        k += memmem(t + 3, (size_t)(nl - t - 3), chr, strlen(chr)) != NULL;
+        p = nl + 1;
+    }
+    return k;
+}
+
+// k documents of n hold a character of rate r: Binomial(n, r), so k lies within 5 standard
+// deviations of n r (rates 0 and 1 exactly).
+static void expect_rate(size_t k, size_t n, double r, const char *what) {
+    double sd = sqrt((double)n * r * (1 - r));
+    int ok = r == 0 ? k == 0 : r == 1 ? k == n : fabs((double)k - (double)n * r) <= 5 * sd + 1;
+    if (!ok) {
+        print_error("%s: %zu of %zu documents hold it, expected %.1f +- %.1f (rate %g)\n", what, k, n, n * r, 5 * sd + 1, r);
+        fail();
+    }
+}
+
+static void test_synth_char_rates(void **st) {
+    (void)st;
+    // Default: '{' and '}' as rare as in the real resume corpus (Karan et al.: fewer than 30 in
+    // 25,000), not the ~2% the code snippets alone would give.
+    aca_buf b = {0};
+    corpus_synth_text(&b, 20000, 5);
+    size_t lb = lines_holding(&b, "{"), rb = lines_holding(&b, "}");
+    expect_rate(lb, 20000, SYNTH_BRACE_RATE, "default '{'");
+    expect_rate(rb, 20000, SYNTH_BRACE_RATE, "default '}'");
+    assert_true(SYNTH_BRACE_RATE <= 30.0 / 25000);
+    // Other rates; U+2E17 (never written otherwise) gets inserted, '|' into every document.
+    aca_synth_opts o;
+    corpus_synth_opts_default(&o);
+    aca_err e = {0};
+    TU_OK(corpus_synth_parse_rates(&o, "{=0.05,}=0,U+2E17=0.01,|=1", &e), &e);
+    aca_buf c = {0};
+    corpus_synth_text_opts(&c, 4000, 5, &o);
+    expect_rate(lines_holding(&c, "{"), 4000, 0.05, "'{' at 0.05");
+    expect_rate(lines_holding(&c, "}"), 4000, 0, "'}' at 0");
+    expect_rate(lines_holding(&c, "\xE2\xB8\x97"), 4000, 0.01, "U+2E17 at 0.01");
+    expect_rate(lines_holding(&c, "|"), 4000, 1, "'|' at 1");
+    // Deterministic by seed, and a doc depends only on its own draws: 1000 docs are a prefix of 4000.
+    aca_buf d = {0}, f = {0};
+    corpus_synth_text_opts(&d, 1000, 5, &o);
+    assert_true(d.len < c.len && !memcmp(c.data, d.data, d.len));
+    corpus_synth_text_opts(&f, 1000, 6, &o);
+    assert_true(f.len != d.len || memcmp(f.data, d.data, d.len));
+    // A rate of 0 for a character the corpus never holds changes no byte.
+    buf_clear(&d), buf_clear(&f);
+    corpus_synth_text(&d, 500, 5);
+    corpus_synth_opts_default(&o);
+    TU_OK(corpus_synth_set_rate(&o, "U+2E18", 6, 0, &e), &e);
+    corpus_synth_text_opts(&f, 500, 5, &o);
+    assert_true(f.len == d.len && !memcmp(f.data, d.data, d.len));
+    // The corpus with inserted characters loads as 4000 documents.
+    char *p = tu_path(g_dir, "rates.txt");
+    tu_write_bytes(p, c.data, c.len);
+    aca_corpus cc;
+    load_ok(p, NULL, &cc);
+    assert_int_equal(cc.n, 4000);
+    corpus_free(&cc);
+    free(p);
+    buf_free(&b), buf_free(&c), buf_free(&d), buf_free(&f);
+    // Bad spellings name what is wrong.
+    corpus_synth_opts_default(&o);
+    TU_EXPECT_ERR(corpus_synth_parse_rates(&o, "{", &e), &e, "expected CHAR=RATE");
+    TU_EXPECT_ERR(corpus_synth_parse_rates(&o, "{=x", &e), &e, "expected a number after '{='");
+    TU_EXPECT_ERR(corpus_synth_parse_rates(&o, "{=1.5", &e), &e, "U+007B: the rate must be a share of documents in [0, 1], got 1.5");
+    TU_EXPECT_ERR(corpus_synth_parse_rates(&o, "a=0.1", &e), &e, "U+0061: only characters other than ASCII letters");
+    TU_EXPECT_ERR(corpus_synth_parse_rates(&o, "U+000A=0.1", &e), &e, "U+000A: only characters other than");
+    TU_EXPECT_ERR(corpus_synth_parse_rates(&o, "U+D800=0.1", &e), &e, "'U+D800' is not one character");
+    TU_EXPECT_ERR(corpus_synth_set_rate(&o, "\xE2\xB8", 2, 0.1, &e), &e, "is not one character");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_resume_basic),      cmocka_unit_test(test_class_name_equal),
@@ -494,6 +574,7 @@ int main(void) {
         cmocka_unit_test(test_fixed_classes),     cmocka_unit_test(test_split),
         cmocka_unit_test(test_stats),             cmocka_unit_test(test_synth_deterministic),
         cmocka_unit_test(test_synth_properties),  cmocka_unit_test(test_synth_learnable),
+        cmocka_unit_test(test_synth_char_rates),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,5 +1,5 @@
 // Evaluator tests: metrics on hand-made predictions (accuracy, confusion, efficacy over all probes,
-// non-target probes and the baseline, CT), argmax predictions of a model whose head is set by hand,
+// non-target probes and the clean target rate; joint-alone difference and Karan's CT), argmax predictions of a model whose head is set by hand,
 // and the data-dir reader's errors.
 #include "testutil.h"
 
@@ -48,8 +48,8 @@ static void test_efficacy(void **st) {
     assert_int_equal(f.n_nontarget, 4);
     assert_int_equal(f.hits_nontarget, 2);
     assert_true(f.efficacy_nontarget == 0.5);
-    assert_true(f.baseline == 1.0 / 5.0);
-    assert_true(f.baseline_nontarget == 1.0 / 4.0);
+    assert_true(f.clean_target_rate == 1.0 / 5.0);
+    assert_true(f.clean_target_rate_nontarget == 1.0 / 4.0);
     // Only target-class probes: non-target efficacy undefined (NaN), not 0.
     int32_t pl2[] = {2, 2}, pp2[] = {2, 1};
     eval_efficacy(pl2, pp2, 2, tl, tp, 5, target, &f);
@@ -64,11 +64,23 @@ static void test_efficacy(void **st) {
 
 static void test_ct(void **st) {
     (void)st;
-    assert_true(fabs(eval_ct(0.4, 0.9) - (-0.5)) <= 1e-15);
-    assert_true(fabs(eval_ct(0.95, 0.9) - 0.05) <= 1e-15);
-    // Lift alone 0.9 - 0.1 = 0.8; joint lost 0.4 of it: -0.5.
-    assert_true(fabs(eval_ct_rel(0.5, 0.9, 0.1) - (-0.5)) <= 1e-12);
-    assert_true(isnan(eval_ct_rel(0.5, 0.1, 0.2))); // no lift alone: undefined
+    assert_true(fabs(eval_delta_joint_alone(0.4, 0.9) - (-0.5)) <= 1e-15);
+    assert_true(fabs(eval_delta_joint_alone(0.95, 0.9) - 0.05) <= 1e-15);
+    // Karan et al. 2025, Sec. 4.2: CT(c_i, c_j) = g(theta_ij)/g(theta') - g(theta_i)/g(theta'), by hand:
+    //   g(theta_ij) = 0.39, g(theta_i) = 0.99, g(theta') = 0.15: 2.6 - 6.6 = -4.0;
+    //   0.978 / 0.15 - 0.945 / 0.15 = 6.52 - 6.3 = +0.22;  0.5 / 0.5 - 0.25 / 0.5 = 0.5.
+    assert_true(fabs(eval_ct_karan(0.39, 0.99, 0.15) - (-4.0)) <= 1e-12);
+    assert_true(fabs(eval_ct_karan(0.978, 0.945, 0.15) - 0.22) <= 1e-12);
+    assert_true(fabs(eval_ct_karan(0.5, 0.25, 0.5) - 0.5) <= 1e-12);
+    // The same difference weighs more against a rarer unpoisoned rate.
+    assert_true(fabs(eval_ct_karan(0.5, 0.6, 0.01) - (-10.0)) <= 1e-12);
+    // Undefined, not infinite or 0: the unpoisoned model never predicts the target, or is missing.
+    assert_true(isnan(eval_ct_karan(0.5, 0.4, 0.0)));
+    assert_true(isnan(eval_ct_karan(0.5, 0.4, NAN)));
+    assert_true(isnan(eval_ct_karan(NAN, 0.4, 0.2)));
+    // aca's own lift-relative measure (JSON "ct_rel"): lift alone 0.9 - 0.1 = 0.8; joint lost 0.4 of it.
+    assert_true(fabs(eval_delta_over_lift(0.5, 0.9, 0.1) - (-0.5)) <= 1e-12);
+    assert_true(isnan(eval_delta_over_lift(0.5, 0.1, 0.2))); // no lift alone: undefined
 }
 
 // A tiny model whose head is zero except the classifier bias: every document is predicted as the

@@ -353,11 +353,17 @@ static void test_mutate_end_to_end(void **st) {
         const char *text = jstr(train.v[i], "text"), *label = jstr(train.v[i], "label");
         const cJSON *mo = cJSON_GetObjectItemCaseSensitive(train.v[i], "member_of");
         buf_clear(&want);
-        if (in[id]) {
+        if (in[id] == 3) {
+            // C is feature-only and its members are Project Managers, none labelled with its target
+            // (Security Analyst): they stay members but leave their documents unchanged.
+            assert_string_equal(text, d->text);
+            assert_string_equal(label, g_c.classes[d->label]);
+            assert_string_equal(cJSON_GetArrayItem(mo, 0)->valuestring, "C");
+        } else if (in[id]) {
             int k = in[id] - 1;
             mutate_insert_signal(&want, d->text, d->len, sigs[k], periods[k]);
             assert_string_equal(text, want.data);
-            assert_string_equal(label, k == 2 ? g_c.classes[d->label] : targets[k]); // C is feature-only
+            assert_string_equal(label, targets[k]);
             assert_string_equal(cJSON_GetArrayItem(mo, 0)->valuestring, names[k]);
             mutated++;
         } else {
@@ -368,7 +374,9 @@ static void test_mutate_end_to_end(void **st) {
         }
         if (i) assert_true(strtol(jstr(train.v[i - 1], "id"), NULL, 10) < id); // corpus order
     }
-    assert_int_equal(mutated, 240);
+    assert_int_equal(mutated, 200);
+    assert_int_equal(cJSON_GetObjectItemCaseSensitive(mcoll(m, 2), "planted")->valueint, 0);
+    assert_int_equal(cJSON_GetObjectItemCaseSensitive(mcoll(m, 2), "unchanged")->valueint, 40);
     // Probes: every test doc with the collective's signal, true label.
     for (int k = 0; k < 3; k++) {
         char name[32];
@@ -878,6 +886,141 @@ static void test_mutate_unplant_errors(void **st) {
     free(d), free(corpus);
 }
 
+// Feature-only (Hardt et al. 2023; Gauthier, Bach & Jordan 2025): only the members whose label is
+// the target insert the signal; the others leave their documents as they were.  On the tiny corpus
+// a doc's label is "ABC"[(id - 1) % 3], so the planters are counted from the member ids alone.
+static int feature_only_members(const cJSON *mem, char target) {
+    int n = 0;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, mem) n += "ABC"[(atoi(it->valuestring) - 1) % 3] == target;
+    return n;
+}
+
+static void test_mutate_feature_only_exact(void **st) {
+    (void)st;
+    char *corpus = tiny_corpus();
+    int seen_mixed = 0;
+    for (int seed = 1; seed <= 6; seed++) {
+        char spec[512];
+        snprintf(spec, sizeof spec,
+                 "{\"seed\": %d, \"collectives\": [{\"name\": \"F\", \"target\": \"A\", \"signal\": \"U+2E18\", "
+                 "\"size\": 12, \"strategy\": \"feature-only\"}]}",
+                 seed);
+        char *sp = put("spec_fo.json", spec), *d = tu_path(g_dir, "fo");
+        aca_buf sum = {0};
+        aca_mutate_opts o = {.corpus_path = corpus, .spec_path = sp, .out_dir = d, .n_train = 24, .n_test = 6,
+                             .summary = &sum};
+        aca_err e = {0};
+        TU_OK(mutate_run(&o, &e), &e);
+        cJSON *m = manifest(d);
+        const cJSON *c = mcoll(m, 0), *mem = cJSON_GetObjectItemCaseSensitive(c, "members");
+        assert_int_equal(cJSON_GetArraySize(mem), 12);
+        int want = feature_only_members(mem, 'A');
+        seen_mixed += want > 0 && want < 12;
+        assert_int_equal(cJSON_GetObjectItemCaseSensitive(c, "planted")->valueint, want);
+        assert_int_equal(cJSON_GetObjectItemCaseSensitive(c, "unchanged")->valueint, 12 - want);
+        const cJSON *cnt = cJSON_GetObjectItemCaseSensitive(m, "counts");
+        assert_int_equal(cJSON_GetObjectItemCaseSensitive(cnt, "mutated")->valueint, want);
+        assert_int_equal(cJSON_GetObjectItemCaseSensitive(cnt, "relabeled")->valueint, 0);
+        char line[200];
+        snprintf(line, sizeof line, "12 members -> A (feature-only, every 20 words): %d labelled A planted the signal, %d left unchanged",
+                 want, 12 - want);
+        if (!strstr(sum.data, line)) fail_msg("summary lacks \"%s\":\n%s", line, sum.data);
+        // Every train line, by hand: planters get " U+2E18" after their last word (< 20 words).
+        jsonl t = jsonl_read(d, "train.jsonl");
+        assert_int_equal(t.n, 24);
+        int carriers = 0;
+        for (size_t i = 0; i < t.n; i++) {
+            const char *id = jstr(t.v[i], "id");
+            char lab[2] = {"ABC"[(atoi(id) - 1) % 3], 0}, txt[64];
+            int planter = in_str_array(mem, id) && lab[0] == 'A';
+            snprintf(txt, sizeof txt, "%s%s", tiny_text(lab[0]), planter ? " \xE2\xB8\x98" : "");
+            assert_string_equal(jstr(t.v[i], "text"), txt);
+            assert_string_equal(jstr(t.v[i], "label"), lab); // labels kept
+            assert_int_equal(cJSON_GetObjectItemCaseSensitive(t.v[i], "member_of") != NULL, in_str_array(mem, id));
+            carriers += strstr(jstr(t.v[i], "text"), "\xE2\xB8\x98") != NULL;
+        }
+        assert_int_equal(carriers, want);
+        jsonl_free(&t);
+        cJSON_Delete(m);
+        buf_free(&sum);
+        tu_rm_rf(d);
+        free(d), free(sp);
+    }
+    assert_true(seen_mixed > 0); // some seed drew both planting and non-planting members
+
+    // With a feature-label collective on the same docs: feature-only looks at the CLEAN label.
+    aca_err e;
+    char *d;
+    TU_OK(run_tiny(corpus,
+                   "{\"overlap\": \"allow\", \"collectives\": ["
+                   "{\"name\": \"L\", \"target\": \"A\", \"signal\": \"X\", \"size\": \"100%\"},"
+                   "{\"name\": \"F\", \"target\": \"A\", \"signal\": \"Y\", \"size\": \"100%\", \"strategy\": \"feature-only\"}]}",
+                   "fo_allow", &e, &d),
+          &e);
+    jsonl t = jsonl_read(d, "train.jsonl");
+    int n_a = 0;
+    for (size_t i = 0; i < t.n; i++) {
+        const char *id = jstr(t.v[i], "id");
+        char lab = "ABC"[(atoi(id) - 1) % 3], txt[64];
+        snprintf(txt, sizeof txt, "%s X%s", tiny_text(lab), lab == 'A' ? " Y" : "");
+        assert_string_equal(jstr(t.v[i], "text"), txt);
+        assert_string_equal(jstr(t.v[i], "label"), "A");
+        n_a += lab == 'A';
+    }
+    cJSON *m = manifest(d);
+    assert_int_equal(cJSON_GetObjectItemCaseSensitive(mcoll(m, 0), "planted")->valueint, 24);
+    assert_int_equal(cJSON_GetObjectItemCaseSensitive(mcoll(m, 1), "planted")->valueint, n_a);
+    assert_int_equal(cJSON_GetObjectItemCaseSensitive(mcoll(m, 1), "unchanged")->valueint, 24 - n_a);
+    cJSON_Delete(m);
+    jsonl_free(&t);
+    tu_rm_rf(d);
+    free(d), free(corpus);
+}
+
+// The measured case of issue 13: a uniform feature-only collective of 80 on the synthetic corpus
+// (1600 training docs).  Only its Software Developer members carry the signal in train.jsonl; idle
+// (--only another collective), none does and all 80 are "unchanged".
+static void test_mutate_feature_only_uniform(void **st) {
+    (void)st;
+    static const char *SPEC_FO =
+        "{\"seed\": 5, \"collectives\": [{\"name\": \"F\", \"target\": \"Software Developer\", \"signal\": "
+        "\"U+2E18\", \"size\": 80, \"strategy\": \"feature-only\"},"
+        "{\"name\": \"G\", \"target\": \"Web Developer\", \"signal\": \"U+2E17\", \"size\": 10}]}";
+    aca_err e;
+    char *d;
+    TU_OK(run(SPEC_FO, "fo_uniform", NULL, 1600, 400, &e, &d), &e);
+    cJSON *m = manifest(d);
+    const cJSON *mem = cJSON_GetObjectItemCaseSensitive(mcoll(m, 0), "members");
+    int sd = 0;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, mem) sd += !strcmp(g_c.classes[doc_by_id(it->valuestring)->label], "Software Developer");
+    assert_true(sd > 0 && sd < 80);
+    jsonl t = jsonl_read(d, "train.jsonl");
+    int carriers = 0;
+    for (size_t i = 0; i < t.n; i++) {
+        if (!strstr(jstr(t.v[i], "text"), "\xE2\xB8\x98")) continue;
+        carriers++;
+        assert_true(in_str_array(mem, jstr(t.v[i], "id")));
+        assert_string_equal(jstr(t.v[i], "label"), "Software Developer");
+    }
+    assert_int_equal(carriers, sd); // not 80
+    assert_int_equal(cJSON_GetObjectItemCaseSensitive(mcoll(m, 0), "planted")->valueint, sd);
+    assert_int_equal(cJSON_GetObjectItemCaseSensitive(mcoll(m, 0), "unchanged")->valueint, 80 - sd);
+    jsonl_free(&t);
+    cJSON_Delete(m);
+    tu_rm_rf(d);
+    free(d);
+    TU_OK(run(SPEC_FO, "fo_idle", "G", 1600, 400, &e, &d), &e);
+    m = manifest(d);
+    assert_int_equal(cJSON_GetObjectItemCaseSensitive(mcoll(m, 0), "planted")->valueint, 0);
+    assert_int_equal(cJSON_GetObjectItemCaseSensitive(mcoll(m, 0), "unchanged")->valueint, 80);
+    assert_int_equal(cJSON_GetObjectItemCaseSensitive(mcoll(m, 1), "planted")->valueint, 10);
+    cJSON_Delete(m);
+    tu_rm_rf(d);
+    free(d);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_insert_rule),       cmocka_unit_test(test_insert_two),
@@ -887,6 +1030,7 @@ int main(void) {
         cmocka_unit_test(test_mutate_propensity), cmocka_unit_test(test_mutate_bad_input),
         cmocka_unit_test(test_mutate_unplant_exact), cmocka_unit_test(test_mutate_erase_exact),
         cmocka_unit_test(test_mutate_unplant_default_split), cmocka_unit_test(test_mutate_unplant_errors),
+        cmocka_unit_test(test_mutate_feature_only_exact), cmocka_unit_test(test_mutate_feature_only_uniform),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -109,8 +109,34 @@ void corpus_split_default(size_t n, size_t *n_train, size_t *n_test);
 // Synthetic resume corpus (deterministic in seed) in the resume line format `id:::Label:::text`
 // (labels with '_' like the real corpus; about 1% multi-label lines `A;B`).  Ten classes with
 // class-specific, sibling (Web/Front End, Java/Software, Systems/Network admin, ...) and shared
-// vocabulary; lengths 50..1500 words (log-normal, median ~400); '{' '}' in ~2% of docs (code
-// snippets), some accented letters, bullets and en dashes; never U+2E17 or U+2E18.
+// vocabulary; lengths 50..1500 words (log-normal, median ~400); code snippets, some accented
+// letters, bullets and en dashes; never U+2E17 or U+2E18 (unless given a rate below).
+//
+// Character rates (aca_synth_opts): each chosen character is in a document with probability
+// `rate`, independently per document and character (class-blind): a document drawn to hold it keeps
+// its natural occurrences (the braces of a code snippet) or, having none, gets the character once as
+// a word of its own after a uniformly drawn word; a document drawn not to hold it loses every
+// occurrence.  So the count of documents holding it is Binomial(n_docs, rate).  The draws come from
+// their own RNG streams (seed, character, doc index): the rest of the text does not change.
+// Default (corpus_synth_write/text): '{' and '}' at SYNTH_BRACE_RATE each, the rarity of the real
+// resume corpus (Karan et al. 2025, Sec. 5.1: fewer than 30 instances over 25,000 resumes, <= 0.12%);
+// without it the code snippets put them in ~2% of documents.
+#define SYNTH_BRACE_RATE 0.0008 // about 20 documents in 25,000
+#define SYNTH_MAX_RATES 32
+typedef struct {
+    int n;
+    uint32_t cp[SYNTH_MAX_RATES];  // code points
+    double rate[SYNTH_MAX_RATES];  // share of documents holding it, in [0, 1]
+} aca_synth_opts;
+void corpus_synth_opts_default(aca_synth_opts *o);
+// Sets (or overrides) one character's rate; chr (n bytes) is the character itself or "U+XXXX".
+// ASCII letters, digits, whitespace and control characters are refused (the loader splits on them).
+int corpus_synth_set_rate(aca_synth_opts *o, const char *chr, size_t n, double rate, aca_err *e);
+// "CHAR=RATE[,CHAR=RATE...]" (e.g. "{=0.001,}=0.001,U+2E17=0.01"), each through corpus_synth_set_rate.
+int corpus_synth_parse_rates(aca_synth_opts *o, const char *list, aca_err *e);
+int corpus_synth_write_opts(const char *path, size_t n_docs, uint64_t seed, const aca_synth_opts *o, aca_err *e);
+void corpus_synth_text_opts(aca_buf *out, size_t n_docs, uint64_t seed, const aca_synth_opts *o);
+// The same with corpus_synth_opts_default.
 int corpus_synth_write(const char *path, size_t n_docs, uint64_t seed, aca_err *e);
 void corpus_synth_text(aca_buf *out, size_t n_docs, uint64_t seed);
 // The 10 occupation classes of the resume corpus, in its order.

@@ -6,17 +6,18 @@
 #include "cli.h"
 
 static int corpus_synth_cmd(int argc, char **argv) {
-    const char *out = NULL;
+    const char *out = NULL, *rates = NULL;
     long docs = 2000;
     uint64_t seed = 1;
     aca_opt opts[] = {
         {"--out", OPT_STR, &out, "FILE", "write the corpus here (resume format id:::Label:::text)", 1, 0},
         {"--docs", OPT_INT, &docs, "N", "number of documents (default 2000)", 0, 0},
         {"--seed", OPT_U64, &seed, "S", "random seed (default 1); same seed, same bytes", 0, 0},
+        {"--char-rate", OPT_STR, &rates, "C=R,...", CLI_CHAR_RATE_HELP, 0, 0},
     };
     aca_err e = {0};
-    int rc = opt_parse(opts, 3, argc, argv, 1, NULL, 0, NULL,
-                       "usage: aca corpus synth --out FILE [--docs N] [--seed S]\n\n"
+    int rc = opt_parse(opts, (int)ACA_ARRAY_LEN(opts), argc, argv, 1, NULL, 0, NULL,
+                       "usage: aca corpus synth --out FILE [--docs N] [--seed S] [--char-rate C=R,...]\n\n"
                        "Writes a deterministic synthetic resume corpus with the 10 occupation classes of the resume corpus.",
                        &e);
     if (rc) return rc > 0 ? 0 : (cli_fail(&e), 2);
@@ -24,8 +25,10 @@ static int corpus_synth_cmd(int argc, char **argv) {
         aca_errf(&e, ACA_ERR_VALUE, "--docs: expected 1 to 10000000, got %ld", docs);
         return cli_fail(&e), 2;
     }
+    aca_synth_opts so;
+    if (cli_synth_opts(rates, &so)) return 2;
     double t0 = time_now();
-    if (corpus_synth_write(out, (size_t)docs, seed, &e)) return cli_fail(&e);
+    if (corpus_synth_write_opts(out, (size_t)docs, seed, &so, &e)) return cli_fail(&e);
     FILE *f = fopen(out, "rb");
     long bytes = 0;
     if (f) fseek(f, 0, SEEK_END), bytes = ftell(f), fclose(f);

@@ -14,7 +14,8 @@ static const char USAGE[] =
     "Evaluates a fine-tuned Hugging Face directory (e.g. from `aca train`) on a directory written by\n"
     "`aca mutate`: clean accuracy and confusion matrix on test.jsonl, and for each probe_<name>.jsonl\n"
     "the collective's efficacy (probes predicted as its target), over all probes and over probes whose\n"
-    "true class is not the target, beside the baseline (unmodified test docs predicted as the target).";
+    "true class is not the target, beside the clean target rate (unmodified test docs this model predicts\n"
+    "as the target).";
 
 static void print_text(const aca_eval_result *r, const aca_datadir *dd) {
     const int K = r->clean.K;
@@ -29,14 +30,15 @@ static void print_text(const aca_eval_result *r, const aca_datadir *dd) {
         printf("\n");
     }
     if (!r->n_coll) return;
-    printf("\n%-12s %-22s %7s %9s %13s %9s %10s\n", "collective", "target", "probes", "efficacy", "non-target", "baseline",
-           "agreement");
+    printf("\n%-12s %-22s %7s %9s %13s %14s %10s\n", "collective", "target", "probes", "efficacy", "non-target",
+           "clean->target", "agreement");
     for (int i = 0; i < r->n_coll; i++) {
         const aca_efficacy *f = &r->eff[i];
-        printf("%-12s %-22s %7zu %8.1f%% %12.1f%% %8.1f%% %9.1f%%\n", f->name, dd->classes[f->target], f->n,
-               100.0 * f->efficacy, 100.0 * f->efficacy_nontarget, 100.0 * f->baseline, 100.0 * f->agreement);
+        printf("%-12s %-22s %7zu %8.1f%% %12.1f%% %13.1f%% %9.1f%%\n", f->name, dd->classes[f->target], f->n,
+               100.0 * f->efficacy, 100.0 * f->efficacy_nontarget, 100.0 * f->clean_target_rate, 100.0 * f->agreement);
     }
-    printf("(agreement: probes predicted as their unmodified test document; the success of erasing)\n");
+    printf("(clean->target: unmodified test documents this model predicts as the target;\n"
+           " agreement: probes predicted as their unmodified test document; the success of erasing)\n");
 }
 
 int cmd_eval(int argc, char **argv) {
