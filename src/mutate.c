@@ -1,6 +1,7 @@
 // The data-mutation stage: split, membership sampling, strategies, outputs (see aca/mutate.h).
 // Order of work: everything that can fail on user input (spec, corpus, classes, split, sampling)
-// happens before the first byte is written; outputs go to DIR.tmp.PID, renamed to DIR at the end.
+// happens before the first byte is written; outputs go to a temporary beside DIR (outdir.h), swapped
+// in at the end.
 #include "aca/mutate.h"
 
 #include <errno.h>
@@ -10,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "aca/outdir.h"
 #include "aca/plan.h"
 
 // RNG streams (with the run's seed): one per collective's membership draw, one per unplant
@@ -647,6 +649,16 @@ static void summarize(aca_buf *out, const mut_ctx *m, const counts *cn) {
 }
 
 // ---- the stage ---------------------------------------------------------------------------------
+// A classifier needs documents of at least two classes: say so about the corpus, not later about
+// the manifest it would give.
+static int check_two_classes(const aca_corpus *c, const char *path, aca_err *e) {
+    for (size_t i = 1; i < c->n; i++)
+        if (c->docs[i].label != c->docs[0].label) return 0;
+    if (!c->n) return 0;
+    return aca_errf(e, ACA_ERR_VALUE, "%s: all %zu documents have the class '%s'; a classifier needs documents of at least 2 classes",
+                    path, c->n, c->classes[c->docs[0].label]);
+}
+
 static int prepare(mut_ctx *m, aca_err *e) {
     const aca_mutate_opts *o = m->o;
     if (spec_load(o->spec_path, &m->spec, e)) return -1;
@@ -669,7 +681,7 @@ static int prepare(mut_ctx *m, aca_err *e) {
     }
     aca_corpus_opts co = o->corpus_opts;
     co.hash = 1;
-    if (corpus_load(o->corpus_path, &co, &m->c, e)) return -1;
+    if (corpus_load(o->corpus_path, &co, &m->c, e) || check_two_classes(&m->c, o->corpus_path, e)) return -1;
     size_t ntr = o->n_train, nte = o->n_test;
     if (ntr == 0 && nte == 0) corpus_split_default(m->c.n, &ntr, &nte);
     if (ntr > m->c.n || nte > m->c.n - ntr) {
@@ -711,28 +723,14 @@ static int write_all(mut_ctx *m, const char *dir, aca_err *e) {
 
 int mutate_run(const aca_mutate_opts *o, aca_err *e) {
     mut_ctx m = {.o = o};
-    int rc = prepare(&m, e);
-    char *tmp = NULL;
-    if (!rc) {
-        // The parent of DIR must exist for DIR.tmp.PID to sit beside DIR.
-        char *parent = xstrdup(o->out_dir);
-        char *slash = strrchr(parent, '/');
-        if (slash && slash != parent) *slash = 0, rc = dir_make(parent, e);
-        free(parent);
-    }
-    if (!rc) {
-        size_t n = strlen(o->out_dir) + 32;
-        tmp = xmalloc(n);
-        snprintf(tmp, n, "%s.tmp.%ld", o->out_dir, (long)getpid());
-        dir_remove_recursive(tmp);
-        if (mkdir(tmp, 0777) != 0) rc = aca_errf(e, ACA_ERR_IO, "%s: cannot create directory: %s", tmp, strerror(errno));
-        else {
-            rc = write_all(&m, tmp, e);
-            if (!rc) rc = dir_replace(tmp, o->out_dir, e);
-            if (rc) dir_remove_recursive(tmp);
-        }
-    }
-    free(tmp);
+    // The output's temporary first: an output aca may not replace, or cannot write, fails before
+    // any work.
+    aca_outdir od;
+    int rc = outdir_begin(&od, o->out_dir, "mutate", o->replace, e);
+    if (!rc) rc = prepare(&m, e);
+    if (!rc) rc = write_all(&m, od.tmp, e);
+    if (!rc) rc = outdir_commit(&od, e);
+    else outdir_abort(&od);
     for (int i = 0; m.cs && i < m.spec.n; i++) free(m.cs[i].members), free(m.cs[i].estimators), free(m.cs[i].carriers);
     free(m.cs);
     free(m.in_train), free(m.taken), free(m.member);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "aca/dp.h"
+#include "aca/outdir.h"
 #include "aca/philox.h"
 
 // ---- datasets ----------------------------------------------------------------------------------
@@ -674,24 +675,23 @@ static int copy_file(const char *src, const char *dst, aca_err *e) {
     return rc;
 }
 
-int train_save_hf(const aca_model *m, const char *out_dir, const char *vocab_path, aca_err *e) {
-    size_t n = strlen(out_dir) + 40;
-    char *tmp = xmalloc(n);
-    snprintf(tmp, n, "%s.tmp.%ld", out_dir, (long)getpid());
-    dir_remove_recursive(tmp);
-    int rc = dir_make(tmp, e);
-    if (!rc) rc = model_save(m, tmp, e);
+int train_write_hf(const aca_model *m, const char *dir, const char *vocab_path, aca_err *e) {
+    int rc = model_save(m, dir, e);
     if (!rc && vocab_path) {
         const char *base = strrchr(vocab_path, '/');
         base = base ? base + 1 : vocab_path;
         size_t bl = strlen(base);
         const char *name = bl > 6 && !strcmp(base + bl - 6, ".model") ? base : "vocab.txt";
-        char *dst = path_join(tmp, name);
+        char *dst = path_join(dir, name);
         rc = copy_file(vocab_path, dst, e);
         free(dst);
     }
-    if (!rc) rc = dir_replace(tmp, out_dir, e);
-    if (rc) dir_remove_recursive(tmp);
-    free(tmp);
     return rc;
+}
+
+int train_save_hf(const aca_model *m, const char *out_dir, const char *vocab_path, aca_err *e) {
+    aca_outdir od;
+    if (outdir_begin(&od, out_dir, "model", 0, e)) return -1;
+    if (train_write_hf(m, od.tmp, vocab_path, e)) return outdir_abort(&od), -1;
+    return outdir_commit(&od, e);
 }

@@ -108,11 +108,13 @@ typedef struct {
     uint64_t seed;
     aca_corpus_opts corpus_opts;
     aca_buf *summary; // if non-NULL, a human-readable summary is appended on success
+    int replace;      // an existing DIR that is not an aca mutate output may be replaced (--replace)
 } aca_mutate_opts;
 
 // Runs the whole stage: writes DIR/train.jsonl, DIR/test.jsonl, DIR/probe_<name>.jsonl,
-// DIR/manifest.json atomically (everything or nothing: DIR.tmp.PID renamed to DIR; an existing
-// DIR is replaced).  Same inputs and seed: same bytes.
+// DIR/manifest.json atomically (everything or nothing: a temporary swapped in for DIR, outdir.h; an
+// existing DIR is replaced only when it is empty or an aca mutate output, or replace is set).
+// Same inputs and seed: same bytes.
 //
 // Membership (one seed; collective i draws from RNG stream MEMBER+i, so it depends only on the
 // collectives before it):

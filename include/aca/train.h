@@ -224,9 +224,13 @@ int train_checkpoint_save(const aca_model *m, const char *ckpt_dir, const aca_tr
 int train_checkpoint_load(aca_model *m, const char *ckpt_dir, long total_steps, uint64_t seed, aca_train_state *st,
                           aca_err *e);
 
-// Writes the trained model as a Hugging Face directory, atomically (temp dir then rename):
+// Writes the trained model as a Hugging Face directory, atomically (a temporary swapped in,
+// outdir.h; an existing out_dir is replaced only when empty or an aca "model" output):
 // config.json (id2label from the model config's labels), model.safetensors, and the vocabulary
 // file vocab_path copied as vocab.txt (or its own name for a SentencePiece .model), when given.
 int train_save_hf(const aca_model *m, const char *out_dir, const char *vocab_path, aca_err *e);
+// The same files into an existing directory (e.g. an aca_outdir's tmp, so the CLI can reserve the
+// output before training).
+int train_write_hf(const aca_model *m, const char *dir, const char *vocab_path, aca_err *e);
 
 #endif

@@ -22,18 +22,18 @@ static void print_oom_hint(void) {
     fprintf(stderr, "aca: CUDA error %s (%s) in %s at %s:%d\n", cudaGetErrorName(err), cudaGetErrorString(err), call,
             file, line);
     if (err == cudaErrorMemoryAllocation) print_oom_hint();
-    exit(2);
+    exit(err == cudaErrorMemoryAllocation ? ACA_EXIT_MEMORY : ACA_EXIT_DEVICE);
 }
 
 [[noreturn]] void cuda_fail_cublas(const char *call, int status, const char *file, int line) {
     fprintf(stderr, "aca: cuBLAS error %d in %s at %s:%d\n", status, call, file, line);
     if (status == CUBLAS_STATUS_ALLOC_FAILED) print_oom_hint();
-    exit(2);
+    exit(status == CUBLAS_STATUS_ALLOC_FAILED ? ACA_EXIT_MEMORY : ACA_EXIT_DEVICE);
 }
 
 [[noreturn]] void cuda_fail_cudnn(const char *call, const char *msg, const char *file, int line) {
     fprintf(stderr, "aca: cuDNN error %s in %s at %s:%d\n", msg, call, file, line);
-    exit(2);
+    exit(ACA_EXIT_DEVICE);
 }
 
 [[noreturn]] void cuda_fail_msg(const char *file, int line, const char *fmt, ...) {
@@ -43,7 +43,7 @@ static void print_oom_hint(void) {
     vfprintf(stderr, fmt, ap);
     fprintf(stderr, " (%s:%d)\n", file, line);
     va_end(ap);
-    exit(2);
+    exit(ACA_EXIT_DEVICE);
 }
 
 void *cuda_malloc_or_die(size_t bytes, const char *what) {

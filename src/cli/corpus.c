@@ -1,5 +1,6 @@
 // aca corpus synth | stats
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "aca/corpus.h"
@@ -9,8 +10,10 @@ static int corpus_synth_cmd(int argc, char **argv) {
     const char *out = NULL, *rates = NULL;
     long docs = 2000;
     uint64_t seed = 1;
+    int replace = 0;
     aca_opt opts[] = {
         {"--out", OPT_STR, &out, "FILE", "write the corpus here (resume format id:::Label:::text)", 1, 0},
+        {"--replace", OPT_FLAG, &replace, NULL, "overwrite an existing --out FILE", 0, 0},
         {"--docs", OPT_INT, &docs, "N", "number of documents (default 2000)", 0, 0},
         {"--seed", OPT_U64, &seed, "S", "random seed (default 1); same seed, same bytes", 0, 0},
         {"--char-rate", OPT_STR, &rates, "C=R,...", CLI_CHAR_RATE_HELP, 0, 0},
@@ -27,8 +30,13 @@ static int corpus_synth_cmd(int argc, char **argv) {
     }
     aca_synth_opts so;
     if (cli_synth_opts(rates, &so)) return 2;
+    aca_out oo = {.path = out, .option = "--out", .kind = "corpus", .mode = OUT_FILE, .replace = replace};
+    if ((rc = cli_check_out(&oo, NULL, 0))) return rc;
     double t0 = time_now();
-    if (corpus_synth_write_opts(out, (size_t)docs, seed, &so, &e)) return cli_fail(&e);
+    char *target = out_file_target(out);
+    rc = corpus_synth_write_opts(target, (size_t)docs, seed, &so, &e);
+    free(target);
+    if (rc) return cli_fail(&e);
     FILE *f = fopen(out, "rb");
     long bytes = 0;
     if (f) fseek(f, 0, SEEK_END), bytes = ftell(f), fclose(f);

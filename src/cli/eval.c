@@ -118,7 +118,7 @@ int cmd_eval(int argc, char **argv) {
     rc = 0;
     goto done;
 fail:
-    cli_fail(&e);
+    rc = cli_fail(&e);
 done:
     eval_result_free(&res);
     run_free_model(m);

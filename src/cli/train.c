@@ -112,6 +112,40 @@ int cli_dp_opts(aca_train_opts *to, const aca_opt *opts, int n_opts, double clip
     return 0;
 }
 
+// The outputs of train, checked and reserved before any work: OUT, a model directory built in a
+// temporary that exists from now on (so an unwritable OUT fails now, not after training), and
+// OUT.ckpt, made and marked when checkpoints will be written (aca touches only its own files in an
+// OUT.ckpt it did not make).  0 ok, else the exit status (printed).
+static int outputs_open(const char *out, const char *ckpt, int replace, int writes_ckpt, const char *const *inputs,
+                        int n, aca_outdir *od) {
+    aca_out o = {.path = out, .option = "--out", .kind = "model", .mode = OUT_DIR_REPLACE, .replace = replace};
+    aca_out c = {.path = ckpt, .option = "--out's checkpoint directory", .kind = "checkpoint", .mode = OUT_DIR_INTO,
+                 .replace = 1}; // only the input and type rules: it is never replaced
+    int rc = cli_check_out(&o, inputs, n);
+    if (!rc) rc = cli_check_out(&c, inputs, n);
+    if (rc) return rc;
+    aca_err e = {0};
+    if (outdir_begin(od, out, "model", replace, &e)) return cli_fail(&e);
+    if (writes_ckpt && !file_exists(ckpt) && (dir_make(ckpt, &e) || outdir_mark(ckpt, "checkpoint", &e))) {
+        outdir_abort(od);
+        return cli_fail(&e);
+    }
+    return 0;
+}
+
+// After a finished training without --save-every: OUT.ckpt goes when aca made it; in one it did not
+// make, only its checkpoint file.
+static void ckpt_remove(const char *ckpt) {
+    if (outdir_is(ckpt, "checkpoint")) {
+        tmp_rm_tree(ckpt);
+        return;
+    }
+    char *p = path_join(ckpt, "trainer.ckpt");
+    unlink(p);
+    rmdir(ckpt); // only when empty
+    free(p);
+}
+
 static const char USAGE[] =
     "usage: aca train (--model DIR | --config FILE) --data DIR --out DIR [options]\n"
     "\n"
@@ -134,12 +168,13 @@ int cmd_train(int argc, char **argv) {
     const char *dp_sampling = "poisson";
     int dp_freeze = 0;
     uint64_t seed = 42, init_seed = 0;
-    int resume = 0, bucket = 0, quiet = 0;
+    int resume = 0, bucket = 0, quiet = 0, replace = 0;
     aca_opt opts[] = {
         {"--model", OPT_STR, &model, "DIR", "Hugging Face checkpoint directory to fine-tune", 0, 0},
         {"--config", OPT_STR, &config, "FILE", "config.json for a randomly initialised model (needs --vocab)", 0, 0},
         {"--data", OPT_STR, &data, "DIR", "directory written by `aca mutate`", 1, 0},
-        {"--out", OPT_STR, &out, "DIR", "output Hugging Face directory (written atomically)", 1, 0},
+        {"--out", OPT_STR, &out, "DIR", "output Hugging Face directory (built aside and swapped in whole)", 1, 0},
+        {"--replace", OPT_FLAG, &replace, NULL, "replace an existing --out DIR that is not an aca model output", 0, 0},
         {"--vocab", OPT_STR, &vocab, "FILE", "vocab.txt or SentencePiece .model (default: the model's)", 0, 0},
         {"--device", OPT_STR, &device, "cpu|cuda", "backend (default cpu)", 0, 0},
         {"--precision", OPT_STR, &precision, "fp32|bf16|fp16", "compute precision (default fp32)", 0, 0},
@@ -179,6 +214,7 @@ int cmd_train(int argc, char **argv) {
     if (save_every < 0 || stop_after < 0 || log_every < 1)
         return fprintf(stderr, "aca: --save-every/--stop-after must be >= 0 and --log-every >= 1\n"), 2;
     if (!!model == !!config) return fprintf(stderr, "aca: give exactly one of --model DIR or --config FILE\n"), 2;
+    if (config && !vocab) return fprintf(stderr, "aca: --config needs --vocab FILE (the tokenizer's vocabulary)\n"), 2;
 
     aca_run_setup s;
     run_setup_default(&s);
@@ -214,31 +250,28 @@ int cmd_train(int argc, char **argv) {
         to->on_step_ctx = &prog;
         if (prog.tty) to->log_every = 1;
     }
-    size_t n = strlen(out) + 8;
-    char *ckpt = xmalloc(n);
-    snprintf(ckpt, n, "%s.ckpt", out);
+    char *ckpt = out_sibling(out, ".ckpt");
     to->ckpt_dir = ckpt;
     char *cache_dir = path_join(data, "tokcache");
+    char *vocab_path = vocab ? xstrdup(vocab) : path_join(model, "vocab.txt");
+    const char *inputs[] = {data, model, config, vocab_path};
+    aca_outdir od = {0};
+    int rc = outputs_open(out, ckpt, replace, save_every > 0 || stop_after > 0, inputs, (int)ACA_ARRAY_LEN(inputs), &od);
+    if (rc) {
+        free(ckpt), free(cache_dir), free(vocab_path);
+        return rc;
+    }
+    tmp_sweep(cache_dir, 0);
 
     aca_datadir dd = {0};
     aca_tokenizer *tok = NULL;
     aca_model *m = NULL;
     aca_dataset train = {0};
     aca_train_stats st;
-    char *vocab_path = NULL;
-    int rc = 1;
     if (datadir_open(data, &dd, &e)) goto done;
-    if (vocab) vocab_path = xstrdup(vocab);
-    else if (model) {
-        vocab_path = path_join(model, "vocab.txt");
-        if (!file_exists(vocab_path)) {
-            fprintf(stderr, "aca: %s: missing; give --vocab FILE\n", vocab_path);
-            goto done_quiet;
-        }
-    } else {
-        fprintf(stderr, "aca: --config needs --vocab FILE (the tokenizer's vocabulary)\n");
-        rc = 2;
-        goto done_quiet;
+    if (!file_exists(vocab_path)) {
+        aca_errf(&e, ACA_ERR_IO, "%s: missing; give --vocab FILE", vocab_path);
+        goto done;
     }
     if (!(tok = tokenizer_load(vocab_path, -1, &e))) goto done;
     double t0 = time_now();
@@ -261,16 +294,16 @@ int cmd_train(int argc, char **argv) {
     if (st.stopped_early) {
         fprintf(stderr, "aca: stopped after step %ld as asked; checkpoint in %s (continue with --resume)\n", st.steps,
                 ckpt);
-        rc = 0;
+        outdir_abort(&od);
         goto done_quiet;
     }
-    if (train_save_hf(m, out, vocab_path, &e)) goto done;
-    if (!save_every) dir_remove_recursive(ckpt);
+    if (train_write_hf(m, od.tmp, vocab_path, &e) || outdir_commit(&od, &e)) goto done;
+    if (!save_every) ckpt_remove(ckpt);
     printf("wrote %s (config.json, model.safetensors, vocabulary)\n", out);
-    rc = 0;
     goto done_quiet;
 done:
-    cli_fail(&e);
+    rc = cli_fail(&e);
+    outdir_abort(&od);
 done_quiet:
     run_free_model(m);
     if (tok) tokenizer_free(tok);
