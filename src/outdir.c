@@ -182,7 +182,9 @@ static void on_signal(int signo) {
 
 static void on_exit_hook(void) {
     int zero = 0;
-    if (atomic_compare_exchange_strong(&g_hold, &zero, HOLD_DYING)) remove_own();
+    if (!atomic_compare_exchange_strong(&g_hold, &zero, HOLD_DYING)) return;
+    remove_own();
+    atomic_store(&g_hold, 0); // later exit handlers may still write (and hold) normally
 }
 
 static void on_fork_child(void) {
@@ -365,6 +367,15 @@ static char *parent_of(const char *canon) {
     return p;
 }
 
+int out_file_starts_with(const char *path, const char *head, size_t n) {
+    char b[256];
+    FILE *f = n <= sizeof b ? fopen(path, "rb") : NULL;
+    if (!f) return 0;
+    size_t k = fread(b, 1, n, f);
+    fclose(f);
+    return k == n && !memcmp(b, head, n);
+}
+
 char *out_file_target(const char *path) {
     struct stat st;
     char r[PATH_MAX];
@@ -526,19 +537,22 @@ static int file_state(const aca_out *o, const char *canon, aca_err *e) {
 }
 
 // Refuses an output that is, or holds, one of the inputs (device and inode along each input's
-// resolved ancestors).
-static int check_inputs(const aca_out *o, const char *canon, const char *const *inputs, int n, aca_err *e) {
+// resolved ancestors); label names them ("the input %s"), why says what aca never does.
+static int check_inputs(const aca_out *o, const char *canon, const char *const *inputs, int n, const char *label,
+                        const char *why, aca_err *e) {
     struct stat so, st;
     if (stat(canon, &so) != 0) return 0; // not there yet: it holds nothing
-    char note[PATH_MAX + 4];
+    char note[PATH_MAX + 4], what[PATH_MAX + 64];
     const char *rn = resolved_note(o->path, canon, note, sizeof note);
     for (int i = 0; i < n; i++) {
         char r[PATH_MAX];
         if (!inputs[i] || !realpath(inputs[i], r)) continue;
         for (int self = 1;; self = 0) {
-            if (stat(r, &st) == 0 && st.st_dev == so.st_dev && st.st_ino == so.st_ino)
-                return aca_errf(e, ACA_ERR_REFUSED, "%s %s%s: %s the input %s; aca never writes over its inputs",
-                                opt_name(o), o->path, rn, self ? "is" : "holds", inputs[i]);
+            if (stat(r, &st) == 0 && st.st_dev == so.st_dev && st.st_ino == so.st_ino) {
+                snprintf(what, sizeof what, label, inputs[i]);
+                return aca_errf(e, ACA_ERR_REFUSED, "%s %s%s: %s %s; %s", opt_name(o), o->path, rn,
+                                self ? "is" : "holds", what, why);
+            }
             if (!strcmp(r, "/")) break;
             path_pop(r);
         }
@@ -546,13 +560,40 @@ static int check_inputs(const aca_out *o, const char *canon, const char *const *
     return 0;
 }
 
+// The input directory that canon lies inside (its index), or -1.
+static int inside_input(const char *canon, const char *const *inputs, int n) {
+    char p[PATH_MAX];
+    snprintf(p, sizeof p, "%s", canon);
+    while (strcmp(p, "/")) {
+        path_pop(p);
+        struct stat sp, si;
+        if (stat(p, &sp) != 0) continue;
+        for (int i = 0; i < n; i++)
+            if (inputs[i] && stat(inputs[i], &si) == 0 && S_ISDIR(si.st_mode) && si.st_dev == sp.st_dev &&
+                si.st_ino == sp.st_ino)
+                return i;
+    }
+    return -1;
+}
+
 int out_check(const aca_out *o, const char *const *inputs, int n_inputs, aca_err *e) {
+    if (!o->path || !o->path[0]) return aca_errf(e, ACA_ERR_VALUE, "%s: empty path", opt_name(o));
     char *canon = path_canonical(o->path, e);
     if (!canon) return aca_err_prefix(e, "%s", opt_name(o));
-    int rc = check_inputs(o, canon, inputs, n_inputs, e);
+    int rc = check_inputs(o, canon, inputs, n_inputs, "the input %s", "aca never writes over its inputs", e);
+    // A directory that aca would remove may not be, or hold, the working directory either.
+    const char *const cwd[] = {"."};
+    if (!rc && (o->mode == OUT_DIR_REPLACE || (o->mode == OUT_DIR_INTO && o->replace)))
+        rc = check_inputs(o, canon, cwd, 1, "the working directory", "aca never removes the directory it runs in", e);
     if (!rc && o->mode != OUT_FILE && !strcmp(canon, "/"))
         rc = aca_errf(e, ACA_ERR_REFUSED, "%s %s: is the root directory", opt_name(o), o->path);
     if (!rc) rc = o->mode == OUT_FILE ? file_state(o, canon, e) : dir_state(o, canon, e);
+    int in = rc == ST_FOREIGN ? inside_input(canon, inputs, n_inputs) : -1;
+    if (in >= 0)
+        rc = aca_errf(e, ACA_ERR_REFUSED,
+                      "%s %s: exists inside the input %s and is not an aca %s output; --replace does not apply inside "
+                      "an input",
+                      opt_name(o), o->path, inputs[in], o->kind);
     if (rc >= 0) {
         if (o->mode == OUT_DIR_INTO) tmp_sweep(canon, SWEEP_DEPTH);
         char *parent = parent_of(canon);

@@ -24,22 +24,36 @@ static char g_out[1 << 16];
 #define CFG "models/configs/distilbert-tiny.json"
 #define VOCAB "models/vocab/bert-base-uncased.txt"
 
-// `cd g_dir && aca ARGS` (stderr merged into g_out unless the format redirects it); the exit status
+// `cd g_dir/SUB && aca ARGS` (stderr merged into g_out unless ARGS redirect it); the exit status
 // (128 + n when the shell reports a signal).
-static int aca(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int aca(const char *fmt, ...) {
+static int vaca(const char *sub, const char *fmt, va_list ap) {
     char args[8192], cmd[16384];
-    va_list ap;
-    va_start(ap, fmt);
     vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    snprintf(cmd, sizeof cmd, "cd '%s' && '%s' %s%s", g_dir, g_aca, args, strstr(args, "2>") ? "" : " 2>&1");
+    snprintf(cmd, sizeof cmd, "cd '%s/%s' && '%s' %s%s", g_dir, sub, g_aca, args, strstr(args, "2>") ? "" : " 2>&1");
     FILE *p = popen(cmd, "r");
     assert_non_null(p);
     size_t n = fread(g_out, 1, sizeof g_out - 1, p);
     g_out[n] = 0;
     int st = pclose(p);
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static int aca(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int aca(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = vaca(".", fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+static int aca_in(const char *sub, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int aca_in(const char *sub, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = vaca(sub, fmt, ap);
+    va_end(ap);
+    return rc;
 }
 
 static void expect(int rc, int want, const char *needle) {
@@ -50,6 +64,15 @@ static void expect(int rc, int want, const char *needle) {
 }
 
 static char *at(const char *rel) { return tu_path(g_dir, rel); }
+
+// g_dir/rel in one of a few static buffers (for a call's argument).
+static const char *P(const char *rel) {
+    static char ring[4][PATH_MAX];
+    static int k;
+    char *b = ring[k++ % 4];
+    snprintf(b, PATH_MAX, "%s/%s", g_dir, rel);
+    return b;
+}
 
 static void put(const char *rel, const char *text) {
     char *p = at(rel);
@@ -139,8 +162,8 @@ static void corpus_intact(void) {
 // ---- 12.1: an output that is or holds an input -------------------------------------------------
 static void test_out_is_or_holds_input(void **st) {
     (void)st;
-    assert_int_equal(symlink("c", at("lnk")), 0);
-    assert_int_equal(link(at("c/corpus.txt"), at("hard.txt")), 0);
+    assert_int_equal(symlink("c", P("lnk")), 0);
+    assert_int_equal(link(P("c/corpus.txt"), P("hard.txt")), 0);
     const char *outs[] = {"c", "c/", "./c/../c", ".", "lnk", "lnk/.", "c/corpus.txt", "hard.txt", "spec.json", "d/.."};
     for (size_t i = 0; i < ACA_ARRAY_LEN(outs); i++) {
         int rc = aca("mutate --corpus c/corpus.txt --spec spec.json --out '%s'", outs[i]);
@@ -171,8 +194,24 @@ static void test_out_is_or_holds_input(void **st) {
     assert_false(exists("r"));
     corpus_intact();
     assert_true(same("spec.json", SPEC));
+    // Inside an input, --replace does not apply; the working directory and "" are never outputs.
+    char *sub = at("d/sub");
+    assert_int_equal(mkdir(sub, 0777), 0);
+    put("d/sub/f.txt", "f\n");
+    expect(aca("train --config cfg.json --vocab vocab.txt --data d --out d/sub --replace --epochs 1"), ACA_EXIT_REFUSED,
+           "inside the input d");
+    assert_true(same("d/sub/f.txt", "f\n"));
+    tu_rm_rf(sub);
+    char *w = at("w");
+    assert_int_equal(mkdir(w, 0777), 0);
+    expect(aca_in("w", "mutate --corpus ../c/corpus.txt --spec ../spec.json --out . --replace"), ACA_EXIT_REFUSED,
+           "is the working directory");
+    expect(aca_in("w", "mutate --corpus ../c/corpus.txt --spec ../spec.json --out ''"), ACA_EXIT_VALUE, "empty path");
+    assert_int_equal(tu_dir_count(w), 0);
+    rmdir(w);
     no_temporaries(g_dir);
-    unlink(at("lnk")), unlink(at("hard.txt")), unlink(at("in.jsonl"));
+    free(sub), free(w);
+    unlink(P("lnk")), unlink(P("hard.txt")), unlink(P("in.jsonl"));
 }
 
 // An output inside an input directory is allowed: the input stays.
@@ -225,10 +264,10 @@ static void test_existing_output(void **st) {
     put("user.txt", "user text\n");
     expect(aca("corpus synth --out user.txt --docs 20"), ACA_EXIT_REFUSED, "--replace");
     assert_true(same("user.txt", "user text\n"));
-    assert_int_equal(symlink("user.txt", at("ulink")), 0);
+    assert_int_equal(symlink("user.txt", P("ulink")), 0);
     expect(aca("corpus synth --out ulink --docs 20 --replace"), 0, "wrote");
     struct stat sb;
-    assert_int_equal(lstat(at("ulink"), &sb), 0);
+    assert_int_equal(lstat(P("ulink"), &sb), 0);
     assert_true(S_ISLNK(sb.st_mode)); // the link stays, its target is written
     assert_false(same("user.txt", "user text\n"));
     // A Slurm script over the grid file itself is refused.

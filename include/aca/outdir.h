@@ -51,6 +51,8 @@ typedef struct {
 // sweeps dead temporaries where it will write.  Fails with ACA_ERR_REFUSED naming both paths, or
 // ACA_ERR_IO when the path cannot be resolved (a missing parent of a file, a dangling symlink).
 int out_check(const aca_out *o, const char *const *inputs, int n_inputs, aca_err *e);
+// 1 when the file at path begins with the n bytes head (for recognisers).
+int out_file_starts_with(const char *path, const char *head, size_t n);
 // The path a file output should be written to: the target when the final component is a symlink
 // (so the link stays and its target is replaced), else path itself.  malloc'd.
 char *out_file_target(const char *path);

@@ -51,12 +51,7 @@ static void on_cell(const aca_grid_spec *g, const aca_grid_cell *c, int n, int s
 // A Slurm script that `aca grid --emit-slurm` wrote.
 static int is_slurm_script(const char *path) {
     static const char head[] = "#!/bin/bash\n# aca grid ";
-    char b[sizeof head] = {0};
-    FILE *f = fopen(path, "rb");
-    if (!f) return 0;
-    size_t n = fread(b, 1, sizeof head - 1, f);
-    fclose(f);
-    return n == sizeof head - 1 && !memcmp(b, head, n);
+    return out_file_starts_with(path, head, sizeof head - 1);
 }
 
 // OUT, the grid's own directory (resumed when it is an aca grid output, never replaced), and the

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "aca/corpus.h"
 #include "aca/run.h"
@@ -65,11 +66,8 @@ static const char USAGE[] =
 
 // A results file to append to: empty, or JSON lines.
 static int is_results_file(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return 0;
-    int c = fgetc(f);
-    fclose(f);
-    return c == EOF || c == '{';
+    struct stat st;
+    return (stat(path, &st) == 0 && st.st_size == 0) || out_file_starts_with(path, "{", 1);
 }
 
 // OUT (and --results) checked against the inputs before any work, then OUT made and marked.

@@ -23,14 +23,7 @@ static const char USAGE[] =
     "of first appearance.";
 
 // A token cache file (its magic, include/aca/tokcache.h), which --out may replace.
-static int is_tokcache(const char *path) {
-    char b[8] = {0};
-    FILE *f = fopen(path, "rb");
-    if (!f) return 0;
-    size_t n = fread(b, 1, sizeof b, f);
-    fclose(f);
-    return n == sizeof b && !memcmp(b, "ACATOKC\n", 8);
-}
+static int is_tokcache(const char *path) { return out_file_starts_with(path, "ACATOKC\n", 8); }
 
 static int print_info(const char *path) {
     aca_err e = {0};
