@@ -476,6 +476,7 @@ static int dir_state(const aca_out *o, const char *canon, aca_err *e) {
     if (!S_ISDIR(st.st_mode))
         return aca_errf(e, ACA_ERR_REFUSED, "%s %s%s: exists and is not a directory; aca does not replace it", opt_name(o),
                         o->path, rn);
+    if (o->mode == OUT_DIR_ADD) return ST_OURS; // nothing in it is replaced
     DIR *d = opendir(canon);
     if (!d) return aca_errf(e, ACA_ERR_IO, "%s %s%s: cannot read the directory: %s", opt_name(o), o->path, rn, strerror(errno));
     int n = 0; // entries other than aca temporaries (another process may be writing its marker)
@@ -596,6 +597,7 @@ int out_check(const aca_out *o, const char *const *inputs, int n_inputs, aca_err
                       opt_name(o), o->path, inputs[in], o->kind);
     if (rc >= 0) {
         if (o->mode == OUT_DIR_INTO) tmp_sweep(canon, SWEEP_DEPTH);
+        if (o->mode == OUT_DIR_ADD) tmp_sweep(canon, 0);
         char *parent = parent_of(canon);
         tmp_sweep(parent, 0);
         free(parent);

@@ -32,6 +32,7 @@
 typedef enum {
     OUT_DIR_REPLACE, // a directory built under a temporary name and swapped in whole (mutate, train)
     OUT_DIR_INTO,    // a directory aca writes into and keeps (run, demo, grid)
+    OUT_DIR_ADD,     // a directory aca only adds its own files to (train's OUT.ckpt): any existing one
     OUT_FILE,        // a file written to a temporary name and renamed into place
 } aca_out_mode;
 

@@ -119,8 +119,7 @@ int cli_dp_opts(aca_train_opts *to, const aca_opt *opts, int n_opts, double clip
 static int outputs_open(const char *out, const char *ckpt, int replace, int writes_ckpt, const char *const *inputs,
                         int n, aca_outdir *od) {
     aca_out o = {.path = out, .option = "--out", .kind = "model", .mode = OUT_DIR_REPLACE, .replace = replace};
-    aca_out c = {.path = ckpt, .option = "--out's checkpoint directory", .kind = "checkpoint", .mode = OUT_DIR_INTO,
-                 .replace = 1}; // only the input and type rules: it is never replaced
+    aca_out c = {.path = ckpt, .option = "--out's checkpoint directory", .kind = "checkpoint", .mode = OUT_DIR_ADD};
     int rc = cli_check_out(&o, inputs, n);
     if (!rc) rc = cli_check_out(&c, inputs, n);
     if (rc) return rc;
