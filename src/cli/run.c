@@ -125,7 +125,6 @@ int cmd_run(int argc, char **argv) {
     int bucket = 0, no_baseline = 0, keep = 0, json = 0, quiet = 0, replace = 0;
     aca_opt opts[] = {
         {"--out", OPT_STR, &out, "DIR", "output directory (default out/run)", 0, 0},
-        {"--replace", OPT_FLAG, &replace, NULL, "delete an existing --out DIR that is not an aca run output first", 0, 0},
         {"--corpus", OPT_STR, &corpus, "FILE", "corpus (resume format, JSONL or TSV); default: synthetic", 0, 0},
         {"--docs", OPT_INT, &docs, "N", "documents of the synthetic corpus (default 2000)", 0, 0},
         {"--train-size", OPT_INT, &n_train, "N", "training documents of the split (default: mutate's)", 0, 0},
@@ -158,6 +157,7 @@ int cmd_run(int argc, char **argv) {
          "DP-SGD: do not train the embedding tables (no clip budget or noise spent on them)", 0, 0},
         {"--quiet", OPT_FLAG, &quiet, NULL, "no progress output", 0, 0},
         {"--char-rate", OPT_STR, &char_rates, "C=R,...", CLI_CHAR_RATE_HELP, 0, 0},
+        {"--replace", OPT_FLAG, &replace, NULL, "delete an existing --out DIR that is not an aca run output first", 0, 0},
     };
     aca_err e = {0};
     const char *pos[1];

@@ -173,7 +173,6 @@ int cmd_train(int argc, char **argv) {
         {"--config", OPT_STR, &config, "FILE", "config.json for a randomly initialised model (needs --vocab)", 0, 0},
         {"--data", OPT_STR, &data, "DIR", "directory written by `aca mutate`", 1, 0},
         {"--out", OPT_STR, &out, "DIR", "output Hugging Face directory (built aside and swapped in whole)", 1, 0},
-        {"--replace", OPT_FLAG, &replace, NULL, "replace an existing --out DIR that is not an aca model output", 0, 0},
         {"--vocab", OPT_STR, &vocab, "FILE", "vocab.txt or SentencePiece .model (default: the model's)", 0, 0},
         {"--device", OPT_STR, &device, "cpu|cuda", "backend (default cpu)", 0, 0},
         {"--precision", OPT_STR, &precision, "fp32|bf16|fp16", "compute precision (default fp32)", 0, 0},
@@ -198,6 +197,7 @@ int cmd_train(int argc, char **argv) {
         {"--dp-freeze-embeddings", OPT_FLAG, &dp_freeze, NULL,
          "DP-SGD: do not train the embedding tables (no clip budget or noise spent on them)", 0, 0},
         {"--quiet", OPT_FLAG, &quiet, NULL, "no progress or log output (errors still print)", 0, 0},
+        {"--replace", OPT_FLAG, &replace, NULL, "replace an existing --out DIR that is not an aca model output", 0, 0},
     };
     aca_err e = {0};
     int r = opt_parse(opts, (int)ACA_ARRAY_LEN(opts), argc, argv, 1, NULL, 0, NULL, USAGE, &e);
