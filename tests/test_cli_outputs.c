@@ -20,6 +20,10 @@ static char g_aca[PATH_MAX];
 static char *g_dir;    // fixture: corpus c/corpus.txt (+ c/notes.txt), spec.json, data dir d/
 static char g_out[1 << 16];
 
+#define GRID "{\"name\": \"g\", \"seed\": 1, \"corpus\": {\"synthetic\": 200, \"seed\": 5}, \"split\": {\"train\": 160," \
+             " \"test\": 40}, \"model\": {\"config\": \"cfg.json\", \"vocab\": \"vocab.txt\"}, \"train\": {\"epochs\": 1," \
+             " \"max_len\": 16}, \"collectives\": [{\"name\": \"A\", \"target\": \"Web Developer\", \"signal\": \"{\"}]," \
+             " \"levels\": [0.1]}"
 #define SPEC "{\"seed\": 1, \"collectives\": [{\"name\": \"A\", \"target\": \"Software Developer\", \"signal\": \"{\", \"size\": 0.05}]}"
 #define CFG "models/configs/distilbert-tiny.json"
 #define VOCAB "models/vocab/bert-base-uncased.txt"
@@ -255,10 +259,8 @@ static void test_existing_output(void **st) {
     char *o3 = at("o3");
     assert_int_equal(mkdir(o3, 0777), 0);
     put("o3/keep.txt", "k\n");
-    char grid[PATH_MAX];
-    assert_non_null(getcwd(grid, sizeof grid));
-    strcat(grid, "/grids/fig4-small.json");
-    expect(aca("grid '%s' --out o3", grid), ACA_EXIT_REFUSED, "delete it yourself to start over");
+    put("g.json", GRID);
+    expect(aca("grid g.json --out o3"), ACA_EXIT_REFUSED, "delete it yourself to start over");
     assert_true(same("o3/keep.txt", "k\n"));
     // Files: a corpus is not written over a file aca cannot tell is its own, unless --replace.
     put("user.txt", "user text\n");
@@ -271,16 +273,15 @@ static void test_existing_output(void **st) {
     assert_true(S_ISLNK(sb.st_mode)); // the link stays, its target is written
     assert_false(same("user.txt", "user text\n"));
     // A Slurm script over the grid file itself is refused.
-    char *gcopy = at("g.json");
-    aca_buf gb = {0};
-    aca_err e = {0};
-    TU_OK(file_read_all(grid, &gb, &e), &e);
-    tu_write_file(gcopy, gb.data);
     expect(aca("grid g.json --out o4 --emit-slurm g.json --replace"), ACA_EXIT_REFUSED, "is the input g.json");
-    assert_true(same("g.json", gb.data));
-    buf_free(&gb);
+    assert_true(same("g.json", GRID));
+    // Its own Slurm script is rewritten; another file is not.
+    expect(aca("grid g.json --out o4 --emit-slurm run.sbatch"), 0, "wrote run.sbatch");
+    expect(aca("grid g.json --out o4 --emit-slurm run.sbatch"), 0, "wrote run.sbatch");
+    assert_true(exists("o4/" OUT_MARKER));
+    expect(aca("grid g.json --out o4 --emit-slurm user.txt"), ACA_EXIT_REFUSED, "not a Slurm script that aca wrote");
     no_temporaries(g_dir);
-    free(o), free(e1), free(o3), free(gcopy);
+    free(o), free(e1), free(o3);
 }
 
 // ---- 12.12: outputs checked before the first step ----------------------------------------------
