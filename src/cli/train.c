@@ -213,7 +213,6 @@ int cmd_train(int argc, char **argv) {
     if (save_every < 0 || stop_after < 0 || log_every < 1)
         return fprintf(stderr, "aca: --save-every/--stop-after must be >= 0 and --log-every >= 1\n"), 2;
     if (!!model == !!config) return fprintf(stderr, "aca: give exactly one of --model DIR or --config FILE\n"), 2;
-    if (config && !vocab) return fprintf(stderr, "aca: --config needs --vocab FILE (the tokenizer's vocabulary)\n"), 2;
 
     aca_run_setup s;
     run_setup_default(&s);
@@ -249,6 +248,7 @@ int cmd_train(int argc, char **argv) {
         to->on_step_ctx = &prog;
         if (prog.tty) to->log_every = 1;
     }
+    if (config && !vocab) return fprintf(stderr, "aca: --config needs --vocab FILE (the tokenizer's vocabulary)\n"), 2;
     char *ckpt = out_sibling(out, ".ckpt");
     to->ckpt_dir = ckpt;
     char *cache_dir = path_join(data, "tokcache");
