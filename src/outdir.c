@@ -581,6 +581,13 @@ int out_check(const aca_out *o, const char *const *inputs, int n_inputs, aca_err
     if (!o->path || !o->path[0]) return aca_errf(e, ACA_ERR_VALUE, "%s: empty path", opt_name(o));
     char *canon = path_canonical(o->path, e);
     if (!canon) return aca_err_prefix(e, "%s", opt_name(o));
+    long pid;
+    int here;
+    if (tmp_name_parse(strrchr(canon, '/') + 1, &pid, &here)) {
+        free(canon);
+        return aca_errf(e, ACA_ERR_VALUE, "%s %s: names of the form NAME" TMP_TAG "HOST.PID.N are aca's temporaries",
+                        opt_name(o), o->path);
+    }
     int rc = check_inputs(o, canon, inputs, n_inputs, "the input %s", "aca never writes over its inputs", e);
     // A directory that aca would remove may not be, or hold, the working directory either.
     const char *const cwd[] = {"."};
@@ -672,7 +679,7 @@ static int keep_new(aca_outdir *d, aca_err *e) {
         ok = renameat2(AT_FDCWD, d->tmp, AT_FDCWD, kept, RENAME_NOREPLACE) == 0;
     }
     aca_tmp t = {d->tmp, d->slot};
-    if (ok) slot_drop(t.slot);
+    if (ok) slot_drop(t.slot), free(t.path);
     else tmp_remove(&t);
     d->tmp = NULL;
     if (ok) aca_err_prefix(e, "%s changed while aca worked (the new output is kept in %s)", d->given, kept);

@@ -211,6 +211,9 @@ static void test_out_is_or_holds_input(void **st) {
     expect(aca_in("w", "mutate --corpus ../c/corpus.txt --spec ../spec.json --out . --replace"), ACA_EXIT_REFUSED,
            "is the working directory");
     expect(aca_in("w", "mutate --corpus ../c/corpus.txt --spec ../spec.json --out ''"), ACA_EXIT_VALUE, "empty path");
+    // A name the sweep would take for a temporary is not an output.
+    expect(aca_in("w", "mutate --corpus ../c/corpus.txt --spec ../spec.json --out x.aca-tmp.h.1.0"), ACA_EXIT_VALUE,
+           "aca's temporaries");
     assert_int_equal(tu_dir_count(w), 0);
     rmdir(w);
     no_temporaries(g_dir);
