@@ -86,6 +86,8 @@ int corpus_parse_format(const char *s, aca_corpus_format *f, aca_err *e);
 int corpus_parse_encoding(const char *s, aca_corpus_encoding *enc, aca_err *e);
 int corpus_parse_multilabel(const char *s, aca_multilabel_rule *r, aca_err *e);
 const char *corpus_format_name(aca_corpus_format f);
+// The format a file name asks for: .jsonl/.json JSONL, .tsv TSV (any case), else AUTO.
+aca_corpus_format corpus_format_of_path(const char *path);
 const char *corpus_encoding_name(aca_corpus_encoding enc);
 
 // Deterministic split by seed: a permutation of [0,n); the first n_train are train, the next
@@ -112,6 +114,11 @@ void corpus_split_default(size_t n, size_t *n_train, size_t *n_test);
 // vocabulary; lengths 50..1500 words (log-normal, median ~400); '{' '}' in ~2% of docs (code
 // snippets), some accented letters, bullets and en dashes; never U+2E17 or U+2E18.
 int corpus_synth_write(const char *path, size_t n_docs, uint64_t seed, aca_err *e);
+// The same corpus written as fmt: RESUME (corpus_synth_write's bytes), JSONL {"id","text","label"}
+// or TSV label<TAB>text without header; labels spelled as in the resume lines ("A;B" for a
+// multi-label doc, which every format splits on ';').  AUTO: by the file name (.jsonl/.json JSONL,
+// .tsv TSV, anything else resume).
+int corpus_synth_save(const char *path, aca_corpus_format fmt, size_t n_docs, uint64_t seed, aca_err *e);
 void corpus_synth_text(aca_buf *out, size_t n_docs, uint64_t seed);
 // The 10 occupation classes of the resume corpus, in its order.
 extern const char *const ACA_RESUME_CLASSES[10];
