@@ -330,13 +330,12 @@ static int text_empty(const char *s, size_t n) {
 // line holds the format's field separator: then the line is several records joined by CR line
 // endings, which would silently become one document.
 static int cr_check(load_ctx *L, const char *s, size_t n, size_t line, const char *sep, size_t sep_n, aca_err *e) {
-    for (const char *cr = memchr(s, '\r', n); cr; cr = memchr(cr + 1, '\r', (size_t)(s + n - cr - 1)))
-        if (memmem(cr + 1, (size_t)(s + n - cr - 1), sep, sep_n))
-            return aca_errf(e, ACA_ERR_FORMAT,
-                            "%s:%zu: column %zu: a carriage return (CR) followed by another record on the same line "
-                            "(CR line endings? use LF or CRLF)",
-                            L->path, line, (size_t)(cr - s) + 1);
-    return 0;
+    const char *cr = memchr(s, '\r', n); // when any CR has a separator after it, the first one does
+    if (!cr || !memmem(cr + 1, (size_t)(s + n - cr - 1), sep, sep_n)) return 0;
+    return aca_errf(e, ACA_ERR_FORMAT,
+                    "%s:%zu: column %zu: a carriage return (CR) followed by another record on the same line (CR line "
+                    "endings? use LF or CRLF)",
+                    L->path, line, (size_t)(cr - s) + 1);
 }
 
 static int line_resume(load_ctx *L, char *s, size_t n, size_t line, char *base, aca_buf *aux, aca_err *e) {

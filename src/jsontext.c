@@ -2,6 +2,7 @@
 // byte-exact, and the JSONL document line built on it.
 #include "aca/jsontext.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 enum { MAX_DEPTH = 512 };
@@ -131,34 +132,45 @@ static int visit_string(scanner *x, int depth) {
     return x->fn(x->ctx, &v);
 }
 
+// After a member or an element: ',' (returns 1: another follows) or the closing bracket (0).
+static int scan_next(scanner *x, size_t base, char close, const char *why) {
+    x->path.len = base, x->path.data[base] = 0;
+    skip_ws(x);
+    if (x->i < x->n && x->s[x->i] == ',') {
+        x->i++;
+        skip_ws(x);
+        return 1;
+    }
+    if (x->i < x->n && x->s[x->i] == close) return x->i++, 0;
+    return fail(x, x->i, why);
+}
+
+// An object member's key into the path (and into top at depth 0), then the ':'.
+static int scan_key(scanner *x, size_t base, int depth) {
+    if (x->i >= x->n || x->s[x->i] != '"') return fail(x, x->i, "a string key expected");
+    size_t at = x->i;
+    if (base) buf_putc(&x->path, '.');
+    size_t kstart = x->path.len;
+    if (scan_string(x, &x->path)) return -1;
+    if (memchr(x->path.data + kstart, 0, x->path.len - kstart)) return fail(x, at, "U+0000 in an object key");
+    if (depth == 0) buf_clear(&x->top), buf_append(&x->top, x->path.data + kstart, x->path.len - kstart);
+    skip_ws(x);
+    if (x->i >= x->n || x->s[x->i] != ':') return fail(x, x->i, "':' expected after an object key");
+    x->i++;
+    skip_ws(x);
+    return 0;
+}
+
 static int scan_object(scanner *x, int depth) {
     size_t base = x->path.len;
     x->i++;
     skip_ws(x);
     if (x->i < x->n && x->s[x->i] == '}') return x->i++, 0;
     for (;;) {
-        if (x->i >= x->n || x->s[x->i] != '"') return fail(x, x->i, "a string key expected");
-        size_t at = x->i;
-        if (base) buf_putc(&x->path, '.');
-        size_t kstart = x->path.len;
-        if (scan_string(x, &x->path)) return -1;
-        if (memchr(x->path.data + kstart, 0, x->path.len - kstart)) return fail(x, at, "U+0000 in an object key");
-        if (depth == 0) buf_clear(&x->top), buf_append(&x->top, x->path.data + kstart, x->path.len - kstart);
-        skip_ws(x);
-        if (x->i >= x->n || x->s[x->i] != ':') return fail(x, x->i, "':' expected after an object key");
-        x->i++;
-        skip_ws(x);
-        int rc = scan_value(x, depth + 1);
+        int rc = scan_key(x, base, depth);
+        if (!rc) rc = scan_value(x, depth + 1);
         if (rc) return rc;
-        x->path.len = base, x->path.data[base] = 0;
-        skip_ws(x);
-        if (x->i < x->n && x->s[x->i] == ',') {
-            x->i++;
-            skip_ws(x);
-            continue;
-        }
-        if (x->i < x->n && x->s[x->i] == '}') return x->i++, 0;
-        return fail(x, x->i, "',' or '}' expected in an object");
+        if ((rc = scan_next(x, base, '}', "',' or '}' expected in an object")) <= 0) return rc;
     }
 }
 
@@ -171,15 +183,7 @@ static int scan_array(scanner *x, int depth) {
         buf_printf(&x->path, "[%ld]", k);
         int rc = scan_value(x, depth + 1);
         if (rc) return rc;
-        x->path.len = base, x->path.data[base] = 0;
-        skip_ws(x);
-        if (x->i < x->n && x->s[x->i] == ',') {
-            x->i++;
-            skip_ws(x);
-            continue;
-        }
-        if (x->i < x->n && x->s[x->i] == ']') return x->i++, 0;
-        return fail(x, x->i, "',' or ']' expected in an array");
+        if ((rc = scan_next(x, base, ']', "',' or ']' expected in an array")) <= 0) return rc;
     }
 }
 
@@ -265,7 +269,12 @@ void json_line_col(const char *s, size_t off, size_t *line, size_t *col) {
 }
 
 const char *json_kind(const cJSON *v, char *buf, size_t cap) {
-    if (cJSON_IsNumber(v)) return snprintf(buf, cap, "a number (%.17g)", v->valuedouble), buf;
+    if (cJSON_IsNumber(v)) { // the shortest spelling that reads back the same
+        char num[32];
+        for (int p = 1; p <= 17; p++)
+            if (snprintf(num, sizeof num, "%.*g", p, v->valuedouble), strtod(num, NULL) == v->valuedouble) break;
+        return snprintf(buf, cap, "a number (%s)", num), buf;
+    }
     if (cJSON_IsString(v)) return "a string";
     if (cJSON_IsBool(v)) return cJSON_IsTrue(v) ? "true" : "false";
     if (cJSON_IsNull(v)) return "null";

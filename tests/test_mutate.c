@@ -716,21 +716,29 @@ static const char *tiny_text(char label) {
     return label == 'A' ? "a1 a2 a3" : label == 'B' ? "b1 \xC2\xA7 b2" : "c1 c2";
 }
 
+// The unplant collective U (target A, signal §, 6 members, n_e 2) on a tiny corpus with a seed;
+// spec (512 bytes) receives the spec text; returns the manifest, *dir the output directory.
+static cJSON *run_unplant(const char *corpus, int seed, const char *tag, char *spec, char **dir) {
+    char name[48];
+    snprintf(spec, 512,
+             "{\"seed\": %d, \"collectives\": [{\"name\": \"U\", \"target\": \"A\", \"signal\": \"U+00A7\", "
+             "\"size\": 6, \"strategy\": \"unplant\", \"n_e\": 2}]}",
+             seed);
+    snprintf(name, sizeof name, "%s%d", tag, seed);
+    aca_err e;
+    TU_OK(run_tiny(corpus, spec, name, &e, dir), &e);
+    return manifest(*dir);
+}
+
 static void test_mutate_unplant_exact(void **st) {
     (void)st;
     char *corpus = tiny_corpus();
     int seen_carriers = 0, seen_fallback = 0;
     for (int seed = 1; seed <= 12; seed++) {
         char spec[512], name[32];
-        snprintf(spec, sizeof spec,
-                 "{\"seed\": %d, \"collectives\": [{\"name\": \"U\", \"target\": \"A\", \"signal\": \"U+00A7\", "
-                 "\"size\": 6, \"strategy\": \"unplant\", \"n_e\": 2}]}",
-                 seed);
-        snprintf(name, sizeof name, "unplant%d", seed);
         aca_err e;
         char *d;
-        TU_OK(run_tiny(corpus, spec, name, &e, &d), &e);
-        cJSON *m = manifest(d);
+        cJSON *m = run_unplant(corpus, seed, "unplant", spec, &d);
         const cJSON *c = mcoll(m, 0), *u = cJSON_GetObjectItemCaseSensitive(c, "unplant");
         assert_non_null(u);
         const cJSON *est = cJSON_GetObjectItemCaseSensitive(u, "estimators");
@@ -806,16 +814,8 @@ static void test_mutate_unplant_nul(void **st) {
     buf_free(&b);
     int seen = 0;
     for (int seed = 1; seed <= 12; seed++) {
-        char spec[512], name[32];
-        snprintf(spec, sizeof spec,
-                 "{\"seed\": %d, \"collectives\": [{\"name\": \"U\", \"target\": \"A\", \"signal\": \"U+00A7\", "
-                 "\"size\": 6, \"strategy\": \"unplant\", \"n_e\": 2}]}",
-                 seed);
-        snprintf(name, sizeof name, "unplant_nul%d", seed);
-        aca_err e;
-        char *d;
-        TU_OK(run_tiny(corpus, spec, name, &e, &d), &e);
-        cJSON *m = manifest(d);
+        char spec[512], *d;
+        cJSON *m = run_unplant(corpus, seed, "unplant_nul", spec, &d);
         const cJSON *u = cJSON_GetObjectItemCaseSensitive(mcoll(m, 0), "unplant"), *it;
         int nb = 0;
         cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(u, "estimators")) nb += (atoi(it->valuestring) - 1) % 3 == 1;

@@ -215,7 +215,7 @@ static void test_file_damage(void **state) {
     expect_parse_err(c, n, "bad magic");
     memcpy(c, d, n);
     c[8] = 9;
-    expect_parse_err(c, n, "version 9; this build reads version 1");
+    expect_parse_err(c, n, "version 9; this build reads version 2");
     // resealed edits: each reaches its own check
     uint64_t n_docs;
     memcpy(&n_docs, d + 56, 8);
