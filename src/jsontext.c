@@ -73,7 +73,7 @@ static int scan_string(scanner *x, aca_buf *out) {
         unsigned char c = (unsigned char)x->s[x->i];
         if (c == '"') return x->i++, 0;
         if (c < 0x20)
-            return fail(x, x->i, c ? "a raw control character inside a string (write it as a \\u escape)"
+            return fail(x, x->i, c ? "a raw control character inside a string (escape it: \\t, \\n, \\u0001...)"
                                    : "a raw NUL byte inside a string (write it as \\u0000)");
         if (c >= 0x80) {
             uint32_t cp;

@@ -251,6 +251,9 @@ static void test_directory(void **st) {
     }
     tu_write_file(v, "");
     TU_EXPECT_ERR(tokenizer_load(v, -1, &e) == NULL, &e, "empty vocabulary");
+    // a NUL inside a vocab.txt line: an error naming the line, not a token cut short
+    tu_write_bytes(v, "[PAD]\n[UNK]\n[CLS]\n[SEP]\nhel\0lo\n", 31);
+    TU_EXPECT_ERR(tokenizer_load(v, -1, &e) == NULL, &e, "vocab.txt:5: NUL byte in token");
     remove(v);
     remove(cfg);
     TU_EXPECT_ERR(tokenizer_load(d, -1, &e) == NULL, &e, "no vocab.txt or SentencePiece *.model");
