@@ -169,7 +169,7 @@ static int text_settle_encoding(const char *path, aca_buf *raw, aca_corpus_encod
     if (raw->len >= 4 && !memcmp(u, "\0\0\xFE\xFF", 4))
         return aca_errf(e, ACA_ERR_FORMAT, "%s: starts with a UTF-32 byte order mark; aca reads UTF-8 or windows-1252",
                         path);
-    int bom = raw->len >= 3 && !memcmp(u, "\xEF\xBB\xBF", 3);
+    int bom = utf8_bom_len(raw->data, raw->len) > 0;
     if (bom && want == CORPUS_ENC_CP1252)
         return aca_errf(e, ACA_ERR_FORMAT,
                         "%s: starts with a UTF-8 byte order mark, but --encoding cp1252 was given (a BOM means UTF-8: "

@@ -525,7 +525,10 @@ int grid_spec_load(const char *path, aca_grid_spec *g, aca_err *e) {
     memset(g, 0, sizeof *g);
     if (file_read_all(path, &b, e)) return -1;
     // a raw NUL would end the C string grid_spec_parse reads: the scanner names where it is
-    int rc = memchr(b.data, 0, b.len) && json_doc_check(b.data, b.len, path, e) ? -1 : grid_spec_parse(b.data, path, g, e);
+    size_t bom = utf8_bom_len(b.data, b.len);
+    int rc = memchr(b.data, 0, b.len) && json_doc_check(b.data + bom, b.len - bom, path, e)
+                 ? -1
+                 : grid_spec_parse(b.data + bom, path, g, e);
     buf_free(&b);
     return rc;
 }

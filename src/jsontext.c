@@ -260,6 +260,8 @@ int json_doc_check(const char *s, size_t n, const char *file, aca_err *e) {
     return 0;
 }
 
+size_t utf8_bom_len(const char *s, size_t n) { return n >= 3 && !memcmp(s, "\xEF\xBB\xBF", 3) ? 3 : 0; }
+
 void json_line_col(const char *s, size_t off, size_t *line, size_t *col) {
     size_t l = 1, start = 0;
     for (size_t i = 0; i < off; i++)

@@ -383,7 +383,7 @@ int spec_load(const char *path, aca_spec *s, aca_err *e) {
     aca_buf b = {0};
     memset(s, 0, sizeof *s);
     if (file_read_all(path, &b, e)) return -1;
-    size_t bom = b.len >= 3 && !memcmp(b.data, "\xEF\xBB\xBF", 3) ? 3 : 0; // a UTF-8 byte order mark
+    size_t bom = utf8_bom_len(b.data, b.len);
     // the file's own bytes first: a raw NUL would end the C string spec_parse reads
     int rc = json_doc_check(b.data + bom, b.len - bom, path, e) || spec_parse(b.data + bom, path, s, e) ? -1 : 0;
     buf_free(&b);

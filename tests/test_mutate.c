@@ -179,6 +179,15 @@ static void test_spec_errors(void **st) {
     spec_bad("{\"collectives\": [{\"name\": \"A\", \"target\": \"T\", \"signal\": [\"U+0041\\u0000zz\"], \"size\": 5}]}",
              "spec.json: collectives[0].signal[0]: holds U+0000");
     spec_bad(C0 "}]} trailing", "spec.json:1: invalid JSON at column 75: content after the JSON value");
+    // a UTF-8 byte order mark before a spec file's JSON is skipped (as cJSON skips it)
+    char *bp = tu_path(g_dir, "bom_spec.json");
+    tu_write_file(bp, "\xEF\xBB\xBF" C0 "}]}");
+    aca_spec sb;
+    aca_err eb = {0};
+    TU_OK(spec_load(bp, &sb, &eb), &eb);
+    spec_free(&sb);
+    unlink(bp);
+    free(bp);
     spec_bad("{\"seeds\": 1}", "spec.json: seeds: unknown field");
     spec_bad(C0 "}, {\"name\": \"B\", \"target\": \"T\", \"signal\": \"y\", \"size\": 5, \"sampling\": {\"kind\": "
                 "\"uniform\", \"q\": 1}}]}",

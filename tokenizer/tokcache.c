@@ -129,7 +129,7 @@ static int tokenize_buf(aca_buf *src, const char *path, const aca_tokenizer *tok
     int rc = 0, with_labels = -1; // -1: not known yet (no line seen)
     size_t line = 0, first_label_line = 0;
     const char *p = src->data ? src->data : "", *end = p + src->len;
-    if (src->len >= 3 && !memcmp(p, "\xEF\xBB\xBF", 3)) p += 3;
+    p += utf8_bom_len(p, src->len);
     while (p < end && !rc) {
         // 1. parse up to CHUNK_DOCS lines (serial: cJSON keeps a global error position)
         int k = 0;

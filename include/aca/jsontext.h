@@ -45,6 +45,9 @@ int json_find_nul(const char *s, size_t n, char *path, size_t cap, json_scan_err
 // FILE:LINE: column C when s[0,n) is not strict JSON, or FILE: PATH when a string holds U+0000.
 int json_doc_check(const char *s, size_t n, const char *file, aca_err *e);
 
+// 3 when s[0,n) starts with a UTF-8 byte order mark (which means UTF-8 and is skipped), else 0.
+size_t utf8_bom_len(const char *s, size_t n);
+
 // 1-based line and byte column of offset off in s.
 void json_line_col(const char *s, size_t off, size_t *line, size_t *col);
 
