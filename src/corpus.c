@@ -217,6 +217,7 @@ typedef struct {
     parsed_doc *docs;
     size_t n, cap;
     size_t dropped;
+    size_t tsv_rows; // TSV lines read (a header is only the first)
 } load_ctx;
 
 static int class_resolve(load_ctx *L, const char *s, size_t n, size_t line, aca_err *e) {
@@ -310,6 +311,9 @@ static int for_each_line(load_ctx *L, char *s, size_t n, line_fn fn, aca_buf *au
         *le = 0;
         size_t len = (size_t)(le - p);
         if (len && p[len - 1] == '\r') p[--len] = 0;
+        if (utf8_bom_len(p, len)) // the file's own BOM is skipped before the first line
+            return aca_errf(e, ACA_ERR_FORMAT, "%s:%zu: a byte order mark (U+FEFF) starts the line: concatenated files?",
+                            L->path, line);
         if (!text_blank(p, len) && fn(L, p, len, line, s, aux, e)) return -1;
         p = le + 1;
     }
@@ -366,7 +370,12 @@ static int tsv_header(const char *s, size_t n, const char *tab) {
 static int line_tsv(load_ctx *L, char *s, size_t n, size_t line, char *base, aca_buf *ids, aca_err *e) {
     char *tab = memchr(s, '\t', n);
     if (!tab) return aca_errf(e, ACA_ERR_FORMAT, "%s:%zu: malformed line: expected label<TAB>text", L->path, line);
-    if (L->n == 0 && !L->dropped && tsv_header(s, n, tab)) return 0;
+    if (tsv_header(s, n, tab)) {
+        if (!L->tsv_rows) return 0;
+        return aca_errf(e, ACA_ERR_FORMAT, "%s:%zu: a second header line label<TAB>text: concatenated files?", L->path,
+                        line);
+    }
+    L->tsv_rows++;
     if (cr_check(L, s, n, line, "\t", 1, e)) return -1;
     parsed_doc *d = doc_push(L);
     *tab = 0;

@@ -490,6 +490,27 @@ static void test_bom_and_stray_bytes(void **st) {
     free(p);
 }
 
+// ---- concatenated files: a BOM or a TSV header in the middle would become an id or a class ----
+static void test_concatenated(void **st) {
+    (void)st;
+    char *p = PUT_BYTES("cat.tsv", "\xEF\xBB\xBFlabel\ttext\nA\tx\n\xEF\xBB\xBFlabel\ttext\nB\ty\n");
+    load_err(p, NULL, "cat.tsv:3: a byte order mark (U+FEFF) starts the line: concatenated files?");
+    free(p);
+    p = put("cat2.tsv", "label\ttext\nA\tx\nlabel\ttext\nB\ty\n");
+    load_err(p, NULL, "cat2.tsv:3: a second header line label<TAB>text");
+    free(p);
+    p = PUT_BYTES("cat.txt", "1:::A:::x\n\xEF\xBB\xBF" "2:::B:::y\n");
+    load_err(p, NULL, "cat.txt:2: a byte order mark (U+FEFF) starts the line");
+    free(p);
+    // U+FEFF inside a text is a character like any other (BERT's cleaning drops it)
+    aca_corpus c;
+    p = PUT_BYTES("feff.txt", "1:::A:::x \xEF\xBB\xBFy\n");
+    load_ok(p, NULL, &c);
+    expect_text(&c.docs[0], "x \xEF\xBB\xBFy", 6);
+    corpus_free(&c);
+    free(p);
+}
+
 // ---- CR: kept inside a text, refused where it joins two records ------------------------------
 static void test_cr_in_lines(void **st) {
     (void)st;
@@ -774,6 +795,7 @@ int main(void) {
         cmocka_unit_test(test_nul_in_text),       cmocka_unit_test(test_jsonl_strict),
         cmocka_unit_test(test_bom_and_stray_bytes), cmocka_unit_test(test_cr_in_lines),
         cmocka_unit_test(test_class_list_input),  cmocka_unit_test(test_synth_formats),
+        cmocka_unit_test(test_concatenated),
         cmocka_unit_test(test_fixed_classes),     cmocka_unit_test(test_split),
         cmocka_unit_test(test_stats),             cmocka_unit_test(test_synth_deterministic),
         cmocka_unit_test(test_synth_properties),  cmocka_unit_test(test_synth_learnable),

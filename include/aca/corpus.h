@@ -56,6 +56,7 @@ typedef struct {
 //   an error saying so).  TSV: `label<TAB>text` (text is everything after the first TAB; a first
 //   line `label<TAB>text` is a header and skipped).  A label string is split on ';' in every format
 //   (multi-label); blank lines are skipped; a trailing CR is dropped; a last line needs no LF.
+//   Signs of concatenated files are errors: a line starting with a UTF-8 BOM, a second TSV header.
 // - JSONL lines are strict JSON (RFC 8259), one object per line: a second value or any other
 //   content after it, a raw control byte (U+0000..U+001F) inside a string, a NUL byte between
 //   tokens, invalid escapes or a field "text"/"label"/"id" given twice are errors naming file:line
