@@ -490,6 +490,32 @@ static void test_bom_and_stray_bytes(void **st) {
     free(p);
 }
 
+// ---- a huge line (4 MB) and a last line without LF arrive whole, in every format ---------------
+static void test_huge_line(void **st) {
+    (void)st;
+    const size_t W = 800000; // words of "word " (5 bytes each)
+    static const char *const names[] = {"huge.txt", "huge.tsv", "huge.jsonl"};
+    static const char *const firsts[] = {"2:::B:::short\n", "B\tshort\n", "{\"text\": \"short\", \"label\": \"B\"}\n"};
+    static const char *const heads[] = {"1:::A:::", "A\t", "{\"label\": \"A\", \"text\": \""};
+    for (int k = 0; k < 3; k++) {
+        aca_buf b = {0};
+        buf_puts(&b, firsts[k]);
+        buf_puts(&b, heads[k]);
+        for (size_t i = 0; i < W; i++) buf_puts(&b, i + 1 < W ? "word " : "last");
+        if (k == 2) buf_puts(&b, "\"}");
+        char *p = put_n(names[k], b.data, b.len); // no LF at the end
+        aca_corpus c;
+        load_ok(p, NULL, &c);
+        assert_int_equal(c.n, 2);
+        assert_int_equal(c.docs[1].len, 5 * W - 1);
+        assert_memory_equal(c.docs[1].text + 5 * W - 10, "word last", 9);
+        assert_int_equal(text_count_words(c.docs[1].text, c.docs[1].len), W);
+        corpus_free(&c);
+        buf_free(&b);
+        free(p);
+    }
+}
+
 // ---- concatenated files: a BOM or a TSV header in the middle would become an id or a class ----
 static void test_concatenated(void **st) {
     (void)st;
@@ -795,7 +821,7 @@ int main(void) {
         cmocka_unit_test(test_nul_in_text),       cmocka_unit_test(test_jsonl_strict),
         cmocka_unit_test(test_bom_and_stray_bytes), cmocka_unit_test(test_cr_in_lines),
         cmocka_unit_test(test_class_list_input),  cmocka_unit_test(test_synth_formats),
-        cmocka_unit_test(test_concatenated),
+        cmocka_unit_test(test_concatenated),      cmocka_unit_test(test_huge_line),
         cmocka_unit_test(test_fixed_classes),     cmocka_unit_test(test_split),
         cmocka_unit_test(test_stats),             cmocka_unit_test(test_synth_deterministic),
         cmocka_unit_test(test_synth_properties),  cmocka_unit_test(test_synth_learnable),
