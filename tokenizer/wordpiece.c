@@ -1,6 +1,7 @@
 // BERT basic tokenization + WordPiece, identical to Hugging Face's Python BertTokenizer
 // (transformers' BertTokenizerLegacy / BasicTokenizer + WordpieceTokenizer):
-//   1. special tokens ([CLS] [SEP] [PAD] [MASK] [UNK]) are cut out of the text first and kept whole;
+//   1. special tokens ([CLS] [SEP] [PAD] [MASK] [UNK]) are cut out of the text first and kept whole
+//      (and so is a word that equals one after step 2, as Hugging Face's never_split);
 //   2. clean: drop U+0000, U+FFFD and every category C* character except \t \n \r; whitespace
 //      (\t \n \r, space, Zs) becomes a space;
 //   3. spaces around CJK ideographs (the eight ranges BERT lists);
@@ -194,6 +195,19 @@ static void normalize_word(const aca_tokenizer *t, scratch *s, const uint32_t *a
     }
 }
 
+// The id of the special token that word w is, or -1.  Hugging Face cuts special tokens out of the
+// raw text first, then its basic tokenizer keeps any whitespace-separated word that equals one
+// whole (never_split): after cleaning, "[\0CLS]" or "[CLS\u200b]" is [CLS] too.
+static int special_word(const aca_tokenizer *t, const uint32_t *w, size_t wn) {
+    for (int k = 0; k < t->n_special; k++) {
+        if ((size_t)t->special_len[k] != wn) continue;
+        size_t j = 0;
+        while (j < wn && w[j] == (unsigned char)t->special[k][j]) j++;
+        if (j == wn) return t->special_id[k];
+    }
+    return -1;
+}
+
 // Tokenizes text that holds no special token.  base: byte offset of text in the caller's input.
 static int tokenize_segment(const aca_tokenizer *t, scratch *s, const char *text, size_t len, size_t base,
                             int32_t **ids, size_t *n, size_t *cap, size_t limit, aca_err *e) {
@@ -255,6 +269,11 @@ static int tokenize_segment(const aca_tokenizer *t, scratch *s, const char *text
         while (i < na && !is_split_space(a[i])) i++;
         const uint32_t *w = a + ws;
         size_t wn = i - ws;
+        int sp = special_word(t, w, wn);
+        if (sp >= 0) { // a special token that cleaning made whole ("[\0CLS]"): kept, as never_split
+            push_id(ids, n, cap, sp);
+            continue;
+        }
         if (t->lowercase || t->strip_accents) {
             normalize_word(t, s, a + ws, wn);
             w = s->w.v;
