@@ -431,8 +431,8 @@ static char *checkpoint_file(const char *path, int *is_dir, aca_err *e) {
         int has = file_exists(o);
         free(o);
         if (has) {
-            aca_errf(e, ACA_ERR_IO, "%s: missing; the directory has %s instead (aca reads one model.safetensors: save the model "
-                     "with save_pretrained(DIR, safe_serialization=True, max_shard_size=\"100GB\"))", file, other[k]);
+            aca_errf(e, ACA_ERR_IO, "%s: missing; the directory has %s instead (aca reads one model.safetensors: load the model "
+                     "in transformers and save_pretrained(DIR, max_shard_size=\"100GB\"))", file, other[k]);
             free(file);
             return NULL;
         }

@@ -323,6 +323,15 @@ static void fp_line(aca_buf *b, const char *name, const char *fmt, ...) {
     buf_printf(b, "%s\t%s\n", name, v);
 }
 
+// A double's shortest decimal that reads back as the same value (5e-05, not 5.0000000000000002e-05).
+static const char *fp_num(char *out, size_t n, double x) {
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(out, n, "%.*g", prec, x);
+        if (strtod(out, NULL) == x) break;
+    }
+    return out;
+}
+
 // config.json as one line per field: `  "dim": 32,` -> "config.json dim\t32".
 static void fp_config(aca_buf *b, const aca_config *c) {
     aca_buf j = {0};
@@ -346,24 +355,25 @@ static uint64_t fp_dataset_hash(const aca_dataset *d) {
 
 void train_fingerprint(const aca_model *m, const aca_dataset *d, const aca_train_opts *o, aca_buf *b) {
     const aca_backend *be = model_backend(m);
+    char x[40], y[40], z[40];
     fp_line(b, "--epochs", "%d", o->epochs);
     fp_line(b, "--batch", "%d", o->batch);
-    fp_line(b, "--lr", "%.17g", o->lr);
-    fp_line(b, "--weight-decay", "%.17g", o->weight_decay);
-    fp_line(b, "--max-grad-norm", "%.17g", o->max_grad_norm);
+    fp_line(b, "--lr", "%s", fp_num(x, sizeof x, o->lr));
+    fp_line(b, "--weight-decay", "%s", fp_num(x, sizeof x, o->weight_decay));
+    fp_line(b, "--max-grad-norm", "%s", fp_num(x, sizeof x, o->max_grad_norm));
     fp_line(b, "--seed", "%llu", (unsigned long long)o->seed);
     fp_line(b, "--bucket", "%s", o->bucket ? "on" : "off");
     fp_line(b, "--max-len", "%d", d->max_len);
     fp_line(b, "--device", "%s", be->ops->name);
     fp_line(b, "--precision", "%s", aca_dtype_name(be->dtype));
-    fp_line(b, "AdamW betas, eps", "%.17g %.17g %.17g", o->beta1, o->beta2, o->eps);
+    fp_line(b, "AdamW betas, eps", "%s %s %s", fp_num(x, sizeof x, o->beta1), fp_num(y, sizeof y, o->beta2), fp_num(z, sizeof z, o->eps));
     if (be->dtype == ACA_DT_F16) fp_line(b, "fp16 loss scale, window", "%.9g %d", (double)o->loss_scale_init, o->loss_scale_window);
     fp_line(b, "per-example gradients", "%s", o->per_example_grads ? "on" : "off");
     fp_line(b, "DP-SGD", "%s", o->dp ? "on" : "off");
     if (o->dp) {
-        fp_line(b, "--dp-clip", "%.17g", o->dp_clip);
-        fp_line(b, isnan(o->dp_sigma) ? "--dp-epsilon" : "--dp-sigma", "%.17g", isnan(o->dp_sigma) ? o->dp_epsilon : o->dp_sigma);
-        fp_line(b, "--dp-delta", "%.17g", o->dp_delta);
+        fp_line(b, "--dp-clip", "%s", fp_num(x, sizeof x, o->dp_clip));
+        fp_line(b, isnan(o->dp_sigma) ? "--dp-epsilon" : "--dp-sigma", "%s", fp_num(x, sizeof x, isnan(o->dp_sigma) ? o->dp_epsilon : o->dp_sigma));
+        fp_line(b, "--dp-delta", "%s", fp_num(x, sizeof x, o->dp_delta));
         fp_line(b, "--dp-sampling", "%s", train_dp_sampling_name(o->dp_sampling));
         fp_line(b, "--dp-freeze-embeddings", "%s", o->dp_freeze_embeddings ? "on" : "off");
     }

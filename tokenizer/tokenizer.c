@@ -104,10 +104,10 @@ static cJSON *cfg_open(const char *dir, const char *name, char **path, int *rc, 
 
 // added_tokens_decoder {"<id>": {"content": ...}}: each one of the five special tokens, at its
 // vocab.txt id (Hugging Face would otherwise add or move tokens aca does not know).
-static int cfg_check_added(const cJSON *j, const aca_tokenizer *t, const char *p, aca_err *e) {
+static int cfg_check_added(const cJSON *j, const char *field, const aca_tokenizer *t, const char *p, aca_err *e) {
     const cJSON *a = cJSON_GetObjectItemCaseSensitive(j, "added_tokens_decoder"), *kv;
     if (!a || cJSON_IsNull(a)) return 0;
-    if (!cJSON_IsObject(a)) return aca_errf(e, ACA_ERR_FORMAT, "%s: field added_tokens_decoder: not an object", p);
+    if (!cJSON_IsObject(a)) return aca_errf(e, ACA_ERR_FORMAT, "%s: field %s: not an object", p, field);
     cJSON_ArrayForEach(kv, a) {
         char *end;
         long id = strtol(kv->string, &end, 10);
@@ -115,11 +115,12 @@ static int cfg_check_added(const cJSON *j, const aca_tokenizer *t, const char *p
         int special = 0;
         for (int k = 0; c && k < TOK_N_SPECIAL; k++) special |= !strcmp(c, SPECIAL_TEXT[k]);
         if (!*kv->string || *end || id < 0 || id >= t->vocab.n || !c)
-            return aca_errf(e, ACA_ERR_VALUE, "%s: field added_tokens_decoder: entry \"%s\" is not a token of vocab.txt (ids 0..%d)",
-                            p, kv->string, t->vocab.n - 1);
+            return aca_errf(e, ACA_ERR_VALUE, "%s: field %s: entry \"%s\" is not a token of the vocabulary (ids 0..%d)", p,
+                            field, kv->string, t->vocab.n - 1);
         if (!special || strcmp(c, t->vocab.blob + t->vocab.off[id]))
-            return aca_errf(e, ACA_ERR_VALUE, "%s: field added_tokens_decoder: id %ld is \"%s\" but vocab.txt line %ld is \"%s\"%s", p,
-                            id, c, id + 1, t->vocab.blob + t->vocab.off[id], special ? "" : " (only the BERT special tokens may be listed)");
+            return aca_errf(e, ACA_ERR_VALUE, "%s: field %s: id %ld is \"%s\" but the vocabulary's token %ld (vocab.txt line %ld) is \"%s\"%s",
+                            p, field, id, c, id, id + 1, t->vocab.blob + t->vocab.off[id],
+                            special ? "" : " (only the BERT special tokens may be listed)");
     }
     return 0;
 }
@@ -238,7 +239,7 @@ static int tokjson_check_added(const cJSON *j, const aca_tokenizer *t, const cha
         snprintf(key, sizeof key, "%.0f", cJSON_IsNumber(id) ? id->valuedouble : -1.0);
         cJSON_AddItemToObject(dec, key, cJSON_Duplicate(it, 1));
     }
-    rc = cfg_check_added(ent, t, p, e);
+    rc = cfg_check_added(ent, "added_tokens", t, p, e);
     cJSON_Delete(ent);
     return rc;
 }
@@ -287,7 +288,7 @@ static aca_tokenizer *load_wordpiece_dir(const char *dir, int lowercase, int *no
         if (!tt || (t && vocab_same(&tt->vocab, jp, &t->vocab, vpath, e)) || tokjson_check_added(tj, tt, jp, e)) rc = -1;
         else if (!t) t = tt, tt = NULL;
     }
-    if (!rc && cfg) rc = cfg_check_added(cfg, t, cp, e);
+    if (!rc && cfg) rc = cfg_check_added(cfg, "added_tokens_decoder", t, cp, e);
     if (!rc) t->dir = xstrdup(dir);
 done:
     if (rc && t) tokenizer_free(t), t = NULL;
