@@ -5,7 +5,6 @@
 
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -313,16 +312,6 @@ int loss_scaler_update(aca_loss_scaler *s, int overflow) {
 }
 
 // ---- the run's fingerprint ---------------------------------------------------------------------
-static void fp_line(aca_buf *b, const char *name, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void fp_line(aca_buf *b, const char *name, const char *fmt, ...) {
-    char v[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(v, sizeof v, fmt, ap);
-    va_end(ap);
-    buf_printf(b, "%s\t%s\n", name, v);
-}
-
 // A double's shortest decimal that reads back as the same value (5e-05, not 5.0000000000000002e-05).
 static const char *fp_num(char *out, size_t n, double x) {
     for (int prec = 1; prec <= 17; prec++) {
@@ -336,7 +325,8 @@ static const char *fp_num(char *out, size_t n, double x) {
 static void fp_config(aca_buf *b, const aca_config *c) {
     aca_buf j = {0};
     config_to_json(c, &j);
-    for (char *line = strtok(j.data, "\n"); line; line = strtok(NULL, "\n")) {
+    char *save = NULL;
+    for (char *line = strtok_r(j.data, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
         char *k = strchr(line, '"'), *ke = k ? strchr(k + 1, '"') : NULL;
         if (!ke || ke[1] != ':') continue;
         char *v = ke + 2 + (ke[2] == ' ');
@@ -356,35 +346,38 @@ static uint64_t fp_dataset_hash(const aca_dataset *d) {
 void train_fingerprint(const aca_model *m, const aca_dataset *d, const aca_train_opts *o, aca_buf *b) {
     const aca_backend *be = model_backend(m);
     char x[40], y[40], z[40];
-    fp_line(b, "--epochs", "%d", o->epochs);
-    fp_line(b, "--batch", "%d", o->batch);
-    fp_line(b, "--lr", "%s", fp_num(x, sizeof x, o->lr));
-    fp_line(b, "--weight-decay", "%s", fp_num(x, sizeof x, o->weight_decay));
-    fp_line(b, "--max-grad-norm", "%s", fp_num(x, sizeof x, o->max_grad_norm));
-    fp_line(b, "--seed", "%llu", (unsigned long long)o->seed);
-    fp_line(b, "--bucket", "%s", o->bucket ? "on" : "off");
-    fp_line(b, "--max-len", "%d", d->max_len);
-    fp_line(b, "--device", "%s", be->ops->name);
-    fp_line(b, "--precision", "%s", aca_dtype_name(be->dtype));
-    fp_line(b, "AdamW betas, eps", "%s %s %s", fp_num(x, sizeof x, o->beta1), fp_num(y, sizeof y, o->beta2), fp_num(z, sizeof z, o->eps));
-    if (be->dtype == ACA_DT_F16) fp_line(b, "fp16 loss scale, window", "%.9g %d", (double)o->loss_scale_init, o->loss_scale_window);
-    fp_line(b, "per-example gradients", "%s", o->per_example_grads ? "on" : "off");
-    fp_line(b, "DP-SGD", "%s", o->dp ? "on" : "off");
+    buf_printf(b, "--epochs\t%d\n", o->epochs);
+    buf_printf(b, "--batch\t%d\n", o->batch);
+    buf_printf(b, "--lr\t%s\n", fp_num(x, sizeof x, o->lr));
+    buf_printf(b, "--weight-decay\t%s\n", fp_num(x, sizeof x, o->weight_decay));
+    buf_printf(b, "--max-grad-norm\t%s\n", fp_num(x, sizeof x, o->max_grad_norm));
+    buf_printf(b, "--seed\t%llu\n", (unsigned long long)o->seed);
+    buf_printf(b, "--bucket\t%s\n", o->bucket ? "on" : "off");
+    buf_printf(b, "--max-len\t%d\n", d->max_len);
+    buf_printf(b, "--device\t%s\n", be->ops->name);
+    buf_printf(b, "--precision\t%s\n", aca_dtype_name(be->dtype));
+    buf_printf(b, "AdamW betas, eps\t%s %s %s\n", fp_num(x, sizeof x, o->beta1), fp_num(y, sizeof y, o->beta2),
+               fp_num(z, sizeof z, o->eps));
+    if (be->dtype == ACA_DT_F16)
+        buf_printf(b, "fp16 loss scale, window\t%.9g %d\n", (double)o->loss_scale_init, o->loss_scale_window);
+    buf_printf(b, "per-example gradients\t%s\n", o->per_example_grads ? "on" : "off");
+    buf_printf(b, "DP-SGD\t%s\n", o->dp ? "on" : "off");
     if (o->dp) {
-        fp_line(b, "--dp-clip", "%s", fp_num(x, sizeof x, o->dp_clip));
-        fp_line(b, isnan(o->dp_sigma) ? "--dp-epsilon" : "--dp-sigma", "%s", fp_num(x, sizeof x, isnan(o->dp_sigma) ? o->dp_epsilon : o->dp_sigma));
-        fp_line(b, "--dp-delta", "%s", fp_num(x, sizeof x, o->dp_delta));
-        fp_line(b, "--dp-sampling", "%s", train_dp_sampling_name(o->dp_sampling));
-        fp_line(b, "--dp-freeze-embeddings", "%s", o->dp_freeze_embeddings ? "on" : "off");
+        buf_printf(b, "--dp-clip\t%s\n", fp_num(x, sizeof x, o->dp_clip));
+        int eps = isnan(o->dp_sigma);
+        buf_printf(b, "%s\t%s\n", eps ? "--dp-epsilon" : "--dp-sigma", fp_num(x, sizeof x, eps ? o->dp_epsilon : o->dp_sigma));
+        buf_printf(b, "--dp-delta\t%s\n", fp_num(x, sizeof x, o->dp_delta));
+        buf_printf(b, "--dp-sampling\t%s\n", train_dp_sampling_name(o->dp_sampling));
+        buf_printf(b, "--dp-freeze-embeddings\t%s\n", o->dp_freeze_embeddings ? "on" : "off");
     }
-    fp_line(b, "training data", "%zu documents, %llu tokens, hash %016llx", d->n, (unsigned long long)d->off[d->n],
-            (unsigned long long)fp_dataset_hash(d));
+    buf_printf(b, "training data\t%zu documents, %llu tokens, hash %016llx\n", d->n, (unsigned long long)d->off[d->n],
+               (unsigned long long)fp_dataset_hash(d));
     fp_config(b, model_config(m));
     size_t n = model_num_params(m);
     float *p = xmalloc(n * sizeof *p);
     model_get_params(m, p);
-    fp_line(b, "initial weights (--model checkpoint, or --config with --init-seed)", "%zu parameters, hash %016llx", n,
-            (unsigned long long)hash_fnv1a64(p, n * sizeof *p, ACA_FNV_SEED));
+    buf_printf(b, "initial weights (--model checkpoint, or --config with --init-seed)\t%zu parameters, hash %016llx\n", n,
+               (unsigned long long)hash_fnv1a64(p, n * sizeof *p, ACA_FNV_SEED));
     free(p);
     if (o->fingerprint_extra) buf_puts(b, o->fingerprint_extra);
 }

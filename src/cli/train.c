@@ -254,7 +254,7 @@ int cmd_train(int argc, char **argv) {
     }
     if (train_save_hf(m, out, tok, &e)) goto done;
     if (!save_every) dir_remove_recursive(ckpt);
-    printf("wrote %s (config.json, model.safetensors, tokenizer files)\n", out);
+    printf("wrote %s (config.json, model.safetensors, vocabulary)\n", out);
     rc = 0;
     goto done_quiet;
 done:
