@@ -358,9 +358,36 @@ static int labels_nameless(const aca_config *c) {
     return 1;
 }
 
-// rows[k] = the checkpoint's head row of the model's class k, matched by name (class_name_equal)
-// through dir/config.json's id2label.  Identity when the model has no class names (tools such as
-// `aca forward` use the checkpoint's own config).  A checkpoint head without names, with another
+// rows[k] = the row of checkpoint config ck whose name is the model's class k (class_name_equal);
+// names that match nothing or match twice are errors.
+static int head_match(const aca_config *ck, const aca_config *mc, const char *cpath, int *rows, aca_err *e) {
+    const int K = mc->num_labels;
+    for (int k = 0; k < K; k++) {
+        rows[k] = -1;
+        for (int j = 0; j < K; j++) {
+            if (!class_name_equal(ck->labels[j], mc->labels[k])) continue;
+            if (rows[k] >= 0)
+                return aca_errf(e, ACA_ERR_VALUE, "%s: id2label %d \"%s\" and %d \"%s\" name the same class", cpath, rows[k],
+                                ck->labels[rows[k]], j, ck->labels[j]);
+            rows[k] = j;
+        }
+        if (rows[k] < 0)
+            return aca_errf(e, ACA_ERR_VALUE,
+                            "%s: the data's class %d \"%s\" is not among the checkpoint head's classes (id2label %d is \"%s\"): "
+                            "this head was trained for other classes; train a fresh one (aca train --new-head)",
+                            cpath, k, mc->labels[k], k, ck->labels[k]);
+    }
+    int k = 0;
+    while (k < K && rows[k] == k) k++;
+    if (k < K)
+        log_info("%s: the head's classes are in another order than the data's (class %d \"%s\" is its row %d): its rows are "
+                 "reordered to the data's order", cpath, k, mc->labels[k], rows[k]);
+    return 0;
+}
+
+// rows[k] = the checkpoint's head row of the model's class k, matched by name through dir/config.json's
+// id2label.  Identity when the model has no class names (tools such as `aca forward` use the
+// checkpoint's own config) or the names are the same.  A checkpoint head without names, with another
 // class list, or with names that are not distinct is an error naming the first difference.
 static int head_rows(const aca_model *m, const char *dir, int *rows, aca_err *e) {
     const int K = m->cfg.num_labels;
@@ -369,36 +396,18 @@ static int head_rows(const aca_model *m, const char *dir, int *rows, aca_err *e)
     char *cpath = path_join(dir, "config.json");
     aca_config ck;
     memset(&ck, 0, sizeof ck);
-    int rc = config_load(cpath, &ck, e);
-    if (!rc && ck.num_labels != K)
-        rc = aca_errf(e, ACA_ERR_VALUE, "%s: the checkpoint's head has %d classes (num_labels) but the data has %d", cpath, ck.num_labels, K);
-    else if (!rc && labels_nameless(&ck))
+    int rc = config_load(cpath, &ck, e), same = !rc && ck.labels && ck.num_labels == K;
+    for (int k = 0; same && k < K; k++) same = !strcmp(ck.labels[k], m->cfg.labels[k]);
+    if (!rc && !same && ck.num_labels != K)
+        rc = aca_errf(e, ACA_ERR_VALUE, "%s: the checkpoint's head has %d classes (num_labels) but the data has %d", cpath,
+                      ck.num_labels, K);
+    else if (!rc && !same && labels_nameless(&ck))
         rc = aca_errf(e, ACA_ERR_VALUE,
                       "%s: the checkpoint's classification head has no class names (id2label absent or LABEL_0, LABEL_1, ...), so "
                       "aca cannot tell which of its rows is which of the data's classes (%s, ...); add id2label, or train a "
                       "fresh head (aca train --new-head)", cpath, m->cfg.labels[0]);
-    for (int k = 0; !rc && k < K; k++) {
-        int hit = -1;
-        for (int j = 0; !rc && j < K; j++) {
-            if (!class_name_equal(ck.labels[j], m->cfg.labels[k])) continue;
-            if (hit >= 0)
-                rc = aca_errf(e, ACA_ERR_VALUE, "%s: id2label %d \"%s\" and %d \"%s\" name the same class", cpath, hit,
-                              ck.labels[hit], j, ck.labels[j]);
-            hit = j;
-        }
-        if (!rc && hit < 0)
-            rc = aca_errf(e, ACA_ERR_VALUE,
-                          "%s: the data's class %d \"%s\" is not among the checkpoint head's classes (id2label %d is \"%s\"): "
-                          "this head was trained for other classes; train a fresh one (aca train --new-head)",
-                          cpath, k, m->cfg.labels[k], k, ck.labels[k]);
-        rows[k] = hit;
-    }
-    for (int k = 0; !rc && k < K; k++)
-        if (rows[k] != k) {
-            log_info("%s: the head's classes are in another order than the data's (class %d \"%s\" is its row %d): its rows "
-                     "are reordered to the data's order", cpath, k, m->cfg.labels[k], rows[k]);
-            break;
-        }
+    else if (!rc && !same)
+        rc = head_match(&ck, &m->cfg, cpath, rows, e);
     config_free(&ck);
     free(cpath);
     return rc;
