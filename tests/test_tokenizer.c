@@ -375,7 +375,7 @@ static void test_vocab_line_errors(void **st) {
         {"[PAD]\n[UNK]\n[CLS]\n[SEP]\nab\xff\n", 0, "bad.txt:5: invalid UTF-8 at byte 3 of the line"},
         {"[PAD]\n[UNK]\na\0b\n[CLS]\n[SEP]\n", 24, "bad.txt:3: NUL byte in token"},
         {"[PAD]\n[UNK]\n[CLS]\n[SEP] \n", 0, "bad.txt:4: the token ends with white space"},
-        {"[PAD]\n[unk]\n[CLS]\n[SEP]\n", 0, "no [UNK] token: none of its 4 lines is exactly [UNK]"},
+        {"[PAD]\n[unk]\n[CLS]\n[SEP]\n", 0, "no [UNK] token in the vocabulary: none of its 4 lines is exactly [UNK]"},
     };
     char *p = tu_path(g_dir, "bad.txt");
     aca_err e = {0};

@@ -162,8 +162,8 @@ static aca_tokenizer *wordpiece_from_text(const char *data, size_t n, const char
     for (int k = 0; k < TOK_N_SPECIAL; k++) {
         *dst[k] = vocab_lookup(&t->vocab, SPECIAL_TEXT[k], strlen(SPECIAL_TEXT[k]), 0);
         if (*dst[k] < 0 && k != 4) { // [MASK] is optional for classification
-            aca_errf(e, ACA_ERR_FORMAT, "%s: no %s token: none of its %d lines is exactly %s (not a BERT WordPiece vocabulary?)",
-                     name, SPECIAL_TEXT[k], t->vocab.n, SPECIAL_TEXT[k]);
+            aca_errf(e, ACA_ERR_FORMAT, "%s: no %s token in the vocabulary: none of its %d lines is exactly %s (not a BERT "
+                     "WordPiece vocabulary?)", name, SPECIAL_TEXT[k], t->vocab.n, SPECIAL_TEXT[k]);
             tokenizer_free(t);
             return NULL;
         }
