@@ -1,5 +1,7 @@
-// The tokenizer interface (include/aca/tokenizer.h): loading a WordPiece vocabulary or a
-// SentencePiece model from a checkpoint directory, ids <-> tokens, and [CLS] … [SEP] encoding.
+// The tokenizer interface (include/aca/tokenizer.h): loading a WordPiece vocabulary (vocab.txt or
+// tokenizer.json, with tokenizer_config.json) or a SentencePiece model from a checkpoint directory
+// as Hugging Face reads it, writing the files Hugging Face needs back, ids <-> tokens, and
+// [CLS] … [SEP] encoding.
 #include <cjson/cJSON.h>
 #include <dirent.h>
 #include <stdlib.h>

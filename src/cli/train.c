@@ -119,7 +119,9 @@ static const char USAGE[] =
     "manifest.json's class list) and writes a Hugging Face directory to --out (config.json with the\n"
     "class names, model.safetensors, the vocabulary).  Defaults are the Hugging Face Trainer's: AdamW\n"
     "lr 5e-5, betas 0.9/0.999, eps 1e-8, no weight decay, linear decay to 0, clip 1.0, batch 8, 5 epochs,\n"
-    "max length 512.  Checkpoints go to OUT.ckpt/ (--save-every); --resume continues from there.\n"
+    "max length 512.  Checkpoints go to OUT.ckpt/ (--save-every); --resume continues from there, only\n"
+    "the run that wrote it (options, data, model config, initial weights and tokenizer are checked).\n"
+    "A --model checkpoint's head is matched to the data's classes by name (--new-head: a fresh one).\n"
     "DP-SGD (CPU): --dp-sigma X or --dp-epsilon E turns it on: per-example gradients clipped to\n"
     "--dp-clip, Gaussian noise sigma*C, Poisson (or --dp-sampling fixed) batches, no global clip; the\n"
     "epsilon spent at --dp-delta is reported at the end.";
