@@ -181,7 +181,6 @@ int cmd_train(int argc, char **argv) {
         return fprintf(stderr, "aca: --save-every/--stop-after must be >= 0 and --log-every >= 1\n"), 2;
     if (!!model == !!config) return fprintf(stderr, "aca: give exactly one of --model DIR or --config FILE\n"), 2;
     if (new_head && !model) return fprintf(stderr, "aca: --new-head goes with --model DIR (a --config model's head is always new)\n"), 2;
-    if (!vocab && !model) return fprintf(stderr, "aca: --config needs --vocab FILE|DIR (the tokenizer)\n"), 2;
 
     aca_run_setup s;
     run_setup_default(&s);
@@ -210,6 +209,7 @@ int cmd_train(int argc, char **argv) {
     (to)->dp_freeze_embeddings = dp_freeze;
     if (to->dp && strcmp(device, "cpu"))
         return fprintf(stderr, "aca: DP-SGD is CPU-only for now (per-example gradients): use --device cpu\n"), 2;
+    if (!vocab && !model) return fprintf(stderr, "aca: --config needs --vocab FILE|DIR (the tokenizer)\n"), 2;
     cli_progress prog;
     cli_progress_init(&prog, "train");
     if (quiet) aca_log_level = 0;
