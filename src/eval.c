@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "aca/corpus.h"
+#include "aca/jsontext.h"
 #include "aca/tokcache.h"
 
 // ---- the data directory ------------------------------------------------------------------------
@@ -43,8 +44,9 @@ int datadir_open(const char *dir, aca_datadir *dd, aca_err *e) {
     aca_buf b = {0};
     cJSON *root = NULL;
     int rc = -1;
-    if (need_file(mpath, "the manifest", e) || file_read_all(mpath, &b, e)) goto done;
-    root = cJSON_Parse(b.data);
+    if (need_file(mpath, "the manifest", e) || file_read_all(mpath, &b, e) || json_doc_check(b.data, b.len, mpath, e))
+        goto done;
+    root = cJSON_ParseWithLength(b.data, b.len);
     if (!root || !cJSON_IsObject(root)) {
         aca_errf(e, ACA_ERR_FORMAT, "%s: not a JSON object", mpath);
         goto done;

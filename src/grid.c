@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "aca/corpus.h"
+#include "aca/jsontext.h"
 #include "aca/mutate.h"
 
 // ---- spec parsing ------------------------------------------------------------------------------
@@ -307,6 +308,7 @@ int grid_spec_parse(const char *json, const char *path, aca_grid_spec *g, aca_er
         return aca_errf(e, ACA_ERR_FORMAT, "%s: not a JSON object (syntax error near byte %ld)", path,
                         (long)(cJSON_GetErrorPtr() ? cJSON_GetErrorPtr() - json : 0));
     }
+    if (json_doc_check(json, strlen(json), path, e)) return cJSON_Delete(root), -1; // strict; no U+0000 in a string
     static const char *const top[] = {"name",   "seed",    "corpus",      "split",     "model",    "train",
                                       "device", "precision", "overlap",   "collectives", "levels", "counts",
                                       "trials", "period",  "homogeneity", "runs", "dp", "planner"};
@@ -545,7 +547,11 @@ int grid_spec_load(const char *path, aca_grid_spec *g, aca_err *e) {
     aca_buf b = {0};
     memset(g, 0, sizeof *g);
     if (file_read_all(path, &b, e)) return -1;
-    int rc = grid_spec_parse(b.data, path, g, e);
+    // a raw NUL would end the C string grid_spec_parse reads: the scanner names where it is
+    size_t bom = utf8_bom_len(b.data, b.len);
+    int rc = memchr(b.data, 0, b.len) && json_doc_check(b.data + bom, b.len - bom, path, e)
+                 ? -1
+                 : grid_spec_parse(b.data + bom, path, g, e);
     buf_free(&b);
     return rc;
 }

@@ -330,7 +330,7 @@ static int plan_unplant(mut_ctx *m, aca_err *e) {
         for (size_t k = 0; k < s->n_e; k++) {
             const aca_doc *doc = &c->docs[s->estimators[k]];
             docs[doc->label]++;
-            if (strstr(doc->text, col->signal)) s->carriers[doc->label]++;
+            if (memmem(doc->text, doc->len, col->signal, strlen(col->signal))) s->carriers[doc->label]++;
         }
         s->yhat = -1;
         for (int y = 0; y < K; y++) {

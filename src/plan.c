@@ -58,7 +58,7 @@ int plan_stats_from_corpus(const aca_corpus *c, const char *signal, int target, 
         int y = c->docs[i].label;
         if (y < 0 || y >= c->n_classes) return aca_errf(e, ACA_ERR_FORMAT, "document %zu has label %d out of range", i, y);
         st->label_count[y]++;
-        if (strstr(c->docs[i].text, signal)) st->signal_label_count[y]++;
+        if (memmem(c->docs[i].text, c->docs[i].len, signal, strlen(signal))) st->signal_label_count[y]++;
     }
     return 0;
 }

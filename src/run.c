@@ -53,27 +53,6 @@ static char *str_printf(const char *fmt, const char *a) {
     return s;
 }
 
-// The vocabulary: --vocab, else the model directory's vocab.txt or *.model.
-static char *find_vocab(const aca_run_setup *s, aca_err *e) {
-    if (s->vocab_path) return xstrdup(s->vocab_path);
-    if (s->model_dir) {
-        char *p = path_join(s->model_dir, "vocab.txt");
-        if (file_exists(p)) return p;
-        free(p);
-        p = path_join(s->model_dir, "spiece.model");
-        if (file_exists(p)) return p;
-        free(p);
-        p = path_join(s->model_dir, "sentencepiece.bpe.model");
-        if (file_exists(p)) return p;
-        free(p);
-        aca_errf(e, ACA_ERR_IO, "%s: no vocab.txt or SentencePiece .model in the model directory (give --vocab FILE)",
-                 s->model_dir);
-        return NULL;
-    }
-    aca_errf(e, ACA_ERR_VALUE, "a model built from --config needs --vocab FILE");
-    return NULL;
-}
-
 int run_load_model(const aca_run_setup *s, char *const *classes, int n_classes, int max_B, aca_model **out, aca_err *e) {
     *out = NULL;
     if (!!s->model_dir == !!s->config_path)
@@ -101,9 +80,11 @@ int run_load_model(const aca_run_setup *s, char *const *classes, int n_classes, 
     m = model_create(&cfg, be, max_B, s->max_len, e);
     if (!m) goto fail;
     if (from_ckpt) {
-        if (model_load(m, s->model_dir, s->init_seed, e)) {
-            if (had != n_classes)
-                aca_err_prefix(e, "%s has a %d-class head but the data has %d classes", cpath, had, n_classes);
+        aca_load_opts lo = {s->init_seed, s->new_head};
+        if (model_load_with(m, s->model_dir, &lo, e)) {
+            if (had != n_classes && !s->new_head)
+                aca_err_prefix(e, "%s has a %d-class head but the data has %d classes (aca train --new-head trains a fresh "
+                               "one)", cpath, had, n_classes);
             goto fail;
         }
     } else {
@@ -201,7 +182,6 @@ int run_condition(const aca_run_setup *s, aca_run_act act, const char *only, aca
     char *cond_dir = path_join(s->work_dir, r->cond_name);
     char *ckpt = path_join(cond_dir, "ckpt");
     char *cache = s->cache_dir ? xstrdup(s->cache_dir) : path_join(s->work_dir, "tokcache");
-    char *vocab = NULL;
     aca_tokenizer *tok = NULL;
     aca_model *m = NULL;
     aca_datadir dd = {0};
@@ -233,18 +213,13 @@ int run_condition(const aca_run_setup *s, aca_run_act act, const char *only, aca
     }
 
     t = time_now();
-    if (!(vocab = find_vocab(s, e))) goto done;
-    if (!(tok = tokenizer_load(vocab, -1, e))) goto done;
+    if (!(tok = tokenizer_for_model(s->vocab_path, s->model_dir, e))) goto done;
     if (data_load_jsonl(dd.train_path, dd.classes, dd.n_classes, tok, s->max_len, cache, &train, e)) goto done;
     r->t_tokenize = time_now() - t;
 
     int maxB = s->train.batch > s->eval_batch ? s->train.batch : s->eval_batch;
     if (run_load_model(s, dd.classes, dd.n_classes, maxB, &m, e)) goto done;
-    if (tokenizer_vocab_size(tok) > model_config(m)->vocab_size) {
-        aca_errf(e, ACA_ERR_VALUE, "%s has %d tokens but the model's vocab_size is %d", vocab,
-                 tokenizer_vocab_size(tok), model_config(m)->vocab_size);
-        goto done;
-    }
+    if (tokenizer_fits_model(tok, model_config(m)->vocab_size, e)) goto done;
 
     t = time_now();
     aca_train_opts to = s->train;
@@ -253,7 +228,7 @@ int run_condition(const aca_run_setup *s, aca_run_act act, const char *only, aca
     r->t_train = time_now() - t;
     if (s->keep_model) {
         r->model_out = path_join(cond_dir, "model");
-        if (train_save_hf(m, r->model_out, vocab, e)) goto done;
+        if (train_save_hf(m, r->model_out, tok, e)) goto done;
     }
 
     t = time_now();
@@ -271,7 +246,6 @@ done:
     if (tok) tokenizer_free(tok);
     dataset_free(&train);
     datadir_free(&dd);
-    free(vocab);
     free(cache);
     free(ckpt);
     free(cond_dir);

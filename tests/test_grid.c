@@ -96,6 +96,12 @@ static void test_spec_errors(void **st) {
                                   &g, &e),
                   &e, "g.json: collectives[0]: no participation levels");
     TU_EXPECT_ERR(grid_spec_parse("{\"seed\": 1,", "g.json", &g, &e), &e, "g.json: not a JSON object");
+    // U+0000 in a string names the field (cJSON alone planted the signal "x" for "x\u0000y")
+    TU_EXPECT_ERR(grid_spec_parse("{\"collectives\": [{\"name\": \"A\", \"target\": \"X\", \"signal\": \"x\\u0000y\"}], "
+                                  "\"levels\": [0.1]}",
+                                  "g.json", &g, &e),
+                  &e, "g.json: collectives[0].signal: holds U+0000");
+    expect_spec_err("\"name\": \"g\\u0000h\",", "", "g.json: name: holds U+0000");
 }
 
 static aca_grid_spec parse_ok(const char *json) {

@@ -171,6 +171,23 @@ static void spec_bad(const char *json, const char *want) {
 static void test_spec_errors(void **st) {
     (void)st;
     spec_bad("{\"seed\": 1,\n \"collectives\": [\n", "spec.json:3: invalid JSON");
+    // U+0000 in any string is an error naming the field (cJSON alone read "x\u0000y" as "x")
+    spec_bad("{\"collectives\": [{\"name\": \"A\", \"target\": \"T\", \"signal\": \"x\\u0000y\", \"size\": 5}]}",
+             "spec.json: collectives[0].signal: holds U+0000 (NUL)");
+    spec_bad("{\"collectives\": [{\"name\": \"A\", \"target\": \"T\\u0000x\", \"signal\": \"x\", \"size\": 5}]}",
+             "spec.json: collectives[0].target: holds U+0000");
+    spec_bad("{\"collectives\": [{\"name\": \"A\", \"target\": \"T\", \"signal\": [\"U+0041\\u0000zz\"], \"size\": 5}]}",
+             "spec.json: collectives[0].signal[0]: holds U+0000");
+    spec_bad(C0 "}]} trailing", "spec.json:1: invalid JSON at column 75: content after the JSON value");
+    // a UTF-8 byte order mark before a spec file's JSON is skipped (as cJSON skips it)
+    char *bp = tu_path(g_dir, "bom_spec.json");
+    tu_write_file(bp, "\xEF\xBB\xBF" C0 "}]}");
+    aca_spec sb;
+    aca_err eb = {0};
+    TU_OK(spec_load(bp, &sb, &eb), &eb);
+    spec_free(&sb);
+    unlink(bp);
+    free(bp);
     spec_bad("{\"seeds\": 1}", "spec.json: seeds: unknown field");
     spec_bad(C0 "}, {\"name\": \"B\", \"target\": \"T\", \"signal\": \"y\", \"size\": 5, \"sampling\": {\"kind\": "
                 "\"uniform\", \"q\": 1}}]}",
@@ -716,21 +733,29 @@ static const char *tiny_text(char label) {
     return label == 'A' ? "a1 a2 a3" : label == 'B' ? "b1 \xC2\xA7 b2" : "c1 c2";
 }
 
+// The unplant collective U (target A, signal §, 6 members, n_e 2) on a tiny corpus with a seed;
+// spec (512 bytes) receives the spec text; returns the manifest, *dir the output directory.
+static cJSON *run_unplant(const char *corpus, int seed, const char *tag, char *spec, char **dir) {
+    char name[48];
+    snprintf(spec, 512,
+             "{\"seed\": %d, \"collectives\": [{\"name\": \"U\", \"target\": \"A\", \"signal\": \"U+00A7\", "
+             "\"size\": 6, \"strategy\": \"unplant\", \"n_e\": 2}]}",
+             seed);
+    snprintf(name, sizeof name, "%s%d", tag, seed);
+    aca_err e;
+    TU_OK(run_tiny(corpus, spec, name, &e, dir), &e);
+    return manifest(*dir);
+}
+
 static void test_mutate_unplant_exact(void **st) {
     (void)st;
     char *corpus = tiny_corpus();
     int seen_carriers = 0, seen_fallback = 0;
     for (int seed = 1; seed <= 12; seed++) {
         char spec[512], name[32];
-        snprintf(spec, sizeof spec,
-                 "{\"seed\": %d, \"collectives\": [{\"name\": \"U\", \"target\": \"A\", \"signal\": \"U+00A7\", "
-                 "\"size\": 6, \"strategy\": \"unplant\", \"n_e\": 2}]}",
-                 seed);
-        snprintf(name, sizeof name, "unplant%d", seed);
         aca_err e;
         char *d;
-        TU_OK(run_tiny(corpus, spec, name, &e, &d), &e);
-        cJSON *m = manifest(d);
+        cJSON *m = run_unplant(corpus, seed, "unplant", spec, &d);
         const cJSON *c = mcoll(m, 0), *u = cJSON_GetObjectItemCaseSensitive(c, "unplant");
         assert_non_null(u);
         const cJSON *est = cJSON_GetObjectItemCaseSensitive(u, "estimators");
@@ -786,6 +811,38 @@ static void test_mutate_unplant_exact(void **st) {
         free(d), free(d2);
     }
     assert_true(seen_carriers > 0 && seen_fallback > 0); // both branches of the estimate
+    free(corpus);
+}
+
+// A NUL byte before the signal hides nothing: the estimators' carriers are counted over the whole
+// text (a C-string search stopped at the NUL and never saw the signal).
+static void test_mutate_unplant_nul(void **st) {
+    (void)st;
+    aca_buf b = {0};
+    for (int i = 0; i < 30; i++) {
+        int k = i % 3;
+        buf_printf(&b, "%d:::%s:::", i + 1, k == 0 ? "A" : k == 1 ? "B" : "C");
+        if (k == 1) buf_append(&b, "b1\0 \xC2\xA7 b2", 10);
+        else buf_puts(&b, k == 0 ? "a1 a2 a3" : "c1 c2");
+        buf_putc(&b, '\n');
+    }
+    char *corpus = tu_path(g_dir, "tiny_nul.txt");
+    tu_write_bytes(corpus, b.data, b.len);
+    buf_free(&b);
+    int seen = 0;
+    for (int seed = 1; seed <= 12; seed++) {
+        char spec[512], *d;
+        cJSON *m = run_unplant(corpus, seed, "unplant_nul", spec, &d);
+        const cJSON *u = cJSON_GetObjectItemCaseSensitive(mcoll(m, 0), "unplant"), *it;
+        int nb = 0;
+        cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(u, "estimators")) nb += (atoi(it->valuestring) - 1) % 3 == 1;
+        assert_int_equal(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(u, "estimator_carriers"), "B")->valueint, nb);
+        seen += nb > 0;
+        cJSON_Delete(m);
+        tu_rm_rf(d);
+        free(d);
+    }
+    assert_true(seen > 0);
     free(corpus);
 }
 
@@ -1029,6 +1086,7 @@ int main(void) {
         cmocka_unit_test(test_mutate_only),       cmocka_unit_test(test_mutate_strategies),
         cmocka_unit_test(test_mutate_propensity), cmocka_unit_test(test_mutate_bad_input),
         cmocka_unit_test(test_mutate_unplant_exact), cmocka_unit_test(test_mutate_erase_exact),
+        cmocka_unit_test(test_mutate_unplant_nul),
         cmocka_unit_test(test_mutate_unplant_default_split), cmocka_unit_test(test_mutate_unplant_errors),
         cmocka_unit_test(test_mutate_feature_only_exact), cmocka_unit_test(test_mutate_feature_only_uniform),
     };

@@ -344,19 +344,21 @@ static void test_min_n(void **state) {
 static void test_stats_from_corpus(void **state) {
     (void)state;
     char *classes[] = {"a", "b", "c"};
+    // texts go by their length: the signal after a U+0000 counts (a C-string search missed it)
     aca_doc docs[] = {
-        {.text = "x { y", .label = 0}, {.text = "plain", .label = 0}, {.text = "{{", .label = 1},
-        {.text = "no", .label = 2},    {.text = "z{", .label = 2},
+        {.text = "x { y", .len = 5, .label = 0}, {.text = "plain", .len = 5, .label = 0},
+        {.text = "{{", .len = 2, .label = 1},    {.text = "no", .len = 2, .label = 2},
+        {.text = "z{", .len = 2, .label = 2},    {.text = "n\0{", .len = 3, .label = 1},
     };
-    aca_corpus c = {.docs = docs, .n = 5, .classes = classes, .n_classes = 3};
+    aca_corpus c = {.docs = docs, .n = 6, .classes = classes, .n_classes = 3};
     plan_stats st;
     aca_err e = {0};
     assert_int_equal(plan_stats_from_corpus(&c, "{", 2, &st, &e), 0);
-    assert_int_equal(st.n_docs, 5);
+    assert_int_equal(st.n_docs, 6);
     assert_int_equal(st.label_count[0], 2);
     assert_int_equal(st.label_count[2], 2);
     assert_int_equal(st.signal_label_count[0], 1);
-    assert_int_equal(st.signal_label_count[1], 1);
+    assert_int_equal(st.signal_label_count[1], 2);
     assert_int_equal(st.signal_label_count[2], 1);
     assert_int_equal(plan_stats_from_corpus(&c, "", 0, &st, &e), -1);
     assert_true(strstr(e.msg, "signal") != NULL);

@@ -52,7 +52,9 @@ typedef struct {
     char *source_path; // for error messages
 } aca_spec;
 
-// Spec format (JSON object; unknown fields anywhere are an error naming the JSON path):
+// Spec format (strict JSON object, a UTF-8 BOM skipped; unknown fields anywhere are an error naming
+// the JSON path; so is U+0000 in any string, "\u0000" included, e.g. "collectives[0].signal:
+// holds U+0000": a signal never holds a control character, and a name, class or id cannot):
 //   seed         whole number >= 0 (default 0); --seed overrides it
 //   overlap      "disjoint" (default) | "allow"
 //   collectives  non-empty array of:

@@ -45,6 +45,7 @@ typedef struct {
     const char *config_path;
     const char *vocab_path; // vocab.txt / .model; default: model_dir's own
     uint64_t init_seed;     // random init / fresh head seed (default: train seed)
+    int new_head;           // a checkpoint's classifier is replaced by a fresh one (any classes)
 
     aca_train_opts train; // epochs, batch, lr, seed, max_grad_norm ...
     int max_len;          // 512
@@ -61,8 +62,9 @@ void run_setup_default(aca_run_setup *s);
 
 // Builds the setup's model (model_dir: checkpoint; config_path: random init from init_seed) on its
 // device and precision, with a head of the data's n_classes classes, for batches up to max_B x
-// s->max_len.  A checkpoint whose head has another number of classes is an error; one without a
-// head (a base model) gets a fresh head.
+// s->max_len.  A checkpoint's head is matched to the classes by name (model_load: reordered when
+// only the order differs); other classes, another count or a head without class names are errors
+// unless s->new_head; a checkpoint without a head (a base model) gets a fresh head.
 int run_load_model(const aca_run_setup *s, char *const *classes, int n_classes, int max_B, aca_model **out, aca_err *e);
 // Frees the model and its backend.
 void run_free_model(aca_model *m);
