@@ -936,15 +936,17 @@ static _Noreturn void worker_run(const aca_grid_spec *g, const aca_grid_inputs *
     _exit(0);
 }
 
-// Waits for the n workers (pid[k] = 0 once reaped), counting failures.  On a watched SIGINT or
-// SIGTERM, sends every worker SIGTERM and goes on waiting; returns that signal (0: none).
-static int wait_workers(pid_t *pid, int n, const sigset_t *watch, int *failed) {
+// Waits for the n workers (pid[k] = 0 once reaped), counting failures (and those killed by a
+// signal).  On a watched SIGINT or SIGTERM, sends every worker SIGTERM and goes on waiting; returns
+// that signal (0: none).
+static int wait_workers(pid_t *pid, int n, const sigset_t *watch, int *failed, int *killed) {
     int left = n, sig = 0;
     while (left > 0) {
         for (int k = 0; k < n; k++) {
             int status = 0;
             if (pid[k] <= 0 || waitpid(pid[k], &status, WNOHANG) != pid[k]) continue;
             *failed += !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+            *killed += WIFSIGNALED(status);
             pid[k] = 0;
             left--;
         }
@@ -973,7 +975,7 @@ static int run_workers(const aca_grid_spec *g, const aca_grid_inputs *in, const 
     sigprocmask(SIG_BLOCK, &watch, &old);
     const pid_t parent = getpid();
     pid_t *pid = xcalloc((size_t)o->jobs, sizeof *pid);
-    int started = 0, failed = 0;
+    int started = 0, failed = 0, killed = 0;
     for (int w = 0; w < o->jobs; w++) {
         pid_t p = fork();
         if (p < 0) {
@@ -986,7 +988,7 @@ static int run_workers(const aca_grid_spec *g, const aca_grid_inputs *in, const 
         }
         pid[started++] = p;
     }
-    const int sig = wait_workers(pid, started, &watch, &failed);
+    const int sig = wait_workers(pid, started, &watch, &failed, &killed);
     sigprocmask(SIG_SETMASK, &old, NULL);
     free(pid);
     int after = 0;
@@ -1000,8 +1002,9 @@ static int run_workers(const aca_grid_spec *g, const aca_grid_inputs *in, const 
     }
     if (failed)
         return aca_errf(e, ACA_ERR_VALUE,
-                        "%d of %d grid workers failed (messages above); the %d finished cells are kept: run again to resume",
-                        failed, o->jobs, after);
+                        "%d of %d grid workers failed (%d killed by a signal, the others said why above); the %d finished "
+                        "cells are kept: run again to resume",
+                        failed, o->jobs, killed, after);
     return 0;
 }
 

@@ -3,6 +3,7 @@
 // grid forks its workers afterwards.
 #include "aca/grid.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -127,13 +128,31 @@ static int check_mutations(const aca_grid_spec *g, const aca_grid_input *corpus,
     return rc;
 }
 
-// A checkpoint's weights parse, and its classification head (if any) has the corpus's classes.
+// Every floating-point tensor of f is finite (a NaN weight would give every input the same logits).
+static int check_finite(const aca_grid_spec *g, const aca_grid_input *w, const st_file *f, aca_err *e) {
+    int rc = 0;
+    for (int k = 0; !rc && k < f->n; k++) {
+        const st_tensor *t = &f->tensors[k];
+        if (t->dtype != ST_F32 && t->dtype != ST_F16 && t->dtype != ST_BF16 && t->dtype != ST_F64) continue;
+        float *v = xmalloc((t->numel ? t->numel : 1) * sizeof *v);
+        if (st_read_f32(f, t, v, e)) rc = aca_err_prefix(e, "%s: %s", g->path, w->field);
+        for (size_t i = 0; !rc && i < t->numel; i++)
+            if (!isfinite(v[i]))
+                rc = aca_errf(e, ACA_ERR_NUMERIC, "%s: %s: %s: tensor %s holds %s at element %zu: the checkpoint is damaged",
+                              g->path, w->field, w->path, t->name, isnan(v[i]) ? "NaN" : "Inf", i);
+        free(v);
+    }
+    return rc;
+}
+
+// A checkpoint's weights parse and are finite, and its classification head (if any) has the
+// corpus's classes in the corpus's order.
 static int check_weights(const aca_grid_spec *g, const aca_grid_input *w, const aca_config *cfg, const aca_corpus *c,
                          aca_err *e) {
     st_file f = {0};
     if (st_open(&f, w->path, e)) return aca_err_prefix(e, "%s: %s", g->path, w->field);
     const st_tensor *t = st_find(&f, "classifier.weight");
-    int rc = 0;
+    int rc = check_finite(g, w, &f, e);
     if (t && t->ndim == 2 && t->shape[0] != c->n_classes)
         rc = aca_errf(e, ACA_ERR_VALUE,
                       "%s: %s: the checkpoint's classification head has %lld classes, but the corpus has %d: use a base "

@@ -558,18 +558,23 @@ static int write_new(const char *path, const aca_buf *b, aca_err *e) {
     return rc;
 }
 
+// 1 when path holds exactly b.
+static int same_bytes(const char *path, const aca_buf *b) {
+    aca_buf have = {0};
+    int same = !file_read_all(path, &have, NULL) && have.len == b->len && !memcmp(have.data, b->data, b->len);
+    buf_free(&have);
+    return same;
+}
+
 int grid_out_commit(const aca_grid_spec *g, const char *out_dir, aca_grid_out_mode mode, aca_err *e) {
     const aca_grid_inputs *in;
     if (mode == GRID_OUT_REPORT) return 0;
     if (grid_inputs(g, out_dir, &in, e)) return -1;
     char *rp = path_join(out_dir, "inputs.json"), *sp = path_join(out_dir, "grid.json");
-    aca_buf want = {0}, have = {0}, spec = {0};
+    aca_buf want = {0}, spec = {0};
     record_json(g, in, &want);
     int rc = file_read_all(g->path, &spec, e);
-    // OUT/grid.json: the spec the finished cells were last run under (documentation; cells carry their definitions).
-    if (!rc && (file_read_all(sp, &have, NULL) || have.len != spec.len || memcmp(have.data, spec.data, spec.len)))
-        rc = file_write_atomic(sp, spec.data, spec.len, e);
-    buf_clear(&have);
+    // The record first: from then on the directory is known to be this grid's, whatever grid.json holds.
     if (!rc && !file_exists(rp)) {
         rc = write_new(rp, &want, e);
         if (rc > 0) { // another --cell run recorded them first: they must be the same
@@ -577,11 +582,12 @@ int grid_out_commit(const aca_grid_spec *g, const char *out_dir, aca_grid_out_mo
             rc = record_read(out_dir, &rec, e) || record_check_hashes(g, out_dir, rec, in, e) ? -1 : 0;
             cJSON_Delete(rec);
         }
-    } else if (!rc && mode == GRID_OUT_RUN &&
-               (file_read_all(rp, &have, NULL) || have.len != want.len || memcmp(have.data, want.data, want.len))) {
+    } else if (!rc && mode == GRID_OUT_RUN && !same_bytes(rp, &want)) {
         rc = file_write_atomic(rp, want.data, want.len, e); // new paths of the same files, or new inputs before any cell
     }
-    buf_free(&want), buf_free(&have), buf_free(&spec);
+    // OUT/grid.json: the spec last run there (documentation: each cell carries its own definition).
+    if (!rc && !same_bytes(sp, &spec)) rc = file_write_atomic(sp, spec.data, spec.len, e);
+    buf_free(&want), buf_free(&spec);
     free(rp), free(sp);
     return rc;
 }

@@ -9,6 +9,7 @@
 #include <libgen.h>
 #include <limits.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -18,6 +19,7 @@
 #include "aca/grid.h"
 #include "aca/plan.h"
 #include "aca/mutate.h"
+#include "aca/safetensors.h"
 
 // A valid grid with `extra` spliced in at the top level and `cextra` into the second collective.
 static void grid_json(char *out, size_t n, const char *extra, const char *cextra) {
@@ -852,7 +854,6 @@ static void test_cli_errors(void **st) {
 }
 
 // ---- trust (issue 12): what a grid refuses, its locks and workers, results.jsonl from the cells --
-#include <sys/prctl.h>
 
 typedef struct {
     char *d, *corpus, *cfg, *vocab, *out;
@@ -963,16 +964,22 @@ static void edit_corpus_before_cell(const aca_grid_spec *g, const aca_grid_cell 
     if (!r && !skipped) append_text(ctx, "9999:::Web_Developer:::a resume added while the grid ran\n");
 }
 
+// A fresh environment, d/g.json (the tiny grid with extra) loaded into g and run in d/out.
+static void trust_first_run(trust_env *t, const char *extra, aca_grid_spec *g, aca_grid_stats *st) {
+    aca_err e;
+    trust_setup(t);
+    trust_spec(t, "g.json", NULL, extra, g);
+    TU_OK(trust_run(g, t->out, -1, st, &e), &e);
+    assert_int_equal(st->ran, st->n_cells);
+}
+
 static void test_trust_inputs_recorded(void **st_) {
     (void)st_;
     trust_env t;
-    trust_setup(&t);
     aca_grid_spec g;
     aca_grid_stats st;
     aca_err e;
-    trust_spec(&t, "g.json", NULL, "", &g);
-    TU_OK(trust_run(&g, t.out, -1, &st, &e), &e);
-    assert_int_equal(st.ran, 1);
+    trust_first_run(&t, "", &g, &st);
     grid_spec_free(&g);
     // The record: every input's field, path and hash.
     char *rp = tu_path(t.out, "inputs.json"), *rec = tu_read_file(rp, NULL), hex[65];
@@ -1219,12 +1226,10 @@ static void free_lines(char **l, int n) {
 static void test_trust_results_derived(void **st_) {
     (void)st_;
     trust_env t;
-    trust_setup(&t);
     aca_grid_spec g;
     aca_grid_stats st;
     aca_err e;
-    trust_spec(&t, "g.json", NULL, ", \"trials\": 2", &g);
-    TU_OK(trust_run(&g, t.out, -1, &st, &e), &e);
+    trust_first_run(&t, ", \"trials\": 2", &g, &st);
     char *rp = tu_path(t.out, "results.jsonl"), **l;
     assert_int_equal(lines_of(rp, &l), 2);
     assert_non_null(strstr(l[0], "\"cell\":\"alone-A=4-t0\""));
@@ -1301,6 +1306,94 @@ static void release_lock(pid_t p, int release) {
     close(release);
     assert_int_equal(waitpid(p, &status, 0), p);
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+// A random-init checkpoint of the tiny model with a head for `classes` (written as HF does).
+static void write_checkpoint(const trust_env *t, const char *dir, char *const *classes, int n) {
+    aca_run_setup s;
+    run_setup_default(&s);
+    s.config_path = t->cfg;
+    s.max_len = 16;
+    aca_model *m;
+    aca_err e = {0};
+    TU_OK(run_load_model(&s, classes, n, 8, &m, &e), &e);
+    TU_OK(train_save_hf(m, dir, t->vocab, &e), &e);
+    run_free_model(m);
+}
+
+// Overwrites 4 bytes of the first float32 tensor of a safetensors file.
+static void poke_weights(const char *path, uint32_t bits) {
+    st_file f = {0};
+    aca_err e = {0};
+    TU_OK(st_open(&f, path, &e), &e);
+    size_t at = 0;
+    for (int k = 0; k < f.n && !at; k++)
+        if (f.tensors[k].dtype == ST_F32) at = (size_t)(f.data - (const uint8_t *)f.file.data) + f.tensors[k].begin;
+    assert_true(at > 0);
+    size_t n;
+    char *b = tu_read_file(path, &n);
+    memcpy(b + at, &bits, 4);
+    tu_write_bytes(path, b, n);
+    free(b);
+    st_close(&f);
+}
+
+// A checkpoint grid: its weights are an input (hashed, edits refused); damaged or mismatched
+// weights are caught before the first cell.
+static void test_trust_checkpoint(void **st_) {
+    (void)st_;
+    trust_env t;
+    trust_setup(&t);
+    aca_corpus c;
+    aca_corpus_opts co = {0};
+    aca_err e = {0};
+    TU_OK(corpus_load(t.corpus, &co, &c, &e), &e);
+    char *ck = tu_path(t.d, "ckpt"), *w = tu_path(ck, "model.safetensors"), extra[600];
+    write_checkpoint(&t, ck, c.classes, c.n_classes);
+    snprintf(extra, sizeof extra, ", \"model\": {\"dir\": \"%s\"}", ck);
+    aca_grid_spec g;
+    aca_grid_stats st;
+    trust_spec(&t, "g.json", NULL, extra, &g);
+    TU_OK(trust_run(&g, t.out, -1, &st, &e), &e);
+    assert_int_equal(st.ran, 1);
+    grid_spec_free(&g);
+    // One weight changed: the checkpoint is another model.
+    size_t n;
+    char *orig = tu_read_file(w, &n), was[65], now[65];
+    sha_of(w, was);
+    poke_weights(w, 0x3c23d70a); // 0.01f
+    sha_of(w, now);
+    expect_refused(&t, extra, "g.json: model.dir: the checkpoint weights changed since this grid started in");
+    expect_refused(&t, extra, was);
+    expect_refused(&t, extra, now);
+    // A NaN weight, caught before a fresh grid's first cell.
+    poke_weights(w, 0x7fc00000);
+    char *o2 = tu_path(t.d, "out2");
+    trust_spec(&t, "g.json", NULL, extra, &g);
+    TU_EXPECT_ERR(trust_run(&g, o2, -1, &st, &e), &e, "holds NaN at element 0: the checkpoint is damaged");
+    assert_non_null(strstr(e.msg, "g.json: model.dir: "));
+    grid_spec_free(&g);
+    tu_write_bytes(w, orig, n);
+    free(orig);
+    // A head of 3 classes for a 10-class corpus.
+    char *ck3 = tu_path(t.d, "ckpt3"), *three[3] = {"x", "y", "z"};
+    write_checkpoint(&t, ck3, three, 3);
+    snprintf(extra, sizeof extra, ", \"model\": {\"dir\": \"%s\"}", ck3);
+    trust_spec(&t, "g.json", NULL, extra, &g);
+    TU_EXPECT_ERR(trust_run(&g, o2, -1, &st, &e), &e, "g.json: model.dir: the checkpoint's classification head has 3 classes, but the corpus has 10");
+    grid_spec_free(&g);
+    // The head's classes in another order.
+    char *ckr = tu_path(t.d, "ckptr");
+    char *rev[64];
+    for (int k = 0; k < c.n_classes; k++) rev[k] = c.classes[c.n_classes - 1 - k];
+    write_checkpoint(&t, ckr, rev, c.n_classes);
+    snprintf(extra, sizeof extra, ", \"model\": {\"dir\": \"%s\"}", ckr);
+    trust_spec(&t, "g.json", NULL, extra, &g);
+    TU_EXPECT_ERR(trust_run(&g, o2, -1, &st, &e), &e, "its head was trained on another class order");
+    grid_spec_free(&g);
+    corpus_free(&c);
+    free(ck), free(w), free(o2), free(ck3), free(ckr);
+    trust_free(&t);
 }
 
 // One grid, one writer: a second whole-grid run is refused naming the holder; --cell runs of
@@ -1418,11 +1511,11 @@ static pid_t start_jobs(const char *aca, const char *gp, const char *out) {
 // grid waits for them; an immediate resume then finishes the grid.
 static void test_trust_workers(void **st_) {
     (void)st_;
-    trust_env t;
-    trust_setup(&t);
     aca_grid_spec g;
     aca_grid_stats st;
     aca_err e;
+    trust_env t;
+    trust_setup(&t);
     trust_spec(&t, "g.json",
                "\"collectives\": [{\"name\": \"A\", \"target\": \"Software Developer\", \"signal\": \"U+2E17\"}],"
                " \"counts\": [4, 8], \"runs\": {\"baseline\": true, \"joint\": false}",
@@ -1485,6 +1578,7 @@ int main(void) {
         cmocka_unit_test(test_trust_validation),
         cmocka_unit_test(test_trust_ids),
         cmocka_unit_test(test_trust_results_derived),
+        cmocka_unit_test(test_trust_checkpoint),
         cmocka_unit_test(test_trust_locks),
         cmocka_unit_test(test_trust_workers),
     };
