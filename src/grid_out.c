@@ -551,7 +551,10 @@ static int write_new(const char *path, const aca_buf *b, aca_err *e) {
     int rc = file_write_atomic(tmp, b->data, b->len, e);
     if (!rc && link(tmp, path) != 0) {
         if (errno == EEXIST) rc = 1;
-        else rc = aca_errf(e, ACA_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
+        else if (errno != EPERM && errno != ENOTSUP && errno != ENOSYS) // a file system without hard links:
+            rc = aca_errf(e, ACA_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
+        else if (rename(tmp, path) != 0) // then the last of two simultaneous first runs wins
+            rc = aca_errf(e, ACA_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
     }
     unlink(tmp);
     free(tmp);
