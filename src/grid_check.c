@@ -172,7 +172,7 @@ static int check_weights(const aca_grid_spec *g, const aca_grid_input *w, const 
 
 static int check_model(const aca_grid_spec *g, const aca_grid_inputs *in, const aca_corpus *c, aca_err *e) {
     const aca_grid_input *cf = grid_input_of(in, "model config"), *w = grid_input_of(in, "checkpoint weights");
-    const aca_grid_input *v = grid_input_of(in, "vocabulary");
+    const char *tok_field = g->vocab_path ? "model.vocab" : "model.dir";
     aca_config cfg;
     if (config_load(cf->path, &cfg, e)) return aca_err_prefix(e, "%s: %s", g->path, cf->field);
     int rc = 0;
@@ -180,11 +180,9 @@ static int check_model(const aca_grid_spec *g, const aca_grid_inputs *in, const 
         rc = aca_errf(e, ACA_ERR_VALUE, "%s: train.max_len: %d exceeds the model's max_position_embeddings %d (%s)", g->path,
                       g->max_len, cfg.max_position, cf->path);
     if (!rc && w) rc = check_weights(g, w, &cfg, c, e);
-    aca_tokenizer *tok = rc ? NULL : tokenizer_load(v->path, -1, e);
-    if (!rc && !tok) rc = aca_err_prefix(e, "%s: %s", g->path, v->field);
-    if (tok && tokenizer_vocab_size(tok) > cfg.vocab_size)
-        rc = aca_errf(e, ACA_ERR_VALUE, "%s: %s: %s has %d tokens, but the model's vocab_size is %d (%s)", g->path, v->field,
-                      v->path, tokenizer_vocab_size(tok), cfg.vocab_size, cf->path);
+    // The tokenizer exactly as the cells open it, and its ids within the model's embeddings.
+    aca_tokenizer *tok = rc ? NULL : tokenizer_for_model(g->vocab_path, g->model_dir, e);
+    if (!rc && (!tok || tokenizer_fits_model(tok, cfg.vocab_size, e))) rc = aca_err_prefix(e, "%s: %s", g->path, tok_field);
     if (tok) tokenizer_free(tok);
     config_free(&cfg);
     return rc;

@@ -29,22 +29,41 @@ void grid_inputs_free(aca_grid_inputs *in) {
 }
 
 static void input_add(aca_grid_inputs *in, const char *role, const char *field, char *path) {
+    if (in->n == GRID_MAX_INPUTS) { // a tokenizer directory with many .model files: tokenizer_load refuses it
+        free(path);
+        return;
+    }
     aca_grid_input *x = &in->v[in->n++];
-    x->role = role;
+    snprintf(x->role, sizeof x->role, "%s", role);
     x->field = field;
     x->path = path;
     x->sha256[0] = 0;
 }
 
-// The vocabulary of a checkpoint directory, in the order run_condition looks for it.
-static char *checkpoint_vocab(const char *dir) {
-    static const char *const names[] = {"vocab.txt", "spiece.model", "sentencepiece.bpe.model"};
+static int ends_with(const char *s, const char *suf) {
+    size_t a = strlen(s), b = strlen(suf);
+    return a >= b && !strcmp(s + a - b, suf);
+}
+
+// The files tokenizer_load reads in a directory (those present): the WordPiece files and any
+// SentencePiece .model.
+static void tokenizer_dir_inputs(aca_grid_inputs *in, const char *dir, const char *field) {
+    static const char *const names[] = {"vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"};
+    char role[64];
     for (size_t k = 0; k < ACA_ARRAY_LEN(names); k++) {
         char *p = path_join(dir, names[k]);
-        if (file_exists(p)) return p;
-        free(p);
+        snprintf(role, sizeof role, "tokenizer %s", names[k]);
+        if (file_exists(p)) input_add(in, role, field, p);
+        else free(p);
     }
-    return NULL;
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    while (d && (de = readdir(d)))
+        if (ends_with(de->d_name, ".model")) {
+            snprintf(role, sizeof role, "tokenizer %.50s", de->d_name);
+            input_add(in, role, field, path_join(dir, de->d_name));
+        }
+    if (d) closedir(d);
 }
 
 static int inputs_resolve(const aca_grid_spec *g, const char *out_dir, aca_grid_inputs *in, aca_err *e) {
@@ -59,19 +78,14 @@ static int inputs_resolve(const aca_grid_spec *g, const char *out_dir, aca_grid_
         return aca_errf(e, ACA_ERR_VALUE, "%s: model: no model: give \"dir\" (a checkpoint) or \"config\" (random init)",
                         g->path);
     }
-    if (g->vocab_path) {
-        input_add(in, "vocabulary", "model.vocab", xstrdup(g->vocab_path));
-    } else if (g->model_dir) {
-        char *v = checkpoint_vocab(g->model_dir);
-        if (!v)
-            return aca_errf(e, ACA_ERR_IO,
-                            "%s: model.dir: %s has no vocab.txt or SentencePiece .model: name one with \"vocab\" in \"model\"",
-                            g->path, g->model_dir);
-        input_add(in, "vocabulary", "model.dir", v);
-    } else {
-        return aca_errf(e, ACA_ERR_VALUE, "%s: model.vocab: a model from \"config\" needs a vocabulary file", g->path);
-    }
-    in->vocab = in->v[in->n - 1].path;
+    // The tokenizer as the cells open it (tokenizer_for_model): "vocab" (a file or a directory), else
+    // the checkpoint directory.  What it lacks there, grid_check reports.
+    const char *tok = g->vocab_path ? g->vocab_path : g->model_dir;
+    const char *field = g->vocab_path ? "model.vocab" : "model.dir";
+    struct stat st;
+    if (!tok) return aca_errf(e, ACA_ERR_VALUE, "%s: model.vocab: a model from \"config\" needs a vocabulary", g->path);
+    if (stat(tok, &st) == 0 && S_ISDIR(st.st_mode)) tokenizer_dir_inputs(in, tok, field);
+    else input_add(in, "vocabulary", field, xstrdup(tok));
     return 0;
 }
 
@@ -102,6 +116,18 @@ const aca_grid_input *grid_input_of(const aca_grid_inputs *in, const char *role)
 }
 
 // ---- the record of the inputs (OUT/inputs.json) ------------------------------------------------
+static void put_num(aca_buf *b, double v);
+
+// A synthetic corpus's settings: {"docs": N, "seed": S, "char_rates": {"U+007B": 0.0008, ...}}.
+static void synth_json(const aca_grid_spec *g, aca_buf *b) {
+    buf_printf(b, "{\"docs\": %ld, \"seed\": %llu, \"char_rates\": {", g->synth_docs, (unsigned long long)g->synth_seed);
+    for (int k = 0; k < g->synth_opts.n; k++) {
+        buf_printf(b, "%s\"U+%04X\": ", k ? ", " : "", (unsigned)g->synth_opts.cp[k]);
+        put_num(b, g->synth_opts.rate[k]);
+    }
+    buf_puts(b, "}}");
+}
+
 static void record_json(const aca_grid_spec *g, const aca_grid_inputs *in, aca_buf *b) {
     buf_printf(b, "{\"format\": \"%s\",\n \"inputs\": [", RECORD_FORMAT);
     for (int k = 0; k < in->n; k++) {
@@ -111,8 +137,7 @@ static void record_json(const aca_grid_spec *g, const aca_grid_inputs *in, aca_b
         buf_printf(b, ", \"sha256\": \"%s\"}", x->sha256);
     }
     buf_puts(b, "]");
-    if (!g->corpus_path)
-        buf_printf(b, ",\n \"synthetic\": {\"docs\": %ld, \"seed\": %llu}", g->synth_docs, (unsigned long long)g->synth_seed);
+    if (!g->corpus_path) buf_puts(b, ",\n \"synthetic\": "), synth_json(g, b);
     buf_puts(b, "}\n");
 }
 
@@ -143,23 +168,26 @@ static int record_read(const char *out_dir, cJSON **rec, aca_err *e) {
 // The synthetic corpus settings of the record against the spec's.
 static int record_check_synthetic(const aca_grid_spec *g, const char *out_dir, const cJSON *rec, aca_err *e) {
     const cJSON *s = cJSON_GetObjectItemCaseSensitive(rec, "synthetic");
-    const cJSON *docs = cJSON_GetObjectItemCaseSensitive(s, "docs"), *seed = cJSON_GetObjectItemCaseSensitive(s, "seed");
     if (!s && g->corpus_path) return 0;
-    if (s && !g->corpus_path && cJSON_IsNumber(docs) && cJSON_IsNumber(seed) && docs->valuedouble == (double)g->synth_docs &&
-        seed->valuedouble == (double)g->synth_seed)
-        return 0;
-    char was[96], now[96];
-    if (s) snprintf(was, sizeof was, "a synthetic corpus of %.0f documents (seed %.0f)", docs ? docs->valuedouble : NAN,
-                    seed ? seed->valuedouble : NAN);
-    else snprintf(was, sizeof was, "a corpus file (corpus.path)");
-    if (!g->corpus_path)
-        snprintf(now, sizeof now, "a synthetic corpus of %ld documents (seed %llu)", g->synth_docs,
-                 (unsigned long long)g->synth_seed);
-    else snprintf(now, sizeof now, "the corpus file %.60s", g->corpus_path);
-    return aca_errf(e, ACA_ERR_VALUE,
-                    "%s: %s: %s started with %s; the spec now asks for %s.  Its finished cells would mix with cells of "
-                    "another corpus: undo the change, or run the changed grid with a new --out",
-                    g->path, g->corpus_path ? "corpus.path" : "corpus.synthetic", out_dir, was, now);
+    aca_buf now = {0};
+    char *was = s ? cJSON_PrintUnformatted(s) : NULL, *want = NULL;
+    if (!g->corpus_path) {
+        synth_json(g, &now);
+        cJSON *n = cJSON_Parse(now.data);
+        want = cJSON_PrintUnformatted(n);
+        cJSON_Delete(n);
+    }
+    int rc = 0;
+    if (!was || !want || strcmp(was, want))
+        rc = aca_errf(e, ACA_ERR_VALUE,
+                      "%s: %s: %s started with %s%s; the spec now asks for %s%s.  Its finished cells would mix with cells "
+                      "of another corpus: undo the change, or run the changed grid with a new --out",
+                      g->path, g->corpus_path ? "corpus.path" : "corpus", out_dir, was ? "a synthetic corpus " : "the corpus file",
+                      was ? was : "of \"path\"", want ? "a synthetic corpus " : "the corpus file ",
+                      want ? want : g->corpus_path);
+    cJSON_free(was), cJSON_free(want);
+    buf_free(&now);
+    return rc;
 }
 
 // 0 when every input of the record has the same role and hash now; else the first difference.
@@ -244,14 +272,14 @@ static int synth_corpus(const aca_grid_spec *g, const char *out_dir, int have_re
     int exists = file_exists(p), rc = 0;
     if (!exists || !have_record) { // with a record, the hash check below compares it
         aca_buf b = {0};
-        corpus_synth_text(&b, (size_t)g->synth_docs, g->synth_seed);
+        corpus_synth_text_opts(&b, (size_t)g->synth_docs, g->synth_seed, &g->synth_opts);
         char want[65], have[65];
         sha256_hex(b.data, b.len, want);
         if (!exists) rc = file_write_atomic(p, b.data, b.len, e);
         else if (!(rc = sha256_file_hex(p, have, e)) && strcmp(want, have))
             rc = aca_errf(e, ACA_ERR_VALUE,
                           "%s: corpus.synthetic: %s is not the synthetic corpus of %ld documents (seed %llu) that the spec "
-                          "asks for (written for other settings, or edited): run the grid with a new --out",
+                          "asks for (written for other settings or by another aca, or edited): run the grid with a new --out",
                           g->path, p, g->synth_docs, (unsigned long long)g->synth_seed);
         buf_free(&b);
     }
@@ -332,28 +360,21 @@ static void put_kv_str(aca_buf *b, const char *k, const char *v) {
     buf_json_str(b, v, strlen(v));
 }
 
-static const char *sha_of(const aca_grid_inputs *in, const char *role) {
-    const aca_grid_input *x = grid_input_of(in, role);
-    return x ? x->sha256 : "none";
-}
-
 void grid_cell_definition(const aca_grid_spec *g, const aca_grid_inputs *in, const aca_grid_cell *c, aca_buf *b) {
     static const char *const kinds[] = {"baseline", "alone", "joint"};
     int pi, hi, ei;
     grid_variant_axes(g, c->variant, &pi, &hi, &ei);
     buf_puts(b, "{");
     put_kv_num(b, "seed", (double)g->seed);
-    buf_printf(b, ",\"trial\":%d,\"kind\":\"%s\",\"corpus\":{", c->trial, kinds[c->kind]);
-    put_kv_str(b, "sha256", sha_of(in, "corpus"));
-    buf_putc(b, ',');
+    buf_printf(b, ",\"trial\":%d,\"kind\":\"%s\",\"inputs\":{", c->trial, kinds[c->kind]);
+    for (int k = 0; k < in->n; k++) {
+        buf_puts(b, k ? "," : "");
+        put_kv_str(b, in->v[k].role, in->v[k].sha256);
+    }
+    buf_puts(b, "},\"corpus\":{");
     put_kv_str(b, "encoding", g->encoding ? g->encoding : "auto");
-    buf_printf(b, "},\"split\":{\"train\":%zu,\"test\":%zu},\"model\":{", g->n_train, g->n_test);
-    put_kv_str(b, "config", sha_of(in, "model config"));
-    buf_putc(b, ',');
-    put_kv_str(b, "weights", sha_of(in, "checkpoint weights"));
-    buf_putc(b, ',');
-    put_kv_str(b, "vocab", sha_of(in, "vocabulary"));
-    buf_printf(b, "},\"train\":{\"epochs\":%d,\"batch\":%d,", g->epochs, g->batch);
+    buf_printf(b, "},\"split\":{\"train\":%zu,\"test\":%zu},\"train\":{\"epochs\":%d,\"batch\":%d,", g->n_train,
+               g->n_test, g->epochs, g->batch);
     put_kv_num(b, "lr", g->lr);
     buf_putc(b, ',');
     put_kv_num(b, "weight_decay", g->weight_decay);
@@ -432,16 +453,11 @@ static int json_diff(const cJSON *a, const cJSON *b, aca_buf *path, const cJSON 
 
 // The GRID.json field behind a path of the definition.
 static void definition_field(const aca_grid_spec *g, const aca_grid_inputs *in, const char *path, aca_buf *f) {
-    static const struct {
-        const char *def, *role;
-    } files[] = {{"corpus.sha256", "corpus"}, {"model.config", "model config"}, {"model.weights", "checkpoint weights"},
-                 {"model.vocab", "vocabulary"}};
-    for (size_t k = 0; k < ACA_ARRAY_LEN(files); k++)
-        if (!strcmp(path, files[k].def)) {
-            const aca_grid_input *x = grid_input_of(in, files[k].role);
-            buf_puts(f, x ? x->field : "model");
-            return;
-        }
+    if (!strncmp(path, "inputs.", 7)) { // the file of that role
+        const aca_grid_input *x = grid_input_of(in, path + 7);
+        buf_printf(f, "%s (%s)", x ? x->field : "model", path + 7);
+        return;
+    }
     int i = -1;
     char rest[64] = "";
     if (!strncmp(path, "mutation.", 9)) {
