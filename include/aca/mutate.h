@@ -154,5 +154,9 @@ typedef struct {
 // was (every member of an idle collective), members by class, member ids; unplant: "unplant": {n_e, n_e_source, planters, estimated_label, estimated_from,
 // estimator_carriers, estimators}), counts per class (train before/after, test).
 int mutate_run(const aca_mutate_opts *o, aca_err *e);
+// Everything mutate_run decides before writing (split, classes, membership, unplant estimators), on
+// an already loaded corpus c (named o->corpus_path in messages) and spec, writing nothing: 0 when
+// mutate_run would succeed with these inputs, else its error.  o->spec_path and o->only are unused.
+int mutate_check(const aca_mutate_opts *o, const aca_corpus *c, const aca_spec *spec, aca_err *e);
 
 #endif

@@ -206,6 +206,11 @@ int cmd_grid(int argc, char **argv) {
             goto done;
         }
     }
+    if (report && !file_exists(outd)) {
+        fprintf(stderr, "aca: %s: no such directory: run the grid there first (--report aggregates its finished cells)\n",
+                outd);
+        goto done;
+    }
     aca_grid_agg a;
     if (grid_aggregate(&g, outd, &a, &e)) {
         rc = cli_fail(&e);
