@@ -83,7 +83,7 @@ else
 endif
 
 # ---- sources -----------------------------------------------------------------------------------
-LIB_C   := $(wildcard src/*.c tokenizer/*.c models/*.c kernels/cpu/*.c)
+LIB_C   := $(wildcard src/*.c tokenizer/*.c models/*.c kernels/*.c kernels/cpu/*.c)
 LIB_CXX := $(wildcard tokenizer/*.cc)
 CLI_C   := $(wildcard src/cli/*.c)
 LIB_OBJ := $(LIB_C:%.c=$(BUILD)/%.o) $(LIB_CXX:%.cc=$(BUILD)/%.o) $(CU_OBJ)

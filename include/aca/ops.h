@@ -111,8 +111,8 @@ struct aca_ops {
     // token, 0 = padding (masked as a key; padded query rows are computed like any other).
     // out (B,T,C) = concat_h( dropout(softmax(q_h k_h^T / sqrt(HS) + maskbias)) v_h ).
     // Dropout on the probabilities uses element index ((b*NH + h)*T + i)*T + j.
-    // state: attention_state_bytes(B,T,NH) bytes the backend saves for backward.
-    size_t (*attention_state_bytes)(aca_backend *be, int B, int T, int NH);
+    // state: attention_state_bytes(B,T,C,NH) bytes the backend saves for backward.
+    size_t (*attention_state_bytes)(aca_backend *be, int B, int T, int C, int NH);
     void (*attention_forward)(aca_backend *be, void *out, void *state, const void *qkv, const int32_t *mask,
                               int B, int T, int C, int NH, float p_drop, uint64_t seed);
     // dqkv (B,T,3C) overwrite.
@@ -142,6 +142,11 @@ struct aca_ops {
 aca_backend *aca_backend_create(const char *device, const char *precision, aca_err *e);
 void aca_backend_destroy(aca_backend *be);
 aca_backend *aca_backend_cpu_create(aca_err *e);
+// The CUDA backend's roundings on the CPU (kernels/cpu/ops_emul.c), dtype bf16 or fp16: tensors of
+// the compute dtype are stored in it, every op computes in fp32 and rounds its outputs to nearest
+// even where the CUDA backend stores them; attention is the CUDA backend's GEMM composition on a
+// cuBLAS test double.  For tests: slow.
+aca_backend *aca_backend_emul_create(aca_dtype dtype, aca_err *e);
 #ifdef ACA_HAVE_CUDA
 aca_backend *aca_backend_cuda_create(aca_dtype dtype, aca_err *e);
 #endif
