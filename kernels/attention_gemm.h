@@ -67,6 +67,9 @@ typedef struct {
     aca_dtype dt;
 } att_rows;
 
+// The CUDA executor's scratch budget per slice (attention_gemm.cu).
+#define ATT_GEMM_GPU_SLICE_BYTES ((size_t)1 << 30)
+
 typedef struct att_exec att_exec;
 struct att_exec {
     void (*gemm)(const att_exec *x, const att_gemm *g);

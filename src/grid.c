@@ -161,7 +161,7 @@ void grid_spec_free(aca_grid_spec *g) {
     free(g->coll);
     free(g->path), free(g->name), free(g->corpus_path), free(g->encoding);
     free(g->model_dir), free(g->config_path), free(g->vocab_path);
-    free(g->device), free(g->precision), free(g->overlap);
+    free(g->device), free(g->precision), free(g->overlap), free(g->attention);
     free(g->periods), free(g->homog), free(g->eps);
     memset(g, 0, sizeof *g);
 }
@@ -292,7 +292,7 @@ int grid_spec_parse(const char *json, const char *path, aca_grid_spec *g, aca_er
     }
     static const char *const top[] = {"name",   "seed",    "corpus",      "split",     "model",    "train",
                                       "device", "precision", "overlap",   "collectives", "levels", "counts",
-                                      "trials", "period",  "homogeneity", "runs", "dp", "planner"};
+                                      "trials", "period",  "homogeneity", "runs", "dp", "planner", "attention"};
     static const char *const k_corpus[] = {"path", "encoding", "synthetic", "seed"};
     static const char *const k_split[] = {"train", "test"};
     static const char *const k_model[] = {"dir", "config", "vocab"};
@@ -383,8 +383,13 @@ int grid_spec_parse(const char *json, const char *path, aca_grid_spec *g, aca_er
         g->epochs = (int)ep, g->batch = (int)b, g->max_len = (int)ml, g->eval_batch = (int)eb;
     }
     if (get_str(&p, root, "device", "device", &g->device) || get_str(&p, root, "precision", "precision", &g->precision) ||
-        get_str(&p, root, "overlap", "overlap", &g->overlap))
+        get_str(&p, root, "overlap", "overlap", &g->overlap) || get_str(&p, root, "attention", "attention", &g->attention))
         goto done;
+    if (!g->attention) g->attention = xstrdup("auto");
+    if (strcmp(g->attention, "auto") && strcmp(g->attention, "gemm") && strcmp(g->attention, "cudnn")) {
+        perr(&p, "attention", "'%s' is not an attention path (auto | gemm | cudnn)", g->attention);
+        goto done;
+    }
     if (!g->device) g->device = xstrdup("cpu");
     if (!g->precision) g->precision = xstrdup("fp32");
     if (!g->overlap) g->overlap = xstrdup("disjoint");
@@ -775,6 +780,7 @@ static void base_setup(const aca_grid_spec *g, const char *corpus, aca_run_setup
     s->eval_batch = g->eval_batch;
     s->device = g->device;
     s->precision = g->precision;
+    s->attention = g->attention;
 }
 
 static int run_cell(const aca_grid_spec *g, const aca_grid_opts *o, const char *corpus, const aca_grid_cell *c,

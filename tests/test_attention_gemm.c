@@ -1,7 +1,7 @@
 // The CUDA backend's GEMM attention (kernels/attention_gemm.c), run by the cuBLAS test double and
 // the host row kernels (kernels/attention_host.c), against the CPU attention op in double precision
 // (cpu_attention_*_f64): the same calls, with the same arguments, that cuBLAS gets on the GPU.
-//  - fp32 at T = 1, 7, 65, 129, 3 heads (and 4), padding masks (and a fully padded sequence),
+//  - fp32 at T = 1, 7, 65, 129, 3 heads (and 4), head sizes 8 to 96, padding masks (and a fully padded sequence),
 //    dropout 0 / 0.1 / 1, both batching layouts (a GEMM per sequence when B <= NH, per head
 //    otherwise) and several slices of the batch: relative error < 2e-6;
 //  - bf16 and fp16 operands (fp32 accumulation, P, Pd, dS rounded): relative error < 1e-2;
@@ -141,6 +141,7 @@ static const att_case CASES[] = {
     {2, 1, 3, 16, 0.0f, 0, 0},     {2, 7, 3, 16, 0.1f, 1, 0},     {4, 7, 3, 8, 0.1f, 2, 0},
     {2, 65, 3, 16, 0.1f, 1, 0},    {5, 65, 3, 8, 0.0f, 1, 0},     {2, 129, 3, 16, 0.1f, 1, 0},
     {4, 129, 3, 12, 0.2f, 2, 1 << 19}, {3, 33, 4, 8, 1.0f, 1, 0}, {7, 17, 3, 8, 0.1f, 1, 20000},
+    {2, 9, 2, 96, 0.1f, 1, 0}, // head size > 64 (the old CUDA kernels' limit)
 };
 
 static void test_fp32(void **state) {

@@ -155,6 +155,7 @@ aca_backend *aca_backend_cpu_create(aca_err *e) {
     be->dtype = ACA_DT_F32;
     be->deterministic = 1;
     be->tf32 = 0;
+    be->attention_used = "cpu";
     be->impl = NULL;
     return be;
 }

@@ -222,6 +222,7 @@ aca_backend *aca_backend_emul_create(aca_dtype dtype, aca_err *e) {
     be->ops = &EMUL_OPS;
     be->dtype = dtype;
     be->deterministic = 1;
+    be->attention_used = "gemm"; // the CUDA backend's GEMM composition, on the cuBLAS double
     be->impl = x;
     return be;
 }

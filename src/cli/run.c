@@ -84,7 +84,7 @@ int cli_default_model(aca_run_setup *s, char *cfg_buf, char *vocab_buf, size_t n
 
 int cmd_run(int argc, char **argv) {
     const char *out = "out/run", *corpus = NULL, *model = NULL, *config = NULL, *vocab = NULL, *results = NULL;
-    const char *device = "cpu", *precision = "fp32";
+    const char *device = "cpu", *precision = "fp32", *attention = "auto";
     long epochs = 5, batch = 8, max_len = 512, docs = 2000, n_train = 0, n_test = 0;
     double lr = 5e-5, wd = 0.0, clip = 1.0, dp_clip = 1.0, dp_sigma = NAN, dp_eps = NAN, dp_delta = 1e-5;
     const char *dp_sampling = "poisson";
@@ -124,6 +124,7 @@ int cmd_run(int argc, char **argv) {
         {"--dp-freeze-embeddings", OPT_FLAG, &dp_freeze, NULL,
          "DP-SGD: do not train the embedding tables (no clip budget or noise spent on them)", 0, 0},
         {"--quiet", OPT_FLAG, &quiet, NULL, "no progress output", 0, 0},
+        {"--attention", OPT_STR, &attention, "auto|gemm|cudnn", "CUDA attention path (default auto: cuDNN where it runs)", 0, 0},
     };
     aca_err e = {0};
     const char *pos[1];
@@ -153,6 +154,7 @@ int cmd_run(int argc, char **argv) {
     s.vocab_path = vocab;
     s.device = device;
     s.precision = precision;
+    s.attention = attention;
     s.max_len = (int)max_len;
     s.n_train = (size_t)n_train;
     s.n_test = (size_t)n_test;

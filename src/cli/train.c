@@ -126,7 +126,7 @@ static const char USAGE[] =
 
 int cmd_train(int argc, char **argv) {
     const char *model = NULL, *config = NULL, *data = NULL, *out = NULL, *vocab = NULL;
-    const char *device = "cpu", *precision = "fp32";
+    const char *device = "cpu", *precision = "fp32", *attention = "auto";
     long epochs = 5, batch = 8, max_len = 512, save_every = 0, log_every = 50, stop_after = 0;
     double lr = 5e-5, wd = 0.0, clip = 1.0, dp_clip = 1.0, dp_sigma = NAN, dp_eps = NAN, dp_delta = 1e-5;
     const char *dp_sampling = "poisson";
@@ -162,6 +162,7 @@ int cmd_train(int argc, char **argv) {
         {"--dp-freeze-embeddings", OPT_FLAG, &dp_freeze, NULL,
          "DP-SGD: do not train the embedding tables (no clip budget or noise spent on them)", 0, 0},
         {"--quiet", OPT_FLAG, &quiet, NULL, "no progress or log output (errors still print)", 0, 0},
+        {"--attention", OPT_STR, &attention, "auto|gemm|cudnn", "CUDA attention path (default auto: cuDNN where it runs)", 0, 0},
     };
     aca_err e = {0};
     int r = opt_parse(opts, (int)ACA_ARRAY_LEN(opts), argc, argv, 1, NULL, 0, NULL, USAGE, &e);
@@ -185,6 +186,7 @@ int cmd_train(int argc, char **argv) {
     s.vocab_path = vocab;
     s.device = device;
     s.precision = precision;
+    s.attention = attention;
     s.max_len = (int)max_len;
     s.init_seed = opts[14].seen ? init_seed : seed;
     aca_train_opts *to = &s.train;
@@ -249,8 +251,8 @@ int cmd_train(int argc, char **argv) {
                  tokenizer_vocab_size(tok), model_config(m)->vocab_size);
         goto done;
     }
-    log_info("model: %zu parameters, %s/%s; %ld steps (%d epochs x %ld batches of %d)", model_num_params(m), device,
-             precision, train_total_steps(train.n, to->batch, to->epochs), to->epochs,
+    log_info("model: %zu parameters, %s/%s, attention %s; %ld steps (%d epochs x %ld batches of %d)", model_num_params(m),
+             device, precision, aca_backend_attention_name(model_backend(m)), train_total_steps(train.n, to->batch, to->epochs), to->epochs,
              train_total_steps(train.n, to->batch, 1), to->batch);
     int trc = train_run(m, &train, to, &st, &e);
     cli_progress_end(&prog);
