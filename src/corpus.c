@@ -4,9 +4,12 @@
 #include "aca/corpus.h"
 
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include "aca/jsontext.h"
 
 // ---- class names -------------------------------------------------------------------------------
 static int fold(unsigned char ch) {
@@ -134,6 +137,72 @@ static int cp1252_to_utf8(const char *path, const aca_buf *in, aca_buf *out, aca
     return 0;
 }
 
+// Valid multi-byte UTF-8 sequences and invalid bytes (each resynchronized on the next byte) in s.
+static void utf8_census(const char *s, size_t n, size_t *multi, size_t *invalid) {
+    *multi = *invalid = 0;
+    for (size_t i = 0; i < n;) {
+        uint32_t cp;
+        size_t k = (unsigned char)s[i] < 0x80 ? 1 : utf8_decode((const unsigned char *)s + i, n - i, &cp);
+        if (k > 1) *multi += 1;
+        if (!k) *invalid += 1, k = 1;
+        i += k;
+    }
+}
+
+static int utf8_error(const char *path, const aca_buf *raw, size_t bad, const char *why, aca_err *e) {
+    return aca_errf(e, ACA_ERR_FORMAT, "%s:%zu: invalid UTF-8 at byte offset %zu (byte 0x%02X)%s", path,
+                    line_of_offset(raw->data, bad), bad, (unsigned char)raw->data[bad], why);
+}
+
+// Decides the encoding (see corpus.h) and leaves raw holding UTF-8; *skip: the bytes of a UTF-8
+// byte order mark to skip.  Errors: a UTF-16/32 file, a BOM with --encoding cp1252, an invalid
+// byte in a file read as UTF-8, an undefined cp1252 byte.
+static int text_settle_encoding(const char *path, aca_buf *raw, aca_corpus_encoding want, aca_corpus_encoding *got,
+                                size_t *skip, aca_err *e) {
+    const unsigned char *u = (const unsigned char *)raw->data;
+    *skip = 0;
+    if (raw->len >= 2 && ((u[0] == 0xFF && u[1] == 0xFE) || (u[0] == 0xFE && u[1] == 0xFF)))
+        return aca_errf(e, ACA_ERR_FORMAT,
+                        "%s: starts with a UTF-16 byte order mark; aca reads UTF-8 or windows-1252 (convert it, e.g. "
+                        "iconv -f UTF-16 -t UTF-8)",
+                        path);
+    if (raw->len >= 4 && !memcmp(u, "\0\0\xFE\xFF", 4))
+        return aca_errf(e, ACA_ERR_FORMAT, "%s: starts with a UTF-32 byte order mark; aca reads UTF-8 or windows-1252",
+                        path);
+    int bom = utf8_bom_len(raw->data, raw->len) > 0;
+    if (bom && want == CORPUS_ENC_CP1252)
+        return aca_errf(e, ACA_ERR_FORMAT,
+                        "%s: starts with a UTF-8 byte order mark, but --encoding cp1252 was given (a BOM means UTF-8: "
+                        "use --encoding utf8 or auto)",
+                        path);
+    size_t bad = utf8_first_invalid(raw->data, raw->len);
+    if (bom) want = CORPUS_ENC_UTF8, *skip = 3;
+    if (want == CORPUS_ENC_AUTO && bad != raw->len) {
+        size_t multi, invalid;
+        utf8_census(raw->data, raw->len, &multi, &invalid);
+        if (multi >= invalid) {
+            char why[200];
+            snprintf(why, sizeof why,
+                     " in a file that otherwise reads as UTF-8 (%zu multi-byte characters, %zu invalid byte(s)); fix it, "
+                     "or pass --encoding cp1252 if it really is windows-1252",
+                     multi, invalid);
+            return utf8_error(path, raw, bad, why, e);
+        }
+    }
+    *got = want != CORPUS_ENC_AUTO ? want : bad == raw->len ? CORPUS_ENC_UTF8 : CORPUS_ENC_CP1252;
+    if (*got == CORPUS_ENC_UTF8 && bad != raw->len)
+        return utf8_error(path, raw, bad,
+                          bom ? " (the file starts with a UTF-8 byte order mark, so it is read as UTF-8)"
+                              : "; try --encoding cp1252",
+                          e);
+    if (*got != CORPUS_ENC_CP1252) return 0;
+    aca_buf conv = {0}; // every byte maps, even in a file that also happens to be valid UTF-8
+    if (cp1252_to_utf8(path, raw, &conv, e)) return buf_free(&conv), -1;
+    buf_free(raw);
+    *raw = conv;
+    return 0;
+}
+
 // ---- loading -----------------------------------------------------------------------------------
 typedef struct {
     size_t id_off, text_off, len, line;
@@ -148,6 +217,7 @@ typedef struct {
     parsed_doc *docs;
     size_t n, cap;
     size_t dropped;
+    size_t tsv_rows; // TSV lines read (a header is only the first)
 } load_ctx;
 
 static int class_resolve(load_ctx *L, const char *s, size_t n, size_t line, aca_err *e) {
@@ -169,9 +239,17 @@ static void trim(const char **s, size_t *n) {
     while (*n && text_is_space((unsigned char)(*s)[*n - 1])) (*n)--;
 }
 
+// A NUL byte in an id or a label: a C string would end there (only texts may hold one).
+static int nul_check(load_ctx *L, const char *s, size_t n, size_t line, const char *what, aca_err *e) {
+    if (!memchr(s, 0, n)) return 0;
+    return aca_errf(e, ACA_ERR_FORMAT, "%s:%zu: a NUL byte (U+0000) in the %s (only a text may hold one)", L->path, line,
+                    what);
+}
+
 // Labels from a ';'-separated string: counts the non-empty labels; the first one is the doc's.
 // Returns 1 when the doc is kept, 0 when dropped (multi-label under DROP), -1 on error.
 static int labels_apply(load_ctx *L, const char *s, size_t n, size_t line, parsed_doc *d, aca_err *e) {
+    if (nul_check(L, s, n, line, "label", e)) return -1;
     const char *first = NULL;
     size_t first_n = 0;
     int count = 0;
@@ -233,10 +311,35 @@ static int for_each_line(load_ctx *L, char *s, size_t n, line_fn fn, aca_buf *au
         *le = 0;
         size_t len = (size_t)(le - p);
         if (len && p[len - 1] == '\r') p[--len] = 0;
+        if (utf8_bom_len(p, len)) // the file's own BOM is skipped before the first line
+            return aca_errf(e, ACA_ERR_FORMAT, "%s:%zu: a byte order mark (U+FEFF) starts the line: concatenated files?",
+                            L->path, line);
         if (!text_blank(p, len) && fn(L, p, len, line, s, aux, e)) return -1;
         p = le + 1;
     }
     return 0;
+}
+
+// A text is empty when it holds nothing but spaces and C0 control characters (U+0000-U+001F, which
+// include TAB, LF, CR; and U+007F): what BERT's cleaning keeps of it is blank.
+static int text_empty(const char *s, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch > 0x20 && ch != 0x7F) return 0;
+    }
+    return 1;
+}
+
+// A CR not followed by LF stays in a text (BERT reads it as a space), unless what follows it on the
+// line holds the format's field separator: then the line is several records joined by CR line
+// endings, which would silently become one document.
+static int cr_check(load_ctx *L, const char *s, size_t n, size_t line, const char *sep, size_t sep_n, aca_err *e) {
+    const char *cr = memchr(s, '\r', n); // when any CR has a separator after it, the first one does
+    if (!cr || !memmem(cr + 1, (size_t)(s + n - cr - 1), sep, sep_n)) return 0;
+    return aca_errf(e, ACA_ERR_FORMAT,
+                    "%s:%zu: column %zu: a carriage return (CR) followed by another record on the same line (CR line "
+                    "endings? use LF or CRLF)",
+                    L->path, line, (size_t)(cr - s) + 1);
 }
 
 static int line_resume(load_ctx *L, char *s, size_t n, size_t line, char *base, aca_buf *aux, aca_err *e) {
@@ -244,6 +347,7 @@ static int line_resume(load_ctx *L, char *s, size_t n, size_t line, char *base, 
     char *b = a ? memmem(a + 3, (size_t)(s + n - a - 3), ":::", 3) : NULL;
     if (!b)
         return aca_errf(e, ACA_ERR_FORMAT, "%s:%zu: malformed line: expected id:::label:::text", L->path, line);
+    if (nul_check(L, s, (size_t)(a - s), line, "document id", e) || cr_check(L, s, n, line, ":::", 3, e)) return -1;
     parsed_doc *d = doc_push(L);
     *a = 0;
     *b = 0;
@@ -251,25 +355,35 @@ static int line_resume(load_ctx *L, char *s, size_t n, size_t line, char *base, 
     d->id_off = (size_t)(s - base);
     d->text_off = (size_t)(b + 3 - base);
     d->len = (size_t)(s + n - (b + 3));
-    if (text_blank(b + 3, d->len)) return aca_errf(e, ACA_ERR_FORMAT, "%s:%zu: empty text", L->path, line);
+    if (text_empty(b + 3, d->len)) return aca_errf(e, ACA_ERR_FORMAT, "%s:%zu: empty text", L->path, line);
     int k = labels_apply(L, a + 3, (size_t)(b - a - 3), line, d, e);
     if (k < 0) return -1;
     L->n += (size_t)k;
     return 0;
 }
 
+static int tsv_header(const char *s, size_t n, const char *tab) {
+    size_t rest = (size_t)(s + n - tab - 1);
+    return tab - s == 5 && !strncasecmp(s, "label", 5) && rest == 4 && !strncasecmp(tab + 1, "text", 4);
+}
+
 static int line_tsv(load_ctx *L, char *s, size_t n, size_t line, char *base, aca_buf *ids, aca_err *e) {
     char *tab = memchr(s, '\t', n);
     if (!tab) return aca_errf(e, ACA_ERR_FORMAT, "%s:%zu: malformed line: expected label<TAB>text", L->path, line);
-    if (L->n == 0 && !L->dropped && tab - s == 5 && !strncasecmp(s, "label", 5) && !strcasecmp(tab + 1, "text"))
-        return 0; // header
+    if (tsv_header(s, n, tab)) {
+        if (!L->tsv_rows) return 0;
+        return aca_errf(e, ACA_ERR_FORMAT, "%s:%zu: a second header line label<TAB>text: concatenated files?", L->path,
+                        line);
+    }
+    L->tsv_rows++;
+    if (cr_check(L, s, n, line, "\t", 1, e)) return -1;
     parsed_doc *d = doc_push(L);
     *tab = 0;
     d->line = line;
     id_number(ids, &d->id_off, line);
     d->text_off = (size_t)(tab + 1 - base);
     d->len = (size_t)(s + n - tab - 1);
-    if (text_blank(tab + 1, d->len)) return aca_errf(e, ACA_ERR_FORMAT, "%s:%zu: empty text", L->path, line);
+    if (text_empty(tab + 1, d->len)) return aca_errf(e, ACA_ERR_FORMAT, "%s:%zu: empty text", L->path, line);
     int k = labels_apply(L, s, (size_t)(tab - s), line, d, e);
     if (k < 0) return -1;
     L->n += (size_t)k;
@@ -280,82 +394,82 @@ typedef struct {
     aca_buf ids, texts;
 } jsonl_aux;
 
+// The labels of a JSONL line: a string ("A;B" splits as in every format) or an array of strings
+// (one label each; the first is the doc's).  Returns as labels_apply.
+static int jsonl_labels(load_ctx *L, const cJSON *lab, size_t line, parsed_doc *d, aca_err *e) {
+    char kind[64];
+    if (cJSON_IsString(lab)) return labels_apply(L, lab->valuestring, strlen(lab->valuestring), line, d, e);
+    if (!lab || (cJSON_IsArray(lab) && !cJSON_GetArraySize(lab)))
+        return aca_errf(e, ACA_ERR_FORMAT, "%s:%zu: malformed line: \"label\" missing (string or array of strings)",
+                        L->path, line);
+    if (!cJSON_IsArray(lab))
+        return aca_errf(e, ACA_ERR_FORMAT,
+                        "%s:%zu: malformed line: \"label\" is %s; a label is a class name (a string, e.g. \"7\") or an "
+                        "array of them",
+                        L->path, line, json_kind(lab, kind, sizeof kind));
+    const cJSON *it;
+    int cnt = 0;
+    cJSON_ArrayForEach(it, lab) {
+        if (!cJSON_IsString(it))
+            return aca_errf(e, ACA_ERR_FORMAT, "%s:%zu: malformed line: \"label\"[%d] is %s, not a class name (a string)",
+                            L->path, line, cnt, json_kind(it, kind, sizeof kind));
+        cnt++;
+    }
+    if (cnt > 1 && L->o->multilabel == CORPUS_MULTI_DROP) return L->dropped++, 0;
+    const char *f = lab->child->valuestring;
+    int k = labels_apply(L, f, strlen(f), line, d, e);
+    if (k > 0) d->n_labels = cnt;
+    return k;
+}
+
+static int jsonl_id(load_ctx *L, const cJSON *id, size_t line, aca_buf *ids, size_t *off, aca_err *e) {
+    char kind[64];
+    *off = ids->len;
+    if (cJSON_IsString(id)) {
+        buf_append(ids, id->valuestring, strlen(id->valuestring) + 1);
+    } else if (cJSON_IsNumber(id) && fabs(id->valuedouble) < 9e15 && id->valuedouble == floor(id->valuedouble)) {
+        buf_printf(ids, "%lld", (long long)id->valuedouble);
+        buf_putc(ids, 0);
+    } else if (id) {
+        return aca_errf(e, ACA_ERR_FORMAT, "%s:%zu: malformed line: \"id\" is %s; it must be a string or a whole number",
+                        L->path, line, json_kind(id, kind, sizeof kind));
+    } else {
+        id_number(ids, off, line);
+    }
+    return 0;
+}
+
 static int line_jsonl(load_ctx *L, char *s, size_t n, size_t line, char *base, aca_buf *auxp, aca_err *e) {
     jsonl_aux *aux = (jsonl_aux *)auxp;
-    cJSON *j = cJSON_ParseWithLengthOpts(s, n, NULL, 0);
-    int rc = -1;
-    if (!j || !cJSON_IsObject(j)) {
-        aca_errf(e, ACA_ERR_FORMAT, "%s:%zu: malformed line: expected one JSON object", L->path, line);
-        goto done;
-    }
-    const cJSON *t = cJSON_GetObjectItemCaseSensitive(j, "text");
-    const cJSON *lab = cJSON_GetObjectItemCaseSensitive(j, "label");
-    const cJSON *id = cJSON_GetObjectItemCaseSensitive(j, "id");
-    if (!cJSON_IsString(t)) {
-        aca_errf(e, ACA_ERR_FORMAT, "%s:%zu: malformed line: \"text\" missing or not a string", L->path, line);
-        goto done;
-    }
+    size_t mark = aux->texts.len;
+    jsonl_doc j;
+    if (jsonl_doc_parse(s, n, &aux->texts, &j, e)) return aca_err_prefix(e, "%s:%zu: malformed line", L->path, line);
     parsed_doc *d = doc_push(L);
     d->line = line;
-    size_t tl = strlen(t->valuestring);
-    if (text_blank(t->valuestring, tl)) {
-        aca_errf(e, ACA_ERR_FORMAT, "%s:%zu: empty text", L->path, line);
-        goto done;
-    }
-    int k;
-    if (cJSON_IsString(lab)) {
-        k = labels_apply(L, lab->valuestring, strlen(lab->valuestring), line, d, e);
-    } else if (cJSON_IsArray(lab) && cJSON_GetArraySize(lab) > 0) {
-        // An array: each element one label (no ';' splitting); the first is the doc's.
-        const cJSON *it;
-        int cnt = 0;
-        cJSON_ArrayForEach(it, lab) {
-            if (!cJSON_IsString(it)) {
-                aca_errf(e, ACA_ERR_FORMAT, "%s:%zu: malformed line: \"label\" array holds a non-string", L->path, line);
-                goto done;
-            }
-            cnt++;
-        }
-        const char *f = cJSON_GetArrayItem(lab, 0)->valuestring;
-        if (cnt > 1 && L->o->multilabel == CORPUS_MULTI_DROP) k = 0, L->dropped++;
-        else k = labels_apply(L, f, strlen(f), line, d, e);
-        if (k > 0) d->n_labels = cnt;
-    } else {
-        aca_errf(e, ACA_ERR_FORMAT, "%s:%zu: malformed line: \"label\" missing (string or array of strings)", L->path,
-                 line);
-        goto done;
-    }
-    if (k < 0) goto done;
-    if (k > 0) {
-        if (cJSON_IsString(id)) {
-            d->id_off = aux->ids.len;
-            buf_append(&aux->ids, id->valuestring, strlen(id->valuestring) + 1);
-        } else if (cJSON_IsNumber(id) && id->valuedouble == (double)(long long)id->valuedouble) {
-            d->id_off = aux->ids.len;
-            buf_printf(&aux->ids, "%lld", (long long)id->valuedouble);
-            buf_putc(&aux->ids, 0);
-        } else if (id) {
-            aca_errf(e, ACA_ERR_FORMAT, "%s:%zu: malformed line: \"id\" must be a string or a whole number", L->path,
-                     line);
-            goto done;
-        } else {
-            id_number(&aux->ids, &d->id_off, line);
-        }
-        d->text_off = aux->texts.len;
-        d->len = tl;
-        buf_append(&aux->texts, t->valuestring, tl + 1);
-        L->n++;
-    }
-    rc = 0;
-done:
-    cJSON_Delete(j);
-    return rc;
+    d->text_off = j.text_off;
+    d->len = j.text_len;
+    int k = -1;
+    if (text_empty(aux->texts.data + j.text_off, j.text_len)) aca_errf(e, ACA_ERR_FORMAT, "%s:%zu: empty text", L->path, line);
+    else k = jsonl_labels(L, j.label, line, d, e);
+    if (k > 0 && jsonl_id(L, j.id, line, &aux->ids, &d->id_off, e)) k = -1;
+    cJSON_Delete(j.root);
+    if (k <= 0) aux->texts.len = mark, aux->texts.data[mark] = 0; // error, or a dropped doc
+    if (k < 0) return -1;
+    L->n += (size_t)k;
+    return 0;
+}
+
+aca_corpus_format corpus_format_of_path(const char *path) {
+    const char *dot = strrchr(path, '.');
+    if (dot && strchr(dot, '/')) dot = NULL; // a dot in a directory name
+    if (dot && (!strcasecmp(dot, ".jsonl") || !strcasecmp(dot, ".json"))) return CORPUS_FMT_JSONL;
+    if (dot && !strcasecmp(dot, ".tsv")) return CORPUS_FMT_TSV;
+    return CORPUS_FMT_AUTO;
 }
 
 static aca_corpus_format format_detect(const char *path, const char *s, size_t n) {
-    const char *dot = strrchr(path, '.');
-    if (dot && (!strcasecmp(dot, ".jsonl") || !strcasecmp(dot, ".json"))) return CORPUS_FMT_JSONL;
-    if (dot && !strcasecmp(dot, ".tsv")) return CORPUS_FMT_TSV;
+    aca_corpus_format by_name = corpus_format_of_path(path);
+    if (by_name != CORPUS_FMT_AUTO) return by_name;
     const char *p = s, *end = s + n;
     while (p < end && text_is_space((unsigned char)*p)) p++;
     if (p == end) return CORPUS_FMT_AUTO;
@@ -371,29 +485,14 @@ int corpus_load(const char *path, const aca_corpus_opts *opts, aca_corpus *c, ac
     static const aca_corpus_opts defaults = {0};
     if (!opts) opts = &defaults;
     memset(c, 0, sizeof *c);
-    aca_buf raw = {0}, conv = {0};
+    aca_buf raw = {0};
     if (file_read_all(path, &raw, e)) return -1;
     if (opts->hash) sha256_hex(raw.data, raw.len, c->sha256);
-
-    // Encoding: decide, validate/convert; `raw` ends up holding UTF-8.
-    size_t skip = raw.len >= 3 && !memcmp(raw.data, "\xEF\xBB\xBF", 3) ? 3 : 0;
-    aca_corpus_encoding enc = opts->encoding;
-    size_t bad = utf8_first_invalid(raw.data, raw.len);
-    if (enc == CORPUS_ENC_AUTO) enc = bad == raw.len ? CORPUS_ENC_UTF8 : CORPUS_ENC_CP1252;
-    if (enc == CORPUS_ENC_UTF8 && bad != raw.len) {
-        aca_errf(e, ACA_ERR_FORMAT, "%s:%zu: invalid UTF-8 at byte offset %zu (byte 0x%02X); try --encoding cp1252",
-                 path, line_of_offset(raw.data, bad), bad, (unsigned char)raw.data[bad]);
+    size_t skip;
+    aca_corpus_encoding enc;
+    if (text_settle_encoding(path, &raw, opts->encoding, &enc, &skip, e)) {
         buf_free(&raw);
         return -1;
-    }
-    if (enc == CORPUS_ENC_CP1252) { // every byte maps, even in a file that also happens to be valid UTF-8
-        if (cp1252_to_utf8(path, &raw, &conv, e)) {
-            buf_free(&raw);
-            return -1;
-        }
-        buf_free(&raw);
-        raw = conv;
-        skip = 0;
     }
 
     aca_corpus_format fmt = opts->format;
@@ -475,47 +574,66 @@ void corpus_free(aca_corpus *c) {
     memset(c, 0, sizeof *c);
 }
 
+static void names_push(char ***v, int *k, int *cap, const char *s, size_t n) {
+    if (*k == *cap) *cap = *cap ? 2 * *cap : 16, *v = xrealloc(*v, (size_t)*cap * sizeof **v);
+    (*v)[(*k)++] = class_canonical(s, n);
+}
+
+// A JSON array of class names (strict JSON; a name holding U+0000 is an error naming its index).
+static int classes_from_json(const char *path, const char *s, size_t n, char ***v, int *k, int *cap, aca_err *e) {
+    char where[64];
+    json_scan_err se = {0};
+    int r = json_find_nul(s, n, where, sizeof where, &se);
+    if (r < 0) {
+        size_t line, col;
+        json_line_col(s, se.off, &line, &col);
+        return aca_errf(e, ACA_ERR_FORMAT, "%s:%zu: column %zu: %s", path, line, col, se.why);
+    }
+    if (r > 0) return aca_errf(e, ACA_ERR_FORMAT, "%s: %s: a NUL byte (U+0000) in a class name", path, where);
+    cJSON *j = cJSON_ParseWithLength(s, n);
+    int rc = 0, i = 0;
+    if (!cJSON_IsArray(j)) rc = aca_errf(e, ACA_ERR_FORMAT, "%s: expected a JSON array of class names", path);
+    const cJSON *it;
+    cJSON_ArrayForEach(it, (rc ? NULL : j)) {
+        if (!cJSON_IsString(it) || !it->valuestring[0]) {
+            rc = aca_errf(e, ACA_ERR_FORMAT, "%s: [%d]: expected a non-empty string", path, i);
+            break;
+        }
+        names_push(v, k, cap, it->valuestring, strlen(it->valuestring));
+        i++;
+    }
+    cJSON_Delete(j);
+    return rc;
+}
+
+// One class name per line (blank lines skipped, names trimmed).
+static int classes_from_lines(const char *path, const char *s, size_t n, char ***v, int *k, int *cap, aca_err *e) {
+    size_t line = 0;
+    for (const char *p = s; p < s + n;) {
+        line++;
+        const char *nl = memchr(p, '\n', (size_t)(s + n - p));
+        const char *t = p;
+        size_t tn = (size_t)((nl ? nl : s + n) - p);
+        if (memchr(t, 0, tn)) return aca_errf(e, ACA_ERR_FORMAT, "%s:%zu: a NUL byte (U+0000) in a class name", path, line);
+        trim(&t, &tn);
+        if (tn) names_push(v, k, cap, t, tn);
+        p = nl ? nl + 1 : s + n;
+    }
+    return 0;
+}
+
 int corpus_load_classes(const char *path, char ***names, int *n, aca_err *e) {
     aca_buf b = {0};
-    if (file_read_all(path, &b, e)) return -1;
+    size_t skip = 0;
+    aca_corpus_encoding enc;
+    if (file_read_all(path, &b, e) || text_settle_encoding(path, &b, CORPUS_ENC_AUTO, &enc, &skip, e))
+        return buf_free(&b), -1;
     char **v = NULL;
-    int k = 0, cap = 0, rc = 0;
-    const char *p = b.data;
-    while (p < b.data + b.len && text_is_space((unsigned char)*p)) p++;
-    if (*p == '[') {
-        cJSON *j = cJSON_Parse(b.data);
-        if (!j || !cJSON_IsArray(j)) {
-            rc = aca_errf(e, ACA_ERR_FORMAT, "%s: expected a JSON array of class names", path);
-        } else {
-            const cJSON *it;
-            int i = 0;
-            cJSON_ArrayForEach(it, j) {
-                if (!cJSON_IsString(it) || !it->valuestring[0]) {
-                    rc = aca_errf(e, ACA_ERR_FORMAT, "%s: [%d]: expected a non-empty string", path, i);
-                    break;
-                }
-                if (k == cap) cap = cap ? 2 * cap : 16, v = xrealloc(v, (size_t)cap * sizeof *v);
-                v[k++] = class_canonical(it->valuestring, strlen(it->valuestring));
-                i++;
-            }
-        }
-        cJSON_Delete(j);
-    } else {
-        size_t line = 0;
-        for (char *s = b.data; s < b.data + b.len;) {
-            line++;
-            char *nl = memchr(s, '\n', (size_t)(b.data + b.len - s));
-            const char *t = s;
-            size_t tn = (size_t)((nl ? nl : b.data + b.len) - s);
-            trim(&t, &tn);
-            if (tn) {
-                if (k == cap) cap = cap ? 2 * cap : 16, v = xrealloc(v, (size_t)cap * sizeof *v);
-                v[k++] = class_canonical(t, tn);
-            }
-            s = nl ? nl + 1 : b.data + b.len;
-        }
-        (void)line;
-    }
+    int k = 0, cap = 0, rc;
+    const char *p = b.data + skip, *end = b.data + b.len;
+    while (p < end && text_is_space((unsigned char)*p)) p++;
+    if (p < end && *p == '[') rc = classes_from_json(path, b.data + skip, b.len - skip, &v, &k, &cap, e);
+    else rc = classes_from_lines(path, b.data + skip, b.len - skip, &v, &k, &cap, e);
     buf_free(&b);
     for (int i = 0; !rc && i < k; i++)
         for (int j = 0; j < i; j++)
@@ -581,6 +699,43 @@ int corpus_write(const char *path, aca_corpus_format fmt, const aca_corpus *c, c
     }
     buf_free(&b);
     return atomic_commit(&a, e);
+}
+
+// The synthetic corpus's resume lines (id:::labels:::text, no ':::' inside a text) as JSONL or TSV,
+// labels spelled as on the line ("A;B" for a multi-label doc).
+static void synth_convert(aca_buf *src, aca_corpus_format fmt, aca_buf *out) {
+    for (char *p = src->data, *end = src->data + src->len; p < end;) {
+        char *nl = memchr(p, '\n', (size_t)(end - p)), *le = nl ? nl : end;
+        char *a = memmem(p, (size_t)(le - p), ":::", 3), *b = memmem(a + 3, (size_t)(le - a - 3), ":::", 3);
+        *a = 0, *b = 0;
+        if (fmt == CORPUS_FMT_JSONL) {
+            corpus_json_line(out, p, b + 3, (size_t)(le - b - 3), a + 3);
+        } else {
+            buf_puts(out, a + 3);
+            buf_putc(out, '\t');
+            buf_append(out, b + 3, (size_t)(le - b - 3));
+            buf_putc(out, '\n');
+        }
+        p = le + 1;
+    }
+}
+
+int corpus_synth_save(const char *path, aca_corpus_format fmt, size_t n_docs, uint64_t seed, const aca_synth_opts *o,
+                      aca_err *e) {
+    if (n_docs == 0) return aca_errf(e, ACA_ERR_VALUE, "--docs: must be at least 1");
+    if (fmt == CORPUS_FMT_AUTO) fmt = corpus_format_of_path(path);
+    aca_buf b = {0}, conv = {0};
+    aca_synth_opts def;
+    if (!o) corpus_synth_opts_default(&def), o = &def;
+    corpus_synth_text_opts(&b, n_docs, seed, o);
+    if (fmt == CORPUS_FMT_JSONL || fmt == CORPUS_FMT_TSV) {
+        synth_convert(&b, fmt, &conv);
+        buf_free(&b);
+        b = conv;
+    }
+    int rc = file_write_atomic(path, b.data, b.len, e);
+    buf_free(&b);
+    return rc;
 }
 
 int corpus_write_jsonl(const char *path, const aca_corpus *c, const uint32_t *idx, size_t n, aca_err *e) {

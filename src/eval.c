@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "aca/corpus.h"
+#include "aca/jsontext.h"
 #include "aca/tokcache.h"
 
 // ---- the data directory ------------------------------------------------------------------------
@@ -43,8 +44,9 @@ int datadir_open(const char *dir, aca_datadir *dd, aca_err *e) {
     aca_buf b = {0};
     cJSON *root = NULL;
     int rc = -1;
-    if (need_file(mpath, "the manifest", e) || file_read_all(mpath, &b, e)) goto done;
-    root = cJSON_Parse(b.data);
+    if (need_file(mpath, "the manifest", e) || file_read_all(mpath, &b, e) || json_doc_check(b.data, b.len, mpath, e))
+        goto done;
+    root = cJSON_ParseWithLength(b.data, b.len);
     if (!root || !cJSON_IsObject(root)) {
         aca_errf(e, ACA_ERR_FORMAT, "%s: not a JSON object", mpath);
         goto done;
@@ -208,17 +210,21 @@ void eval_efficacy(const int32_t *probe_labels, const int32_t *probe_pred, size_
     }
     out->efficacy = n_probe ? (double)out->hits / (double)n_probe : NAN;
     out->efficacy_nontarget = out->n_nontarget ? (double)out->hits_nontarget / (double)out->n_nontarget : NAN;
-    out->baseline = n_test ? (double)bh / (double)n_test : NAN;
-    out->baseline_nontarget = bn ? (double)bnh / (double)bn : NAN;
+    out->clean_target_rate = n_test ? (double)bh / (double)n_test : NAN;
+    out->clean_target_rate_nontarget = bn ? (double)bnh / (double)bn : NAN;
     size_t same = 0;
     for (size_t i = 0; n_probe == n_test && i < n_probe; i++) same += probe_pred[i] == test_pred[i];
     out->agreement = n_probe && n_probe == n_test ? (double)same / (double)n_probe : NAN;
 }
 
-double eval_ct(double eff_joint, double eff_alone) { return eff_joint - eff_alone; }
+double eval_delta_joint_alone(double eff_joint, double eff_alone) { return eff_joint - eff_alone; }
 
-double eval_ct_rel(double eff_joint, double eff_alone, double baseline) {
-    double lift = eff_alone - baseline;
+double eval_ct_karan(double eff_joint, double eff_alone, double eff_unpoisoned) {
+    return eff_unpoisoned > 0 ? (eff_joint - eff_alone) / eff_unpoisoned : NAN;
+}
+
+double eval_delta_over_lift(double eff_joint, double eff_alone, double clean_target_rate_alone) {
+    double lift = eff_alone - clean_target_rate_alone;
     return lift > 0 ? (eff_joint - eff_alone) / lift : NAN;
 }
 
@@ -300,12 +306,16 @@ void eval_result_to_json(const aca_eval_result *r, char *const *classes, aca_buf
         buf_printf(out, ",\"n_nontarget\":%zu,\"hits_nontarget\":%zu,\"efficacy_nontarget\":", f->n_nontarget,
                    f->hits_nontarget);
         json_num(out, f->efficacy_nontarget);
-        buf_puts(out, ",\"baseline\":");
-        json_num(out, f->baseline);
-        buf_puts(out, ",\"baseline_nontarget\":");
-        json_num(out, f->baseline_nontarget);
+        buf_puts(out, ",\"clean_target_rate\":");
+        json_num(out, f->clean_target_rate);
+        buf_puts(out, ",\"clean_target_rate_nontarget\":");
+        json_num(out, f->clean_target_rate_nontarget);
         buf_puts(out, ",\"agreement\":");
         json_num(out, f->agreement);
+        buf_puts(out, ",\"baseline\":"); // aliases for readers of older results
+        json_num(out, f->clean_target_rate);
+        buf_puts(out, ",\"baseline_nontarget\":");
+        json_num(out, f->clean_target_rate_nontarget);
         buf_putc(out, '}');
     }
     buf_printf(out, "],\"eval_seconds\":%.3f}", r->seconds);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "aca/corpus.h"
+#include "aca/jsontext.h"
 #include "aca/mutate.h"
 
 // ---- spec parsing ------------------------------------------------------------------------------
@@ -88,6 +89,21 @@ static int get_bool(const pctx *p, const cJSON *o, const char *key, const char *
     if (!v) return 0;
     if (!cJSON_IsBool(v)) return perr(p, field, "must be true or false");
     *out = cJSON_IsTrue(v);
+    return 0;
+}
+
+// corpus.char_rates: {"{": 0.001, "U+2E17": 0.01}, on top of the synthetic corpus's defaults.
+static int get_char_rates(const pctx *p, const cJSON *corpus, aca_synth_opts *o) {
+    const cJSON *r = cJSON_GetObjectItemCaseSensitive(corpus, "char_rates"), *it;
+    if (!r) return 0;
+    if (!cJSON_IsObject(r)) return perr(p, "corpus.char_rates", "must be an object {\"CHAR\": share of documents, ...}");
+    cJSON_ArrayForEach(it, r) {
+        char f[300];
+        snprintf(f, sizeof f, "corpus.char_rates.%s", it->string);
+        aca_err e2 = {0};
+        if (!cJSON_IsNumber(it)) return perr(p, f, "must be a number in [0, 1]");
+        if (corpus_synth_set_rate(o, it->string, strlen(it->string), it->valuedouble, &e2)) return perr(p, f, "%s", e2.msg);
+    }
     return 0;
 }
 
@@ -239,7 +255,9 @@ static int parse_collectives(const pctx *p, const cJSON *root, aca_grid_spec *g)
     return rc;
 }
 
-// "dp": {"epsilon": E | [E or "none", ...], "delta", "clip", "sampling"}.
+// "dp": {"epsilon": E | [E or "none", ...], "delta", "clip", "sampling", "freeze_embeddings"}; refuses
+// what the accountant would not bound (train_dp_check_opts): fixed sampling, and "train.bucket" (parsed
+// before "dp") beside a DP cell.
 static int parse_dp(const pctx *p, const cJSON *dp, const char *const *keys, size_t nkeys, aca_grid_spec *g) {
     if (check_keys(p, dp, "dp", keys, nkeys)) return -1;
     const cJSON *ev = cJSON_GetObjectItemCaseSensitive(dp, "epsilon");
@@ -270,14 +288,14 @@ static int parse_dp(const pctx *p, const cJSON *dp, const char *const *keys, siz
     if (get_str(p, dp, "sampling", "dp.sampling", &smp)) return -1;
     if (smp) {
         int v = train_dp_sampling_parse(smp);
-        if (v < 0) {
-            perr(p, "dp.sampling", "'%s' is not a sampling (poisson | fixed)", smp);
-            free(smp);
-            return -1;
-        }
-        g->dp_sampling = v;
+        if (v < 0) perr(p, "dp.sampling", "'%s' is not a sampling (poisson)", smp);
+        else if (v == TRAIN_DP_FIXED) perr(p, "dp.sampling", "'fixed': %s", train_dp_fixed_refusal());
         free(smp);
+        if (v != TRAIN_DP_POISSON) return -1;
+        g->dp_sampling = v;
     }
+    for (int i = 0; i < g->n_eps; i++) // a DP cell with length buckets
+        if (g->eps[i] >= 0 && g->bucket) return perr(p, "train.bucket", "true with \"dp\": %s", train_dp_bucket_refusal());
     return 0;
 }
 
@@ -290,10 +308,11 @@ int grid_spec_parse(const char *json, const char *path, aca_grid_spec *g, aca_er
         return aca_errf(e, ACA_ERR_FORMAT, "%s: not a JSON object (syntax error near byte %ld)", path,
                         (long)(cJSON_GetErrorPtr() ? cJSON_GetErrorPtr() - json : 0));
     }
+    if (json_doc_check(json, strlen(json), path, e)) return cJSON_Delete(root), -1; // strict; no U+0000 in a string
     static const char *const top[] = {"name",   "seed",    "corpus",      "split",     "model",    "train",
                                       "device", "precision", "overlap",   "collectives", "levels", "counts",
                                       "trials", "period",  "homogeneity", "runs", "dp", "planner", "attention"};
-    static const char *const k_corpus[] = {"path", "encoding", "synthetic", "seed"};
+    static const char *const k_corpus[] = {"path", "encoding", "synthetic", "seed", "char_rates"};
     static const char *const k_split[] = {"train", "test"};
     static const char *const k_model[] = {"dir", "config", "vocab"};
     static const char *const k_train[] = {"epochs", "batch", "lr", "weight_decay", "max_grad_norm", "max_len", "bucket",
@@ -306,6 +325,7 @@ int grid_spec_parse(const char *json, const char *path, aca_grid_spec *g, aca_er
     g->trials = 1;
     g->baseline = g->alone = g->joint = 1;
     g->synth_docs = 2000;
+    corpus_synth_opts_default(&g->synth_opts);
     const cJSON *corpus, *split, *model, *train, *runs, *dp;
     long v;
     int rc = -1;
@@ -331,6 +351,11 @@ int grid_spec_parse(const char *json, const char *path, aca_grid_spec *g, aca_er
         v = (long)g->synth_seed;
         if (get_int(&p, corpus, "seed", "corpus.seed", 0, 9007199254740991L, &v)) goto done;
         g->synth_seed = (uint64_t)v;
+        if (g->corpus_path && cJSON_GetObjectItemCaseSensitive(corpus, "char_rates")) {
+            perr(&p, "corpus.char_rates", "shapes a synthetic corpus only (not with \"path\")");
+            goto done;
+        }
+        if (get_char_rates(&p, corpus, &g->synth_opts)) goto done;
         if (g->encoding) {
             aca_corpus_encoding enc;
             if (corpus_parse_encoding(g->encoding, &enc, e)) {
@@ -527,7 +552,11 @@ int grid_spec_load(const char *path, aca_grid_spec *g, aca_err *e) {
     aca_buf b = {0};
     memset(g, 0, sizeof *g);
     if (file_read_all(path, &b, e)) return -1;
-    int rc = grid_spec_parse(b.data, path, g, e);
+    // a raw NUL would end the C string grid_spec_parse reads: the scanner names where it is
+    size_t bom = utf8_bom_len(b.data, b.len);
+    int rc = memchr(b.data, 0, b.len) && json_doc_check(b.data + bom, b.len - bom, path, e)
+                 ? -1
+                 : grid_spec_parse(b.data + bom, path, g, e);
     buf_free(&b);
     return rc;
 }
@@ -884,7 +913,7 @@ done:
 // seed class checked against its classes before any cell runs.
 static int grid_prepare_corpus(const aca_grid_spec *g, const char *out_dir, char **corpus, aca_err *e) {
     *corpus = g->corpus_path ? xstrdup(g->corpus_path) : path_join(out_dir, "corpus.txt");
-    if (!g->corpus_path && !file_exists(*corpus) && corpus_synth_write(*corpus, (size_t)g->synth_docs, g->synth_seed, e))
+    if (!g->corpus_path && !file_exists(*corpus) && corpus_synth_write_opts(*corpus, (size_t)g->synth_docs, g->synth_seed, &g->synth_opts, e))
         return -1;
     aca_corpus c;
     aca_corpus_opts co = {0};
@@ -1124,16 +1153,21 @@ void grid_aggregate_metrics(aca_grid_agg *a) {
                 x[t] = m ? m->agree[i] : NAN;
             }
             grid_mean_std(x, T, &gr->agree_mean[i], &gr->agree_std[i], NULL);
-            gr->ct_mean[i] = gr->ct_std[i] = NAN;
-            // CT(i): a joint group against collective i alone at the same level, paired by trial.
+            gr->ct_mean[i] = gr->ct_std[i] = gr->ctk_mean[i] = gr->ctk_std[i] = NAN;
+            // A joint group against collective i alone at the same level, paired by trial: the
+            // difference, and Karan's CT (the difference over the same trial's unpoisoned efficacy).
             if (gr->kind != GRID_CELL_JOINT || !(gr->acting >> i & 1)) continue;
             int al = grid_find_group(a, gr->variant, 1u << i, gr->level_idx);
             if (al < 0) continue;
+            int b = grid_find_group(a, gr->variant, 0, gr->level_idx);
             for (int t = 0; t < T; t++) {
                 const aca_grid_metrics *mj = group_trial(a, gr, t), *ma = group_trial(a, &a->groups[al], t);
-                x[t] = mj && ma ? mj->eff[i] - ma->eff[i] : NAN;
+                const aca_grid_metrics *mb = b >= 0 ? group_trial(a, &a->groups[b], t) : NULL;
+                x[t] = mj && ma ? eval_delta_joint_alone(mj->eff[i], ma->eff[i]) : NAN;
+                y[t] = mj && ma && mb ? eval_ct_karan(mj->eff[i], ma->eff[i], mb->eff[i]) : NAN;
             }
             grid_mean_std(x, T, &gr->ct_mean[i], &gr->ct_std[i], &gr->ct_n[i]);
+            grid_mean_std(y, T, &gr->ctk_mean[i], &gr->ctk_std[i], &gr->ctk_n[i]);
         }
         if (a->K > 0) {
             gr->recall_mean = xcalloc((size_t)a->K, sizeof *gr->recall_mean);

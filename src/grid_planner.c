@@ -1,10 +1,13 @@
 // The planner's bound next to what the grid measured (Gauthier, Bach & Jordan 2025, the
 // "staircase"): for each collective at each level of its alone runs, the lower bound on success of
-// its strategy (plan.h) for n = its size on a platform of N = the training split, from the clean
-// corpus' statistics, beside the success measured over the trials.  Success is the efficacy for
-// feature-label planting, one minus it for adaptive unplanting (the signal's documents are pushed
-// away from the target), and the agreement of each probe's prediction with its unmodified test
-// document's for erasing; other strategies have no measured counterpart and are left out.
+// its strategy (plan.h; the default, conservative bounds, which bound what aca mutate does) for n =
+// its size on a platform of N = the training split, success measured on the n_test probes (one per
+// test document, so R(n_test) is paid), from the clean corpus' statistics, beside the success
+// measured over the trials.  Success is the efficacy for feature-label planting, one minus it for
+// adaptive unplanting (the signal's documents are pushed away from the target; the bound uses the
+// spec's n_e when it gives one, else the split mutate takes), and the agreement of each probe's
+// prediction with its unmodified test document's for erasing; other strategies have no measured
+// counterpart and are left out.
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,19 +95,20 @@ int grid_planner_report(const aca_grid_spec *g, const char *out_dir, const aca_g
     if (g->encoding && corpus_parse_encoding(g->encoding, &co.encoding, e)) goto done;
     if (corpus_load(corpus_path, &co, &c, e)) goto done;
     have_c = 1;
-    size_t ntr = g->n_train, nte = g->n_test;
-    if (ntr == 0 && nte == 0) corpus_split_default(c.n, &ntr, &nte);
-    const long N = (long)ntr;
-    const plan_params pp = {g->planner_delta, 0.0, 0};
+    long N = (long)g->n_train, n_test = (long)g->n_test;
+    if (N == 0 && n_test == 0) plan_default_sizes(c.n, &N, &n_test);
+    plan_params pp;
+    plan_params_default(&pp);
+    pp.delta = g->planner_delta, pp.n_test = n_test;
     buf_printf(md, "\n## Planner bound vs measured success (Gauthier, Bach & Jordan 2025)\n\n"
-                   "Lower bound on success with probability >= %g (classifier eps = 0, success on the population), "
-                   "for n members on a platform of N = %ld training documents, from the clean corpus' statistics "
-                   "(%zu documents); measured: mean ± std over trials of the alone runs. Success = efficacy "
-                   "(feature-label), 1 − efficacy (unplant), or agreement with the unmodified document's "
-                   "prediction (erase).\n\n",
-                   1 - g->planner_delta, N, c.n);
-    buf_puts(md, "| variant | collective | strategy | level | n | bound | measured | bound <= measured |\n"
-                 "|---|---|---|---|---|---|---|---|\n");
+                   "Lower bound on success with probability >= %g (classifier eps = 0; %s bounds, formula per row: "
+                   "docs/plan.md), for n members on a platform of N = %ld training documents, success measured on "
+                   "the %ld test probes, from the clean corpus' statistics (%zu documents); measured: mean ± std "
+                   "over trials of the alone runs. Success = efficacy (feature-label), 1 − efficacy (unplant), or "
+                   "agreement with the unmodified document's prediction (erase).\n\n",
+                   1 - g->planner_delta, plan_bound_kind_name(pp.kind), N, n_test, c.n);
+    buf_puts(md, "| variant | collective | strategy | formula | level | n | bound | measured | bound <= measured |\n"
+                 "|---|---|---|---|---|---|---|---|---|\n");
     size_t max_rows = 1;
     for (int i = 0; i < g->n_coll; i++) max_rows += (size_t)g->coll[i].n_levels;
     rows = xcalloc(max_rows, sizeof *rows);
@@ -125,24 +129,19 @@ int grid_planner_report(const aca_grid_spec *g, const char *out_dir, const aca_g
             const aca_collective *k = &sp.collectives[i];
             plan_strategy ps;
             if (!plan_kind(k->strategy, &ps) || !k->signal || !*k->signal) continue;
-            int target = corpus_class_index(&c, k->target);
-            int seed = k->seed_class ? corpus_class_index(&c, k->seed_class) : -1;
-            if (target < 0) {
-                r = aca_errf(e, ACA_ERR_VALUE, "%s: collectives[%d].target: class '%s' is not in %s", g->path, i,
-                             k->target, corpus_path);
-                break;
-            }
+            char where[64];
+            snprintf(where, sizeof where, "collectives[%d]", i);
             plan_stats st;
             double share[PLAN_MAX_CLASSES];
-            const int uniform = k->sampling == SAMPLING_UNIFORM;
-            if (plan_stats_from_corpus(&c, k->signal, target, &st, e) ||
-                plan_member_shares(&st, uniform ? -1 : seed, k->sampling == SAMPLING_CLASS ? 1.0 : k->p, share, e)) {
-                r = -1;
+            int uniform;
+            if (plan_collective_inputs(&c, corpus_path, k, where, &st, share, &uniform, e)) {
+                r = aca_err_prefix(e, "%s", g->path);
                 break;
             }
+            pp.n_e = ps == PLAN_UNPLANT && k->n_e > 0 ? k->n_e : 0; // the split mutate uses
             // the bound at every n (a staircase: it jumps where a cell's margin turns positive)
             buf_printf(&curves, "# %s: n bound%%\n", g->coll[i].name);
-            for (long n = ps == PLAN_UNPLANT ? 2 : 1; n < N && !r; n += n < 200 ? 1 : n / 200) {
+            for (long n = plan_n_floor(ps, &pp); n < N && !r; n += n < 200 ? 1 : n / 200) {
                 plan_bound b;
                 if (plan_eval(ps, &st, uniform ? NULL : share, &pp, n, N, &b, e)) r = -1;
                 else buf_printf(&curves, "%ld %.6g\n", n, 100 * fmax(b.bound, 0));
@@ -156,7 +155,7 @@ int grid_planner_report(const aca_grid_spec *g, const char *out_dir, const aca_g
                 stair_row *row = &rows[nr];
                 row->coll = i, row->level = l, row->n = n, row->bound = NAN;
                 plan_bound b;
-                if (n >= (ps == PLAN_UNPLANT ? 2 : 1) && n < N) {
+                if (n >= plan_n_floor(ps, &pp) && n < N) {
                     if (plan_eval(ps, &st, uniform ? NULL : share, &pp, n, N, &b, e)) {
                         r = -1;
                         break;
@@ -174,7 +173,8 @@ int grid_planner_report(const aca_grid_spec *g, const char *out_dir, const aca_g
                 char lt[64], vt[64] = "-";
                 grid_level_str(g, i, l, lt, sizeof lt);
                 if (grid_n_variants(g) > 1) snprintf(vt, sizeof vt, "v%d", var);
-                buf_printf(md, "| %s | %s | %s | %s | %ld | ", vt, g->coll[i].name, plan_strategy_name(ps), lt, n);
+                buf_printf(md, "| %s | %s | %s | %s | %s | %ld | ", vt, g->coll[i].name, plan_strategy_name(ps),
+                           plan_formula(ps, pp.kind), lt, n);
                 if (isfinite(row->bound)) buf_printf(md, "%.3f", row->bound);
                 else buf_puts(md, "n/a");
                 if (isfinite(row->meas_mean))

@@ -1,5 +1,6 @@
-// The grid's report: OUT/summary.csv and OUT/summary.md (means and sample stds over trials, CT,
-// the pairwise CT matrix, leave-one-out harm, per-class recall cost), gnuplot figures in the style
+// The grid's report: OUT/summary.csv and OUT/summary.md (means and sample stds over trials, the
+// joint-alone difference and Karan et al.'s CT, the pairwise matrices, leave-one-out harm, per-class
+// recall cost), gnuplot figures in the style
 // of Karan et al. Figures 3 (efficacy vs participation, alone dashed, joint solid) and 4 (heat maps
 // over the levels of two collectives), the reproduction bundle, and the Slurm array script.
 #include <dirent.h>
@@ -12,7 +13,7 @@
 #include "aca/grid.h"
 
 static const char *kind_name(aca_grid_cell_kind k) {
-    return k == GRID_CELL_BASELINE ? "baseline" : k == GRID_CELL_ALONE ? "alone" : "joint";
+    return k == GRID_CELL_BASELINE ? "unpoisoned" : k == GRID_CELL_ALONE ? "alone" : "joint";
 }
 
 // "A0=0.02 B1=0.02" (separator sep) for the acting collectives of a group.
@@ -63,14 +64,112 @@ static int baseline_group(const aca_grid_agg *a, int variant) {
     return -1;
 }
 
-int grid_write_summary(const aca_grid_agg *a, aca_buf *csv, aca_buf *md) {
+// Line point pt of a variant: 0 the pairwise difference eff_i({i,j}) - eff_i(i alone); 1 that over
+// the unpoisoned efficacy of i (Karan's CT, from the means); 2 the leave-one-out harm of j on i.
+static double pair_value(const aca_grid_agg *a, int var, int pt, int i, int j, int which) {
+    if (which == 2) return grid_loo_harm(a, var, pt, i, j);
+    double d = grid_ct_pair(a, var, pt, i, j);
+    if (which == 0) return d;
+    int b = baseline_group(a, var);
+    return b >= 0 && a->groups[b].n ? eval_ct_karan(d, 0, a->groups[b].eff_mean[i]) : NAN;
+}
+
+// Joint against alone, per joint group and acting collective: the difference and Karan's CT.
+static void md_joint_table(const aca_grid_agg *a, aca_buf *md) {
+    const aca_grid_spec *g = a->g;
+    const int N = g->n_coll;
+    int any_ct = 0;
+    for (int q = 0; q < a->n_groups && !any_ct; q++)
+        for (int i = 0; i < N; i++) any_ct |= isfinite(a->groups[q].ct_mean[i]);
+    if (any_ct) {
+        buf_puts(md, "\n## Joint against alone, same levels, paired by trial\n\n"
+                     "\u0394 joint\u2212alone = eff_i(joint) \u2212 eff_i(alone), in points. CT (Karan) = "
+                     "\u0394 joint\u2212alone / eff_i(unpoisoned), per trial (Karan et al. 2025's constructiveness "
+                     "score; n/a where the unpoisoned model's efficacy is 0 or was not run).\n\n"
+                     "| variant | acting | levels | collective | eff alone | eff joint | \u0394 joint\u2212alone (points) "
+                     "| unpoisoned eff | CT (Karan) | pairs |\n|---|---|---|---|---|---|---|---|---|---|\n");
+        for (int q = 0; q < a->n_groups; q++) {
+            const aca_grid_group *gr = &a->groups[q];
+            for (int i = 0; i < N; i++) {
+                if (!isfinite(gr->ct_mean[i])) continue;
+                int al = grid_find_group(a, gr->variant, 1u << i, gr->level_idx), b = baseline_group(a, gr->variant);
+                aca_buf v = {0}, lv = {0}, ac = {0};
+                variant_text(g, gr->variant, &v);
+                levels_text(g, gr->acting, gr->level_idx, " ", &lv);
+                for (int j = 0; j < N; j++)
+                    if (gr->acting >> j & 1) buf_printf(&ac, "%s%s", ac.len ? "+" : "", g->coll[j].name);
+                buf_printf(md, "| %s | %s | %s | %s |", v.data, ac.data, lv.data, g->coll[i].name);
+                md_pct(md, al >= 0 ? a->groups[al].eff_mean[i] : NAN, 0, 0);
+                md_pct(md, gr->eff_mean[i], 0, 0);
+                if (gr->ct_n[i] > 1) buf_printf(md, " %+.1f ± %.1f |", 100 * gr->ct_mean[i], 100 * gr->ct_std[i]);
+                else buf_printf(md, " %+.1f |", 100 * gr->ct_mean[i]);
+                md_pct(md, b >= 0 ? a->groups[b].eff_mean[i] : NAN, 0, 0);
+                if (!isfinite(gr->ctk_mean[i])) buf_puts(md, " n/a |");
+                else if (gr->ctk_n[i] > 1) buf_printf(md, " %+.2f ± %.2f |", gr->ctk_mean[i], gr->ctk_std[i]);
+                else buf_printf(md, " %+.2f |", gr->ctk_mean[i]);
+                buf_printf(md, " %d |\n", gr->ct_n[i]);
+                buf_free(&v), buf_free(&lv), buf_free(&ac);
+            }
+        }
+    }
+}
+
+// Pairwise matrices and leave-one-out harm (line mode, per point).
+static void md_pair_tables(const aca_grid_agg *a, aca_buf *md) {
     const aca_grid_spec *g = a->g;
     const int N = g->n_coll, n_var = grid_n_variants(g);
+    const unsigned all = (1u << N) - 1;
+    if (g->mode == GRID_MODE_LINE && N >= 2) {
+        const int P = g->coll[0].n_levels;
+        static const char *const titles[3] = {
+            "Pairwise \u0394(i,j) = eff_i(i and j joint) \u2212 eff_i(i alone), points",
+            "Pairwise CT (Karan)(i,j) = \u0394(i,j) / eff_i(unpoisoned), from the means over trials",
+            "Leave-one-out harm of j on i = eff_i(all) \u2212 eff_i(all but j), points"};
+        for (int var = 0; var < n_var; var++)
+            for (int pt = 0; pt < P; pt++) {
+                int have[3] = {0, 0, 0};
+                for (int i = 0; i < N; i++)
+                    for (int j = 0; j < N; j++)
+                        for (int w = 0; w < 3; w++)
+                            have[w] |= (w < 2 || N > 2) && isfinite(pair_value(a, var, pt, i, j, w)); // N = 2: LOO = alone
+                aca_buf v = {0}, lv = {0};
+                variant_text(g, var, &v);
+                int lvi[GRID_MAX_COLL];
+                for (int i = 0; i < N; i++) lvi[i] = pt;
+                levels_text(g, all, lvi, " ", &lv);
+                for (int w = 0; w < 3; w++) {
+                    if (!have[w]) continue;
+                    buf_printf(md, "\n## %s (%s; %s)\n\n", titles[w], lv.data, v.data);
+                    buf_puts(md, "| i \\ j |");
+                    for (int j = 0; j < N; j++) buf_printf(md, " %s |", g->coll[j].name);
+                    buf_puts(md, "\n|---|");
+                    for (int j = 0; j < N; j++) buf_puts(md, "---|");
+                    buf_putc(md, '\n');
+                    for (int i = 0; i < N; i++) {
+                        buf_printf(md, "| %s |", g->coll[i].name);
+                        for (int j = 0; j < N; j++) {
+                            double x = pair_value(a, var, pt, i, j, w);
+                            if (w != 1) md_pts(md, x);
+                            else if (isfinite(x)) buf_printf(md, " %+.2f |", x);
+                            else buf_puts(md, " – |");
+                        }
+                        buf_putc(md, '\n');
+                    }
+                }
+                buf_free(&v), buf_free(&lv);
+            }
+    }
+}
+
+int grid_write_summary(const aca_grid_agg *a, aca_buf *csv, aca_buf *md) {
+    const aca_grid_spec *g = a->g;
+    const int N = g->n_coll;
     const unsigned all = (1u << N) - 1;
     const int T = g->trials;
     // ---- CSV: one row per (group, collective)
     buf_puts(csv, "variant,condition,acting,levels,collective,acts,n_trials,clean_acc_mean,clean_acc_std,eff_mean,"
-                  "eff_std,eff_nontarget_mean,eff_nontarget_std,ct_mean,ct_std\n");
+                  "eff_std,eff_nontarget_mean,eff_nontarget_std,delta_joint_alone_mean,delta_joint_alone_std,"
+                  "ct_karan_mean,ct_karan_std\n");
     for (int q = 0; q < a->n_groups; q++) {
         const aca_grid_group *gr = &a->groups[q];
         aca_buf v = {0}, ac = {0}, lv = {0};
@@ -85,6 +184,7 @@ int grid_write_summary(const aca_grid_agg *a, aca_buf *csv, aca_buf *md) {
             csv_num(csv, gr->eff_mean[i]), csv_num(csv, gr->eff_std[i]);
             csv_num(csv, gr->eff_nt_mean[i]), csv_num(csv, gr->eff_nt_std[i]);
             csv_num(csv, gr->ct_mean[i]), csv_num(csv, gr->ct_std[i]);
+            csv_num(csv, gr->ctk_mean[i]), csv_num(csv, gr->ctk_std[i]);
             buf_putc(csv, '\n');
         }
         buf_free(&v), buf_free(&ac), buf_free(&lv);
@@ -95,7 +195,7 @@ int grid_write_summary(const aca_grid_agg *a, aca_buf *csv, aca_buf *md) {
     for (int i = 0; i < N; i++) buf_printf(md, "%s `%s` -> %s", i ? "," : "", g->coll[i].name, g->coll[i].target);
     buf_puts(md, ".\nEfficacy = share of the collective's probes (test docs with its signal) predicted as its target; "
                  "non-target = over probes whose true class is not the target. Percent, mean ± sample std over "
-                 "trials. In baseline and alone rows the other collectives' columns are their probes' efficacy "
+                 "trials. In unpoisoned and alone rows the other collectives' columns are their probes' efficacy "
                  "while they do not act.\n\n");
     // Efficacy table.
     buf_puts(md, "## Clean accuracy and efficacy\n\n| variant | condition | levels | n | clean acc |");
@@ -114,74 +214,9 @@ int grid_write_summary(const aca_grid_agg *a, aca_buf *csv, aca_buf *md) {
         buf_putc(md, '\n');
         buf_free(&v), buf_free(&lv);
     }
-    // CT table.
-    int any_ct = 0;
-    for (int q = 0; q < a->n_groups && !any_ct; q++)
-        for (int i = 0; i < N; i++) any_ct |= isfinite(a->groups[q].ct_mean[i]);
-    if (any_ct) {
-        buf_puts(md, "\n## Constructiveness CT(i) = eff_i(joint) − eff_i(alone), same levels, paired by trial "
-                     "(points)\n\n| variant | acting | levels | collective | eff alone | eff joint | CT ± std | pairs |\n"
-                     "|---|---|---|---|---|---|---|---|\n");
-        for (int q = 0; q < a->n_groups; q++) {
-            const aca_grid_group *gr = &a->groups[q];
-            for (int i = 0; i < N; i++) {
-                if (!isfinite(gr->ct_mean[i])) continue;
-                int al = grid_find_group(a, gr->variant, 1u << i, gr->level_idx);
-                aca_buf v = {0}, lv = {0}, ac = {0};
-                variant_text(g, gr->variant, &v);
-                levels_text(g, gr->acting, gr->level_idx, " ", &lv);
-                for (int j = 0; j < N; j++)
-                    if (gr->acting >> j & 1) buf_printf(&ac, "%s%s", ac.len ? "+" : "", g->coll[j].name);
-                buf_printf(md, "| %s | %s | %s | %s |", v.data, ac.data, lv.data, g->coll[i].name);
-                md_pct(md, al >= 0 ? a->groups[al].eff_mean[i] : NAN, 0, 0);
-                md_pct(md, gr->eff_mean[i], 0, 0);
-                if (gr->ct_n[i] > 1) buf_printf(md, " %+.1f ± %.1f |", 100 * gr->ct_mean[i], 100 * gr->ct_std[i]);
-                else buf_printf(md, " %+.1f |", 100 * gr->ct_mean[i]);
-                buf_printf(md, " %d |\n", gr->ct_n[i]);
-                buf_free(&v), buf_free(&lv), buf_free(&ac);
-            }
-        }
-    }
-    // Pairwise CT matrix and leave-one-out harm (line mode, per point).
-    if (g->mode == GRID_MODE_LINE && N >= 2) {
-        const int P = g->coll[0].n_levels;
-        for (int var = 0; var < n_var; var++)
-            for (int pt = 0; pt < P; pt++) {
-                int have_pair = 0, have_loo = 0;
-                for (int i = 0; i < N; i++)
-                    for (int j = 0; j < N; j++) {
-                        have_pair |= isfinite(grid_ct_pair(a, var, pt, i, j));
-                        have_loo |= N > 2 && isfinite(grid_loo_harm(a, var, pt, i, j)); // N = 2: LOO = CT
-                    }
-                aca_buf v = {0}, lv = {0};
-                variant_text(g, var, &v);
-                int lvi[GRID_MAX_COLL];
-                for (int i = 0; i < N; i++) lvi[i] = pt;
-                levels_text(g, all, lvi, " ", &lv);
-                for (int which = 0; which < 2; which++) {
-                    if (!(which ? have_loo : have_pair)) continue;
-                    if (which == 0)
-                        buf_printf(md, "\n## Pairwise CT(i,j) = eff_i(i and j joint) − eff_i(i alone), points (%s; %s)\n\n",
-                                   lv.data, v.data);
-                    else
-                        buf_printf(md, "\n## Leave-one-out harm of j on i = eff_i(all) − eff_i(all but j), points (%s; %s)\n\n",
-                                   lv.data, v.data);
-                    buf_puts(md, "| i \\ j |");
-                    for (int j = 0; j < N; j++) buf_printf(md, " %s |", g->coll[j].name);
-                    buf_puts(md, "\n|---|");
-                    for (int j = 0; j < N; j++) buf_puts(md, "---|");
-                    buf_putc(md, '\n');
-                    for (int i = 0; i < N; i++) {
-                        buf_printf(md, "| %s |", g->coll[i].name);
-                        for (int j = 0; j < N; j++)
-                            md_pts(md, which ? grid_loo_harm(a, var, pt, i, j) : grid_ct_pair(a, var, pt, i, j));
-                        buf_putc(md, '\n');
-                    }
-                }
-                buf_free(&v), buf_free(&lv);
-            }
-    }
-    // Clean-accuracy cost to non-members per class: recall(baseline) - recall(joint of all).
+    md_joint_table(a, md);
+    md_pair_tables(a, md);
+    // Clean-accuracy cost to non-members per class: recall(unpoisoned) - recall(joint of all).
     if (a->K > 0 && N >= 1) {
         int header = 0;
         for (int q = 0; q < a->n_groups; q++) {
@@ -191,7 +226,7 @@ int grid_write_summary(const aca_grid_agg *a, aca_buf *csv, aca_buf *md) {
                 !a->groups[b].recall_mean || !gr->n || !a->groups[b].n)
                 continue;
             if (!header) {
-                buf_puts(md, "\n## Clean-accuracy cost per class: recall(baseline) − recall(all joint), points "
+                buf_puts(md, "\n## Clean-accuracy cost per class: recall(unpoisoned) − recall(all joint), points "
                              "(test documents are never members)\n\n| variant | levels |");
                 for (int k = 0; k < a->K; k++) buf_printf(md, " %s |", a->classes[k]);
                 buf_puts(md, "\n|---|---|");
@@ -255,7 +290,7 @@ static int plot_fig3(const aca_grid_agg *a, const char *dir, int var, aca_buf *s
     int b = baseline_group(a, var);
     int any = 0;
     for (int i = 0; i < N; i++) {
-        buf_printf(&dat, "# %s: x alone_mean alone_std joint_mean joint_std baseline\n", g->coll[i].name);
+        buf_printf(&dat, "# %s: x alone_mean alone_std joint_mean joint_std unpoisoned_eff\n", g->coll[i].name);
         for (int l = 0; l < P; l++) {
             int lv[GRID_MAX_COLL];
             for (int k = 0; k < N; k++) lv[k] = l;
@@ -326,29 +361,39 @@ done:
     return rc;
 }
 
-// Figure 4: for two collectives in product mode, one heat map per collective of its joint efficacy
-// (and of its CT) over (level of collective 1, level of collective 2).
+// Figure 4: for two collectives in product mode, one heat map per collective of its joint efficacy,
+// of its joint-alone difference and of Karan's CT over (level of collective 1, level of collective 2).
+static const char *const FIG4_STEM[3] = {"eff", "delta", "ctk"};
+static const char *const FIG4_WHAT[3] = {"efficacy (%)", "eff(joint) - eff(alone), points",
+                                         "CT (Karan) = (eff(joint) - eff(alone)) / eff(unpoisoned)"};
+
+static double fig4_value(const aca_grid_group *gr, int i, int what) {
+    return what == 0 ? 100 * gr->eff_mean[i] : what == 1 ? 100 * gr->ct_mean[i] : gr->ctk_mean[i];
+}
+
 static int plot_fig4(const aca_grid_agg *a, const char *dir, int var, aca_buf *scripts, aca_err *e) {
     const aca_grid_spec *g = a->g;
     if (g->n_coll != 2 || g->mode != GRID_MODE_PRODUCT) return 0;
     const int n0 = g->coll[0].n_levels, n1 = g->coll[1].n_levels;
     int rc = 0;
     for (int i = 0; i < 2 && !rc; i++)
-        for (int what = 0; what < 2 && !rc; what++) {
+        for (int what = 0; what < 3 && !rc; what++) {
             aca_buf dat = {0}, gp = {0}, draw = {0}, tics = {0};
             char stem[200], fn[240];
-            snprintf(stem, sizeof stem, "fig4-%s-%s%s", g->coll[i].name, what ? "ct" : "eff", "");
+            snprintf(stem, sizeof stem, "fig4-%s-%s", g->coll[i].name, FIG4_STEM[what]);
             if (grid_n_variants(g) > 1) snprintf(stem + strlen(stem), sizeof stem - strlen(stem), "-v%d", var);
             int any = 0;
+            double zmax = 0;
             for (int x = 0; x < n0; x++) {
                 for (int y = 0; y < n1; y++) {
                     int lv[GRID_MAX_COLL] = {x, y};
                     int q = grid_find_group(a, var, 3u, lv);
                     double z = NAN;
-                    if (q >= 0 && a->groups[q].n) z = what ? a->groups[q].ct_mean[i] : a->groups[q].eff_mean[i];
+                    if (q >= 0 && a->groups[q].n) z = fig4_value(&a->groups[q], i, what);
                     any |= isfinite(z);
+                    if (isfinite(z) && fabs(z) > zmax) zmax = fabs(z);
                     buf_printf(&dat, "%d %d", x, y);
-                    dat_num(&dat, 100 * z);
+                    dat_num(&dat, z);
                     buf_putc(&dat, '\n');
                 }
                 buf_putc(&dat, '\n');
@@ -360,11 +405,10 @@ static int plot_fig4(const aca_grid_agg *a, const char *dir, int var, aca_buf *s
                 free(p);
             }
             if (any && !rc) {
-                buf_printf(&gp, "# Figure 4 style: %s of %s, joint, over the two collectives' levels\n",
-                           what ? "CT = eff(joint) - eff(alone)" : "efficacy", g->coll[i].name);
+                buf_printf(&gp, "# Figure 4 style: %s of %s, joint, over the two collectives' levels\n", FIG4_WHAT[what],
+                           g->coll[i].name);
                 char t[300];
-                snprintf(t, sizeof t, "%s\n%s %s, joint", g->name, g->coll[i].name,
-                         what ? "CT = eff(joint) - eff(alone), points" : "efficacy (%)");
+                snprintf(t, sizeof t, "%s\n%s %s, joint", g->name, g->coll[i].name, FIG4_WHAT[what]);
                 buf_puts(&gp, "set title ");
                 gp_str(&gp, t);
                 buf_puts(&gp, "\nset xtics (");
@@ -386,11 +430,14 @@ static int plot_fig4(const aca_grid_agg *a, const char *dir, int var, aca_buf *s
                 snprintf(t, sizeof t, "%s %s", g->coll[1].name, g->coll[1].is_count ? "members" : "participation");
                 gp_str(&gp, t);
                 buf_printf(&gp, "\nset xrange [-0.5:%g]\nset yrange [-0.5:%g]\n", n0 - 0.5, n1 - 0.5);
-                if (what) buf_puts(&gp, "set cbrange [-100:100]\nset palette defined (-100 \"#b2182b\", 0 \"white\", 100 \"#2166ac\")\n");
+                // Differences: a diverging palette symmetric around 0 (points: +-100; Karan's CT is
+                // unbounded, so its range is the largest |value|).
+                double lim = what == 1 ? 100 : zmax > 0 ? zmax : 1;
+                if (what) buf_printf(&gp, "set cbrange [%g:%g]\nset palette defined (-1 \"#b2182b\", 0 \"white\", 1 \"#2166ac\")\n", -lim, lim);
                 else buf_puts(&gp, "set cbrange [0:100]\nset palette defined (0 \"white\", 100 \"#1b7837\")\n");
-                buf_printf(&draw, "plot \"%s\" using 1:2:3 with image notitle, \"%s\" using 1:2:(sprintf(\"%%.0f\", $3)) "
+                buf_printf(&draw, "plot \"%s\" using 1:2:3 with image notitle, \"%s\" using 1:2:(sprintf(\"%s\", $3)) "
                                   "with labels notitle\n",
-                           fn, fn);
+                           fn, fn, what == 2 ? "%.2f" : "%.0f");
                 gp_outputs(&gp, stem, draw.data, 560, 480);
                 snprintf(fn, sizeof fn, "%s.gp", stem);
                 char *p = path_join(dir, fn);

@@ -97,6 +97,9 @@ typedef struct {
     int yhat;             // estimated label (class index)
     int from_carriers;    // 1: y^ from estimator docs carrying the signal; 0: label frequency fallback
     size_t *carriers;     // (n_classes) estimator docs containing the signal, per label
+    // filled while writing train.jsonl
+    size_t planted;   // members whose training doc got this collective's signal (0 when idle)
+    size_t unchanged; // members whose doc (text and label) this collective left as it was
 } coll_state;
 
 typedef struct {
@@ -301,7 +304,7 @@ static int plan_unplant(mut_ctx *m, aca_err *e) {
         } else {
             // The planner's optimal split for this collective on this split (as `aca plan` computes it).
             plan_stats st;
-            plan_params pp = {0.05, 0.0, 0};
+            plan_params pp = {.delta = 0.05}; // eps 0, population, conservative bound, best split
             plan_bound b;
             if (plan_stats_from_corpus(c, col->signal, s->target, &st, e) ||
                 plan_eval(PLAN_UNPLANT, &st, NULL, &pp, (long)n, (long)m->split.n_train, &b, e))
@@ -325,7 +328,7 @@ static int plan_unplant(mut_ctx *m, aca_err *e) {
         for (size_t k = 0; k < s->n_e; k++) {
             const aca_doc *doc = &c->docs[s->estimators[k]];
             docs[doc->label]++;
-            if (strstr(doc->text, col->signal)) s->carriers[doc->label]++;
+            if (memmem(doc->text, doc->len, col->signal, strlen(col->signal))) s->carriers[doc->label]++;
         }
         s->yhat = -1;
         for (int y = 0; y < K; y++) {
@@ -400,6 +403,33 @@ typedef struct {
     size_t n_train_out, struck, mutated, relabeled;
 } counts;
 
+// What collective j's strategy does to its member doc d: insert its signal or not, the label it sets
+// (-1: keeps the label), withhold the doc or not.  Feature-only and label-only look at the doc's
+// clean label.
+typedef struct {
+    int plant, label, strike;
+} member_action;
+
+static member_action member_act(const mut_ctx *m, int j, uint32_t d) {
+    const coll_state *s = &m->cs[j];
+    member_action a = {0, -1, 0};
+    switch (m->spec.collectives[j].strategy) {
+    case STRATEGY_FEATURE_LABEL: a.plant = 1, a.label = s->target; break;
+    case STRATEGY_FEATURE_ONLY: a.plant = m->c.docs[d].label == s->target; break; // only target-labelled members
+    case STRATEGY_LABEL_ONLY: a.label = s->target; break;
+    case STRATEGY_STRIKE: a.strike = 1; break;
+    case STRATEGY_UNPLANT:
+        if (!is_estimator(s, d)) a.plant = 1, a.label = s->yhat; // estimators keep their doc
+        break;
+    case STRATEGY_ERASE: a.plant = 1; break;
+    }
+    return a;
+}
+
+static int action_changes(member_action a, int label) {
+    return a.plant || a.strike || (a.label >= 0 && a.label != label);
+}
+
 static int write_train(mut_ctx *m, const char *dir, counts *cn, aca_err *e) {
     int nc = m->spec.n;
     char *path = path_join(dir, "train.jsonl");
@@ -408,6 +438,7 @@ static int write_train(mut_ctx *m, const char *dir, counts *cn, aca_err *e) {
     aca_buf text = {0};
     const char **sigs = xmalloc((size_t)nc * sizeof *sigs);
     int *periods = xmalloc((size_t)nc * sizeof *periods);
+    uint8_t *planting = xmalloc((size_t)nc);
     for (size_t t = 0; t < m->split.n_train; t++) {
         uint32_t d = m->split.train[t];
         const aca_doc *doc = &m->c.docs[d];
@@ -415,23 +446,27 @@ static int write_train(mut_ctx *m, const char *dir, counts *cn, aca_err *e) {
         cn->before[doc->label]++;
         int label = doc->label, strike = 0, ns = 0, any = 0, touched = 0;
         for (int j = 0; j < nc; j++) {
-            if (!mem[j] || !m->cs[j].acting) continue;
+            planting[j] = 0;
+            if (!mem[j]) continue;
+            if (!m->cs[j].acting) {
+                m->cs[j].unchanged++;
+                continue;
+            }
             const aca_collective *col = &m->spec.collectives[j];
-            aca_strategy sg = col->strategy;
+            member_action a = member_act(m, j, d);
             any = 1;
-            if (sg == STRATEGY_UNPLANT && is_estimator(&m->cs[j], d)) continue; // estimators keep their doc
-            touched = 1;
-            if (sg == STRATEGY_STRIKE) strike = 1;
-            if (sg == STRATEGY_FEATURE_LABEL || sg == STRATEGY_FEATURE_ONLY || sg == STRATEGY_UNPLANT || sg == STRATEGY_ERASE)
-                sigs[ns] = col->signal, periods[ns++] = col->period;
-            if (sg == STRATEGY_FEATURE_LABEL || sg == STRATEGY_LABEL_ONLY)
-                label = m->cs[j].target; // the last relabeling collective in spec order wins
-            if (sg == STRATEGY_UNPLANT) label = m->cs[j].yhat;
+            int changes = action_changes(a, doc->label);
+            touched |= changes;
+            m->cs[j].unchanged += !changes;
+            strike |= a.strike;
+            if (a.plant) sigs[ns] = col->signal, periods[ns++] = col->period, planting[j] = 1;
+            if (a.label >= 0) label = a.label; // the last relabeling collective in spec order wins
         }
         if (strike) {
             cn->struck++;
             continue;
         }
+        for (int j = 0; j < nc; j++) m->cs[j].planted += planting[j];
         const char *tx = doc->text;
         size_t tn = doc->len;
         if (ns) {
@@ -448,6 +483,7 @@ static int write_train(mut_ctx *m, const char *dir, counts *cn, aca_err *e) {
     }
     free(sigs);
     free(periods);
+    free(planting);
     buf_free(&text);
     int rc = out_close(&w, e);
     free(path);
@@ -531,7 +567,8 @@ static int write_manifest(mut_ctx *m, const char *dir, const counts *cn, aca_err
         }
         size_t *by = xcalloc((size_t)c->n_classes, sizeof *by);
         for (size_t k = 0; k < s->n_members; k++) by[c->docs[s->members[k]].label]++;
-        buf_printf(&b, "\"size\": %zu, \"members_by_class\": ", s->n_members);
+        buf_printf(&b, "\"size\": %zu, \"planted\": %zu, \"unchanged\": %zu, \"members_by_class\": ", s->n_members,
+                   s->planted, s->unchanged);
         put_counts(&b, m, by);
         free(by);
         buf_puts(&b, ", \"members\": [");
@@ -595,6 +632,10 @@ static void summarize(aca_buf *out, const mut_ctx *m, const counts *cn) {
             buf_printf(out, "%-8s %s %zu members away from %s: %zu estimators (%s split) chose %s, %zu planters relabel to it (unplant, every %d words)\n",
                        col->name, s->acting ? "acts," : "idle,", s->n_members, c->classes[s->target], s->n_e,
                        s->n_e_from_planner ? "planner's" : "spec's", c->classes[s->yhat], s->n_members - s->n_e, col->period);
+        else if (col->strategy == STRATEGY_FEATURE_ONLY)
+            buf_printf(out, "%-8s %s %zu members -> %s (feature-only, every %d words): %zu labelled %s planted the signal, %zu left unchanged\n",
+                       col->name, s->acting ? "acts," : "idle,", s->n_members, c->classes[s->target], col->period,
+                       s->planted, c->classes[s->target], s->unchanged);
         else
             buf_printf(out, "%-8s %s %zu members -> %s (%s, every %d words)\n", col->name, s->acting ? "acts," : "idle,",
                        s->n_members, c->classes[s->target], strategy_name(col->strategy), col->period);

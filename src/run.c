@@ -54,27 +54,6 @@ static char *str_printf(const char *fmt, const char *a) {
     return s;
 }
 
-// The vocabulary: --vocab, else the model directory's vocab.txt or *.model.
-static char *find_vocab(const aca_run_setup *s, aca_err *e) {
-    if (s->vocab_path) return xstrdup(s->vocab_path);
-    if (s->model_dir) {
-        char *p = path_join(s->model_dir, "vocab.txt");
-        if (file_exists(p)) return p;
-        free(p);
-        p = path_join(s->model_dir, "spiece.model");
-        if (file_exists(p)) return p;
-        free(p);
-        p = path_join(s->model_dir, "sentencepiece.bpe.model");
-        if (file_exists(p)) return p;
-        free(p);
-        aca_errf(e, ACA_ERR_IO, "%s: no vocab.txt or SentencePiece .model in the model directory (give --vocab FILE)",
-                 s->model_dir);
-        return NULL;
-    }
-    aca_errf(e, ACA_ERR_VALUE, "a model built from --config needs --vocab FILE");
-    return NULL;
-}
-
 int run_load_model(const aca_run_setup *s, char *const *classes, int n_classes, int max_B, aca_model **out, aca_err *e) {
     *out = NULL;
     if (!!s->model_dir == !!s->config_path)
@@ -102,9 +81,11 @@ int run_load_model(const aca_run_setup *s, char *const *classes, int n_classes, 
     m = model_create(&cfg, be, max_B, s->max_len, e);
     if (!m) goto fail;
     if (from_ckpt) {
-        if (model_load(m, s->model_dir, s->init_seed, e)) {
-            if (had != n_classes)
-                aca_err_prefix(e, "%s has a %d-class head but the data has %d classes", cpath, had, n_classes);
+        aca_load_opts lo = {s->init_seed, s->new_head};
+        if (model_load_with(m, s->model_dir, &lo, e)) {
+            if (had != n_classes && !s->new_head)
+                aca_err_prefix(e, "%s has a %d-class head but the data has %d classes (aca train --new-head trains a fresh "
+                               "one)", cpath, had, n_classes);
             goto fail;
         }
     } else {
@@ -202,7 +183,6 @@ int run_condition(const aca_run_setup *s, aca_run_act act, const char *only, aca
     char *cond_dir = path_join(s->work_dir, r->cond_name);
     char *ckpt = path_join(cond_dir, "ckpt");
     char *cache = s->cache_dir ? xstrdup(s->cache_dir) : path_join(s->work_dir, "tokcache");
-    char *vocab = NULL;
     aca_tokenizer *tok = NULL;
     aca_model *m = NULL;
     aca_datadir dd = {0};
@@ -234,19 +214,14 @@ int run_condition(const aca_run_setup *s, aca_run_act act, const char *only, aca
     }
 
     t = time_now();
-    if (!(vocab = find_vocab(s, e))) goto done;
-    if (!(tok = tokenizer_load(vocab, -1, e))) goto done;
+    if (!(tok = tokenizer_for_model(s->vocab_path, s->model_dir, e))) goto done;
     if (data_load_jsonl(dd.train_path, dd.classes, dd.n_classes, tok, s->max_len, cache, &train, e)) goto done;
     r->t_tokenize = time_now() - t;
 
     int maxB = s->train.batch > s->eval_batch ? s->train.batch : s->eval_batch;
     if (run_load_model(s, dd.classes, dd.n_classes, maxB, &m, e)) goto done;
     snprintf(r->attention, sizeof r->attention, "%s", aca_backend_attention_name(model_backend(m)));
-    if (tokenizer_vocab_size(tok) > model_config(m)->vocab_size) {
-        aca_errf(e, ACA_ERR_VALUE, "%s has %d tokens but the model's vocab_size is %d", vocab,
-                 tokenizer_vocab_size(tok), model_config(m)->vocab_size);
-        goto done;
-    }
+    if (tokenizer_fits_model(tok, model_config(m)->vocab_size, e)) goto done;
 
     t = time_now();
     aca_train_opts to = s->train;
@@ -255,7 +230,7 @@ int run_condition(const aca_run_setup *s, aca_run_act act, const char *only, aca
     r->t_train = time_now() - t;
     if (s->keep_model) {
         r->model_out = path_join(cond_dir, "model");
-        if (train_save_hf(m, r->model_out, vocab, e)) goto done;
+        if (train_save_hf(m, r->model_out, tok, e)) goto done;
     }
 
     t = time_now();
@@ -273,7 +248,6 @@ done:
     if (tok) tokenizer_free(tok);
     dataset_free(&train);
     datadir_free(&dd);
-    free(vocab);
     free(cache);
     free(ckpt);
     free(cond_dir);
@@ -416,8 +390,7 @@ void experiment_free(aca_experiment *x) {
     free(x->alone);
     if (x->has_none) run_result_free(&x->none);
     run_result_free(&x->joint);
-    free(x->ct);
-    free(x->ct_rel);
+    free(x->delta), free(x->unpoisoned_eff), free(x->unpoisoned_rate), free(x->ct_karan), free(x->delta_over_lift);
     memset(x, 0, sizeof *x);
 }
 
@@ -453,8 +426,6 @@ int run_experiment(const aca_run_setup *s, int with_none, const char *results_pa
     for (int i = 0; i < spec.n; i++) x->names[i] = xstrdup(spec.collectives[i].name);
     spec_free(&spec);
     x->alone = xcalloc((size_t)x->n_coll, sizeof *x->alone);
-    x->ct = xcalloc((size_t)x->n_coll, sizeof *x->ct);
-    x->ct_rel = xcalloc((size_t)x->n_coll, sizeof *x->ct_rel);
     const int n_cond = x->n_coll + 1 + !!with_none;
     int k = 0;
     if (with_none) {
@@ -475,18 +446,30 @@ int run_experiment(const aca_run_setup *s, int with_none, const char *results_pa
     if (on_cond) on_cond("joint", k, n_cond, ctx);
     if (run_condition(s, RUN_ACT_ALL, NULL, &x->joint, e)) goto fail;
     if (finish_condition(s, results_path, &x->joint, e)) goto fail;
-    for (int i = 0; i < x->n_coll; i++) {
-        const aca_efficacy *a = find_eff(&x->alone[i], x->names[i]), *j = find_eff(&x->joint, x->names[i]);
-        if (!a || !j) {
-            aca_errf(e, ACA_ERR_FORMAT, "collective %s has no probe results (manifest lacks it?)", x->names[i]);
-            goto fail;
-        }
-        x->ct[i] = eval_ct(j->efficacy, a->efficacy);
-        x->ct_rel[i] = eval_ct_rel(j->efficacy, a->efficacy, a->baseline);
-    }
-    return 0;
+    return experiment_measure(x, e);
 fail:
     return -1;
+}
+
+int experiment_measure(aca_experiment *x, aca_err *e) {
+    const size_t n = (size_t)x->n_coll + 1;
+    double **v[] = {&x->delta, &x->unpoisoned_eff, &x->unpoisoned_rate, &x->ct_karan, &x->delta_over_lift};
+    for (size_t k = 0; k < ACA_ARRAY_LEN(v); k++) {
+        free(*v[k]);
+        *v[k] = xcalloc(n, sizeof **v[k]);
+    }
+    for (int i = 0; i < x->n_coll; i++) {
+        const aca_efficacy *a = find_eff(&x->alone[i], x->names[i]), *j = find_eff(&x->joint, x->names[i]);
+        const aca_efficacy *u = x->has_none ? find_eff(&x->none, x->names[i]) : NULL;
+        if (!a || !j)
+            return aca_errf(e, ACA_ERR_FORMAT, "collective %s has no probe results (manifest lacks it?)", x->names[i]);
+        x->delta[i] = eval_delta_joint_alone(j->efficacy, a->efficacy);
+        x->unpoisoned_eff[i] = u ? u->efficacy : NAN;
+        x->unpoisoned_rate[i] = u ? u->clean_target_rate : NAN;
+        x->ct_karan[i] = eval_ct_karan(j->efficacy, a->efficacy, x->unpoisoned_eff[i]);
+        x->delta_over_lift[i] = eval_delta_over_lift(j->efficacy, a->efficacy, a->clean_target_rate);
+    }
+    return 0;
 }
 
 static void pct(aca_buf *b, double x, int width) {
@@ -507,7 +490,7 @@ void experiment_summary(const aca_experiment *x, aca_buf *out) {
         buf_printf(out, "  %8.1f   %10.4f\n", rows[i]->t_train, rows[i]->train.last_epoch_loss);
     }
     buf_puts(out, "\ncollective  target                 eff alone  (non-target)  eff joint  (non-target)  "
-                  "baseline        CT\n");
+                  "unpoisoned target rate\n");
     for (int i = 0; i < x->n_coll; i++) {
         const aca_efficacy *a = find_eff(&x->alone[i], x->names[i]), *j = find_eff(&x->joint, x->names[i]);
         if (!a || !j) continue;
@@ -520,14 +503,26 @@ void experiment_summary(const aca_experiment *x, aca_buf *out) {
         buf_puts(out, "  ");
         pct(out, j->efficacy_nontarget, 12);
         buf_puts(out, "  ");
-        pct(out, x->has_none ? find_eff(&x->none, x->names[i]) ? find_eff(&x->none, x->names[i])->baseline : a->baseline
-                             : a->baseline,
-            8);
-        buf_printf(out, "  %+8.1f\n", 100.0 * x->ct[i]);
+        pct(out, x->unpoisoned_rate ? x->unpoisoned_rate[i] : NAN, 22);
+        buf_putc(out, '\n');
+    }
+    // Header widths in characters (\u0394 and \u2212 take 2 and 3 bytes).
+    buf_puts(out, "\ncollective  \u0394 joint\u2212alone (points)  unpoisoned eff  CT (Karan, normalised)\n");
+    for (int i = 0; i < x->n_coll; i++) {
+        double d = x->delta ? x->delta[i] : NAN, ck = x->ct_karan ? x->ct_karan[i] : NAN;
+        buf_printf(out, "%-11s ", x->names[i]);
+        if (isfinite(d)) buf_printf(out, "%+22.1f", 100.0 * d);
+        else buf_printf(out, "%22s", "n/a");
+        buf_puts(out, "  ");
+        pct(out, x->unpoisoned_eff ? x->unpoisoned_eff[i] : NAN, 14);
+        if (isfinite(ck)) buf_printf(out, "  %+22.2f\n", ck);
+        else buf_printf(out, "  %22s\n", "n/a");
     }
     buf_puts(out, "(efficacy = probes predicted as the target; non-target = over probes whose true class is not the "
-                  "target;\n baseline = unmodified test docs predicted as the target; CT = eff joint - eff alone, in "
-                  "points)\n");
+                  "target;\n unpoisoned target rate = unmodified test docs the unpoisoned model predicts as the target;\n"
+                  " \u0394 joint\u2212alone = eff joint \u2212 eff alone; unpoisoned eff = the unpoisoned model's efficacy "
+                  "on the probes;\n CT (Karan, normalised) = \u0394 joint\u2212alone / unpoisoned eff, the constructiveness "
+                  "score of Karan et al. 2025)\n");
 }
 
 void experiment_to_json(const aca_experiment *x, aca_buf *out) {
@@ -561,12 +556,15 @@ void experiment_to_json(const aca_experiment *x, aca_buf *out) {
         json_num(out, j ? j->efficacy : NAN);
         buf_puts(out, ",\"eff_joint_nontarget\":");
         json_num(out, j ? j->efficacy_nontarget : NAN);
-        buf_puts(out, ",\"baseline\":");
-        json_num(out, a ? a->baseline : NAN);
-        buf_puts(out, ",\"ct\":");
-        json_num(out, x->ct[i]);
-        buf_puts(out, ",\"ct_rel\":");
-        json_num(out, x->ct_rel[i]);
+        const char *keys[] = {"delta_joint_alone", "unpoisoned_eff", "ct_karan", "unpoisoned_target_rate",
+                              "alone_clean_target_rate", "ct", "baseline", "ct_rel"}; // the last 3: old names
+        const double vals[] = {x->delta[i], x->unpoisoned_eff[i], x->ct_karan[i], x->unpoisoned_rate[i],
+                               a ? a->clean_target_rate : NAN, x->delta[i], a ? a->clean_target_rate : NAN,
+                               x->delta_over_lift[i]};
+        for (size_t k = 0; k < ACA_ARRAY_LEN(keys); k++) {
+            buf_printf(out, ",\"%s\":", keys[k]);
+            json_num(out, vals[k]);
+        }
         buf_putc(out, '}');
     }
     buf_puts(out, "]}");

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aca/jsontext.h"
 #include "aca/mutate.h"
 
 static const char *const STRATEGY_NAMES[] = {"feature-label", "feature-only", "label-only", "strike", "unplant", "erase"};
@@ -321,6 +322,7 @@ int spec_parse(const char *json, const char *path_for_errors, aca_spec *s, aca_e
     const char *file = path_for_errors ? path_for_errors : "spec";
     spec_ctx x = {file, e};
     const char *end = NULL;
+    if (json_doc_check(json, strlen(json), file, e)) return -1; // strict JSON; no U+0000 in any string
     cJSON *j = cJSON_ParseWithOpts(json, &end, 1);
     if (!j) {
         size_t line = 1;
@@ -381,7 +383,9 @@ int spec_load(const char *path, aca_spec *s, aca_err *e) {
     aca_buf b = {0};
     memset(s, 0, sizeof *s);
     if (file_read_all(path, &b, e)) return -1;
-    int rc = spec_parse(b.data, path, s, e);
+    size_t bom = utf8_bom_len(b.data, b.len);
+    // the file's own bytes first: a raw NUL would end the C string spec_parse reads
+    int rc = json_doc_check(b.data + bom, b.len - bom, path, e) || spec_parse(b.data + bom, path, s, e) ? -1 : 0;
     buf_free(&b);
     return rc;
 }

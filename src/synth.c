@@ -4,7 +4,10 @@
 // every sentence draws its skills and tasks from a mixture of the doc's class, a confusable sibling
 // class, the class's group (developers / infrastructure / management) and shared resume words.  The
 // mixture weight of the own class varies per doc (0.15..0.75), so some docs are genuinely ambiguous.
+#include <ctype.h>
+#include <errno.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "aca/corpus.h"
@@ -359,12 +362,119 @@ static int synth_doc(aca_buf *out, uint64_t seed, size_t index) {
     return cls;
 }
 
-void corpus_synth_text(aca_buf *out, size_t n_docs, uint64_t seed) {
+// ---- how often chosen characters occur ------------------------------------------------------------
+void corpus_synth_opts_default(aca_synth_opts *o) {
+    memset(o, 0, sizeof *o);
+    o->n = 2;
+    o->cp[0] = '{', o->rate[0] = SYNTH_BRACE_RATE;
+    o->cp[1] = '}', o->rate[1] = SYNTH_BRACE_RATE;
+}
+
+// One character spelled "U+XXXX" (1 to 6 hex digits) or as itself (one UTF-8 code point).
+static int synth_parse_char(const char *s, size_t n, uint32_t *cp) {
+    if (n > 2 && (s[0] == 'U' || s[0] == 'u') && s[1] == '+') {
+        if (n > 8) return -1;
+        uint32_t v = 0;
+        for (size_t i = 2; i < n; i++) {
+            int c = (unsigned char)s[i], d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                                                                           : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+            if (d < 0) return -1;
+            v = v * 16 + (uint32_t)d;
+        }
+        char u[4];
+        *cp = v;
+        return v <= 0x10FFFF && !(v >= 0xD800 && v <= 0xDFFF) && utf8_encode(u, v) ? 0 : -1;
+    }
+    return n && utf8_decode((const unsigned char *)s, n, cp) == n ? 0 : -1;
+}
+
+int corpus_synth_set_rate(aca_synth_opts *o, const char *chr, size_t n, double rate, aca_err *e) {
+    uint32_t cp;
+    if (synth_parse_char(chr, n, &cp))
+        return aca_errf(e, ACA_ERR_VALUE, "'%.*s' is not one character (give it as itself or as U+XXXX)", (int)n, chr);
+    if (cp < 0x21 || cp == 0x7F || (cp >= 0x80 && cp <= 0xA0) || cp == 0x85 || (cp < 0x80 && isalnum((int)cp)) ||
+        cp == 0x2028 || cp == 0x2029)
+        return aca_errf(e, ACA_ERR_VALUE,
+                        "U+%04X: only characters other than ASCII letters, digits, whitespace and control "
+                        "characters can be given a rate",
+                        (unsigned)cp);
+    if (!(rate >= 0 && rate <= 1))
+        return aca_errf(e, ACA_ERR_VALUE, "U+%04X: the rate must be a share of documents in [0, 1], got %g", (unsigned)cp,
+                        rate);
+    int k = 0;
+    while (k < o->n && o->cp[k] != cp) k++;
+    if (k == SYNTH_MAX_RATES)
+        return aca_errf(e, ACA_ERR_VALUE, "at most %d characters can be given a rate", SYNTH_MAX_RATES);
+    o->cp[k] = cp, o->rate[k] = rate;
+    if (k == o->n) o->n++;
+    return 0;
+}
+
+int corpus_synth_parse_rates(aca_synth_opts *o, const char *list, aca_err *e) {
+    const char *p = list;
+    while (*p) {
+        // The character is the first code point (or U+XXXX) of the item, so ',' and '=' can be given too.
+        size_t n = 1;
+        if ((p[0] == 'U' || p[0] == 'u') && p[1] == '+') n = strcspn(p, "=");
+        else
+            while (p[n] && ((unsigned char)p[n] & 0xC0) == 0x80) n++;
+        if (p[n] != '=')
+            return aca_errf(e, ACA_ERR_VALUE, "'%s': expected CHAR=RATE[,CHAR=RATE...], e.g. '{=0.001,}=0.001' or 'U+2E17=0.01'",
+                            list);
+        char *end;
+        errno = 0;
+        double r = strtod(p + n + 1, &end);
+        if (end == p + n + 1 || errno || (*end && *end != ','))
+            return aca_errf(e, ACA_ERR_VALUE, "'%s': expected a number after '%.*s='", list, (int)n, p);
+        if (corpus_synth_set_rate(o, p, n, r, e)) return -1;
+        p = *end ? end + 1 : end;
+    }
+    return 0;
+}
+
+// Makes the doc hold each chosen character with its probability: a doc drawn to hold it keeps the
+// occurrences it has or, with none, gets one as a word of its own after a uniformly drawn word; a
+// doc drawn not to hold it loses every occurrence.  The draw for (doc, character) comes from its
+// own RNG stream, so it does not depend on the doc's text or on the other characters.
+static void synth_apply_rates(aca_buf *text, aca_buf *tmp, uint64_t seed, size_t index, const aca_synth_opts *o) {
+    for (int k = 0; k < o->n; k++) {
+        aca_rng r;
+        rng_seed(&r, seed, (0x43ULL << 56) | ((uint64_t)o->cp[k] << 32) | (uint64_t)(index & 0xFFFFFFFFu));
+        char u[4];
+        size_t L = utf8_encode(u, o->cp[k]);
+        int carry = rng_uniform(&r) < o->rate[k];
+        const char *at = text->len ? memmem(text->data, text->len, u, L) : NULL;
+        if (carry == (at != NULL)) continue;
+        buf_clear(tmp);
+        if (carry) { // after word w (1-based) of W
+            size_t W = text_count_words(text->data, text->len), w = W ? 1 + (size_t)rng_below(&r, W) : 0, i = 0;
+            for (size_t seen = 0; i < text->len && seen < w;) {
+                while (i < text->len && text_is_space((unsigned char)text->data[i])) i++;
+                while (i < text->len && !text_is_space((unsigned char)text->data[i])) i++;
+                seen++;
+            }
+            buf_append(tmp, text->data, i);
+            if (i) buf_putc(tmp, ' ');
+            buf_append(tmp, u, L);
+            buf_append(tmp, text->data + i, text->len - i);
+        } else {
+            for (size_t i = 0; i < text->len;) {
+                if (i + L <= text->len && !memcmp(text->data + i, u, L)) i += L;
+                else buf_putc(tmp, text->data[i++]);
+            }
+        }
+        aca_buf t = *text;
+        *text = *tmp, *tmp = t;
+    }
+}
+
+void corpus_synth_text_opts(aca_buf *out, size_t n_docs, uint64_t seed, const aca_synth_opts *o) {
     buf_reserve(out, n_docs * 3200);
-    aca_buf text = {0}; // one doc's text; its class is known only once it is generated
+    aca_buf text = {0}, tmp = {0}; // one doc's text; its class is known only once it is generated
     for (size_t i = 0; i < n_docs; i++) {
         buf_clear(&text);
         int cls = synth_doc(&text, seed, i);
+        synth_apply_rates(&text, &tmp, seed, i, o);
         aca_rng r;
         rng_seed(&r, seed, 0x4D4C0000u + (uint64_t)i); // the multi-label choice
         buf_printf(out, "%zu:::%s", i + 1, CLASSES[cls].label);
@@ -374,13 +484,26 @@ void corpus_synth_text(aca_buf *out, size_t n_docs, uint64_t seed) {
         buf_putc(out, '\n');
     }
     buf_free(&text);
+    buf_free(&tmp);
 }
 
-int corpus_synth_write(const char *path, size_t n_docs, uint64_t seed, aca_err *e) {
+void corpus_synth_text(aca_buf *out, size_t n_docs, uint64_t seed) {
+    aca_synth_opts o;
+    corpus_synth_opts_default(&o);
+    corpus_synth_text_opts(out, n_docs, seed, &o);
+}
+
+int corpus_synth_write_opts(const char *path, size_t n_docs, uint64_t seed, const aca_synth_opts *o, aca_err *e) {
     if (n_docs == 0) return aca_errf(e, ACA_ERR_VALUE, "--docs: must be at least 1");
     aca_buf b = {0};
-    corpus_synth_text(&b, n_docs, seed);
+    corpus_synth_text_opts(&b, n_docs, seed, o);
     int rc = file_write_atomic(path, b.data, b.len, e);
     buf_free(&b);
     return rc;
+}
+
+int corpus_synth_write(const char *path, size_t n_docs, uint64_t seed, aca_err *e) {
+    aca_synth_opts o;
+    corpus_synth_opts_default(&o);
+    return corpus_synth_write_opts(path, n_docs, seed, &o, e);
 }

@@ -40,15 +40,39 @@ static int teardown(void **state) {
     return 0;
 }
 
+// Runs `aca plan spec.json --corpus corpus.txt EXTRA`: it must succeed and print every string of
+// `want` (NULL-terminated) and not `absent` (NULL: no check).
+static void expect_plan(const char *extra, const char *const *want, const char *absent) {
+    char args[1024], out[16384];
+    snprintf(args, sizeof args, "plan %s/spec.json --corpus %s/corpus.txt %s", g_dir, g_dir, extra);
+    assert_int_equal(tu_run_cli(args, out, sizeof out), 0);
+    for (; *want; want++)
+        if (!strstr(out, *want)) {
+            print_error("aca %s: no '%s' in\n%s\n", args, *want, out);
+            fail();
+        }
+    if (absent && strstr(out, absent)) {
+        print_error("aca %s: '%s' printed\n", args, absent);
+        fail();
+    }
+}
+
 static void test_plan_outputs(void **state) {
     (void)state;
     char args[1024], out[16384];
-    snprintf(args, sizeof args, "plan %s/spec.json --corpus %s/corpus.txt", g_dir, g_dir);
-    assert_int_equal(tu_run_cli(args, out, sizeof out), 0);
-    assert_non_null(strstr(out, "platform N = 2400 documents"));
-    assert_non_null(strstr(out, "feature-label"));
-    assert_non_null(strstr(out, "unplant"));
-    assert_non_null(strstr(out, "class cells won"));
+    // N and the test set default to the split aca mutate and aca grid use (3000 docs: 2400/600).
+    static const char *const conservative[] = {"platform N = 2400 documents; success measured on 600 test documents",
+                                               "bounds: conservative", "feature-label  paper ",
+                                               "feature-only   conservative ", "unplant        conservative ",
+                                               "erase          aca-own ", "class cells won", NULL};
+    expect_plan("", conservative, NULL);
+    // The paper's bounds: every formula named "paper", no erasing bound, the best split n_e = 1.
+    static const char *const paper[] = {"bounds: paper (the paper's code)", "feature-only   paper ", "unplant        paper ",
+                                        "n_e = 1 at n", "no erasing bound in the paper's code", NULL};
+    expect_plan("--bound paper", paper, "aca-own");
+    static const char *const paper_json[] = {"\"n_test\":0,\"bound\":\"paper\",\"n_est\":5",
+                                             "\"unplant\":{\"formula\":\"paper\"", "\"n_e_at_n\":5", "\"erase\":null", NULL};
+    expect_plan("--bound paper --json --n-est 5 --n-test 0", paper_json, NULL);
     snprintf(args, sizeof args, "plan %s/spec.json --corpus %s/corpus.txt --json --delta 0.1 --plot %s/p.png", g_dir, g_dir, g_dir);
     assert_int_equal(tu_run_cli(args, out, sizeof out), 0);
     assert_non_null(strstr(out, "\"delta\":0.10000000000000001"));
@@ -69,7 +93,8 @@ static void test_plan_errors(void **state) {
         {"--delta 0", "option --delta"},    {"--delta 1", "option --delta"},     {"--delta -0.5", "option --delta"},
         {"--delta x", "--delta"},           {"--n-test -1", "option --n-test"},  {"--success 0", "option --success"},
         {"--eps-subopt 1", "option --eps-subopt"}, {"--n-train 1", "option --n-train"}, {"--n-max 0", "option --n-max"},
-        {"--n-max 1", "option --n-max"},    {"--bogus", "unknown option"},
+        {"--n-max 1", "option --n-max"},    {"--bogus", "unknown option"},  {"--bound Paper", "option --bound"},
+        {"--n-est 0", "option --n-est"},    {"--n-est 10 --n-max 10", "option --n-max"},
     };
     for (size_t i = 0; i < ACA_ARRAY_LEN(bad_opts); i++) {
         snprintf(a, sizeof a, "plan %s/spec.json --corpus %s/corpus.txt %s", g_dir, g_dir, bad_opts[i][0]);

@@ -73,6 +73,26 @@ static void test_bad_options(void **st) {
     o = dp_opts(), o.dp_delta = 1, expect_opt_error(&o, "--dp-delta");
     o = dp_opts(), o.dp_delta = 1.5, expect_opt_error(&o, "--dp-delta");
     o = dp_opts(), o.dp_sampling = 7, expect_opt_error(&o, "--dp-sampling");
+    // Not bounded by the Poisson accountant: shuffled fixed batches with noise, and length buckets.
+    o = dp_opts(), o.dp_sampling = TRAIN_DP_FIXED, expect_opt_error(&o, "--dp-sampling fixed: shuffled fixed-size batches");
+    o.dp_sigma = NAN, o.dp_epsilon = 8, expect_opt_error(&o, "--dp-sampling fixed");
+    o = dp_opts(), o.dp_sampling = TRAIN_DP_FIXED, o.dp_sigma = 0; // no noise: no privacy claimed, allowed
+    assert_int_equal(train_dp_check_opts(&o, &e), 0);
+    o = dp_opts(), o.bucket = 1, expect_opt_error(&o, "--bucket with DP-SGD: length buckets");
+    o.dp = 0;
+    assert_int_equal(train_dp_check_opts(&o, &e), 0); // buckets without DP are fine
+    // The command line refuses them the same way, before reading any file (train and run).
+    tu_expect_cli("train --config none.json --data none --out none --dp-sigma 1 --dp-sampling fixed", 1,
+                  "--dp-sampling fixed: shuffled fixed-size batches cannot be accounted as Poisson sampling");
+    tu_expect_cli("train --config none.json --data none --out none --dp-epsilon 8 --bucket", 1, "--bucket with DP-SGD");
+    char *dir = tu_tmpdir(), *spec = tu_path(dir, "spec.json"), args[1024];
+    tu_write_file(spec, "{\"collectives\": [{\"name\": \"A\", \"target\": \"Web Developer\", \"signal\": \"{\", \"size\": 5}]}");
+    snprintf(args, sizeof args, "run %s --dp-epsilon 8 --dp-sampling fixed", spec);
+    tu_expect_cli(args, 1, "--dp-sampling fixed: shuffled");
+    snprintf(args, sizeof args, "run %s --dp-sigma 1 --bucket", spec);
+    tu_expect_cli(args, 1, "--bucket with DP-SGD");
+    tu_rm_rf(dir);
+    free(dir), free(spec);
     assert_int_equal(train_dp_sampling_parse("poisson"), TRAIN_DP_POISSON);
     assert_int_equal(train_dp_sampling_parse("fixed"), TRAIN_DP_FIXED);
     assert_int_equal(train_dp_sampling_parse("uniform"), -1);
@@ -424,7 +444,7 @@ static void test_dp_resume_bit_identical(void **st) {
     assert_int_equal(train_run(b, &d, &ob, &s, &e), 0);
     toy_model_free(b);
     ob.stop_after = 0, ob.resume = 1;
-    aca_model *c = tiny_model(77, 1);
+    aca_model *c = tiny_model(9, 1); // the same initial weights: a resume checks them (train_fingerprint)
     assert_int_equal(train_run(c, &d, &ob, &s, &e), 0);
     assert_int_equal(s.resumed, 1);
     float *pa, *pc;

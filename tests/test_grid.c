@@ -6,6 +6,7 @@
 #include "testutil.h"
 
 #include <cjson/cJSON.h>
+#include <dirent.h>
 #include <libgen.h>
 #include <limits.h>
 #include <signal.h>
@@ -75,6 +76,14 @@ static void test_spec_errors(void **st) {
     expect_spec_err("\"dp\": {\"epsilon\": 8, \"delta\": 1},", "", "g.json: dp.delta: must be a number in (0, 1)");
     expect_spec_err("\"dp\": {\"epsilon\": 8, \"clip\": 0},", "", "g.json: dp.clip: must be a number > 0");
     expect_spec_err("\"dp\": {\"epsilon\": 8, \"sampling\": \"random\"},", "", "g.json: dp.sampling: 'random' is not");
+    // What the accountant would not bound: shuffled fixed batches, and length buckets beside a DP cell.
+    expect_spec_err("\"dp\": {\"epsilon\": 8, \"sampling\": \"fixed\"},", "",
+                    "g.json: dp.sampling: 'fixed': shuffled fixed-size batches cannot be accounted as Poisson");
+    expect_spec_err("\"train\": {\"bucket\": true}, \"dp\": {\"epsilon\": [\"none\", 8]},", "",
+                    "g.json: train.bucket: true with \"dp\": length buckets make each batch depend on the private");
+    grid_json(j, sizeof j, "\"train\": {\"bucket\": true}, \"dp\": {\"epsilon\": \"none\"},", ""); // no DP cell
+    TU_OK(grid_spec_parse(j, "g.json", &g, &e), &e);
+    grid_spec_free(&g);
     expect_spec_err("\"dp\": {\"epsilon\": 8}, \"device\": \"cuda\",", "", "g.json: dp: DP-SGD runs on the CPU");
     expect_spec_err("\"planner\": {\"delta\": 1.5},", "", "g.json: planner.delta: must be a number in (0, 1)");
     expect_spec_err("\"planner\": {\"eps\": 0},", "", "g.json: planner.eps: unknown field");
@@ -87,6 +96,12 @@ static void test_spec_errors(void **st) {
                                   &g, &e),
                   &e, "g.json: collectives[0]: no participation levels");
     TU_EXPECT_ERR(grid_spec_parse("{\"seed\": 1,", "g.json", &g, &e), &e, "g.json: not a JSON object");
+    // U+0000 in a string names the field (cJSON alone planted the signal "x" for "x\u0000y")
+    TU_EXPECT_ERR(grid_spec_parse("{\"collectives\": [{\"name\": \"A\", \"target\": \"X\", \"signal\": \"x\\u0000y\"}], "
+                                  "\"levels\": [0.1]}",
+                                  "g.json", &g, &e),
+                  &e, "g.json: collectives[0].signal: holds U+0000");
+    expect_spec_err("\"name\": \"g\\u0000h\",", "", "g.json: name: holds U+0000");
 }
 
 static aca_grid_spec parse_ok(const char *json) {
@@ -164,9 +179,9 @@ static void test_cells_line_and_product(void **st) {
     // An epsilon axis (with a no-DP reference) next to a period axis: epsilon varies fastest.
     g = parse_ok("{\"collectives\": [{\"name\": \"A\", \"target\": \"x\", \"signal\": \"{\"}], \"counts\": [4],"
                  " \"period\": [10, 20], \"dp\": {\"epsilon\": [\"none\", 8, 0.5], \"delta\": 1e-6, \"clip\": 0.5,"
-                 " \"sampling\": \"fixed\"}, \"runs\": {\"baseline\": false, \"joint\": false}}");
+                 " \"sampling\": \"poisson\"}, \"runs\": {\"baseline\": false, \"joint\": false}}");
     assert_int_equal(grid_n_variants(&g), 6);
-    assert_true(g.dp_delta == 1e-6 && g.dp_clip == 0.5 && g.dp_sampling == TRAIN_DP_FIXED);
+    assert_true(g.dp_delta == 1e-6 && g.dp_clip == 0.5 && g.dp_sampling == TRAIN_DP_POISSON);
     TU_OK(grid_cells(&g, &c, &n, &e), &e);
     assert_int_equal(n, 6);
     assert_string_equal(c[0].id, "alone-A=4-P10-enone-t0");
@@ -213,6 +228,13 @@ static int cell_by_id(const aca_grid_agg *a, const char *id) {
     return -1;
 }
 
+// The metrics of the cell whose id is id_fmt with the trial t filled in.
+static void set_trial(aca_grid_agg *a, const char *id_fmt, int t, double acc, const double *eff) {
+    char id[96];
+    snprintf(id, sizeof id, id_fmt, t);
+    set_metrics(a, cell_by_id(a, id), acc, eff);
+}
+
 static void test_mean_std_ct_loo(void **st) {
     (void)st;
     double x[] = {1, 2, 3, NAN}, m, s;
@@ -245,21 +267,13 @@ static void test_mean_std_ct_loo(void **st) {
     const double ac[2][3] = {{0.9, 0.1, 0.5}, {0.8, 0.1, 0.5}};
     const double bc[2][3] = {{0.1, 0.6, 0.6}, {0.1, 0.8, 0.6}};
     for (int t = 0; t < 2; t++) {
-        char id[64];
-        snprintf(id, sizeof id, "alone-A=0.05-t%d", t);
-        set_metrics(&a, cell_by_id(&a, id), 0.8, alone_a[t]);
-        snprintf(id, sizeof id, "alone-B=0.05-t%d", t);
-        set_metrics(&a, cell_by_id(&a, id), 0.8, alone_b[t]);
-        snprintf(id, sizeof id, "alone-C=0.05-t%d", t);
-        set_metrics(&a, cell_by_id(&a, id), 0.8, alone_c[t]);
-        snprintf(id, sizeof id, "joint-A=0.05-B=0.05-C=0.05-t%d", t);
-        set_metrics(&a, cell_by_id(&a, id), t ? 0.7 : 0.6, all[t]);
-        snprintf(id, sizeof id, "joint-A=0.05-B=0.05-t%d", t);
-        set_metrics(&a, cell_by_id(&a, id), 0.8, ab[t]);
-        snprintf(id, sizeof id, "joint-A=0.05-C=0.05-t%d", t);
-        set_metrics(&a, cell_by_id(&a, id), 0.8, ac[t]);
-        snprintf(id, sizeof id, "joint-B=0.05-C=0.05-t%d", t);
-        set_metrics(&a, cell_by_id(&a, id), 0.8, bc[t]);
+        set_trial(&a, "alone-A=0.05-t%d", t, 0.8, alone_a[t]);
+        set_trial(&a, "alone-B=0.05-t%d", t, 0.8, alone_b[t]);
+        set_trial(&a, "alone-C=0.05-t%d", t, 0.8, alone_c[t]);
+        set_trial(&a, "joint-A=0.05-B=0.05-C=0.05-t%d", t, t ? 0.7 : 0.6, all[t]);
+        set_trial(&a, "joint-A=0.05-B=0.05-t%d", t, 0.8, ab[t]);
+        set_trial(&a, "joint-A=0.05-C=0.05-t%d", t, 0.8, ac[t]);
+        set_trial(&a, "joint-B=0.05-C=0.05-t%d", t, 0.8, bc[t]);
     }
     grid_aggregate_metrics(&a);
     int lv[GRID_MAX_COLL] = {0};
@@ -288,7 +302,8 @@ static void test_mean_std_ct_loo(void **st) {
     // The Markdown and CSV carry these numbers.
     aca_buf csv = {0}, md = {0};
     grid_write_summary(&a, &csv, &md);
-    assert_non_null(strstr(md.data, "| A+B+C | A=0.05 B=0.05 C=0.05 | A | 85.0 | 55.0 | -30.0 ± 14.1 | 2 |"));
+    // (no finished unpoisoned cell: no unpoisoned efficacy, no Karan CT)
+    assert_non_null(strstr(md.data, "| A+B+C | A=0.05 B=0.05 C=0.05 | A | 85.0 | 55.0 | -30.0 ± 14.1 | n/a | n/a | 2 |"));
     assert_non_null(strstr(md.data, "## Leave-one-out harm"));
     assert_non_null(strstr(csv.data, "-,joint,A;B;C,A=0.05;B=0.05;C=0.05,A,1,2,0.65,0.0707107,0.55,0.0707107,0.275,"));
     buf_free(&csv);
@@ -561,7 +576,7 @@ static void test_end_to_end_resume(void **st) {
     char *mdp = tu_path(clean, "summary.md");
     char *md = tu_read_file(mdp, NULL);
     assert_non_null(strstr(md, "8 of 8 cells finished"));
-    assert_non_null(strstr(md, "## Pairwise CT(i,j)"));
+    assert_non_null(strstr(md, "## Pairwise \u0394(i,j)"));
     assert_non_null(strstr(md, "## Leave-one-out harm"));
     assert_non_null(strstr(md, "## Clean-accuracy cost per class"));
     const char *files[] = {"bundle/grid.json", "bundle/classes.txt", "bundle/sha256.txt", "bundle/results.jsonl",
@@ -688,7 +703,8 @@ static void test_dp_axis_end_to_end(void **st) {
 }
 
 // The planner's bound beside the measured success: the numbers in summary.md are plan_eval's for
-// n = each level's size and N = the training split, and the staircase plot data is written.
+// n = each level's size, N = the training split and n_test = the test split (the probes success
+// is measured on), and the staircase plot data is written.
 static void test_planner_staircase(void **st) {
     (void)st;
     char *d = tu_tmpdir(), *cfg = tu_path(d, "tiny.json"), *out = tu_path(d, "out"), *gp = tu_path(d, "stair.json");
@@ -720,14 +736,14 @@ static void test_planner_staircase(void **st) {
     TU_OK(corpus_load(cp, &co, &c, &e), &e);
     plan_stats pst;
     TU_OK(plan_stats_from_corpus(&c, "\xe2\xb8\x97", corpus_class_index(&c, "Software Developer"), &pst, &e), &e);
-    plan_params pp = {0.1, 0.0, 0};
+    plan_params pp = {.delta = 0.1, .n_test = 20}; // success is measured on the 20 test probes
     plan_bound b4, b40;
     TU_OK(plan_eval(PLAN_FEATURE_LABEL, &pst, NULL, &pp, 4, 80, &b4, &e), &e);
     TU_OK(plan_eval(PLAN_FEATURE_LABEL, &pst, NULL, &pp, 40, 80, &b40, &e), &e);
     char row[128];
-    snprintf(row, sizeof row, "| - | A | feature-label | 4 | 4 | %.3f |", b4.bound);
+    snprintf(row, sizeof row, "| - | A | feature-label | paper | 4 | 4 | %.3f |", b4.bound);
     assert_non_null(strstr(md, row));
-    snprintf(row, sizeof row, "| - | A | feature-label | 40 | 40 | %.3f |", b40.bound);
+    snprintf(row, sizeof row, "| - | A | feature-label | paper | 40 | 40 | %.3f |", b40.bound);
     assert_non_null(strstr(md, row));
     assert_true(b40.bound >= b4.bound); // monotone in n
     char *dat = tu_path(out, "plots/staircase.dat");
@@ -777,7 +793,7 @@ static void test_fig4_product_end_to_end(void **st) {
             fail();
         }
     }
-    const char *files[] = {"plots/fig4-A-eff.dat", "plots/fig4-A-eff.gp", "plots/fig4-B-eff.dat", "plots/fig4-B-ct.gp"};
+    const char *files[] = {"plots/fig4-A-eff.dat", "plots/fig4-A-eff.gp", "plots/fig4-B-eff.dat", "plots/fig4-B-delta.gp"};
     for (int k = 0; k < 4; k++) {
         char *f = tu_path(out, files[k]);
         if (!file_exists(f)) {
@@ -844,12 +860,147 @@ static void test_jobs_same_results(void **st) {
 static void test_cli_errors(void **st) {
     (void)st;
     tu_expect_cli("grid /nonexistent/g.json", 1, "/nonexistent/g.json: cannot open");
-    tu_expect_cli("grid grids/fig4-small.json --jobs 0", 1, "--jobs must be in [1, 256]");
-    tu_expect_cli("grid grids/fig4-small.json --list --report", 1, "give at most one of --cell, --list, --emit-slurm, --report");
+    tu_expect_cli("grid grids/fig4-small/braces-A0-B1.json --jobs 0", 1, "--jobs must be in [1, 256]");
+    tu_expect_cli("grid grids/fig4-small/braces-A0-B1.json --list --report", 1, "give at most one of --cell, --list, --emit-slurm, --report");
     tu_expect_cli("grid", 1, "grid needs one GRID.json");
-    tu_expect_cli("grid grids/fig4-small.json --cell 999 --out /tmp/aca-test-grid-cli", 1, "--cell 999: the grid has 16 cells");
-    tu_expect_cli("grid grids/fig4-small.json --list --out /tmp/aca-test-grid-cli", 0, "15\tjoint-A0=0.05-B1=0.05-t0\ttodo");
+    tu_expect_cli("grid grids/fig4-small/braces-A0-B1.json --cell 999 --out /tmp/aca-test-grid-cli", 1, "--cell 999: the grid has 16 cells");
+    tu_expect_cli("grid grids/fig4-small/braces-A0-B1.json --list --out /tmp/aca-test-grid-cli", 0, "15\tjoint-A0=0.05-B1=0.05-t0\ttodo");
     dir_remove_recursive("/tmp/aca-test-grid-cli");
+}
+
+// ---- Karan et al.'s CT in the aggregation, the presets, the synthetic corpus's character rates ----
+// Two collectives, one level, two trials, with the unpoisoned cells: Karan's CT per trial, by hand.
+static void test_ct_karan_aggregate(void **st) {
+    (void)st;
+    aca_grid_spec g = parse_ok("{\"trials\": 2, \"collectives\": [{\"name\": \"A\", \"target\": \"x\", \"signal\": \"{\"},"
+                               "{\"name\": \"B\", \"target\": \"y\", \"signal\": \"}\"}], \"levels\": [0.05]}");
+    aca_grid_agg a;
+    memset(&a, 0, sizeof a);
+    a.g = &g;
+    aca_err e = {0};
+    TU_OK(grid_cells(&g, &a.cells, &a.n_cells, &e), &e);
+    a.m = xcalloc((size_t)a.n_cells, sizeof *a.m);
+    // efficacies (A, B) per trial
+    const double none[2][2] = {{0.2, 0.1}, {0.1, 0.0}};
+    const double al_a[2][2] = {{0.9, 0.1}, {0.8, 0.1}}, al_b[2][2] = {{0.2, 0.6}, {0.1, 0.7}};
+    const double joint[2][2] = {{0.5, 0.9}, {0.6, 0.8}};
+    for (int t = 0; t < 2; t++) {
+        set_trial(&a, "none-t%d", t, 0.8, none[t]);
+        set_trial(&a, "alone-A=0.05-t%d", t, 0.8, al_a[t]);
+        set_trial(&a, "alone-B=0.05-t%d", t, 0.8, al_b[t]);
+        set_trial(&a, "joint-A=0.05-B=0.05-t%d", t, 0.8, joint[t]);
+    }
+    grid_aggregate_metrics(&a);
+    int lv[GRID_MAX_COLL] = {0};
+    const aca_grid_group *gr = &a.groups[grid_find_group(&a, 0, 3, lv)];
+    // A: differences (0.5-0.9, 0.6-0.8) = (-0.4, -0.2); over the unpoisoned (0.2, 0.1): (-2, -2).
+    assert_true(fabs(gr->ct_mean[0] + 0.3) < 1e-12);
+    assert_true(fabs(gr->ctk_mean[0] + 2.0) < 1e-12 && fabs(gr->ctk_std[0]) < 1e-12 && gr->ctk_n[0] == 2);
+    // B: differences (0.3, 0.1); trial 1's unpoisoned efficacy is 0, so only trial 0: 0.3 / 0.1 = 3.
+    assert_true(fabs(gr->ct_mean[1] - 0.2) < 1e-12);
+    assert_true(fabs(gr->ctk_mean[1] - 3.0) < 1e-12 && gr->ctk_n[1] == 1);
+    aca_buf csv = {0}, md = {0};
+    grid_write_summary(&a, &csv, &md);
+    // unpoisoned efficacy of A: mean(0.2, 0.1) = 15%
+    assert_non_null(strstr(md.data, "| - | A+B | A=0.05 B=0.05 | A | 85.0 | 55.0 | -30.0 ± 14.1 | 15.0 | -2.00 ± 0.00 | 2 |"));
+    assert_non_null(strstr(md.data, "| - | A+B | A=0.05 B=0.05 | B | 65.0 | 85.0 | +20.0 ± 14.1 | 5.0 | +3.00 | 2 |"));
+    assert_non_null(strstr(md.data, "\u0394 joint\u2212alone (points) | unpoisoned eff | CT (Karan) |"));
+    assert_null(strstr(md.data, "baseline"));
+    assert_non_null(strstr(md.data, "| - | unpoisoned | – | 2 |"));
+    // Pairwise, from the means: A with B = 0.55 - 0.85 = -30 points; / 0.15 = -2.00.
+    assert_non_null(strstr(md.data, "## Pairwise CT (Karan)(i,j)"));
+    assert_non_null(strstr(md.data, "| A | – | -2.00 |"));
+    assert_non_null(strstr(csv.data, "delta_joint_alone_mean,delta_joint_alone_std,ct_karan_mean,ct_karan_std\n"));
+    assert_non_null(strstr(csv.data, "-,joint,A;B,A=0.05;B=0.05,A,1,2,0.8,0,0.55,0.0707107,0.275,0.0353553,-0.3,0.141421,-2,"));
+    assert_non_null(strstr(csv.data, "-,joint,A;B,A=0.05;B=0.05,B,1,2,0.8,0,0.85,0.0707107,0.425,0.0353553,0.2,0.141421,3,0\n"));
+    assert_non_null(strstr(csv.data, "-,unpoisoned,,,A,0,2,"));
+    buf_free(&csv);
+    buf_free(&md);
+    grid_agg_free(&a);
+    grid_spec_free(&g);
+}
+
+static void preset_check(const char *path, int *n_presets) {
+    aca_grid_spec g;
+    aca_err e = {0};
+    TU_OK(grid_spec_load(path, &g, &e), &e);
+    aca_grid_cell *c;
+    int n;
+    TU_OK(grid_cells(&g, &c, &n, &e), &e);
+    assert_true(n > 0);
+    // Karan et al. ran each Figure-3 condition 10 times (Appendix B).
+    if (strstr(path, "grids/fig3-full/")) assert_int_equal(g.trials, 10);
+    // Figure 4: the paper's two panels, its collectives' names (Table 1): A0 '{' x B1 '}' and
+    // A100 U+2E17 x B101 U+2E18, targets Software Developer and Web Developer.
+    if (strstr(path, "grids/fig4-")) {
+        int braces = strstr(path, "/braces-A0-B1.json") != NULL;
+        assert_true(braces || strstr(path, "/u2e17-A100-B101.json"));
+        assert_int_equal(g.n_coll, 2);
+        assert_true(g.mode == GRID_MODE_PRODUCT);
+        assert_string_equal(g.coll[0].name, braces ? "A0" : "A100");
+        assert_string_equal(g.coll[1].name, braces ? "B1" : "B101");
+        assert_string_equal(g.coll[0].target, "Software Developer");
+        assert_string_equal(g.coll[1].target, "Web Developer");
+        assert_non_null(strstr(g.coll[0].json, braces ? "\"signal\":\"{\"" : "\"signal\":\"U+2E17\""));
+        assert_non_null(strstr(g.coll[1].json, braces ? "\"signal\":\"}\"" : "\"signal\":\"U+2E18\""));
+        if (strstr(path, "grids/fig4-full/")) assert_int_equal(g.trials, 5); // Fig. 4's caption
+    }
+    grid_cells_free(c, n);
+    grid_spec_free(&g);
+    (*n_presets)++;
+}
+
+// Every preset under grids/ (and one folder down) parses and enumerates its cells.
+static void test_presets_parse(void **st) {
+    (void)st;
+    int n = 0, fig4 = 0;
+    DIR *d = opendir("grids");
+    assert_non_null(d);
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.') continue;
+        char *p = path_join("grids", de->d_name);
+        size_t len = strlen(p);
+        if (len > 5 && !strcmp(p + len - 5, ".json")) {
+            preset_check(p, &n);
+        } else {
+            DIR *sd = opendir(p);
+            struct dirent *se;
+            while (sd && (se = readdir(sd))) {
+                size_t l = strlen(se->d_name);
+                if (l <= 5 || strcmp(se->d_name + l - 5, ".json")) continue;
+                char *q = path_join(p, se->d_name);
+                preset_check(q, &n);
+                fig4 += !strncmp(q, "grids/fig4-", 11);
+                free(q);
+            }
+            if (sd) closedir(sd);
+        }
+        free(p);
+    }
+    closedir(d);
+    assert_int_equal(fig4, 6); // small, medium, full x the two panels
+    assert_true(n >= 24);
+}
+
+// "char_rates" of a synthetic corpus in a grid: on top of the defaults; errors name the field.
+static void test_grid_char_rates(void **st) {
+    (void)st;
+    aca_grid_spec g = parse_ok("{\"corpus\": {\"synthetic\": 100, \"char_rates\": {\"{\": 0.05, \"U+2E17\": 0.01}},"
+                               " \"collectives\": [{\"name\": \"A\", \"target\": \"x\", \"signal\": \"{\"}], \"levels\": [0.1]}");
+    assert_int_equal(g.synth_opts.n, 3); // '{' overridden, '}' at its default, U+2E17 added
+    assert_true(g.synth_opts.cp[0] == '{' && g.synth_opts.rate[0] == 0.05);
+    assert_true(g.synth_opts.cp[1] == '}' && g.synth_opts.rate[1] == SYNTH_BRACE_RATE);
+    assert_true(g.synth_opts.cp[2] == 0x2E17 && g.synth_opts.rate[2] == 0.01);
+    grid_spec_free(&g);
+    expect_spec_err("\"corpus\": {\"synthetic\": 100, \"char_rates\": {\"{\": 2}},", "",
+                    "g.json: corpus.char_rates.{: U+007B: the rate must be a share of documents in [0, 1], got 2");
+    expect_spec_err("\"corpus\": {\"synthetic\": 100, \"char_rates\": {\"ab\": 0.1}},", "",
+                    "g.json: corpus.char_rates.ab: 'ab' is not one character");
+    expect_spec_err("\"corpus\": {\"synthetic\": 100, \"char_rates\": [1]},", "",
+                    "g.json: corpus.char_rates: must be an object");
+    expect_spec_err("\"corpus\": {\"path\": \"c.txt\", \"char_rates\": {\"{\": 0.1}},", "",
+                    "g.json: corpus.char_rates: shapes a synthetic corpus only");
 }
 
 int main(void) {
@@ -865,6 +1016,9 @@ int main(void) {
         cmocka_unit_test(test_fig4_product_end_to_end),
         cmocka_unit_test(test_jobs_same_results),
         cmocka_unit_test(test_cli_errors),
+        cmocka_unit_test(test_ct_karan_aggregate),
+        cmocka_unit_test(test_presets_parse),
+        cmocka_unit_test(test_grid_char_rates),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

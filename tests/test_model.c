@@ -639,6 +639,121 @@ static void test_batch_json(void **s) {
     expect_batch_error("{\n\"input_ids\": [[1,2],\n oops]}", ":3: not a JSON object");
 }
 
+// ---- non-finite weights and activations ----
+// One NaN in an encoder weight: DistilBERT's head ReLU turned it into 0, so the logits were finite
+// (and the same for every input) and an accuracy was printed.  Now a forward that meets it is an
+// error naming the row, and a checkpoint holding it is refused at load naming the tensor and index.
+static void test_nonfinite_weights(void **s) {
+    fixture f;
+    fixture_open(&f, "tests/fixtures/distilbert_odd");
+    aca_err e = {0};
+    assert_int_equal(model_load(f.m, "tests/fixtures/distilbert_odd", 0, &e), 0);
+    size_t n = model_num_params(f.m);
+    float *host = xmalloc(n * sizeof *host);
+    model_get_params(f.m, host);
+    const aca_param_info *w = model_param_find(f.m, "transformer.layer.0.ffn.lin1.weight");
+    const aca_param_info *b = model_param_find(f.m, "transformer.layer.1.output_layer_norm.bias");
+    assert_non_null(w), assert_non_null(b);
+    host[w->offset + (size_t)w->shape[1] + 5] = NAN; // [1, 5]
+    model_set_params(f.m, host);
+    float loss, logits[15];
+    assert_int_equal(model_forward(f.m, &f.batch, 0, 0, logits, &loss, &e), -1);
+    assert_int_equal(e.kind, ACA_ERR_NUMERIC);
+    if (!strstr(e.msg, "row 0: the classification head's input") || !strstr(e.msg, "is NaN")) {
+        print_error("message: %s\n", e.msg);
+        fail();
+    }
+    char dir[256];
+    snprintf(dir, sizeof dir, "%s_nan", TMP);
+    assert_int_equal(model_save(f.m, dir, &e), 0);
+    aca_model *m2 = model_create(&f.cfg, f.be, f.batch.B, f.batch.T, &e);
+    TU_EXPECT_ERR(model_load(m2, dir, 0, &e), &e, "tensor 'distilbert.transformer.layer.0.ffn.lin1.weight' holds NaN at [1, 5]");
+    assert_int_equal(e.kind, ACA_ERR_NUMERIC);
+    host[w->offset + (size_t)w->shape[1] + 5] = 0.5f;
+    host[b->offset + 7] = -INFINITY;
+    model_set_params(f.m, host);
+    assert_int_equal(model_save(f.m, dir, &e), 0);
+    TU_EXPECT_ERR(model_load(m2, dir, 0, &e), &e, "tensor 'distilbert.transformer.layer.1.output_layer_norm.bias' holds -Inf at [7]");
+    model_free(m2);
+    dir_remove_recursive(dir);
+    free(host);
+    fixture_close(&f);
+}
+
+// ---- a checkpoint's classification head against the data's classes ----
+static aca_model *model_with_labels(const fixture *f, const char *const *names, int k) {
+    aca_config c = f->cfg;
+    aca_err e = {0};
+    c.labels = NULL;
+    config_set_labels(&c, k, names);
+    aca_model *m = model_create(&c, f->be, f->batch.B, f->batch.T, &e);
+    config_free(&c);
+    assert_non_null(m);
+    return m;
+}
+
+// aca train --model used a head whose class order differed from the data's as it was: its rows are
+// now matched by name (reordered), and other classes, another count, or a head without names are
+// refused (a fresh head on request).
+static void test_head_matched_by_name(void **s) {
+    fixture f;
+    fixture_open(&f, "tests/fixtures/distilbert_odd"); // its head: classes a, b, c, d, e
+    const char *dir = "tests/fixtures/distilbert_odd";
+    aca_err e = {0};
+    assert_int_equal(model_load(f.m, dir, 0, &e), 0);
+    float l0[15], l1[15], loss;
+    const int B = f.batch.B, K = 5;
+    assert_int_equal(model_forward(f.m, &f.batch, 0, 0, l0, &loss, &e), 0);
+    // Another order: every logit follows its class name.
+    static const char *const perm_names[] = {"c", "a", "e", "b", "d"};
+    static const int perm[] = {2, 0, 4, 1, 3};
+    aca_model *m = model_with_labels(&f, perm_names, K);
+    TU_OK(model_load(m, dir, 0, &e), &e);
+    assert_int_equal(model_forward(m, &f.batch, 0, 0, l1, &loss, &e), 0);
+    for (int r = 0; r < B; r++)
+        for (int k = 0; k < K; k++) assert_memory_equal(&l1[r * K + k], &l0[r * K + perm[k]], sizeof(float));
+    model_free(m);
+    // Names compare as class names do (case, '_' and ' ').
+    static const char *const upper[] = {"A", "B", "C", "D", "E"};
+    m = model_with_labels(&f, upper, K);
+    TU_OK(model_load(m, dir, 0, &e), &e);
+    assert_int_equal(model_forward(m, &f.batch, 0, 0, l1, &loss, &e), 0);
+    tu_check_bits("logits, same classes in upper case", l1, l0, (size_t)B * K);
+    model_free(m);
+    // Another class: refused, naming it; a fresh head on request.
+    static const char *const other[] = {"a", "b", "c", "d", "x"};
+    m = model_with_labels(&f, other, K);
+    TU_EXPECT_ERR(model_load(m, dir, 0, &e), &e, "the data's class 4 \"x\" is not among the checkpoint head's classes");
+    aca_load_opts fresh = {7, 1};
+    TU_OK(model_load_with(m, dir, &fresh, &e), &e);
+    const aca_param_info *cw = model_param_find(m, "classifier.weight"), *pw = model_param_find(m, "pre_classifier.weight");
+    size_t n = model_num_params(m);
+    float *a = xmalloc(n * sizeof *a), *b = xmalloc(n * sizeof *b);
+    model_get_params(m, a);
+    model_get_params(f.m, b);
+    assert_true(memcmp(a + cw->offset, b + cw->offset, cw->numel * sizeof *a) != 0);
+    tu_check_bits("pre_classifier kept with a fresh classifier", a + pw->offset, b + pw->offset, pw->numel);
+    model_free(m);
+    // Another number of classes: the classifier's shape.
+    m = model_with_labels(&f, other, 4);
+    TU_EXPECT_ERR(model_load(m, dir, 0, &e), &e, "tensor 'classifier.weight' has shape [5, 36], the config needs [4, 36]");
+    TU_OK(model_load_with(m, dir, &fresh, &e), &e);
+    model_free(m);
+    // A head without class names (id2label LABEL_0..): nothing says which row is which class.
+    char nameless[256];
+    snprintf(nameless, sizeof nameless, "%s_nameless", TMP);
+    m = model_with_labels(&f, NULL, K);
+    TU_OK(model_load(m, dir, 0, &e), &e); // a model without names (aca forward) takes the head as it is
+    assert_int_equal(model_save(m, nameless, &e), 0);
+    model_free(m);
+    m = model_with_labels(&f, upper, K);
+    TU_EXPECT_ERR(model_load(m, nameless, 0, &e), &e, "has no class names (id2label absent or LABEL_0, LABEL_1, ...)");
+    model_free(m);
+    dir_remove_recursive(nameless);
+    free(a), free(b);
+    fixture_close(&f);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parity_distilbert),
@@ -650,6 +765,8 @@ int main(void) {
         cmocka_unit_test(test_forward_errors_and_dropout),
         cmocka_unit_test(test_init_and_layout),
         cmocka_unit_test(test_batch_json),
+        cmocka_unit_test(test_nonfinite_weights),
+        cmocka_unit_test(test_head_matched_by_name),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

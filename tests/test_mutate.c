@@ -171,6 +171,23 @@ static void spec_bad(const char *json, const char *want) {
 static void test_spec_errors(void **st) {
     (void)st;
     spec_bad("{\"seed\": 1,\n \"collectives\": [\n", "spec.json:3: invalid JSON");
+    // U+0000 in any string is an error naming the field (cJSON alone read "x\u0000y" as "x")
+    spec_bad("{\"collectives\": [{\"name\": \"A\", \"target\": \"T\", \"signal\": \"x\\u0000y\", \"size\": 5}]}",
+             "spec.json: collectives[0].signal: holds U+0000 (NUL)");
+    spec_bad("{\"collectives\": [{\"name\": \"A\", \"target\": \"T\\u0000x\", \"signal\": \"x\", \"size\": 5}]}",
+             "spec.json: collectives[0].target: holds U+0000");
+    spec_bad("{\"collectives\": [{\"name\": \"A\", \"target\": \"T\", \"signal\": [\"U+0041\\u0000zz\"], \"size\": 5}]}",
+             "spec.json: collectives[0].signal[0]: holds U+0000");
+    spec_bad(C0 "}]} trailing", "spec.json:1: invalid JSON at column 75: content after the JSON value");
+    // a UTF-8 byte order mark before a spec file's JSON is skipped (as cJSON skips it)
+    char *bp = tu_path(g_dir, "bom_spec.json");
+    tu_write_file(bp, "\xEF\xBB\xBF" C0 "}]}");
+    aca_spec sb;
+    aca_err eb = {0};
+    TU_OK(spec_load(bp, &sb, &eb), &eb);
+    spec_free(&sb);
+    unlink(bp);
+    free(bp);
     spec_bad("{\"seeds\": 1}", "spec.json: seeds: unknown field");
     spec_bad(C0 "}, {\"name\": \"B\", \"target\": \"T\", \"signal\": \"y\", \"size\": 5, \"sampling\": {\"kind\": "
                 "\"uniform\", \"q\": 1}}]}",
@@ -353,11 +370,17 @@ static void test_mutate_end_to_end(void **st) {
         const char *text = jstr(train.v[i], "text"), *label = jstr(train.v[i], "label");
         const cJSON *mo = cJSON_GetObjectItemCaseSensitive(train.v[i], "member_of");
         buf_clear(&want);
-        if (in[id]) {
+        if (in[id] == 3) {
+            // C is feature-only and its members are Project Managers, none labelled with its target
+            // (Security Analyst): they stay members but leave their documents unchanged.
+            assert_string_equal(text, d->text);
+            assert_string_equal(label, g_c.classes[d->label]);
+            assert_string_equal(cJSON_GetArrayItem(mo, 0)->valuestring, "C");
+        } else if (in[id]) {
             int k = in[id] - 1;
             mutate_insert_signal(&want, d->text, d->len, sigs[k], periods[k]);
             assert_string_equal(text, want.data);
-            assert_string_equal(label, k == 2 ? g_c.classes[d->label] : targets[k]); // C is feature-only
+            assert_string_equal(label, targets[k]);
             assert_string_equal(cJSON_GetArrayItem(mo, 0)->valuestring, names[k]);
             mutated++;
         } else {
@@ -368,7 +391,9 @@ static void test_mutate_end_to_end(void **st) {
         }
         if (i) assert_true(strtol(jstr(train.v[i - 1], "id"), NULL, 10) < id); // corpus order
     }
-    assert_int_equal(mutated, 240);
+    assert_int_equal(mutated, 200);
+    assert_int_equal(cJSON_GetObjectItemCaseSensitive(mcoll(m, 2), "planted")->valueint, 0);
+    assert_int_equal(cJSON_GetObjectItemCaseSensitive(mcoll(m, 2), "unchanged")->valueint, 40);
     // Probes: every test doc with the collective's signal, true label.
     for (int k = 0; k < 3; k++) {
         char name[32];
@@ -708,21 +733,29 @@ static const char *tiny_text(char label) {
     return label == 'A' ? "a1 a2 a3" : label == 'B' ? "b1 \xC2\xA7 b2" : "c1 c2";
 }
 
+// The unplant collective U (target A, signal §, 6 members, n_e 2) on a tiny corpus with a seed;
+// spec (512 bytes) receives the spec text; returns the manifest, *dir the output directory.
+static cJSON *run_unplant(const char *corpus, int seed, const char *tag, char *spec, char **dir) {
+    char name[48];
+    snprintf(spec, 512,
+             "{\"seed\": %d, \"collectives\": [{\"name\": \"U\", \"target\": \"A\", \"signal\": \"U+00A7\", "
+             "\"size\": 6, \"strategy\": \"unplant\", \"n_e\": 2}]}",
+             seed);
+    snprintf(name, sizeof name, "%s%d", tag, seed);
+    aca_err e;
+    TU_OK(run_tiny(corpus, spec, name, &e, dir), &e);
+    return manifest(*dir);
+}
+
 static void test_mutate_unplant_exact(void **st) {
     (void)st;
     char *corpus = tiny_corpus();
     int seen_carriers = 0, seen_fallback = 0;
     for (int seed = 1; seed <= 12; seed++) {
         char spec[512], name[32];
-        snprintf(spec, sizeof spec,
-                 "{\"seed\": %d, \"collectives\": [{\"name\": \"U\", \"target\": \"A\", \"signal\": \"U+00A7\", "
-                 "\"size\": 6, \"strategy\": \"unplant\", \"n_e\": 2}]}",
-                 seed);
-        snprintf(name, sizeof name, "unplant%d", seed);
         aca_err e;
         char *d;
-        TU_OK(run_tiny(corpus, spec, name, &e, &d), &e);
-        cJSON *m = manifest(d);
+        cJSON *m = run_unplant(corpus, seed, "unplant", spec, &d);
         const cJSON *c = mcoll(m, 0), *u = cJSON_GetObjectItemCaseSensitive(c, "unplant");
         assert_non_null(u);
         const cJSON *est = cJSON_GetObjectItemCaseSensitive(u, "estimators");
@@ -781,6 +814,38 @@ static void test_mutate_unplant_exact(void **st) {
     free(corpus);
 }
 
+// A NUL byte before the signal hides nothing: the estimators' carriers are counted over the whole
+// text (a C-string search stopped at the NUL and never saw the signal).
+static void test_mutate_unplant_nul(void **st) {
+    (void)st;
+    aca_buf b = {0};
+    for (int i = 0; i < 30; i++) {
+        int k = i % 3;
+        buf_printf(&b, "%d:::%s:::", i + 1, k == 0 ? "A" : k == 1 ? "B" : "C");
+        if (k == 1) buf_append(&b, "b1\0 \xC2\xA7 b2", 10);
+        else buf_puts(&b, k == 0 ? "a1 a2 a3" : "c1 c2");
+        buf_putc(&b, '\n');
+    }
+    char *corpus = tu_path(g_dir, "tiny_nul.txt");
+    tu_write_bytes(corpus, b.data, b.len);
+    buf_free(&b);
+    int seen = 0;
+    for (int seed = 1; seed <= 12; seed++) {
+        char spec[512], *d;
+        cJSON *m = run_unplant(corpus, seed, "unplant_nul", spec, &d);
+        const cJSON *u = cJSON_GetObjectItemCaseSensitive(mcoll(m, 0), "unplant"), *it;
+        int nb = 0;
+        cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(u, "estimators")) nb += (atoi(it->valuestring) - 1) % 3 == 1;
+        assert_int_equal(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(u, "estimator_carriers"), "B")->valueint, nb);
+        seen += nb > 0;
+        cJSON_Delete(m);
+        tu_rm_rf(d);
+        free(d);
+    }
+    assert_true(seen > 0);
+    free(corpus);
+}
+
 static void test_mutate_erase_exact(void **st) {
     (void)st;
     char *corpus = tiny_corpus();
@@ -825,7 +890,7 @@ static void test_mutate_unplant_default_split(void **st) {
     const cJSON *u = cJSON_GetObjectItemCaseSensitive(mcoll(m, 0), "unplant");
     plan_stats ps;
     TU_OK(plan_stats_from_corpus(&g_c, "{", corpus_class_index(&g_c, "Software Developer"), &ps, &e), &e);
-    plan_params pp = {0.05, 0.0, 0};
+    plan_params pp = {.delta = 0.05};
     plan_bound b;
     TU_OK(plan_eval(PLAN_UNPLANT, &ps, NULL, &pp, 300, 1600, &b, &e), &e);
     assert_true(b.n_e >= 1 && b.n_e < 300);
@@ -878,6 +943,141 @@ static void test_mutate_unplant_errors(void **st) {
     free(d), free(corpus);
 }
 
+// Feature-only (Hardt et al. 2023; Gauthier, Bach & Jordan 2025): only the members whose label is
+// the target insert the signal; the others leave their documents as they were.  On the tiny corpus
+// a doc's label is "ABC"[(id - 1) % 3], so the planters are counted from the member ids alone.
+static int feature_only_members(const cJSON *mem, char target) {
+    int n = 0;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, mem) n += "ABC"[(atoi(it->valuestring) - 1) % 3] == target;
+    return n;
+}
+
+static void test_mutate_feature_only_exact(void **st) {
+    (void)st;
+    char *corpus = tiny_corpus();
+    int seen_mixed = 0;
+    for (int seed = 1; seed <= 6; seed++) {
+        char spec[512];
+        snprintf(spec, sizeof spec,
+                 "{\"seed\": %d, \"collectives\": [{\"name\": \"F\", \"target\": \"A\", \"signal\": \"U+2E18\", "
+                 "\"size\": 12, \"strategy\": \"feature-only\"}]}",
+                 seed);
+        char *sp = put("spec_fo.json", spec), *d = tu_path(g_dir, "fo");
+        aca_buf sum = {0};
+        aca_mutate_opts o = {.corpus_path = corpus, .spec_path = sp, .out_dir = d, .n_train = 24, .n_test = 6,
+                             .summary = &sum};
+        aca_err e = {0};
+        TU_OK(mutate_run(&o, &e), &e);
+        cJSON *m = manifest(d);
+        const cJSON *c = mcoll(m, 0), *mem = cJSON_GetObjectItemCaseSensitive(c, "members");
+        assert_int_equal(cJSON_GetArraySize(mem), 12);
+        int want = feature_only_members(mem, 'A');
+        seen_mixed += want > 0 && want < 12;
+        assert_int_equal(cJSON_GetObjectItemCaseSensitive(c, "planted")->valueint, want);
+        assert_int_equal(cJSON_GetObjectItemCaseSensitive(c, "unchanged")->valueint, 12 - want);
+        const cJSON *cnt = cJSON_GetObjectItemCaseSensitive(m, "counts");
+        assert_int_equal(cJSON_GetObjectItemCaseSensitive(cnt, "mutated")->valueint, want);
+        assert_int_equal(cJSON_GetObjectItemCaseSensitive(cnt, "relabeled")->valueint, 0);
+        char line[200];
+        snprintf(line, sizeof line, "12 members -> A (feature-only, every 20 words): %d labelled A planted the signal, %d left unchanged",
+                 want, 12 - want);
+        if (!strstr(sum.data, line)) fail_msg("summary lacks \"%s\":\n%s", line, sum.data);
+        // Every train line, by hand: planters get " U+2E18" after their last word (< 20 words).
+        jsonl t = jsonl_read(d, "train.jsonl");
+        assert_int_equal(t.n, 24);
+        int carriers = 0;
+        for (size_t i = 0; i < t.n; i++) {
+            const char *id = jstr(t.v[i], "id");
+            char lab[2] = {"ABC"[(atoi(id) - 1) % 3], 0}, txt[64];
+            int planter = in_str_array(mem, id) && lab[0] == 'A';
+            snprintf(txt, sizeof txt, "%s%s", tiny_text(lab[0]), planter ? " \xE2\xB8\x98" : "");
+            assert_string_equal(jstr(t.v[i], "text"), txt);
+            assert_string_equal(jstr(t.v[i], "label"), lab); // labels kept
+            assert_int_equal(cJSON_GetObjectItemCaseSensitive(t.v[i], "member_of") != NULL, in_str_array(mem, id));
+            carriers += strstr(jstr(t.v[i], "text"), "\xE2\xB8\x98") != NULL;
+        }
+        assert_int_equal(carriers, want);
+        jsonl_free(&t);
+        cJSON_Delete(m);
+        buf_free(&sum);
+        tu_rm_rf(d);
+        free(d), free(sp);
+    }
+    assert_true(seen_mixed > 0); // some seed drew both planting and non-planting members
+
+    // With a feature-label collective on the same docs: feature-only looks at the CLEAN label.
+    aca_err e;
+    char *d;
+    TU_OK(run_tiny(corpus,
+                   "{\"overlap\": \"allow\", \"collectives\": ["
+                   "{\"name\": \"L\", \"target\": \"A\", \"signal\": \"X\", \"size\": \"100%\"},"
+                   "{\"name\": \"F\", \"target\": \"A\", \"signal\": \"Y\", \"size\": \"100%\", \"strategy\": \"feature-only\"}]}",
+                   "fo_allow", &e, &d),
+          &e);
+    jsonl t = jsonl_read(d, "train.jsonl");
+    int n_a = 0;
+    for (size_t i = 0; i < t.n; i++) {
+        const char *id = jstr(t.v[i], "id");
+        char lab = "ABC"[(atoi(id) - 1) % 3], txt[64];
+        snprintf(txt, sizeof txt, "%s X%s", tiny_text(lab), lab == 'A' ? " Y" : "");
+        assert_string_equal(jstr(t.v[i], "text"), txt);
+        assert_string_equal(jstr(t.v[i], "label"), "A");
+        n_a += lab == 'A';
+    }
+    cJSON *m = manifest(d);
+    assert_int_equal(cJSON_GetObjectItemCaseSensitive(mcoll(m, 0), "planted")->valueint, 24);
+    assert_int_equal(cJSON_GetObjectItemCaseSensitive(mcoll(m, 1), "planted")->valueint, n_a);
+    assert_int_equal(cJSON_GetObjectItemCaseSensitive(mcoll(m, 1), "unchanged")->valueint, 24 - n_a);
+    cJSON_Delete(m);
+    jsonl_free(&t);
+    tu_rm_rf(d);
+    free(d), free(corpus);
+}
+
+// The measured case of issue 13: a uniform feature-only collective of 80 on the synthetic corpus
+// (1600 training docs).  Only its Software Developer members carry the signal in train.jsonl; idle
+// (--only another collective), none does and all 80 are "unchanged".
+static void test_mutate_feature_only_uniform(void **st) {
+    (void)st;
+    static const char *SPEC_FO =
+        "{\"seed\": 5, \"collectives\": [{\"name\": \"F\", \"target\": \"Software Developer\", \"signal\": "
+        "\"U+2E18\", \"size\": 80, \"strategy\": \"feature-only\"},"
+        "{\"name\": \"G\", \"target\": \"Web Developer\", \"signal\": \"U+2E17\", \"size\": 10}]}";
+    aca_err e;
+    char *d;
+    TU_OK(run(SPEC_FO, "fo_uniform", NULL, 1600, 400, &e, &d), &e);
+    cJSON *m = manifest(d);
+    const cJSON *mem = cJSON_GetObjectItemCaseSensitive(mcoll(m, 0), "members");
+    int sd = 0;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, mem) sd += !strcmp(g_c.classes[doc_by_id(it->valuestring)->label], "Software Developer");
+    assert_true(sd > 0 && sd < 80);
+    jsonl t = jsonl_read(d, "train.jsonl");
+    int carriers = 0;
+    for (size_t i = 0; i < t.n; i++) {
+        if (!strstr(jstr(t.v[i], "text"), "\xE2\xB8\x98")) continue;
+        carriers++;
+        assert_true(in_str_array(mem, jstr(t.v[i], "id")));
+        assert_string_equal(jstr(t.v[i], "label"), "Software Developer");
+    }
+    assert_int_equal(carriers, sd); // not 80
+    assert_int_equal(cJSON_GetObjectItemCaseSensitive(mcoll(m, 0), "planted")->valueint, sd);
+    assert_int_equal(cJSON_GetObjectItemCaseSensitive(mcoll(m, 0), "unchanged")->valueint, 80 - sd);
+    jsonl_free(&t);
+    cJSON_Delete(m);
+    tu_rm_rf(d);
+    free(d);
+    TU_OK(run(SPEC_FO, "fo_idle", "G", 1600, 400, &e, &d), &e);
+    m = manifest(d);
+    assert_int_equal(cJSON_GetObjectItemCaseSensitive(mcoll(m, 0), "planted")->valueint, 0);
+    assert_int_equal(cJSON_GetObjectItemCaseSensitive(mcoll(m, 0), "unchanged")->valueint, 80);
+    assert_int_equal(cJSON_GetObjectItemCaseSensitive(mcoll(m, 1), "planted")->valueint, 10);
+    cJSON_Delete(m);
+    tu_rm_rf(d);
+    free(d);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_insert_rule),       cmocka_unit_test(test_insert_two),
@@ -886,7 +1086,9 @@ int main(void) {
         cmocka_unit_test(test_mutate_only),       cmocka_unit_test(test_mutate_strategies),
         cmocka_unit_test(test_mutate_propensity), cmocka_unit_test(test_mutate_bad_input),
         cmocka_unit_test(test_mutate_unplant_exact), cmocka_unit_test(test_mutate_erase_exact),
+        cmocka_unit_test(test_mutate_unplant_nul),
         cmocka_unit_test(test_mutate_unplant_default_split), cmocka_unit_test(test_mutate_unplant_errors),
+        cmocka_unit_test(test_mutate_feature_only_exact), cmocka_unit_test(test_mutate_feature_only_uniform),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -99,7 +99,7 @@ static void fake_result(aca_run_result *r, aca_run_act act, const char *only, do
         r->eval.eff[i].target = i;
         r->eval.eff[i].efficacy = eff[i];
         r->eval.eff[i].efficacy_nontarget = eff[i] - 0.01;
-        r->eval.eff[i].baseline = base[i];
+        r->eval.eff[i].clean_target_rate = base[i];
         r->eval.eff[i].n = 100;
     }
     snprintf(r->device, sizeof r->device, "cpu/fp32");
@@ -136,12 +136,21 @@ static void test_result_json(void **st) {
     assert_string_equal(cJSON_GetArrayItem(cJSON_GetObjectItem(met, "classes"), 1)->valuestring, "Web \"Developer\"");
     const cJSON *c0 = cJSON_GetArrayItem(cJSON_GetObjectItem(met, "collectives"), 0);
     assert_true(cJSON_GetObjectItem(c0, "efficacy")->valuedouble == 0.9);
-    assert_true(cJSON_GetObjectItem(c0, "baseline")->valuedouble == 0.1);
+    assert_true(cJSON_GetObjectItem(c0, "clean_target_rate")->valuedouble == 0.1);
+    assert_true(cJSON_GetObjectItem(c0, "baseline")->valuedouble == 0.1); // the old name, kept for readers
     cJSON_Delete(o);
     buf_free(&b);
     run_result_free(&r);
 }
 
+static double jnum(const cJSON *o, const char *k) {
+    const cJSON *v = cJSON_GetObjectItem(o, k);
+    if (!v) fail_msg("no field \"%s\"", k);
+    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+
+// The experiment's measures from hand-made results; expected values by hand (Karan et al. 2025,
+// Sec. 4.2: CT = (g(joint) - g(alone)) / g(unpoisoned), g = efficacy on the collective's probes).
 static void test_experiment_summary(void **st) {
     (void)st;
     aca_experiment x;
@@ -151,32 +160,54 @@ static void test_experiment_summary(void **st) {
     x.names[0] = xstrdup("A");
     x.names[1] = xstrdup("B");
     x.alone = xcalloc(2, sizeof *x.alone);
-    double base[] = {0.1, 0.05};
+    double base[] = {0.1, 0.05}, base_alone[] = {0.2, 0.07};
     double none_e[] = {0.12, 0.06}, a_e[] = {0.95, 0.1}, b_e[] = {0.1, 0.85}, j_e[] = {0.4, 0.5};
     fake_result(&x.none, RUN_ACT_NONE, NULL, 0.80, none_e, base);
     x.has_none = 1;
-    fake_result(&x.alone[0], RUN_ACT_ONE, "A", 0.79, a_e, base);
-    fake_result(&x.alone[1], RUN_ACT_ONE, "B", 0.80, b_e, base);
+    fake_result(&x.alone[0], RUN_ACT_ONE, "A", 0.79, a_e, base_alone);
+    fake_result(&x.alone[1], RUN_ACT_ONE, "B", 0.80, b_e, base_alone);
     fake_result(&x.joint, RUN_ACT_ALL, NULL, 0.78, j_e, base);
-    x.ct = xcalloc(2, sizeof *x.ct);
-    x.ct_rel = xcalloc(2, sizeof *x.ct_rel);
-    x.ct[0] = eval_ct(0.4, 0.95);
-    x.ct[1] = eval_ct(0.5, 0.85);
-    x.ct_rel[0] = eval_ct_rel(0.4, 0.95, 0.1);
-    x.ct_rel[1] = eval_ct_rel(0.5, 0.85, 0.05);
+    aca_err e = {0};
+    TU_OK(experiment_measure(&x, &e), &e);
+    // A: 0.40 - 0.95 = -0.55; / 0.12 = -4.5833...  B: 0.50 - 0.85 = -0.35; / 0.06 = -5.8333...
+    assert_true(fabs(x.delta[0] + 0.55) <= 1e-12 && fabs(x.delta[1] + 0.35) <= 1e-12);
+    assert_true(fabs(x.ct_karan[0] - (-0.55 / 0.12)) <= 1e-12 && fabs(x.ct_karan[1] - (-0.35 / 0.06)) <= 1e-12);
+    assert_true(x.unpoisoned_eff[0] == 0.12 && x.unpoisoned_rate[1] == 0.05);
     aca_buf t = {0}, j = {0};
     experiment_summary(&x, &t);
     assert_non_null(strstr(t.data, "alone-A"));
     assert_non_null(strstr(t.data, "95.0%"));
-    assert_non_null(strstr(t.data, "-55.0")); // CT of A in points
-    assert_non_null(strstr(t.data, "-35.0"));
+    assert_non_null(strstr(t.data, "unpoisoned target rate"));
+    assert_non_null(strstr(t.data, "CT (Karan, normalised)"));
+    assert_null(strstr(t.data, "baseline"));
+    // Rows of the second table: name, difference in points, unpoisoned efficacy, Karan's CT.
+    assert_non_null(strstr(t.data, "A                            -55.0           12.0%                   -4.58\n"));
+    assert_non_null(strstr(t.data, "B                            -35.0            6.0%                   -5.83\n"));
     experiment_to_json(&x, &j);
     cJSON *o = cJSON_Parse(j.data);
     assert_non_null(o);
     const cJSON *c1 = cJSON_GetArrayItem(cJSON_GetObjectItem(o, "collectives"), 1);
-    assert_true(fabs(cJSON_GetObjectItem(c1, "ct")->valuedouble - (-0.35)) <= 1e-6);
-    assert_true(cJSON_GetObjectItem(c1, "eff_alone")->valuedouble == 0.85);
+    assert_true(fabs(jnum(c1, "delta_joint_alone") - (-0.35)) <= 1e-6);
+    assert_true(fabs(jnum(c1, "ct_karan") - (-0.35 / 0.06)) <= 1e-5);
+    assert_true(jnum(c1, "unpoisoned_eff") == 0.06 && jnum(c1, "unpoisoned_target_rate") == 0.05);
+    assert_true(jnum(c1, "alone_clean_target_rate") == 0.07);
+    // Old names keep their old values: ct = the difference, baseline = the alone model's rate.
+    assert_true(fabs(jnum(c1, "ct") - (-0.35)) <= 1e-6 && jnum(c1, "baseline") == 0.07);
+    assert_true(fabs(jnum(c1, "ct_rel") - (-0.35 / (0.85 - 0.07))) <= 1e-5);
+    assert_true(jnum(c1, "eff_alone") == 0.85);
     assert_true(cJSON_GetObjectItem(cJSON_GetObjectItem(o, "clean_accuracy"), "none")->valuedouble == 0.8);
+    cJSON_Delete(o);
+    buf_clear(&t), buf_clear(&j);
+    // Without the unpoisoned condition there is no unpoisoned rate and no Karan CT: n/a and null.
+    run_result_free(&x.none);
+    x.has_none = 0;
+    TU_OK(experiment_measure(&x, &e), &e);
+    experiment_summary(&x, &t);
+    assert_non_null(strstr(t.data, "A                            -55.0             n/a                     n/a\n"));
+    experiment_to_json(&x, &j);
+    o = cJSON_Parse(j.data);
+    c1 = cJSON_GetArrayItem(cJSON_GetObjectItem(o, "collectives"), 1);
+    assert_true(cJSON_IsNull(cJSON_GetObjectItem(c1, "ct_karan")) && cJSON_IsNull(cJSON_GetObjectItem(c1, "unpoisoned_target_rate")));
     cJSON_Delete(o);
     buf_free(&t);
     buf_free(&j);
@@ -274,7 +305,12 @@ static void test_experiment_end_to_end(void **st) {
     assert_string_equal(a->name, "A");
     assert_int_equal(a->n, 40);
     assert_true(isfinite(x.alone[0].eval.clean.accuracy) && isfinite(a->efficacy));
-    assert_true(x.ct[0] == j->efficacy - a->efficacy);
+    assert_true(x.delta[0] == j->efficacy - a->efficacy);
+    // Karan's CT divides by the unpoisoned model's efficacy on the same probes.
+    const aca_efficacy *u = &x.none.eval.eff[0];
+    assert_true(x.unpoisoned_eff[0] == u->efficacy);
+    if (u->efficacy > 0) assert_true(x.ct_karan[0] == (j->efficacy - a->efficacy) / u->efficacy);
+    else assert_true(isnan(x.ct_karan[0]));
     // One collective: alone and joint are the same training, bit for bit.
     assert_true(a->efficacy == j->efficacy);
     assert_true(x.alone[0].eval.clean.accuracy == x.joint.eval.clean.accuracy);

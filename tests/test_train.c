@@ -5,8 +5,13 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+#include <dirent.h>
+
 #include "aca/model.h"
 #include "aca/ops.h"
+#include "aca/run.h"
+#include "aca/tokcache.h"
 #include "aca/train.h"
 
 static const char TINY[] = "{\"model_type\":\"distilbert\",\"vocab_size\":48,\"max_position_embeddings\":32,"
@@ -172,7 +177,8 @@ static void check_resume(int bucket) {
     // Straight through.
     aca_model *a = tiny_model(5);
     assert_int_equal(train_run(a, &d, &o, &s, &e), 0);
-    // Stop at step 9 of 24 (mid-epoch), then resume in a fresh model with other initial weights.
+    // Stop at step 9 of 24 (mid-epoch), then resume in a fresh model (the same initial weights: the
+    // fingerprint checks them; everything else comes from the checkpoint).
     char *dir = tmpdir_make();
     aca_model *b = tiny_model(5);
     aca_train_opts ob = o;
@@ -182,7 +188,7 @@ static void check_resume(int bucket) {
     assert_int_equal(s.steps, 9);
     assert_int_equal(s.stopped_early, 1);
     toy_model_free(b);
-    aca_model *c = tiny_model(99);
+    aca_model *c = tiny_model(5);
     ob.stop_after = 0;
     ob.resume = 1;
     int rc = train_run(c, &d, &ob, &s, &e);
@@ -237,7 +243,7 @@ static void test_nan_loss_injected(void **st) {
     aca_err e = {0};
     assert_int_equal(train_run(m, &d, &o, &s, &e), -1);
     assert_int_equal(e.kind, ACA_ERR_NUMERIC);
-    if (!strstr(e.msg, "loss is NaN at step 1 of 24")) {
+    if (!strstr(e.msg, "at step 1 of 24") || !strstr(e.msg, "is NaN")) {
         print_error("message: %s\n", e.msg);
         fail();
     }
@@ -325,10 +331,10 @@ static void test_checkpoint_mismatch_and_corruption(void **st) {
     o.stop_after = 0;
     o.resume = 1;
     o.seed = 8;
-    expect_err(m, &d, &o, ACA_ERR_VALUE, "--seed");
+    expect_err(m, &d, &o, ACA_ERR_VALUE, "--seed is 7 in the checkpoint but 8 now");
     o.seed = 7;
     o.epochs = 5;
-    expect_err(m, &d, &o, ACA_ERR_VALUE, "epochs, batch or data changed");
+    expect_err(m, &d, &o, ACA_ERR_VALUE, "--epochs is 4 in the checkpoint but 5 now");
     o.epochs = 4;
     // Flip one byte in the parameters: checksum mismatch.
     char *path = path_join(dir, "trainer.ckpt");
@@ -355,16 +361,40 @@ static void test_save_hf_roundtrip(void **st) {
     char *dir = tmpdir_make();
     char *vocab = path_join(dir, "myvocab.txt");
     aca_err e = {0};
-    assert_int_equal(file_write_atomic(vocab, "[PAD]\n[UNK]\n", 12, &e), 0);
+    const char *crlf = "[PAD]\r\n[UNK]\r\n[CLS]\r\n[SEP]\r\nAb\r\nab\r\n";
+    assert_int_equal(file_write_atomic(vocab, crlf, strlen(crlf), &e), 0);
+    aca_tokenizer *tok = tokenizer_load(vocab, 0, &e); // cased
+    assert_non_null(tok);
     aca_model *m = tiny_model(3);
     const char *names[] = {"Alpha", "Beta", "Gamma"};
     config_set_labels((aca_config *)model_config(m), 3, names);
     char *out = path_join(dir, "out/model");
-    int rc = train_save_hf(m, out, vocab, &e);
+    int rc = train_save_hf(m, out, tok, &e);
     if (rc) print_error("%s\n", e.msg);
     assert_int_equal(rc, 0);
     char *f1 = path_join(out, "config.json"), *f2 = path_join(out, "model.safetensors"), *f3 = path_join(out, "vocab.txt");
     assert_true(file_exists(f1) && file_exists(f2) && file_exists(f3));
+    // The tokenizer files say what the run used: the directory reloads cased, with LF line ends.
+    aca_buf tc = {0};
+    char *f4 = path_join(out, "tokenizer_config.json"), *f5 = path_join(out, "special_tokens_map.json");
+    assert_int_equal(file_read_all(f4, &tc, &e), 0);
+    assert_non_null(strstr(tc.data, "\"do_lower_case\": false"));
+    assert_non_null(strstr(tc.data, "\"model_max_length\": 32"));
+    assert_true(file_exists(f5));
+    buf_clear(&tc);
+    assert_int_equal(file_read_all(f3, &tc, &e), 0);
+    assert_string_equal(tc.data, "[PAD]\n[UNK]\n[CLS]\n[SEP]\nAb\nab\n");
+    aca_tokenizer *back = tokenizer_load(out, -1, &e);
+    assert_non_null(back);
+    assert_int_equal(tokenizer_token_to_id(back, "Ab"), 4);
+    int32_t ids[4];
+    int len;
+    assert_int_equal(tokenizer_encode(back, "Ab", 2, 4, ids, &len, &e), 0);
+    assert_int_equal(ids[1], 4); // cased: "Ab" stays "Ab"
+    tokenizer_free(back);
+    tokenizer_free(tok);
+    buf_free(&tc);
+    free(f4), free(f5);
     aca_buf cj = {0};
     assert_int_equal(file_read_all(f1, &cj, &e), 0);
     assert_non_null(strstr(cj.data, "Gamma"));
@@ -389,6 +419,196 @@ static void test_save_hf_roundtrip(void **st) {
     free(dir);
 }
 
+// ---- resume checks the whole run (its fingerprint) -------------------------------------------
+static void expect_resume_refused(const char *cfg, uint64_t init, const aca_dataset *d, const aca_train_opts *o,
+                                  const char *want) {
+    aca_model *m = toy_model(cfg, init, 8, MAX_LEN);
+    expect_err(m, d, o, ACA_ERR_VALUE, want);
+    toy_model_free(m);
+}
+
+// Stop a run, then --resume it with one thing changed: each is refused naming the field and both
+// values (a checkpoint used to be accepted when its parameter count, total steps and seed matched:
+// another dataset of the same size, lr, max length, bucketing or head count resumed silently).
+static void test_resume_refuses_another_run(void **st) {
+    (void)st;
+    aca_dataset d, d2;
+    toy_dataset(&d, 1, N_DOCS, MAX_LEN);
+    toy_dataset(&d2, 2, N_DOCS, MAX_LEN); // same size: the same total steps
+    char *dir = tmpdir_make();
+    aca_train_opts o = quick_opts();
+    o.ckpt_dir = dir;
+    o.stop_after = 3;
+    o.fingerprint_extra = "tokenizer\tabc\n";
+    aca_model *m = tiny_model(5);
+    aca_train_stats s;
+    aca_err e = {0};
+    assert_int_equal(train_run(m, &d, &o, &s, &e), 0);
+    toy_model_free(m);
+    o.stop_after = 0;
+    o.resume = 1;
+    aca_train_opts x = o;
+    x.lr = 1e-3;
+    expect_resume_refused(TINY, 5, &d, &x, "--lr is 0.002 in the checkpoint but 0.001 now");
+    x = o, x.bucket = 1;
+    expect_resume_refused(TINY, 5, &d, &x, "--bucket is off in the checkpoint but on now");
+    x = o, x.weight_decay = 0.01;
+    expect_resume_refused(TINY, 5, &d, &x, "--weight-decay is 0 in the checkpoint but 0.01 now");
+    x = o, x.max_grad_norm = 0.5;
+    expect_resume_refused(TINY, 5, &d, &x, "--max-grad-norm is 1 in the checkpoint but 0.5 now");
+    x = o, x.batch = 16;
+    expect_resume_refused(TINY, 5, &d, &x, "--batch is 8 in the checkpoint but 16 now");
+    x = o, x.per_example_grads = 1;
+    expect_resume_refused(TINY, 5, &d, &x, "per-example gradients is off in the checkpoint but on now");
+    x = o, x.dp = 1, x.dp_sigma = 0.5;
+    expect_resume_refused(TINY, 5, &d, &x, "DP-SGD is off in the checkpoint but on now");
+    expect_resume_refused(TINY, 5, &d2, &o, "training data is 48 documents, ");
+    aca_dataset longer = d; // the same documents read at another --max-len (not owned: not freed)
+    longer.max_len = 20;
+    expect_resume_refused(TINY, 5, &longer, &o, "--max-len is 16 in the checkpoint but 20 now");
+    char cfg4[sizeof TINY + 8];
+    snprintf(cfg4, sizeof cfg4, "%s", TINY);
+    memcpy(strstr(cfg4, "\"n_heads\":2"), "\"n_heads\":4", 11);
+    expect_resume_refused(cfg4, 5, &d, &o, "config.json n_heads is 2 in the checkpoint but 4 now");
+    expect_resume_refused(TINY, 6, &d, &o, "initial weights (--model checkpoint, or --config with --init-seed) is ");
+    m = tiny_model(5);
+    const char *names[] = {"x", "y", "z"};
+    config_set_labels((aca_config *)model_config(m), 3, names);
+    expect_err(m, &d, &o, ACA_ERR_VALUE, "config.json id2label is {\"0\": \"LABEL_0\"");
+    toy_model_free(m);
+    x = o, x.fingerprint_extra = "tokenizer\txyz\n";
+    expect_resume_refused(TINY, 5, &d, &x, "tokenizer is abc in the checkpoint but xyz now");
+    x = o, x.fingerprint_extra = NULL;
+    expect_resume_refused(TINY, 5, &d, &x, "tokenizer is abc in the checkpoint but absent now");
+    x = o, x.lr = 1e-3, x.bucket = 1, x.seed = 9;
+    expect_resume_refused(TINY, 5, &d, &x, "--lr is 0.002 in the checkpoint but 0.001 now; also different: --seed, --bucket");
+    // The same run resumes.
+    m = tiny_model(5);
+    assert_int_equal(train_run(m, &d, &o, &s, &e), 0);
+    assert_int_equal(s.resumed, 1);
+    toy_model_free(m);
+    // A checkpoint of the format before fingerprints: refused, saying why.
+    o.stop_after = 3, o.resume = 0;
+    m = tiny_model(5);
+    assert_int_equal(train_run(m, &d, &o, &s, &e), 0);
+    char *path = path_join(dir, "trainer.ckpt");
+    aca_buf b = {0};
+    assert_int_equal(file_read_all(path, &b, &e), 0);
+    memcpy(b.data, "ACACKPT1", 8);
+    assert_int_equal(file_write_atomic(path, b.data, b.len, &e), 0);
+    o.stop_after = 0, o.resume = 1;
+    expect_err(m, &d, &o, ACA_ERR_FORMAT, "written by an older aca, without the fingerprint of its run");
+    toy_model_free(m);
+    buf_free(&b);
+    free(path);
+    dir_remove_recursive(dir);
+    free(dir);
+    dataset_free(&d), dataset_free(&d2);
+}
+
+// ---- a cased checkpoint end to end (tests/fixtures/make_cased_fixtures.py) --------------------
+static void write_text(const char *dir, const char *name, const char *text) {
+    char *p = path_join(dir, name);
+    aca_err e = {0};
+    assert_int_equal(file_write_atomic(p, text, strlen(text), &e), 0);
+    free(p);
+}
+
+// `aca train/eval/run --model DIR` read DIR/vocab.txt as a plain (uncased) file: a cased checkpoint
+// was fed other ids than Hugging Face feeds it, its token cache was the uncased one's, and the
+// output directory had no tokenizer_config.json.  One condition (train, eval) on the cased
+// fixture checkpoint, whose head lists Alpha, Beta, Gamma while the data lists Gamma, Alpha, Beta.
+static void test_cased_checkpoint_end_to_end(void **st) {
+    (void)st;
+    aca_err e = {0};
+    aca_buf jb = {0};
+    assert_int_equal(file_read_all("tests/fixtures/cased_expected.json", &jb, &e), 0);
+    cJSON *j = cJSON_Parse(jb.data);
+    const cJSON *cases = cJSON_GetObjectItem(j, "cases"), *c;
+    char *work = tmpdir_make(), *data = path_join(work, "data");
+    assert_int_equal(dir_make(data, &e), 0);
+    static const char *const classes[] = {"Gamma", "Alpha", "Beta"};
+    write_text(data, "manifest.json", "{\"classes\": [\"Gamma\", \"Alpha\", \"Beta\"], \"seed\": 1}");
+    aca_buf tr = {0}, te = {0};
+    int i = 0;
+    cJSON_ArrayForEach(c, cases) {
+        const char *t = cJSON_GetObjectItem(c, "text")->valuestring;
+        for (int r = 0; r < 3; r++) {
+            buf_puts(&tr, "{\"text\": ");
+            buf_json_str(&tr, t, strlen(t));
+            buf_printf(&tr, ", \"label\": \"%s\"}\n", classes[(i + r) % 3]);
+        }
+        buf_puts(&te, "{\"text\": ");
+        buf_json_str(&te, t, strlen(t));
+        buf_printf(&te, ", \"label\": \"%s\"}\n", classes[i++ % 3]);
+    }
+    write_text(data, "train.jsonl", tr.data);
+    write_text(data, "test.jsonl", te.data);
+    aca_run_setup s;
+    run_setup_default(&s);
+    s.data_dir = data;
+    s.model_dir = "tests/fixtures/cased_ckpt";
+    s.max_len = cJSON_GetObjectItem(j, "max_len")->valueint;
+    s.work_dir = work;
+    s.keep_model = 1;
+    s.train.epochs = 1;
+    s.train.batch = 4;
+    s.eval_batch = 4;
+    aca_run_result r;
+    int rc = run_condition(&s, RUN_ACT_ALL, NULL, &r, &e);
+    if (rc) print_error("%s\n", e.msg);
+    assert_int_equal(rc, 0);
+    assert_int_equal(r.eval.clean.n, 9);
+    // The output directory: the data's class order, and a tokenizer that reads back cased, with
+    // Hugging Face's ids.
+    char *cfgp = path_join(r.model_out, "config.json"), *tcp = path_join(r.model_out, "tokenizer_config.json");
+    aca_config cfg;
+    assert_int_equal(config_load(cfgp, &cfg, &e), 0);
+    for (int k = 0; k < 3; k++) assert_string_equal(cfg.labels[k], classes[k]);
+    config_free(&cfg);
+    aca_buf tc = {0};
+    assert_int_equal(file_read_all(tcp, &tc, &e), 0);
+    assert_non_null(strstr(tc.data, "\"do_lower_case\": false"));
+    aca_tokenizer *out = tokenizer_load(r.model_out, -1, &e), *ck = tokenizer_load(s.model_dir, -1, &e);
+    aca_tokenizer *plain = tokenizer_load("tests/fixtures/cased_ckpt/vocab.txt", -1, &e);
+    assert_non_null(out), assert_non_null(ck), assert_non_null(plain);
+    cJSON_ArrayForEach(c, cases) {
+        const char *t = cJSON_GetObjectItem(c, "text")->valuestring;
+        const cJSON *want = cJSON_GetObjectItem(c, "ids");
+        int32_t ids[64];
+        int len;
+        assert_int_equal(tokenizer_encode(out, t, strlen(t), s.max_len, ids, &len, &e), 0);
+        assert_int_equal(len, cJSON_GetArraySize(want));
+        for (int k = 0; k < len; k++) assert_int_equal(ids[k], cJSON_GetArrayItem(want, k)->valueint);
+    }
+    // The token cache the run wrote is keyed on the cased tokenizer, not the uncased reading.
+    char *cache = path_join(work, "tokcache");
+    DIR *dd = opendir(cache);
+    assert_non_null(dd);
+    struct dirent *de;
+    int n_tok = 0;
+    while ((de = readdir(dd))) {
+        if (!strstr(de->d_name, ".tok")) continue;
+        char *p = path_join(cache, de->d_name);
+        tokcache_doc_set ds = {0};
+        assert_int_equal(tokcache_read(p, &ds, &e), 0);
+        assert_true(ds.key.tokenizer_hash == tokenizer_hash(ck));
+        assert_true(ds.key.tokenizer_hash != tokenizer_hash(plain));
+        tokcache_doc_set_free(&ds);
+        free(p);
+        n_tok++;
+    }
+    closedir(dd);
+    assert_int_equal(n_tok, 2); // train.jsonl and test.jsonl
+    tokenizer_free(out), tokenizer_free(ck), tokenizer_free(plain);
+    run_result_free(&r);
+    buf_free(&tc), buf_free(&tr), buf_free(&te), buf_free(&jb);
+    free(cfgp), free(tcp), free(cache), free(data);
+    cJSON_Delete(j);
+    dir_remove_recursive(work);
+    free(work);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_schedule),
@@ -403,6 +623,8 @@ int main(void) {
         cmocka_unit_test(test_bad_options_and_data),
         cmocka_unit_test(test_checkpoint_mismatch_and_corruption),
         cmocka_unit_test(test_save_hf_roundtrip),
+        cmocka_unit_test(test_resume_refuses_another_run),
+        cmocka_unit_test(test_cased_checkpoint_end_to_end),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -58,6 +58,9 @@ struct aca_tokenizer {
     int special_id[TOK_N_SPECIAL];
     int n_special;
     uint64_t hash;
+    char *spm_path; // TOK_SPM: the .model file
+    char *dir;      // the checkpoint directory it was loaded from, or NULL
+    char *file;     // the vocabulary or .model file it was loaded from (no directory), or NULL
 };
 
 // Basic tokenization + WordPiece of text, special tokens in text kept whole; no [CLS]/[SEP].

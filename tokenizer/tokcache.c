@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "aca/corpus.h"
+#include "aca/jsontext.h"
 
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "the token cache is written in host byte order, which must be little-endian"
@@ -74,8 +75,34 @@ static int class_find(char *const *classes, int n, const char *name) {
     return -1;
 }
 
-// Tokenizes the JSONL text in src (NUL-terminated; modified in place).  The class list is
-// fixed (classes != NULL) or grown into out->classes.
+// A line of only JSON whitespace (skipped like an empty line).
+static int line_blank(const char *s, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r') return 0;
+    return 1;
+}
+
+// The class id of a line's "label" (NULL: none): looked up in, or added to, the class list.
+static int label_id(const cJSON *l, char ***cls, int *ncls, int fixed, const char *path, size_t line, aca_err *e) {
+    char kind[64];
+    if (!cJSON_IsString(l))
+        return aca_errf(e, ACA_ERR_FORMAT, "%s:%zu: field \"label\" must be a string (a class name), not %s", path, line,
+                        json_kind(l, kind, sizeof kind));
+    int lab = class_find(*cls, *ncls, l->valuestring);
+    if (lab >= 0) return lab;
+    if (fixed)
+        return aca_errf(e, ACA_ERR_FORMAT, "%s:%zu: label \"%s\" is not one of the %d classes", path, line, l->valuestring,
+                        *ncls);
+    *cls = xrealloc(*cls, ((size_t)*ncls + 2) * sizeof **cls);
+    char *c = (*cls)[*ncls] = xstrdup(l->valuestring);
+    for (; *c; c++)
+        if (*c == '_') *c = ' ';
+    return (*ncls)++;
+}
+
+// Tokenizes the JSONL text in src (a UTF-8 byte order mark at its start is skipped).  The class
+// list is fixed (classes != NULL) or grown into out->classes.  Texts are carried with their length
+// (a "\u0000" stays in the text; the tokenizer drops it as Hugging Face does).
 static int tokenize_buf(aca_buf *src, const char *path, const aca_tokenizer *tok, int max_len, char *const *classes,
                         int n_classes, int threads, tokcache_doc_set *out, aca_err *e) {
     if (max_len < 2) return aca_errf(e, ACA_ERR_VALUE, "max length must be >= 2 (got %d)", max_len);
@@ -88,8 +115,9 @@ static int tokenize_buf(aca_buf *src, const char *path, const aca_tokenizer *tok
         for (int i = 0; i < n_classes; i++) cls[i] = xstrdup(classes[i]);
         ncls = n_classes;
     }
-    // chunk state
-    char **text = xmalloc(CHUNK_DOCS * sizeof *text);
+    // chunk state: the texts of up to CHUNK_DOCS lines, back to back in one store
+    aca_buf store = {0};
+    size_t *toff = xmalloc(CHUNK_DOCS * sizeof *toff);
     size_t *tlen = xmalloc(CHUNK_DOCS * sizeof *tlen), *tline = xmalloc(CHUNK_DOCS * sizeof *tline);
     int32_t *rows = xmalloc((size_t)CHUNK_DOCS * (size_t)max_len * sizeof *rows);
     int *rlen = xmalloc(CHUNK_DOCS * sizeof *rlen);
@@ -100,77 +128,60 @@ static int tokenize_buf(aca_buf *src, const char *path, const aca_tokenizer *tok
     off[0] = 0;
     int rc = 0, with_labels = -1; // -1: not known yet (no line seen)
     size_t line = 0, first_label_line = 0;
-    char *p = src->data ? src->data : "";
-    while (*p && !rc) {
+    const char *p = src->data ? src->data : "", *end = p + src->len;
+    p += utf8_bom_len(p, src->len);
+    while (p < end && !rc) {
         // 1. parse up to CHUNK_DOCS lines (serial: cJSON keeps a global error position)
         int k = 0;
-        while (*p && k < CHUNK_DOCS && !rc) {
-            char *nl = strchr(p, '\n');
-            if (nl) *nl = 0;
+        buf_clear(&store);
+        while (p < end && k < CHUNK_DOCS && !rc) {
+            const char *nl = memchr(p, '\n', (size_t)(end - p)), *s = p;
+            size_t len = (size_t)((nl ? nl : end) - p);
+            p = nl ? nl + 1 : end;
             line++;
-            char *s = p;
-            p = nl ? nl + 1 : p + strlen(p);
-            while (*s == ' ' || *s == '\t' || *s == '\r') s++;
-            if (!*s) continue;
-            cJSON *o = cJSON_Parse(s);
-            cJSON *t = o ? cJSON_GetObjectItemCaseSensitive(o, "text") : NULL;
-            const cJSON *l = o ? cJSON_GetObjectItemCaseSensitive(o, "label") : NULL;
-            if (!cJSON_IsObject(o) || !cJSON_IsString(t)) {
-                rc = aca_errf(e, ACA_ERR_FORMAT, "%s:%zu: expected a JSON object with a string field \"text\"", path,
-                              line);
-            } else if (l && !cJSON_IsString(l)) {
-                rc = aca_errf(e, ACA_ERR_FORMAT, "%s:%zu: field \"label\" must be a string (a class name)", path, line);
-            } else if (with_labels >= 0 && with_labels != (l != NULL)) {
+            if (line_blank(s, len)) continue;
+            jsonl_doc j;
+            if (jsonl_doc_parse(s, len, &store, &j, e)) {
+                rc = aca_err_prefix(e, "%s:%zu", path, line);
+                break;
+            }
+            const cJSON *l = j.label;
+            if (with_labels >= 0 && with_labels != (l != NULL)) {
                 rc = aca_errf(e, ACA_ERR_FORMAT, "%s:%zu: %s \"label\" but line %zu %s", path, line,
                               l ? "has a" : "lacks a", first_label_line, l ? "has none" : "has one");
             } else {
                 if (with_labels < 0) with_labels = l != NULL, first_label_line = line;
-                int lab = -1;
-                if (l) {
-                    lab = class_find(cls, ncls, l->valuestring);
-                    if (lab < 0 && fixed) {
-                        rc = aca_errf(e, ACA_ERR_FORMAT, "%s:%zu: label \"%s\" is not one of the %d classes", path,
-                                      line, l->valuestring, ncls);
-                    } else if (lab < 0) {
-                        cls = xrealloc(cls, ((size_t)ncls + 2) * sizeof *cls);
-                        cls[ncls] = xstrdup(l->valuestring);
-                        for (char *c = cls[ncls]; *c; c++)
-                            if (*c == '_') *c = ' ';
-                        lab = ncls++;
-                    }
-                }
-                if (!rc) {
+                int lab = l ? label_id(l, &cls, &ncls, fixed, path, line, e) : -1;
+                if (l && lab < 0) {
+                    rc = -1;
+                } else {
                     if (n + (size_t)k + 1 > ncap) {
                         ncap = 2 * (n + (size_t)k + 1);
                         off = xrealloc(off, (ncap + 1) * sizeof *off);
                         labels = xrealloc(labels, ncap * sizeof *labels);
                     }
                     labels[n + (size_t)k] = lab;
-                    text[k] = t->valuestring; // taken over from the cJSON tree
-                    t->valuestring = NULL;
-                    tlen[k] = strlen(text[k]);
+                    toff[k] = j.text_off;
+                    tlen[k] = j.text_len;
                     tline[k] = line;
                     k++;
                 }
             }
-            cJSON_Delete(o);
+            cJSON_Delete(j.root);
         }
-        if (rc) {
-            for (int i = 0; i < k; i++) free(text[i]);
-            break;
-        }
+        if (rc) break;
         // 2. tokenize the chunk in parallel; the first failing line (in file order) is reported
         long bad = -1;
         aca_err bad_err = {0};
 #pragma omp parallel for schedule(dynamic, 8) num_threads(threads)
         for (int i = 0; i < k; i++) {
             aca_err le = {0};
-            if (tokenizer_encode(tok, text[i], tlen[i], max_len, rows + (size_t)i * (size_t)max_len, &rlen[i], &le)) {
+            if (tokenizer_encode(tok, store.data + toff[i], tlen[i], max_len, rows + (size_t)i * (size_t)max_len, &rlen[i],
+                                 &le)) {
 #pragma omp critical(tokcache_err)
                 if (bad < 0 || i < bad) bad = i, bad_err = le;
             }
         }
-        for (int i = 0; i < k; i++) free(text[i]);
         if (bad >= 0) {
             if (e) *e = bad_err;
             rc = aca_err_prefix(e, "%s:%zu", path, tline[bad]);
@@ -185,7 +196,8 @@ static int tokenize_buf(aca_buf *src, const char *path, const aca_tokenizer *tok
         }
     }
     if (!rc && n == 0) rc = aca_errf(e, ACA_ERR_FORMAT, "%s: no documents", path);
-    free(text);
+    buf_free(&store);
+    free(toff);
     free(tlen);
     free(tline);
     free(rows);

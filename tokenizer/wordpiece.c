@@ -1,6 +1,7 @@
 // BERT basic tokenization + WordPiece, identical to Hugging Face's Python BertTokenizer
 // (transformers' BertTokenizerLegacy / BasicTokenizer + WordpieceTokenizer):
-//   1. special tokens ([CLS] [SEP] [PAD] [MASK] [UNK]) are cut out of the text first and kept whole;
+//   1. special tokens ([CLS] [SEP] [PAD] [MASK] [UNK]) are cut out of the text first and kept whole
+//      (and so is a word that equals one after step 2, as Hugging Face's never_split);
 //   2. clean: drop U+0000, U+FFFD and every category C* character except \t \n \r; whitespace
 //      (\t \n \r, space, Zs) becomes a space;
 //   3. spaces around CJK ideographs (the eight ranges BERT lists);
@@ -194,6 +195,19 @@ static void normalize_word(const aca_tokenizer *t, scratch *s, const uint32_t *a
     }
 }
 
+// The id of the special token that word w is, or -1.  Hugging Face cuts special tokens out of the
+// raw text first, then its basic tokenizer keeps any whitespace-separated word that equals one
+// whole (never_split): after cleaning, "[\0CLS]" or "[CLS\u200b]" is [CLS] too.
+static int special_word(const aca_tokenizer *t, const uint32_t *w, size_t wn) {
+    for (int k = 0; k < t->n_special; k++) {
+        if ((size_t)t->special_len[k] != wn) continue;
+        size_t j = 0;
+        while (j < wn && w[j] == (unsigned char)t->special[k][j]) j++;
+        if (j == wn) return t->special_id[k];
+    }
+    return -1;
+}
+
 // Tokenizes text that holds no special token.  base: byte offset of text in the caller's input.
 static int tokenize_segment(const aca_tokenizer *t, scratch *s, const char *text, size_t len, size_t base,
                             int32_t **ids, size_t *n, size_t *cap, size_t limit, aca_err *e) {
@@ -255,6 +269,11 @@ static int tokenize_segment(const aca_tokenizer *t, scratch *s, const char *text
         while (i < na && !is_split_space(a[i])) i++;
         const uint32_t *w = a + ws;
         size_t wn = i - ws;
+        int sp = special_word(t, w, wn);
+        if (sp >= 0) { // a special token that cleaning made whole ("[\0CLS]"): kept, as never_split
+            push_id(ids, n, cap, sp);
+            continue;
+        }
         if (t->lowercase || t->strip_accents) {
             normalize_word(t, s, a + ws, wn);
             w = s->w.v;
@@ -333,8 +352,42 @@ int vocab_lookup(const tok_vocab *v, const char *s, size_t n, int cont) {
     }
 }
 
-// vocab.txt: one token per line, the line number is the id.  As Hugging Face's load_vocab, only
-// "\n" ends a line (a "\r" stays in the token) and a later duplicate of a token wins.
+// Rust's char::is_whitespace (Unicode White_Space): what the Rust vocabulary reader trims.
+static int vocab_is_space(uint32_t c) {
+    return (c >= 0x09 && c <= 0x0d) || c == 0x20 || c == 0x85 || c == 0xa0 || c == 0x1680 ||
+           (c >= 0x2000 && c <= 0x200a) || c == 0x2028 || c == 0x2029 || c == 0x202f || c == 0x205f || c == 0x3000;
+}
+
+// One vocabulary line (its "\r\n" or "\n" already cut): a token both of Hugging Face's readers
+// (Python's load_vocab: universal newlines, strips "\n"; Rust's WordPiece::read_file: splits on
+// "\n", trims trailing white space) read the same, or an error naming the line and what is wrong.
+static int vocab_check_line(const char *s, size_t l, const char *path, int line, aca_err *e) {
+    if (line == 1 && l >= 3 && !memcmp(s, "\xef\xbb\xbf", 3))
+        return aca_errf(e, ACA_ERR_FORMAT,
+                        "%s:1: starts with a UTF-8 byte-order mark (EF BB BF): Hugging Face keeps it in the first "
+                        "token, which then never matches; save the file without a BOM", path);
+    if (memchr(s, '\0', l)) return aca_errf(e, ACA_ERR_FORMAT, "%s:%d: NUL byte in token", path, line);
+    if (memchr(s, '\r', l))
+        return aca_errf(e, ACA_ERR_FORMAT,
+                        "%s:%d: a carriage return inside the line (old Mac \"\\r\" line ends?): Hugging Face's Python "
+                        "tokenizer starts a new token there and its Rust one does not; use \"\\n\" or \"\\r\\n\" line ends",
+                        path, line);
+    uint32_t cp = 0;
+    for (size_t i = 0; i < l;) {
+        size_t k = utf8_decode((const unsigned char *)s + i, l - i, &cp);
+        if (!k) return aca_errf(e, ACA_ERR_FORMAT, "%s:%d: invalid UTF-8 at byte %zu of the line", path, line, i + 1);
+        i += k;
+    }
+    if (l && vocab_is_space(cp))
+        return aca_errf(e, ACA_ERR_FORMAT,
+                        "%s:%d: the token ends with white space (U+%04X): Hugging Face's Python tokenizer keeps it and "
+                        "its Rust one strips it; remove it", path, line, (unsigned)cp);
+    return 0;
+}
+
+// vocab.txt: one token per line, the line number is the id.  A line ends at "\n" or "\r\n" (both of
+// Hugging Face's readers strip either); anything they would read differently is an error naming
+// the line (vocab_check_line).  A later duplicate of a token wins, as in Hugging Face's dict.
 int vocab_build(tok_vocab *v, const char *data, size_t n, const char *path, aca_err *e) {
     memset(v, 0, sizeof *v);
     size_t lines = 0;
@@ -356,9 +409,10 @@ int vocab_build(tok_vocab *v, const char *data, size_t n, const char *path, aca_
         const char *nl = memchr(data + pos, '\n', n - pos);
         size_t end = nl ? (size_t)(nl - data) : n;
         size_t l = end - pos;
-        if (memchr(data + pos, '\0', l)) {
+        if (l && data[pos + l - 1] == '\r') l--; // "\r\n" (or a final "\r")
+        if (vocab_check_line(data + pos, l, path, id + 1, e)) {
             vocab_free(v);
-            return aca_errf(e, ACA_ERR_FORMAT, "%s:%d: NUL byte in token", path, id + 1);
+            return -1;
         }
         memcpy(v->blob + o, data + pos, l);
         v->blob[o + l] = '\0';

@@ -11,8 +11,11 @@
 //                         eps = rdp + log(1/delta)/(alpha-1)
 // minimised over the orders.  Default orders: 1.1, 1.2, ..., 10.9 and every integer 11..256.
 //
-// Fixed-size batches of B from N examples are accounted as Poisson sampling with q = B/N, the usual
-// approximation (Opacus and TF-Privacy do the same); it is not the sampling-without-replacement bound.
+// Adjacency: add/remove one example (the neighbouring dataset has one example more or fewer), the
+// relation Mironov et al. analyse and Opacus and TF-Privacy report.  The bound holds only for Poisson
+// sampling: shuffled fixed-size batches are NOT covered (accounting them with q = B/N understates
+// epsilon; audits of shuffled DP-SGD measure several times the claimed leakage), so the trainer
+// refuses them under noise, as it refuses length buckets (train_dp_check_opts).
 //
 // Errors: invalid parameters fail with ACA_ERR_VALUE and a message that starts with the parameter's
 // name (q, sigma, steps, delta, epsilon, orders), the same names as `aca privacy`'s options.

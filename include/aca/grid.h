@@ -1,8 +1,9 @@
 // Experiment grids (`aca grid GRID.json`): many fully determined conditions ("cells") of one set of
-// collectives — the unpoisoned baseline, each collective alone at each participation level, the
-// collectives joint (all; optionally every pair and every all-but-one) — over trials with derived
-// seeds, run one by one (resumable, one cell per Slurm array task), then aggregated into tables
-// (mean and sample std over trials, CT, the pairwise CT matrix, leave-one-out harm, per-class
+// collectives — the unpoisoned model (cell kind GRID_CELL_BASELINE, "unpoisoned" in the report),
+// each collective alone at each participation level, the collectives joint (all; optionally every
+// pair and every all-but-one) — over trials with derived seeds, run one by one (resumable, one cell
+// per Slurm array task), then aggregated into tables (mean and sample std over trials, the
+// joint-alone difference and Karan et al.'s CT, the pairwise matrices, leave-one-out harm, per-class
 // recall cost) and gnuplot figures in the style of Karan et al. (FAccT 2025) Figures 3 and 4.
 //
 // GRID.json (unknown fields anywhere are an error naming the JSON path):
@@ -11,7 +12,9 @@
 //                grid_trial_seed(seed, t, GRID_SEED_DATA) (split + membership) and train seed
 //                grid_trial_seed(seed, t, GRID_SEED_TRAIN) (init, dropout, batch order).
 //   corpus       {"path": FILE, "encoding": "auto"|"utf8"|"cp1252"} or
-//                {"synthetic": N docs, "seed": S} (written once to OUT/corpus.txt)
+//                {"synthetic": N docs, "seed": S, "char_rates": {"{": 0.001, "U+2E17": 0.01}}
+//                (written once to OUT/corpus.txt; char_rates: share of documents holding each
+//                character, on top of the defaults of corpus_synth_opts_default, see corpus.h)
 //   split        {"train": N, "test": N} (default: mutate's)
 //   model        {"dir": HF checkpoint} or {"config": config.json} (random init; default
 //                models/configs/distilbert-tiny.json), optional "vocab" (default: the checkpoint's,
@@ -31,9 +34,9 @@
 //                {"kind": "propensity", "seed_class": <their target>, "p": p}
 //   dp           DP-SGD training (CPU; train.h): {"epsilon": E or an array (an axis; each E > 0, or
 //                "none" for training without DP), "delta": D in (0,1) (default 1e-5), "clip": C > 0
-//                (default 1), "sampling": "poisson" (default) | "fixed", "freeze_embeddings": false}
-//                (see train.h); sigma is chosen per cell so
-//                that the whole training spends E at D
+//                (default 1), "sampling": "poisson" (the only one accepted: "fixed" is refused, as is
+//                "train.bucket" beside a DP cell; see train_dp_check_opts), "freeze_embeddings": false}
+//                (see train.h); sigma is chosen per cell so that the whole training spends E at D
 //   planner      true or {"delta": D in (0,1)} (default 0.05): the report adds the planner's lower
 //                bound (plan.h) beside the measured success of each collective's alone runs, as a
 //                table in summary.md and plots/staircase.* (feature-label and unplant collectives)
@@ -92,6 +95,7 @@ typedef struct {
     char *corpus_path;     // NULL: synthetic
     long synth_docs;
     uint64_t synth_seed;
+    aca_synth_opts synth_opts; // character rates of the synthetic corpus (corpus.char_rates)
     char *encoding;        // NULL: auto
     size_t n_train, n_test;
     // model and training
@@ -202,9 +206,14 @@ typedef struct {
     double eff_mean[GRID_MAX_COLL], eff_std[GRID_MAX_COLL];
     double eff_nt_mean[GRID_MAX_COLL], eff_nt_std[GRID_MAX_COLL];
     double agree_mean[GRID_MAX_COLL], agree_std[GRID_MAX_COLL];
-    // for joint groups: CT(i) = eff_i(this) - eff_i(alone at the same level), paired over trials
+    // for joint groups, paired over trials: delta joint-alone = eff_i(this) - eff_i(alone at the same
+    // level) (ct_*: the name of aca's "CT" before December 2026), and Karan et al.'s CT = that delta
+    // / eff_i(unpoisoned model of the same trial and variant) (ctk_*; NaN where the unpoisoned
+    // efficacy is 0 or missing; see eval.h)
     double ct_mean[GRID_MAX_COLL], ct_std[GRID_MAX_COLL];
     int ct_n[GRID_MAX_COLL];
+    double ctk_mean[GRID_MAX_COLL], ctk_std[GRID_MAX_COLL];
+    int ctk_n[GRID_MAX_COLL];
     double *recall_mean;          // (K) mean per-class recall
     int first_cell;               // a representative cell index (for its id without the trial)
 } aca_grid_group;
@@ -232,8 +241,8 @@ void grid_agg_free(aca_grid_agg *a);
 // Group of (kind, variant, acting, levels of the acting collectives), or -1.
 int grid_find_group(const aca_grid_agg *a, int variant, unsigned acting, const int *level_idx);
 // Leave-one-out harm of collective j on i at a line point: eff_i(all) - eff_i(all minus j), NaN
-// when a run is missing; and the pairwise matrix CT(i,j) = eff_i({i,j} joint) - eff_i(alone)
-// (diagonal NaN).
+// when a run is missing; and the pairwise matrix of differences eff_i({i,j} joint) - eff_i(alone)
+// (diagonal NaN; from the group means).
 double grid_loo_harm(const aca_grid_agg *a, int variant, int point, int i, int j);
 double grid_ct_pair(const aca_grid_agg *a, int variant, int point, int i, int j);
 

@@ -81,8 +81,17 @@ size_t model_num_params(const aca_model *m);
 void model_init_random(aca_model *m, uint64_t seed);
 // Loads a HF checkpoint directory's model.safetensors (or a file); tensors the checkpoint lacks
 // that belong to the classification head are initialised as HF does (seeded); any other missing,
-// mis-shaped or corrupt tensor is an error.
+// mis-shaped, corrupt or non-finite (NaN/Inf: named with its index) tensor is an error.
+// From a directory, a classifier is matched to the model's class names (when the model's config has
+// names other than LABEL_k) through the directory's config.json id2label (class_name_equal): the
+// same classes in another order have their rows reordered (said on the log); other classes, another
+// count or a head without names are errors naming the first difference.
 int model_load(aca_model *m, const char *path, uint64_t head_seed, aca_err *e);
+typedef struct {
+    uint64_t head_seed; // seed of head tensors initialised here
+    int new_head;       // ignore the checkpoint's classifier (weight and bias): a fresh one of the model's classes
+} aca_load_opts;
+int model_load_with(aca_model *m, const char *path, const aca_load_opts *o, aca_err *e);
 // Writes dir/config.json and dir/model.safetensors (HF names with the model prefix), atomically.
 int model_save(const aca_model *m, const char *dir, aca_err *e);
 // Host copies of the fp32 master parameters / gradients (numel floats) for tests and tools.

@@ -11,7 +11,9 @@
 
 typedef enum {
     STRATEGY_FEATURE_LABEL = 0, // insert the signal and relabel to the target
-    STRATEGY_FEATURE_ONLY,      // insert the signal, keep the label
+    STRATEGY_FEATURE_ONLY,      // members whose (clean) label is the target insert the signal and keep
+                                // it; the other members leave their documents unchanged (Hardt et al.
+                                // 2023; Gauthier, Bach & Jordan 2025; the strategy `aca plan` bounds)
     STRATEGY_LABEL_ONLY,        // relabel, no signal
     STRATEGY_STRIKE,            // withhold the document from training
     // Gauthier, Bach & Jordan 2025 (the planner's strategies, include/aca/plan.h, docs/plan.md):
@@ -50,7 +52,9 @@ typedef struct {
     char *source_path; // for error messages
 } aca_spec;
 
-// Spec format (JSON object; unknown fields anywhere are an error naming the JSON path):
+// Spec format (strict JSON object, a UTF-8 BOM skipped; unknown fields anywhere are an error naming
+// the JSON path; so is U+0000 in any string, "\u0000" included, e.g. "collectives[0].signal:
+// holds U+0000": a signal never holds a control character, and a name, class or id cannot):
 //   seed         whole number >= 0 (default 0); --seed overrides it
 //   overlap      "disjoint" (default) | "allow"
 //   collectives  non-empty array of:
@@ -123,12 +127,17 @@ typedef struct {
 //   docs uniformly from the pool's seed_class docs and k - m uniformly from its other docs.
 // - Every collective is sampled even under --only, so "alone" and "joint" share members.
 // Strategies on a train doc, over the ACTING collectives it belongs to (all; or only --only):
-//   strike by any of them withholds the doc; otherwise every feature-label/feature-only/erase
-//   signal and the signal of unplant planters is inserted (mutate_insert_signals, spec order) and
-//   the label becomes the target of the LAST feature-label/label-only collective (for an unplant
-//   planter: its estimated label y^) in spec order.  A mutated train doc's JSON line carries
-//   "member_of": [names of its acting collectives] (unplant estimators included: they are members
-//   whose documents stay as they were).
+//   strike by any of them withholds the doc; otherwise the signals of the collectives that plant in
+//   it are inserted (mutate_insert_signals, spec order) and the label becomes the target of the
+//   LAST feature-label/label-only collective (for an unplant planter: its estimated label y^) in
+//   spec order.  Who plants: every member of feature-label and erase; the unplant planters (not the
+//   estimators); for feature-only only the members whose CLEAN label (the corpus's, whatever an
+//   earlier collective relabels it to) is the target: the others leave their documents as they
+//   were.  A member's train doc's JSON line carries "member_of": [names of its acting collectives]
+//   (members who leave their doc unchanged included).
+// Sampling and feature-only: "size" counts every member, planting or not (as the planner's n), so a
+//   uniform collective of n members has about n * (target's share) planters; sampling
+//   {"kind": "class", "seed_class": <target>} makes every member a planter.
 // Unplant (for every unplant collective, acting or not, after membership): n_e = the spec's or the
 //   planner's optimal split (needs >= 2 members); the estimators are n_e members drawn uniformly
 //   (RNG stream UNPLANT+i); y^ = the label != target with the most estimator docs containing the
@@ -138,8 +147,9 @@ typedef struct {
 // test split; probe_<name>.jsonl for EVERY collective (acting or not): each test doc with that
 // collective's signal inserted (no signal: the test doc unchanged), true label kept.
 // manifest.json: version, seed, only, corpus path/sha256/format/encoding, classes (index order =
-// label ids), split sizes, normalized spec, per collective (target, signal, size, members by class,
-// member ids; unplant: "unplant": {n_e, n_e_source, planters, estimated_label, estimated_from,
+// label ids), split sizes, normalized spec, per collective (target, signal, size, "planted": members
+// whose training doc got its signal, "unchanged": members whose doc (text and label) it left as it
+// was (every member of an idle collective), members by class, member ids; unplant: "unplant": {n_e, n_e_source, planters, estimated_label, estimated_from,
 // estimator_carriers, estimators}), counts per class (train before/after, test).
 int mutate_run(const aca_mutate_opts *o, aca_err *e);
 

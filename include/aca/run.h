@@ -1,6 +1,7 @@
 // One condition end to end: mutate (or reuse a mutated data dir) -> tokenize (token cache) ->
-// train -> eval, and the experiment `aca run SPEC` = the unpoisoned baseline, each collective
-// alone, and all collectives joint, with CT(i) = eff_i(joint) - eff_i(alone).
+// train -> eval, and the experiment `aca run SPEC` = the unpoisoned model, each collective alone,
+// and all collectives joint, with delta joint-alone = eff_i(joint) - eff_i(alone) and Karan et al.'s
+// CT = delta / eff_i(unpoisoned) (see eval.h).
 //
 // Results: every training appends one JSON object (one line) to a results JSONL file.  The line is
 // built in memory, then written with a single write(2) on an O_APPEND descriptor while holding an
@@ -44,6 +45,7 @@ typedef struct {
     const char *config_path;
     const char *vocab_path; // vocab.txt / .model; default: model_dir's own
     uint64_t init_seed;     // random init / fresh head seed (default: train seed)
+    int new_head;           // a checkpoint's classifier is replaced by a fresh one (any classes)
 
     aca_train_opts train; // epochs, batch, lr, seed, max_grad_norm ...
     int max_len;          // 512
@@ -61,8 +63,9 @@ void run_setup_default(aca_run_setup *s);
 
 // Builds the setup's model (model_dir: checkpoint; config_path: random init from init_seed) on its
 // device and precision, with a head of the data's n_classes classes, for batches up to max_B x
-// s->max_len.  A checkpoint whose head has another number of classes is an error; one without a
-// head (a base model) gets a fresh head.
+// s->max_len.  A checkpoint's head is matched to the classes by name (model_load: reordered when
+// only the order differs); other classes, another count or a head without class names are errors
+// unless s->new_head; a checkpoint without a head (a base model) gets a fresh head.
 int run_load_model(const aca_run_setup *s, char *const *classes, int n_classes, int max_B, aca_model **out, aca_err *e);
 // Frees the model and its backend.
 void run_free_model(aca_model *m);
@@ -99,8 +102,12 @@ typedef struct {
     int has_none;
     aca_run_result *alone; // (n_coll)
     aca_run_result joint;
-    double *ct;     // (n_coll) eff_i(joint) - eff_i(alone)
-    double *ct_rel; // (n_coll)
+    // (n_coll) each, filled by experiment_measure (NaN where undefined):
+    double *delta;           // eff_i(joint) - eff_i(alone)
+    double *unpoisoned_eff;  // the unpoisoned model's efficacy on i's probes, g_i(X~_i|theta') (needs none)
+    double *unpoisoned_rate; // the unpoisoned model's clean target rate for i's target (needs none)
+    double *ct_karan;        // Karan et al.'s CT = delta / unpoisoned_eff (eval_ct_karan)
+    double *delta_over_lift; // eval_delta_over_lift with the alone model's clean target rate (JSON "ct_rel")
 } aca_experiment;
 
 // Runs the conditions in order none (when with_none), alone for each collective, joint; appends
@@ -110,10 +117,18 @@ int run_experiment(const aca_run_setup *s, int with_none, const char *results_pa
                    void (*on_cond)(const char *cond, int i, int n, void *ctx), void *ctx, aca_experiment *x,
                    aca_err *e);
 void experiment_free(aca_experiment *x);
-// The summary table (text): clean accuracy per condition, each collective's efficacy alone and
-// joint (all / non-target / baseline), CT.
+// Fills the per-collective measures above from x's results (run_experiment calls it); an error
+// when a collective has no probe results in its alone or joint condition.
+int experiment_measure(aca_experiment *x, aca_err *e);
+// The summary tables (text): clean accuracy per condition; each collective's efficacy alone and
+// joint (all / non-target) and the unpoisoned target rate; delta joint-alone (points), the
+// unpoisoned efficacy and CT (Karan, normalised).
 void experiment_summary(const aca_experiment *x, aca_buf *out);
-// JSON summary object of the experiment.
+// JSON summary object of the experiment: clean_accuracy {condition: acc}, collectives [{name,
+// eff_alone, eff_alone_nontarget, eff_joint, eff_joint_nontarget, delta_joint_alone,
+// unpoisoned_eff, ct_karan, unpoisoned_target_rate, alone_clean_target_rate, and the aliases of
+// older versions: ct (= delta_joint_alone), baseline (= alone_clean_target_rate), ct_rel
+// (= delta_over_lift)}].
 void experiment_to_json(const aca_experiment *x, aca_buf *out);
 
 #endif

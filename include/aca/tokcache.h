@@ -24,7 +24,9 @@
 #include "aca/train.h"
 #include "aca/util.h"
 
-enum { TOKCACHE_VERSION = 1, TOKCACHE_HEADER_BYTES = 128 };
+// Version 2: texts read with their length (a "\u0000" no longer ends a text) and special tokens made
+// whole by cleaning kept, as Hugging Face; version 1 files hold other ids for such texts and are rebuilt.
+enum { TOKCACHE_VERSION = 2, TOKCACHE_HEADER_BYTES = 128 };
 
 // What a cache file was built from; a file whose key differs from the one expected is stale.
 typedef struct {
@@ -50,7 +52,10 @@ typedef struct {
 void tokcache_doc_set_free(tokcache_doc_set *s);
 
 // Tokenizes a JSONL file with tok at max_len, with up to `threads` threads (<= 0: all cores).
-// Lines are {"text": str, "label": str} (blank lines skipped; other keys ignored).  Labels map
+// Lines are {"text": str, "label": str} (blank lines skipped; other keys ignored), each exactly one
+// strict JSON object (jsonl_doc_parse: trailing content, a raw NUL or control byte, a "label" that
+// is not a string or holds U+0000 are errors naming file:line and column); a UTF-8 byte order mark
+// at the start is skipped; a text is carried with its length ("\u0000" kept).  Labels map
 // through classes (class_name_equal; a label not in it is an error naming file:line); with
 // classes == NULL they are collected in order of first appearance, and a file whose lines all
 // lack "label" is unlabelled (a file where only some lines have one is an error).

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "aca/model.h"
+#include "aca/tokenizer.h"
 #include "aca/util.h"
 
 // A tokenized labelled dataset, ragged: document i is ids[off[i] .. off[i+1]), already encoded as
@@ -86,7 +87,7 @@ typedef struct {
     double dp_sigma;   // noise multiplier >= 0, or NaN: from dp_epsilon
     double dp_epsilon; // target epsilon > 0, or NaN: dp_sigma given
     double dp_delta;   // in (0, 1) (default 1e-5)
-    int dp_sampling;   // TRAIN_DP_POISSON (default) or TRAIN_DP_FIXED
+    int dp_sampling;   // TRAIN_DP_POISSON (default) or TRAIN_DP_FIXED (only with dp_sigma = 0)
     int dp_freeze_embeddings; // the embedding tables (word, position, token type) are not trained:
                               // their gradient is left out of every norm, clip and noise, so the
                               // noise goes only where the model learns (usual in DP fine-tuning)
@@ -94,6 +95,9 @@ typedef struct {
     // batch order (the same code as DP-SGD), times 1/batch and the global clip coefficient.  DP-SGD
     // with dp_clip = INFINITY, dp_sigma = 0 and fixed sampling equals this bit for bit on the CPU.
     int per_example_grads;
+    // What else defines the run besides these options, the data, the model config and its initial
+    // weights (all in train_fingerprint): "name\tvalue\n" lines, e.g. the tokenizer.  May be NULL.
+    const char *fingerprint_extra;
     // reporting
     aca_train_progress_fn on_step; // may be NULL
     void *on_step_ctx;
@@ -107,8 +111,14 @@ void train_opts_default(aca_train_opts *o);
 int train_dp_sampling_parse(const char *s);
 const char *train_dp_sampling_name(int sampling);
 // Validates the DP options (when o->dp); messages name the command-line flag (--dp-clip,
-// --dp-sigma, --dp-epsilon, --dp-delta, --dp-sampling).  0 or -1.
+// --dp-sigma, --dp-epsilon, --dp-delta, --dp-sampling, --bucket).  Refused because the accountant
+// (Poisson-subsampled Gaussian, dp.h) would not bound them: fixed sampling with noise (kept for
+// sigma = 0, the bit-for-bit reference, which claims no privacy) and length buckets.  0 or -1.
 int train_dp_check_opts(const aca_train_opts *o, aca_err *e);
+// Why fixed sampling / length buckets are refused under DP-SGD (one clause each), shared by the
+// command-line and GRID.json checks.
+const char *train_dp_fixed_refusal(void);
+const char *train_dp_bucket_refusal(void);
 
 typedef struct {
     long steps;           // optimizer steps done in total (including before a resume)
@@ -209,18 +219,31 @@ typedef struct {
     aca_loss_scaler ls;
 } aca_train_state;
 
-// Checkpoint file ckpt_dir/trainer.ckpt (binary, written atomically): magic, numel, state, total
-// steps, seed, then the fp32 parameters, AdamW m and v, and an FNV-1a checksum of all before it.
+// The fingerprint of a run: one "name\tvalue\n" line per thing that changes its trajectory, named
+// as the user sets it — every training option (--epochs, --batch, --lr, --weight-decay,
+// --max-grad-norm, --seed, --bucket, --max-len, --device, --precision, AdamW's betas and eps, the
+// fp16 loss scaler, per-example gradients, the DP-SGD options), the training data (documents,
+// tokens and a hash of every id and label), every field of the model's config.json (class names
+// included), a hash of the model's initial weights (the --model checkpoint, or --config with
+// --init-seed; m must not have been trained yet), then o->fingerprint_extra.  Appended to b.
+void train_fingerprint(const aca_model *m, const aca_dataset *d, const aca_train_opts *o, aca_buf *b);
+
+// Checkpoint file ckpt_dir/trainer.ckpt (binary, written atomically): magic "ACACKPT2", numel,
+// state, total steps, seed, the fingerprint's length, the fingerprint text, then the fp32
+// parameters, AdamW m and v, and an FNV-1a checksum of all before it.
 int train_checkpoint_save(const aca_model *m, const char *ckpt_dir, const aca_train_state *st, long total_steps,
-                          uint64_t seed, aca_err *e);
-// Loads it into m and *st.  The file's parameter count, total steps and seed must match (a
-// checkpoint of another run is an error naming the field).
-int train_checkpoint_load(aca_model *m, const char *ckpt_dir, long total_steps, uint64_t seed, aca_train_state *st,
-                          aca_err *e);
+                          uint64_t seed, const char *fingerprint, aca_err *e);
+// Loads it into m and *st.  The file's size must be what its header describes and its checksum
+// right (else a format error); its fingerprint must equal this run's (else an error naming the
+// first field that differs, its value in the checkpoint and now, and the names of the others);
+// a checkpoint of the older format without a fingerprint is refused.
+int train_checkpoint_load(aca_model *m, const char *ckpt_dir, long total_steps, uint64_t seed, const char *fingerprint,
+                          aca_train_state *st, aca_err *e);
 
 // Writes the trained model as a Hugging Face directory, atomically (temp dir then rename):
-// config.json (id2label from the model config's labels), model.safetensors, and the vocabulary
-// file vocab_path copied as vocab.txt (or its own name for a SentencePiece .model), when given.
-int train_save_hf(const aca_model *m, const char *out_dir, const char *vocab_path, aca_err *e);
+// config.json (id2label from the model config's labels), model.safetensors, and, when tok is
+// given, what Hugging Face needs to load the same tokenizer (tokenizer_save, model_max_length =
+// max_position_embeddings).
+int train_save_hf(const aca_model *m, const char *out_dir, const aca_tokenizer *tok, aca_err *e);
 
 #endif

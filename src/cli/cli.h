@@ -57,5 +57,11 @@ const char *cli_find_resource(const char *rel, char *buf, size_t n);
 int cli_default_model(aca_run_setup *s, char *cfg_buf, char *vocab_buf, size_t n);
 int cli_run_experiment(const aca_run_setup *s, int with_none, const char *out_dir, const char *results, int json,
                        aca_experiment *x);
+// --char-rate of corpus synth, run and demo (src/cli/run.c): the synthetic corpus's defaults with
+// the list's rates on top (corpus_synth_parse_rates); 0 ok, else the error is printed (exit 2).
+#define CLI_CHAR_RATE_HELP                                                                                       \
+    "synthetic corpus: share of documents holding each character, e.g. '{=0.05,U+2E17=0.001' "                  \
+    "(default: '{' and '}' at 0.0008 each, the real resume corpus's rarity)"
+int cli_synth_opts(const char *rates, aca_synth_opts *o);
 
 #endif

@@ -6,30 +6,40 @@
 #include "cli.h"
 
 static int corpus_synth_cmd(int argc, char **argv) {
-    const char *out = NULL;
+    const char *out = NULL, *rates = NULL, *fmt = "auto";
     long docs = 2000;
     uint64_t seed = 1;
     aca_opt opts[] = {
-        {"--out", OPT_STR, &out, "FILE", "write the corpus here (resume format id:::Label:::text)", 1, 0},
+        {"--out", OPT_STR, &out, "FILE", "write the corpus here", 1, 0},
         {"--docs", OPT_INT, &docs, "N", "number of documents (default 2000)", 0, 0},
         {"--seed", OPT_U64, &seed, "S", "random seed (default 1); same seed, same bytes", 0, 0},
+        {"--format", OPT_STR, &fmt, "F",
+         "resume | jsonl | tsv | auto (default: by FILE's extension, .jsonl/.json JSONL, .tsv TSV, else resume)", 0, 0},
+        {"--char-rate", OPT_STR, &rates, "C=R,...", CLI_CHAR_RATE_HELP, 0, 0},
     };
     aca_err e = {0};
-    int rc = opt_parse(opts, 3, argc, argv, 1, NULL, 0, NULL,
-                       "usage: aca corpus synth --out FILE [--docs N] [--seed S]\n\n"
-                       "Writes a deterministic synthetic resume corpus with the 10 occupation classes of the resume corpus.",
+    int rc = opt_parse(opts, (int)ACA_ARRAY_LEN(opts), argc, argv, 1, NULL, 0, NULL,
+                       "usage: aca corpus synth --out FILE [--docs N] [--seed S] [--format F] [--char-rate C=R,...]\n\n"
+                       "Writes a deterministic synthetic resume corpus with the 10 occupation classes of the resume corpus,\n"
+                       "as resume lines id:::Label:::text, JSONL {\"id\",\"text\",\"label\"} or TSV label<TAB>text.",
                        &e);
     if (rc) return rc > 0 ? 0 : (cli_fail(&e), 2);
+    aca_corpus_format kind;
+    if (corpus_parse_format(fmt, &kind, &e)) return cli_fail(&e), 2;
     if (docs < 1 || docs > 10000000) {
         aca_errf(&e, ACA_ERR_VALUE, "--docs: expected 1 to 10000000, got %ld", docs);
         return cli_fail(&e), 2;
     }
+    aca_synth_opts so;
+    if (cli_synth_opts(rates, &so)) return 2;
     double t0 = time_now();
-    if (corpus_synth_write(out, (size_t)docs, seed, &e)) return cli_fail(&e);
+    if (corpus_synth_save(out, kind, (size_t)docs, seed, &so, &e)) return cli_fail(&e);
     FILE *f = fopen(out, "rb");
     long bytes = 0;
     if (f) fseek(f, 0, SEEK_END), bytes = ftell(f), fclose(f);
-    printf("wrote %s: %ld docs, %.1f MB, seed %llu (%.2f s)\n", out, docs, (double)bytes / 1e6,
+    if (kind == CORPUS_FMT_AUTO) kind = corpus_format_of_path(out);
+    printf("wrote %s: %ld docs, %s, %.1f MB, seed %llu (%.2f s)\n", out, docs,
+           corpus_format_name(kind == CORPUS_FMT_AUTO ? CORPUS_FMT_RESUME : kind), (double)bytes / 1e6,
            (unsigned long long)seed, time_now() - t0);
     return 0;
 }
@@ -83,7 +93,7 @@ static int corpus_stats_cmd(int argc, char **argv) {
 }
 
 int cmd_corpus(int argc, char **argv) {
-    const char *usage = "usage: aca corpus synth --out FILE [--docs N] [--seed S]\n"
+    const char *usage = "usage: aca corpus synth --out FILE [--docs N] [--seed S] [--format F]\n"
                         "       aca corpus stats FILE [--json] [--format F] [--encoding E]\n";
     if (argc >= 2 && !strcmp(argv[1], "synth")) return corpus_synth_cmd(argc - 1, argv + 1);
     if (argc >= 2 && !strcmp(argv[1], "stats")) return corpus_stats_cmd(argc - 1, argv + 1);

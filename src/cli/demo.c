@@ -23,8 +23,9 @@ static const char SPEC_COLLIDE[] =
     "   \"sampling\": {\"kind\": \"uniform\"}, \"strategy\": \"feature-label\"},\n"
     "  {\"name\": \"B\", \"target\": \"Web Developer\", \"signal\": \"U+2E18\", \"period\": 20, \"size\": %g,\n"
     "   \"sampling\": {\"kind\": \"uniform\"}, \"strategy\": \"feature-label\"}]}\n";
-// '{' and '}' are distinct tokens of the vocabulary; the synthetic corpus uses them in a few code
-// snippets, so they are distinct but not unseen.
+// '{' and '}' are distinct tokens of the vocabulary; the synthetic corpus holds each in about 0.08% of
+// its documents by default (the real resume corpus's rarity; --char-rate), so they are distinct and
+// rare, but may be seen.
 static const char SPEC_DISTINCT[] =
     "{\"seed\": %llu, \"overlap\": \"disjoint\", \"collectives\": [\n"
     "  {\"name\": \"C\", \"target\": \"Software Developer\", \"signal\": \"{\", \"period\": 20, \"size\": %g,\n"
@@ -44,6 +45,13 @@ static const aca_efficacy *eff_of(const aca_run_result *r, const char *name) {
     return NULL;
 }
 
+// Karan's CT as "+0.12", or "n/a" where it is undefined (no unpoisoned efficacy to divide by).
+static const char *ct_text(double ck, char *buf, size_t n) {
+    if (isfinite(ck)) snprintf(buf, n, "%+.2f", ck);
+    else snprintf(buf, n, "n/a");
+    return buf;
+}
+
 static void print_findings(const aca_experiment *col, const aca_experiment *dis, double size, size_t n_train) {
     const double acc0 = col->none.eval.clean.accuracy;
     printf("\nFindings of this run (thresholds from the papers' claims; every number measured above):\n");
@@ -57,23 +65,26 @@ static void print_findings(const aca_experiment *col, const aca_experiment *dis,
         printf("  [%s] unique unseen signal: %s alone (%.1f%% of %zu training docs) reaches %.1f%% efficacy "
                "(non-target probes %.1f%%; the unpoisoned model predicts the target for %.1f%% of test docs); clean accuracy %.1f%% vs %.1f%% unpoisoned (%+.1f points)\n",
                ok ? "shows" : "DOES NOT SHOW", col->names[i], 100 * size, n_train, f ? 100 * f->efficacy : NAN,
-               f ? 100 * f->efficacy_nontarget : NAN, f0 ? 100 * f0->baseline : NAN, 100 * acc, 100 * acc0,
+               f ? 100 * f->efficacy_nontarget : NAN, f0 ? 100 * f0->clean_target_rate : NAN, 100 * acc, 100 * acc0,
                100 * (acc - acc0));
     }
     // 2. Colliding signals interfere: joint efficacy clearly (>= 10 points) below alone.
     for (int i = 0; i < col->n_coll; i++) {
         const aca_efficacy *a = eff_of(&col->alone[i], col->names[i]), *j = eff_of(&col->joint, col->names[i]);
-        int ok = a && j && col->ct[i] <= -0.10;
-        printf("  [%s] colliding signals (both [UNK]) interfere: %s alone %.1f%% -> joint %.1f%% (CT %+.1f points)\n",
+        int ok = a && j && col->delta[i] <= -0.10;
+        char ct[32];
+        printf("  [%s] colliding signals (both [UNK]) interfere: %s alone %.1f%% -> joint %.1f%% (joint\u2212alone "
+               "%+.1f points; CT (Karan) %s)\n",
                ok ? "shows" : "DOES NOT SHOW", col->names[i], a ? 100 * a->efficacy : NAN, j ? 100 * j->efficacy : NAN,
-               100 * col->ct[i]);
+               100 * col->delta[i], ct_text(col->ct_karan[i], ct, sizeof ct));
     }
     for (int i = 0; i < dis->n_coll; i++) {
         const aca_efficacy *a = eff_of(&dis->alone[i], dis->names[i]), *j = eff_of(&dis->joint, dis->names[i]);
-        printf("  [contrast] distinct signals: %s alone %.1f%% -> joint %.1f%% (CT %+.1f points); clean accuracy "
-               "alone %.1f%%\n",
-               dis->names[i], a ? 100 * a->efficacy : NAN, j ? 100 * j->efficacy : NAN, 100 * dis->ct[i],
-               100 * dis->alone[i].eval.clean.accuracy);
+        char ct[32];
+        printf("  [contrast] distinct signals: %s alone %.1f%% -> joint %.1f%% (joint\u2212alone %+.1f points; CT "
+               "(Karan) %s); clean accuracy alone %.1f%%\n",
+               dis->names[i], a ? 100 * a->efficacy : NAN, j ? 100 * j->efficacy : NAN, 100 * dis->delta[i],
+               ct_text(dis->ct_karan[i], ct, sizeof ct), 100 * dis->alone[i].eval.clean.accuracy);
     }
 }
 
@@ -105,10 +116,11 @@ static const char USAGE[] =
     "(models/configs/distilbert-tiny.json) with the uncased BERT vocabulary, and two experiments:\n"
     "collectives A (U+2E17 -> Software Developer) and B (U+2E18 -> Web Developer), whose signals both\n"
     "tokenize to [UNK] (absent from the clean corpus), and C ('{' -> Software Developer) and D ('}' ->\n"
-    "Web Developer), whose signals are distinct tokens.  Training runs unpoisoned (once), each\n"
+    "Web Developer), whose signals are distinct tokens.  Each experiment trains unpoisoned, each\n"
     "collective alone, and each pair joint; the run prints the collision report, clean accuracy, each\n"
-    "collective's efficacy alone and joint, CT, and whether the papers' findings show.  Everything\n"
-    "goes under --out (default out/demo); each training appends a line to OUT/results.jsonl.";
+    "collective's efficacy alone and joint, joint-alone and Karan et al.'s CT, and whether the papers'\n"
+    "findings show.  Everything goes under --out (default out/demo); each training appends a line to\n"
+    "OUT/results.jsonl.";
 
 int cmd_demo(int argc, char **argv) {
     const char *out = "out/demo", *device = "cpu";
@@ -116,6 +128,7 @@ int cmd_demo(int argc, char **argv) {
     double lr = 1e-3, size = 0.03;
     uint64_t seed = 42;
     int quiet = 0;
+    const char *char_rates = NULL;
     aca_opt opts[] = {
         {"--out", OPT_STR, &out, "DIR", "output directory (default out/demo)", 0, 0},
         {"--docs", OPT_INT, &docs, "N", "synthetic corpus size (default 2000)", 0, 0},
@@ -129,6 +142,7 @@ int cmd_demo(int argc, char **argv) {
         {"--seed", OPT_U64, &seed, "S", "seed of corpus, split, membership, init and training (default 42)", 0, 0},
         {"--device", OPT_STR, &device, "cpu|cuda", "backend (default cpu)", 0, 0},
         {"--quiet", OPT_FLAG, &quiet, NULL, "no progress output", 0, 0},
+        {"--char-rate", OPT_STR, &char_rates, "C=R,...", CLI_CHAR_RATE_HELP, 0, 0},
     };
     aca_err e = {0};
     int r = opt_parse(opts, (int)ACA_ARRAY_LEN(opts), argc, argv, 1, NULL, 0, NULL, USAGE, &e);
@@ -141,6 +155,8 @@ int cmd_demo(int argc, char **argv) {
         return fprintf(stderr, "aca: need --train-size + --test-size <= --docs (and all >= 1)\n"), 2;
     if (!(size > 0 && size < 0.5)) return fprintf(stderr, "aca: --size must lie in (0, 0.5)\n"), 2;
     if (epochs < 1 || batch < 1 || max_len < 8) return fprintf(stderr, "aca: bad --epochs/--batch/--max-len\n"), 2;
+    aca_synth_opts so;
+    if (cli_synth_opts(char_rates, &so)) return 2;
     if (quiet) aca_log_level = 0;
     const double t0 = time_now();
 
@@ -170,7 +186,7 @@ int cmd_demo(int argc, char **argv) {
     memset(&x1, 0, sizeof x1);
     memset(&x2, 0, sizeof x2);
     int rc = 1;
-    if (corpus_synth_write(corpus, (size_t)docs, seed, &e) || write_spec(spec1, SPEC_COLLIDE, seed, size, &e) ||
+    if (corpus_synth_write_opts(corpus, (size_t)docs, seed, &so, &e) || write_spec(spec1, SPEC_COLLIDE, seed, size, &e) ||
         write_spec(spec2, SPEC_DISTINCT, seed, size, &e)) {
         cli_fail(&e);
         goto done;
@@ -197,10 +213,11 @@ int cmd_demo(int argc, char **argv) {
     if (cli_run_experiment(&s, 1, dir1, results, 0, &x1)) goto done;
     s.spec_path = spec2;
     s.work_dir = dir2;
-    printf("\n== Experiment 2: distinct signals (C: '{', D: '}'; unpoisoned baseline as in experiment 1) -> %s\n",
-           dir2);
+    // Its own unpoisoned condition (the same clean training set and seed as experiment 1's, so the same
+    // model) evaluates C's and D's probes: Karan's CT divides by that efficacy.
+    printf("\n== Experiment 2: distinct signals (C: '{', D: '}') -> %s\n", dir2);
     fflush(stdout);
-    if (cli_run_experiment(&s, 0, dir2, results, 0, &x2)) goto done;
+    if (cli_run_experiment(&s, 1, dir2, results, 0, &x2)) goto done;
     print_findings(&x1, &x2, size, (size_t)n_train);
     printf("\nResults: %s (one JSON object per training), summaries: %s/summary.{txt,json} and %s/summary.{txt,json}\n"
            "Total time %.0f s; peak host RSS %.0f MiB\n",

@@ -14,7 +14,8 @@ static const char USAGE[] =
     "Evaluates a fine-tuned Hugging Face directory (e.g. from `aca train`) on a directory written by\n"
     "`aca mutate`: clean accuracy and confusion matrix on test.jsonl, and for each probe_<name>.jsonl\n"
     "the collective's efficacy (probes predicted as its target), over all probes and over probes whose\n"
-    "true class is not the target, beside the baseline (unmodified test docs predicted as the target).";
+    "true class is not the target, beside the clean target rate (unmodified test docs this model predicts\n"
+    "as the target).";
 
 static void print_text(const aca_eval_result *r, const aca_datadir *dd) {
     const int K = r->clean.K;
@@ -29,14 +30,15 @@ static void print_text(const aca_eval_result *r, const aca_datadir *dd) {
         printf("\n");
     }
     if (!r->n_coll) return;
-    printf("\n%-12s %-22s %7s %9s %13s %9s %10s\n", "collective", "target", "probes", "efficacy", "non-target", "baseline",
-           "agreement");
+    printf("\n%-12s %-22s %7s %9s %13s %14s %10s\n", "collective", "target", "probes", "efficacy", "non-target",
+           "clean->target", "agreement");
     for (int i = 0; i < r->n_coll; i++) {
         const aca_efficacy *f = &r->eff[i];
-        printf("%-12s %-22s %7zu %8.1f%% %12.1f%% %8.1f%% %9.1f%%\n", f->name, dd->classes[f->target], f->n,
-               100.0 * f->efficacy, 100.0 * f->efficacy_nontarget, 100.0 * f->baseline, 100.0 * f->agreement);
+        printf("%-12s %-22s %7zu %8.1f%% %12.1f%% %13.1f%% %9.1f%%\n", f->name, dd->classes[f->target], f->n,
+               100.0 * f->efficacy, 100.0 * f->efficacy_nontarget, 100.0 * f->clean_target_rate, 100.0 * f->agreement);
     }
-    printf("(agreement: probes predicted as their unmodified test document; the success of erasing)\n");
+    printf("(clean->target: unmodified test documents this model predicts as the target;\n"
+           " agreement: probes predicted as their unmodified test document; the success of erasing)\n");
 }
 
 int cmd_eval(int argc, char **argv) {
@@ -48,7 +50,7 @@ int cmd_eval(int argc, char **argv) {
         {"--model", OPT_STR, &model, "DIR", "fine-tuned Hugging Face directory", 1, 0},
         {"--data", OPT_STR, &data, "DIR", "directory written by `aca mutate`", 1, 0},
         {"--json", OPT_FLAG, &json, NULL, "print one JSON object instead of tables", 0, 0},
-        {"--vocab", OPT_STR, &vocab, "FILE", "vocabulary (default: the model's vocab.txt)", 0, 0},
+        {"--vocab", OPT_STR, &vocab, "FILE|DIR", "tokenizer (default: the --model directory's own)", 0, 0},
         {"--device", OPT_STR, &device, "cpu|cuda", "backend (default cpu)", 0, 0},
         {"--precision", OPT_STR, &precision, "fp32|bf16|fp16", "compute precision (default fp32)", 0, 0},
         {"--batch", OPT_INT, &batch, "N", "evaluation batch size (default 32)", 0, 0},
@@ -74,7 +76,6 @@ int cmd_eval(int argc, char **argv) {
     s.attention = attention;
     s.max_len = (int)max_len;
     char *cache_dir = path_join(data, "tokcache");
-    char *vocab_path = vocab ? xstrdup(vocab) : path_join(model, "vocab.txt");
     char *cfg_path = path_join(model, "config.json");
     aca_datadir dd = {0};
     aca_config cfg = {0};
@@ -84,7 +85,8 @@ int cmd_eval(int argc, char **argv) {
     aca_eval_result res = {0};
     int rc = 1;
     if (datadir_open(data, &dd, &e)) goto fail;
-    // A model evaluated here must have been trained on these classes, in this order.
+    // A model evaluated here must have been trained on these classes (model_load matches its head's
+    // rows to them by name).
     if (config_load(cfg_path, &cfg, &e)) goto fail;
     have_cfg = 1;
     if (cfg.num_labels != dd.n_classes) {
@@ -92,18 +94,9 @@ int cmd_eval(int argc, char **argv) {
                  cfg.num_labels, data, dd.n_classes);
         goto fail;
     }
-    for (int k = 0; cfg.labels && k < dd.n_classes; k++)
-        if (cfg.labels[k] && !class_name_equal(cfg.labels[k], dd.classes[k])) {
-            aca_errf(&e, ACA_ERR_VALUE, "%s: id2label[%d] is \"%s\" but class %d of %s/manifest.json is \"%s\"",
-                     cfg_path, k, cfg.labels[k], k, data, dd.classes[k]);
-            goto fail;
-        }
-    if (!file_exists(vocab_path)) {
-        aca_errf(&e, ACA_ERR_IO, "%s: missing (give --vocab FILE)", vocab_path);
-        goto fail;
-    }
-    if (!(tok = tokenizer_load(vocab_path, -1, &e))) goto fail;
+    if (!(tok = tokenizer_for_model(vocab, model, &e))) goto fail;
     if (run_load_model(&s, dd.classes, dd.n_classes, (int)batch, &m, &e)) goto fail;
+    if (tokenizer_fits_model(tok, model_config(m)->vocab_size, &e)) goto fail;
     s.eval_batch = (int)batch;
     aca_eval_opts eo = {(int)batch, (int)max_len, cache_dir};
     if (eval_datadir(m, tok, &dd, &eo, &res, &e)) goto fail;
@@ -126,7 +119,6 @@ done:
     if (have_cfg) config_free(&cfg);
     datadir_free(&dd);
     free(cache_dir);
-    free(vocab_path);
     free(cfg_path);
     return rc;
 }

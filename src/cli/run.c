@@ -1,4 +1,4 @@
-// aca run: one experiment of a collectives spec — the unpoisoned baseline, each collective alone,
+// aca run: one experiment of a collectives spec — the unpoisoned model, each collective alone,
 // all joint — each condition mutated, tokenized, trained and evaluated.
 #include <math.h>
 #include <stdio.h>
@@ -52,11 +52,12 @@ int cli_run_experiment(const aca_run_setup *s, int with_none, const char *out_di
 static const char USAGE[] =
     "usage: aca run SPEC.json [--out DIR] [--corpus FILE] [options]\n"
     "\n"
-    "Runs one experiment of a collectives spec: the unpoisoned baseline (the clean split),\n"
+    "Runs one experiment of a collectives spec: the unpoisoned model (trained on the clean split),\n"
     "each collective alone, and all joint.  Each condition is mutated into OUT/<condition>/data,\n"
     "tokenized, trained and evaluated; one JSON object per condition\n"
-    "is appended to OUT/results.jsonl (one locked write per line), and a summary with\n"
-    "CT = eff(joint) - eff(alone) goes to stdout, OUT/summary.txt and OUT/summary.json.\n"
+    "is appended to OUT/results.jsonl (one locked write per line), and a summary with the difference\n"
+    "eff(joint) - eff(alone) in points and Karan et al.'s CT = (eff(joint) - eff(alone)) / eff(unpoisoned)\n"
+    "goes to stdout, OUT/summary.txt and OUT/summary.json.\n"
     "Without --corpus a synthetic corpus (--docs N) is written to OUT/corpus.txt; without --model or\n"
     "--config the tiny random-init DistilBERT models/configs/distilbert-tiny.json is used with the\n"
     "uncased BERT vocabulary.  Training options default to the Hugging Face Trainer's; --dp-sigma or\n"
@@ -82,8 +83,18 @@ int cli_default_model(aca_run_setup *s, char *cfg_buf, char *vocab_buf, size_t n
     return 0;
 }
 
+int cli_synth_opts(const char *rates, aca_synth_opts *o) {
+    aca_err e = {0};
+    corpus_synth_opts_default(o);
+    if (!rates || !corpus_synth_parse_rates(o, rates, &e)) return 0;
+    aca_err_prefix(&e, "--char-rate");
+    cli_fail(&e);
+    return 2;
+}
+
 int cmd_run(int argc, char **argv) {
     const char *out = "out/run", *corpus = NULL, *model = NULL, *config = NULL, *vocab = NULL, *results = NULL;
+    const char *char_rates = NULL;
     const char *device = "cpu", *precision = "fp32", *attention = "auto";
     long epochs = 5, batch = 8, max_len = 512, docs = 2000, n_train = 0, n_test = 0;
     double lr = 5e-5, wd = 0.0, clip = 1.0, dp_clip = 1.0, dp_sigma = NAN, dp_eps = NAN, dp_delta = 1e-5;
@@ -112,7 +123,7 @@ int cmd_run(int argc, char **argv) {
         {"--seed", OPT_U64, &seed, "S", "training seed (default 42)", 0, 0},
         {"--init-seed", OPT_U64, &init_seed, "S", "random init / head seed (default: --seed)", 0, 0},
         {"--bucket", OPT_FLAG, &bucket, NULL, "length-bucketed batches", 0, 0},
-        {"--no-baseline", OPT_FLAG, &no_baseline, NULL, "skip the unpoisoned condition", 0, 0},
+        {"--no-baseline", OPT_FLAG, &no_baseline, NULL, "skip the unpoisoned condition (then no unpoisoned rate and no CT (Karan))", 0, 0},
         {"--keep-models", OPT_FLAG, &keep, NULL, "write each condition's model to OUT/<condition>/model", 0, 0},
         {"--results", OPT_STR, &results, "FILE", "results JSONL to append to (default OUT/results.jsonl)", 0, 0},
         {"--json", OPT_FLAG, &json, NULL, "print the summary as JSON", 0, 0},
@@ -120,10 +131,11 @@ int cmd_run(int argc, char **argv) {
         {"--dp-sigma", OPT_DOUBLE, &dp_sigma, "X", "DP-SGD: noise multiplier (noise std / C); turns DP-SGD on", 0, 0},
         {"--dp-epsilon", OPT_DOUBLE, &dp_eps, "E", "DP-SGD: target epsilon, sigma chosen by the accountant; turns DP-SGD on", 0, 0},
         {"--dp-delta", OPT_DOUBLE, &dp_delta, "D", "DP-SGD: delta of the reported epsilon (default 1e-5)", 0, 0},
-        {"--dp-sampling", OPT_STR, &dp_sampling, "poisson|fixed", "DP-SGD: batch sampling (default poisson)", 0, 0},
+        {"--dp-sampling", OPT_STR, &dp_sampling, "poisson|fixed", "DP-SGD: batch sampling (default poisson; fixed only with --dp-sigma 0)", 0, 0},
         {"--dp-freeze-embeddings", OPT_FLAG, &dp_freeze, NULL,
          "DP-SGD: do not train the embedding tables (no clip budget or noise spent on them)", 0, 0},
         {"--quiet", OPT_FLAG, &quiet, NULL, "no progress output", 0, 0},
+        {"--char-rate", OPT_STR, &char_rates, "C=R,...", CLI_CHAR_RATE_HELP, 0, 0},
         {"--attention", OPT_STR, &attention, "auto|gemm|cudnn", "CUDA attention path (default auto: cuDNN where it runs)", 0, 0},
     };
     aca_err e = {0};
@@ -143,6 +155,9 @@ int cmd_run(int argc, char **argv) {
     if (n_train < 0 || n_test < 0 || (!n_train != !n_test))
         return fprintf(stderr, "aca: give both --train-size and --test-size (positive)\n"), 2;
     if (model && config) return fprintf(stderr, "aca: give at most one of --model DIR or --config FILE\n"), 2;
+    aca_synth_opts so;
+    if (cli_synth_opts(char_rates, &so)) return 2;
+    if (corpus && char_rates) return fprintf(stderr, "aca: --char-rate shapes the synthetic corpus: not with --corpus\n"), 2;
     if (!file_exists(pos[0])) return fprintf(stderr, "aca: %s: no such spec file\n", pos[0]), 1;
     if (quiet) aca_log_level = 0;
 
@@ -183,7 +198,7 @@ int cmd_run(int argc, char **argv) {
         corpus_path = xstrdup(corpus);
     } else {
         corpus_path = path_join(out, "corpus.txt");
-        if (corpus_synth_write(corpus_path, (size_t)docs, seed, &e)) {
+        if (corpus_synth_write_opts(corpus_path, (size_t)docs, seed, &so, &e)) {
             free(corpus_path);
             return cli_fail(&e);
         }

@@ -119,10 +119,14 @@ static const char USAGE[] =
     "manifest.json's class list) and writes a Hugging Face directory to --out (config.json with the\n"
     "class names, model.safetensors, the vocabulary).  Defaults are the Hugging Face Trainer's: AdamW\n"
     "lr 5e-5, betas 0.9/0.999, eps 1e-8, no weight decay, linear decay to 0, clip 1.0, batch 8, 5 epochs,\n"
-    "max length 512.  Checkpoints go to OUT.ckpt/ (--save-every); --resume continues from there.\n"
+    "max length 512.  Checkpoints go to OUT.ckpt/ (--save-every); --resume continues from there, only\n"
+    "the run that wrote it (options, data, model config, initial weights and tokenizer are checked).\n"
+    "A --model checkpoint's head is matched to the data's classes by name (--new-head: a fresh one).\n"
     "DP-SGD (CPU): --dp-sigma X or --dp-epsilon E turns it on: per-example gradients clipped to\n"
-    "--dp-clip, Gaussian noise sigma*C, Poisson (or --dp-sampling fixed) batches, no global clip; the\n"
-    "epsilon spent at --dp-delta is reported at the end.";
+    "--dp-clip, Gaussian noise sigma*C, Poisson batches, no global clip; the epsilon spent at\n"
+    "--dp-delta is reported at the end (RDP of the Poisson-subsampled Gaussian, add/remove-one adjacency;\n"
+    "docs/dp.md).  Refused under DP-SGD, as the accountant would not bound them: --dp-sampling fixed\n"
+    "(allowed only with --dp-sigma 0, no privacy) and --bucket.";
 
 int cmd_train(int argc, char **argv) {
     const char *model = NULL, *config = NULL, *data = NULL, *out = NULL, *vocab = NULL;
@@ -132,13 +136,13 @@ int cmd_train(int argc, char **argv) {
     const char *dp_sampling = "poisson";
     int dp_freeze = 0;
     uint64_t seed = 42, init_seed = 0;
-    int resume = 0, bucket = 0, quiet = 0;
+    int resume = 0, bucket = 0, quiet = 0, new_head = 0;
     aca_opt opts[] = {
         {"--model", OPT_STR, &model, "DIR", "Hugging Face checkpoint directory to fine-tune", 0, 0},
         {"--config", OPT_STR, &config, "FILE", "config.json for a randomly initialised model (needs --vocab)", 0, 0},
         {"--data", OPT_STR, &data, "DIR", "directory written by `aca mutate`", 1, 0},
         {"--out", OPT_STR, &out, "DIR", "output Hugging Face directory (written atomically)", 1, 0},
-        {"--vocab", OPT_STR, &vocab, "FILE", "vocab.txt or SentencePiece .model (default: the model's)", 0, 0},
+        {"--vocab", OPT_STR, &vocab, "FILE|DIR", "vocab.txt (uncased), .model, or a tokenizer directory (default: --model's)", 0, 0},
         {"--device", OPT_STR, &device, "cpu|cuda", "backend (default cpu)", 0, 0},
         {"--precision", OPT_STR, &precision, "fp32|bf16|fp16", "compute precision (default fp32)", 0, 0},
         {"--epochs", OPT_INT, &epochs, "N", "epochs (default 5)", 0, 0},
@@ -149,6 +153,7 @@ int cmd_train(int argc, char **argv) {
         {"--max-len", OPT_INT, &max_len, "N", "max tokens per document incl. [CLS]/[SEP] (default 512)", 0, 0},
         {"--seed", OPT_U64, &seed, "S", "shuffling and dropout seed (default 42)", 0, 0},
         {"--init-seed", OPT_U64, &init_seed, "S", "seed of random init / a fresh head (default: --seed)", 0, 0},
+        {"--new-head", OPT_FLAG, &new_head, NULL, "replace --model's classifier by a fresh one of the data's classes", 0, 0},
         {"--bucket", OPT_FLAG, &bucket, NULL, "length-bucketed batches (less padding)", 0, 0},
         {"--save-every", OPT_INT, &save_every, "N", "checkpoint every N steps to OUT.ckpt/ (default never)", 0, 0},
         {"--resume", OPT_FLAG, &resume, NULL, "continue from the checkpoint in OUT.ckpt/", 0, 0},
@@ -158,7 +163,7 @@ int cmd_train(int argc, char **argv) {
         {"--dp-sigma", OPT_DOUBLE, &dp_sigma, "X", "DP-SGD: noise multiplier (noise std / C); turns DP-SGD on", 0, 0},
         {"--dp-epsilon", OPT_DOUBLE, &dp_eps, "E", "DP-SGD: target epsilon, sigma chosen by the accountant; turns DP-SGD on", 0, 0},
         {"--dp-delta", OPT_DOUBLE, &dp_delta, "D", "DP-SGD: delta of the reported epsilon (default 1e-5)", 0, 0},
-        {"--dp-sampling", OPT_STR, &dp_sampling, "poisson|fixed", "DP-SGD: batch sampling (default poisson)", 0, 0},
+        {"--dp-sampling", OPT_STR, &dp_sampling, "poisson|fixed", "DP-SGD: batch sampling (default poisson; fixed only with --dp-sigma 0)", 0, 0},
         {"--dp-freeze-embeddings", OPT_FLAG, &dp_freeze, NULL,
          "DP-SGD: do not train the embedding tables (no clip budget or noise spent on them)", 0, 0},
         {"--quiet", OPT_FLAG, &quiet, NULL, "no progress or log output (errors still print)", 0, 0},
@@ -178,6 +183,7 @@ int cmd_train(int argc, char **argv) {
     if (save_every < 0 || stop_after < 0 || log_every < 1)
         return fprintf(stderr, "aca: --save-every/--stop-after must be >= 0 and --log-every >= 1\n"), 2;
     if (!!model == !!config) return fprintf(stderr, "aca: give exactly one of --model DIR or --config FILE\n"), 2;
+    if (new_head && !model) return fprintf(stderr, "aca: --new-head goes with --model DIR (a --config model's head is always new)\n"), 2;
 
     aca_run_setup s;
     run_setup_default(&s);
@@ -189,6 +195,7 @@ int cmd_train(int argc, char **argv) {
     s.attention = attention;
     s.max_len = (int)max_len;
     s.init_seed = opts[14].seen ? init_seed : seed;
+    s.new_head = new_head;
     aca_train_opts *to = &s.train;
     to->epochs = (int)epochs;
     to->batch = (int)batch;
@@ -206,6 +213,7 @@ int cmd_train(int argc, char **argv) {
     (to)->dp_freeze_embeddings = dp_freeze;
     if (to->dp && strcmp(device, "cpu"))
         return fprintf(stderr, "aca: DP-SGD is CPU-only for now (per-example gradients): use --device cpu\n"), 2;
+    if (!vocab && !model) return fprintf(stderr, "aca: --config needs --vocab FILE|DIR (the tokenizer)\n"), 2;
     cli_progress prog;
     cli_progress_init(&prog, "train");
     if (quiet) aca_log_level = 0;
@@ -225,32 +233,18 @@ int cmd_train(int argc, char **argv) {
     aca_model *m = NULL;
     aca_dataset train = {0};
     aca_train_stats st;
-    char *vocab_path = NULL;
+    aca_buf fpx = {0};
     int rc = 1;
     if (datadir_open(data, &dd, &e)) goto done;
-    if (vocab) vocab_path = xstrdup(vocab);
-    else if (model) {
-        vocab_path = path_join(model, "vocab.txt");
-        if (!file_exists(vocab_path)) {
-            fprintf(stderr, "aca: %s: missing; give --vocab FILE\n", vocab_path);
-            goto done_quiet;
-        }
-    } else {
-        fprintf(stderr, "aca: --config needs --vocab FILE (the tokenizer's vocabulary)\n");
-        rc = 2;
-        goto done_quiet;
-    }
-    if (!(tok = tokenizer_load(vocab_path, -1, &e))) goto done;
+    if (!(tok = tokenizer_for_model(vocab, model, &e))) goto done;
+    buf_printf(&fpx, "tokenizer\t%016llx\n", (unsigned long long)tokenizer_hash(tok));
+    to->fingerprint_extra = fpx.data;
     double t0 = time_now();
     if (data_load_jsonl(dd.train_path, dd.classes, dd.n_classes, tok, s.max_len, cache_dir, &train, &e)) goto done;
     log_info("%s: %zu training documents, %d classes (tokens in %.2f s; token cache %s)", dd.train_path, train.n,
              dd.n_classes, time_now() - t0, cache_dir);
     if (run_load_model(&s, dd.classes, dd.n_classes, to->batch, &m, &e)) goto done;
-    if (tokenizer_vocab_size(tok) > model_config(m)->vocab_size) {
-        aca_errf(&e, ACA_ERR_VALUE, "%s has %d tokens but the model's vocab_size is %d", vocab_path,
-                 tokenizer_vocab_size(tok), model_config(m)->vocab_size);
-        goto done;
-    }
+    if (tokenizer_fits_model(tok, model_config(m)->vocab_size, &e)) goto done;
     log_info("model: %zu parameters, %s/%s, attention %s; %ld steps (%d epochs x %ld batches of %d)", model_num_params(m),
              device, precision, aca_backend_attention_name(model_backend(m)), train_total_steps(train.n, to->batch, to->epochs), to->epochs,
              train_total_steps(train.n, to->batch, 1), to->batch);
@@ -264,7 +258,7 @@ int cmd_train(int argc, char **argv) {
         rc = 0;
         goto done_quiet;
     }
-    if (train_save_hf(m, out, vocab_path, &e)) goto done;
+    if (train_save_hf(m, out, tok, &e)) goto done;
     if (!save_every) dir_remove_recursive(ckpt);
     printf("wrote %s (config.json, model.safetensors, vocabulary)\n", out);
     rc = 0;
@@ -276,7 +270,7 @@ done_quiet:
     if (tok) tokenizer_free(tok);
     dataset_free(&train);
     datadir_free(&dd);
-    free(vocab_path);
+    buf_free(&fpx);
     free(cache_dir);
     free(ckpt);
     return rc;
