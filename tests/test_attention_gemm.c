@@ -159,9 +159,12 @@ static void test_bf16_fp16(void **state) {
 }
 
 // ---- the test can fail: one broken argument ----
+// Each break stays inside the operands' memory (a real cuBLAS would read garbage, or fault), so the
+// comparison is what catches it.
 static void break_one(att_gemm *g, long call, void *arg) {
+    const void *a = g->A;
     switch (*(int *)arg) {
-    case 0: if (call == 0) g->transa = !g->transa; break;                      // QK^T with K not transposed
+    case 0: if (call == 0) g->A = g->B, g->B = a; break;                       // S^T instead of S (q, k swapped)
     case 1: if (call == 0) g->lda -= 1; break;                                 // a leading dimension one short
     case 2: if (call == 0) g->strideA += 1; break;                             // a batch stride one element off
     case 3: if (g->c_type == ACA_DT_F32 && g->transa) g->batch -= 1; break;    // one head left out
@@ -173,7 +176,7 @@ static void test_broken_arguments_fail(void **state) {
     rng_seed(&g_rng, 3, 0);
     att_case ac = {2, 7, 3, 16, 0.1f, 1, 0};
     att_ref r = ref_make(&ac, ACA_DT_F32);
-    static const char *const WHAT[] = {"transa of QK^T", "lda - 1", "strideA + 1", "batch - 1", "transb of dQ"};
+    static const char *const WHAT[] = {"QK^T as KQ^T", "lda - 1", "strideA + 1", "batch - 1", "transb of dQ"};
     for (int w = 0; w < 5; w++) {
         att_exec x = att_exec_host(ACA_DT_F32, 0);
         att_exec_host_set_hook(&x, break_one, &w);
