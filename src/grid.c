@@ -411,7 +411,9 @@ int grid_spec_parse(const char *json, const char *path, aca_grid_spec *g, aca_er
         get_str(&p, root, "overlap", "overlap", &g->overlap) || get_str(&p, root, "attention", "attention", &g->attention))
         goto done;
     if (!g->attention) g->attention = xstrdup("auto");
-    if (strcmp(g->attention, "auto") && strcmp(g->attention, "gemm") && strcmp(g->attention, "cudnn")) {
+    aca_attention att_path;
+    aca_err att_e;
+    if (aca_attention_parse(g->attention, &att_path, &att_e)) {
         perr(&p, "attention", "'%s' is not an attention path (auto | gemm | cudnn)", g->attention);
         goto done;
     }

@@ -1,6 +1,9 @@
 // --attention auto|gemm|cudnn: the backend setting and its errors, the path a CPU model reports,
-// GRID.json's "attention" field, and the results JSON's record of the path that ran.
+// GRID.json's "attention" field, the results JSON's record of the path that ran, and the CLIs'
+// check of the name before any work (run from the repository root, as `make test` does).
 #include "testutil.h"
+
+#include <sys/wait.h>
 
 #include "aca/grid.h"
 #include "aca/model.h"
@@ -57,11 +60,38 @@ static void test_results_json(void **state) {
     buf_free(&b);
 }
 
-int main(void) {
+static char g_aca[1024]; // the aca binary of this build: <build>/aca beside <build>/tests/
+
+// The CLIs check the name before reading any data (exit 2, one line naming --attention).
+static void test_cli_checks_first(void **state) {
+    static const char *const ARGS[] = {
+        "train --config c.json --vocab v.txt --data /nonexistent --out /nonexistent/o --attention fast",
+        "eval --model /nonexistent --data /nonexistent --attention fast",
+        "run /nonexistent.json --attention fast",
+    };
+    for (size_t i = 0; i < ACA_ARRAY_LEN(ARGS); i++) {
+        char cmd[2048];
+        snprintf(cmd, sizeof cmd, "%s %s 2>&1", g_aca, ARGS[i]);
+        FILE *f = popen(cmd, "r");
+        assert_non_null(f);
+        char line[512] = "";
+        if (!fgets(line, sizeof line, f)) line[0] = 0;
+        int st = pclose(f);
+        printf("ok   aca %.30s...: exit %d, %s", ARGS[i], WEXITSTATUS(st), line);
+        assert_int_equal(WEXITSTATUS(st), 2);
+        assert_non_null(strstr(line, "--attention: unknown path 'fast'"));
+    }
+}
+
+int main(int argc, char **argv) {
+    const char *slash = strrchr(argv[0], '/');
+    int dir = slash ? (int)(slash - argv[0]) : 0; // <build>/tests
+    snprintf(g_aca, sizeof g_aca, "%.*s/../aca", dir, argv[0]);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_backend_setting),
         cmocka_unit_test(test_grid_field),
         cmocka_unit_test(test_results_json),
+        cmocka_unit_test(test_cli_checks_first),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -153,6 +153,8 @@ void aca_backend_destroy(aca_backend *be);
 // --attention auto|gemm|cudnn (NULL = auto): gemm and cudnn are CUDA paths; -1 with e filled for an
 // unknown name, a CPU backend asked for a CUDA path, or cudnn in a build without cuDNN.
 int aca_backend_set_attention(aca_backend *be, const char *name, aca_err *e);
+// The name alone (the CLIs check it before any work): 0 and *out, or -1 naming --attention.
+int aca_attention_parse(const char *name, aca_attention *out, aca_err *e);
 // The attention path that runs ("cpu", "gemm", "cudnn"); "auto" until a model has resolved it.
 const char *aca_backend_attention_name(const aca_backend *be);
 aca_backend *aca_backend_cpu_create(aca_err *e);

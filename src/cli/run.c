@@ -143,7 +143,8 @@ int cmd_run(int argc, char **argv) {
     int npos = 0;
     int r = opt_parse(opts, (int)ACA_ARRAY_LEN(opts), argc, argv, 1, pos, 1, &npos, USAGE, &e);
     if (r == 1) return 0;
-    if (r < 0) {
+    aca_attention att_path;
+    if (r < 0 || aca_attention_parse(attention, &att_path, &e)) {
         cli_fail(&e);
         return 2;
     }

@@ -172,7 +172,8 @@ int cmd_train(int argc, char **argv) {
     aca_err e = {0};
     int r = opt_parse(opts, (int)ACA_ARRAY_LEN(opts), argc, argv, 1, NULL, 0, NULL, USAGE, &e);
     if (r == 1) return 0;
-    if (r < 0) {
+    aca_attention att_path;
+    if (r < 0 || aca_attention_parse(attention, &att_path, &e)) {
         cli_fail(&e);
         return 2;
     }
