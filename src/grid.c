@@ -180,7 +180,7 @@ void grid_spec_free(aca_grid_spec *g) {
     free(g->coll);
     free(g->path), free(g->name), free(g->corpus_path), free(g->encoding);
     free(g->model_dir), free(g->config_path), free(g->vocab_path);
-    free(g->device), free(g->precision), free(g->overlap);
+    free(g->device), free(g->precision), free(g->overlap), free(g->attention);
     free(g->periods), free(g->homog), free(g->eps);
     grid_inputs_free(g->inputs);
     free(g->inputs);
@@ -316,7 +316,7 @@ int grid_spec_parse(const char *json, const char *path, aca_grid_spec *g, aca_er
     if (json_doc_check(json, strlen(json), path, e)) return cJSON_Delete(root), -1; // strict; no U+0000 in a string
     static const char *const top[] = {"name",   "seed",    "corpus",      "split",     "model",    "train",
                                       "device", "precision", "overlap",   "collectives", "levels", "counts",
-                                      "trials", "period",  "homogeneity", "runs", "dp", "planner"};
+                                      "trials", "period",  "homogeneity", "runs", "dp", "planner", "attention"};
     static const char *const k_corpus[] = {"path", "encoding", "synthetic", "seed", "char_rates"};
     static const char *const k_split[] = {"train", "test"};
     static const char *const k_model[] = {"dir", "config", "vocab"};
@@ -414,8 +414,15 @@ int grid_spec_parse(const char *json, const char *path, aca_grid_spec *g, aca_er
         g->epochs = (int)ep, g->batch = (int)b, g->max_len = (int)ml, g->eval_batch = (int)eb;
     }
     if (get_str(&p, root, "device", "device", &g->device) || get_str(&p, root, "precision", "precision", &g->precision) ||
-        get_str(&p, root, "overlap", "overlap", &g->overlap))
+        get_str(&p, root, "overlap", "overlap", &g->overlap) || get_str(&p, root, "attention", "attention", &g->attention))
         goto done;
+    if (!g->attention) g->attention = xstrdup("auto");
+    aca_attention att_path;
+    aca_err att_e;
+    if (aca_attention_parse(g->attention, &att_path, &att_e)) {
+        perr(&p, "attention", "'%s' is not an attention path (auto | gemm | cudnn)", g->attention);
+        goto done;
+    }
     if (!g->device) g->device = xstrdup("cpu");
     if (!g->precision) g->precision = xstrdup("fp32");
     if (!g->overlap) g->overlap = xstrdup("disjoint");
@@ -798,6 +805,7 @@ static void base_setup(const aca_grid_spec *g, const aca_grid_inputs *in, aca_ru
     s->eval_batch = g->eval_batch;
     s->device = g->device;
     s->precision = g->precision;
+    s->attention = g->attention;
 }
 
 // The data manifest of a cell (its split, seed and members) kept beside its result, once it shows

@@ -22,6 +22,7 @@
 //   train        {"epochs", "batch", "lr", "weight_decay", "max_grad_norm", "max_len", "bucket",
 //                 "eval_batch"} (defaults: the HF Trainer's, max_len 512, eval_batch 32)
 //   device       "cpu" | "cuda";  precision "fp32" | "bf16" | "fp16"
+//   attention    "auto" (default) | "gemm" | "cudnn": the CUDA attention path (ops.h)
 //   overlap      "disjoint" (default) | "allow"
 //   collectives  non-empty array of collective objects as in the collectives spec (mutate.h) without
 //                "size"/"members", plus optional per-collective "levels" or "counts"
@@ -132,7 +133,7 @@ typedef struct {
     char *model_dir, *config_path, *vocab_path;
     int epochs, batch, max_len, eval_batch, bucket;
     double lr, weight_decay, max_grad_norm;
-    char *device, *precision;
+    char *device, *precision, *attention;
     char *overlap;
     // collectives and axes
     aca_grid_coll *coll;

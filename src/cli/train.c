@@ -163,7 +163,7 @@ static const char USAGE[] =
 
 int cmd_train(int argc, char **argv) {
     const char *model = NULL, *config = NULL, *data = NULL, *out = NULL, *vocab = NULL;
-    const char *device = "cpu", *precision = "fp32";
+    const char *device = "cpu", *precision = "fp32", *attention = "auto";
     long epochs = 5, batch = 8, max_len = 512, save_every = 0, log_every = 50, stop_after = 0;
     double lr = 5e-5, wd = 0.0, clip = 1.0, dp_clip = 1.0, dp_sigma = NAN, dp_eps = NAN, dp_delta = 1e-5;
     const char *dp_sampling = "poisson";
@@ -201,11 +201,13 @@ int cmd_train(int argc, char **argv) {
          "DP-SGD: do not train the embedding tables (no clip budget or noise spent on them)", 0, 0},
         {"--quiet", OPT_FLAG, &quiet, NULL, "no progress or log output (errors still print)", 0, 0},
         {"--replace", OPT_FLAG, &replace, NULL, "replace an existing --out DIR that is not an aca model output", 0, 0},
+        {"--attention", OPT_STR, &attention, "auto|gemm|cudnn", "CUDA attention path (default auto: cuDNN where it runs)", 0, 0},
     };
     aca_err e = {0};
     int r = opt_parse(opts, (int)ACA_ARRAY_LEN(opts), argc, argv, 1, NULL, 0, NULL, USAGE, &e);
     if (r == 1) return 0;
-    if (r < 0) {
+    aca_attention att_path;
+    if (r < 0 || aca_attention_parse(attention, &att_path, &e)) {
         cli_fail(&e);
         return 2;
     }
@@ -225,6 +227,7 @@ int cmd_train(int argc, char **argv) {
     s.vocab_path = vocab;
     s.device = device;
     s.precision = precision;
+    s.attention = attention;
     s.max_len = (int)max_len;
     s.init_seed = opts[14].seen ? init_seed : seed;
     s.new_head = new_head;
@@ -282,8 +285,8 @@ int cmd_train(int argc, char **argv) {
              dd.n_classes, time_now() - t0, cache_dir);
     if (run_load_model(&s, dd.classes, dd.n_classes, to->batch, &m, &e)) goto done;
     if (tokenizer_fits_model(tok, model_config(m)->vocab_size, &e)) goto done;
-    log_info("model: %zu parameters, %s/%s; %ld steps (%d epochs x %ld batches of %d)", model_num_params(m), device,
-             precision, train_total_steps(train.n, to->batch, to->epochs), to->epochs,
+    log_info("model: %zu parameters, %s/%s, attention %s; %ld steps (%d epochs x %ld batches of %d)", model_num_params(m),
+             device, precision, aca_backend_attention_name(model_backend(m)), train_total_steps(train.n, to->batch, to->epochs), to->epochs,
              train_total_steps(train.n, to->batch, 1), to->batch);
     int trc = train_run(m, &train, to, &st, &e);
     cli_progress_end(&prog);
