@@ -66,6 +66,8 @@ struct aca_model {
     void **allocs; // every backend allocation, for model_free
     int n_allocs, cap_allocs;
 
+    int top_only; // model_set_top_only: only the parameters outside the base model train
+
     // The last forward.
     int B, T, train, has_labels, ran;
     uint64_t seed;
@@ -733,12 +735,16 @@ static void backward_pass(aca_model *m, float dscale, const float *row_w, const 
     o->cross_entropy(be, m->losses, m->dlogits, m->logits, m->labels, B, K, dscale);
     if (row_w) o->scale_rows(be, m->dlogits, row_w, B, K);
     if (g) ghost_linear(g, m->dlogits, m->hact, 0, C, K, 1);
-    o->linear_backward(be, m->dh, G(m, m->cls_w), G(m, m->cls_b), m->dlogits, m->hact, W(m, m->cls_w), B, C, K, 0);
+    int stop = m->top_only && a->head_dense_in_base; // BERT's pooler is part of the base: frozen too
+    o->linear_backward(be, stop ? NULL : m->dh, G(m, m->cls_w), G(m, m->cls_b), m->dlogits, m->hact, W(m, m->cls_w), B, C, K, 0);
+    if (stop) return;
     if (drop_p(m, c->classifier_dropout) > 0)
         o->dropout_backward(be, m->dh, m->dh, (size_t)B * C, c->classifier_dropout, model_dropout_seed(seed, -1, ACA_DROP_HEAD));
     o->act_backward(be, a->head_act, m->dh, m->dh, m->hpre, (size_t)B * C);
     if (g) ghost_linear(g, m->dh, m->cls, 0, C, C, 1);
-    o->linear_backward(be, m->dcls, G(m, m->head_w), G(m, m->head_b), m->dh, m->cls, W(m, m->head_w), B, C, C, 0);
+    o->linear_backward(be, m->top_only ? NULL : m->dcls, G(m, m->head_w), G(m, m->head_b), m->dh, m->cls, W(m, m->head_w), B, C,
+                       C, 0);
+    if (m->top_only) return; // the base model is frozen: nothing below the head needs a gradient
     o->cls_scatter(be, m->dres, m->dcls, B, T, C);
 
     // Layers, last to first; dres holds the gradient of the layer's output, then of its input.
@@ -851,6 +857,17 @@ static int ensure_adam(aca_model *m) {
     m->ops->memset0(m->be, m->adam_m, m->n_params * sizeof(float));
     m->ops->memset0(m->be, m->adam_v, m->n_params * sizeof(float));
     return 0;
+}
+
+void model_set_top_only(aca_model *m, int on) { m->top_only = on != 0; }
+
+void model_adamw_step_ranges(aca_model *m, const aca_adamw *h, const size_t *ranges, int n) {
+    ensure_adam(m);
+    for (int k = 0; k < n; k++) {
+        size_t b = ranges[2 * k], len = ranges[2 * k + 1] - b, nd = m->n_decay > b ? m->n_decay - b : 0;
+        void *pc = m->wc == m->params ? NULL : (char *)m->wc + b * m->es;
+        m->ops->adamw(m->be, m->params + b, m->grads + b, m->adam_m + b, m->adam_v + b, pc, len, nd < len ? nd : len, h);
+    }
 }
 
 void model_adamw_step(aca_model *m, const aca_adamw *h) {

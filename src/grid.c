@@ -356,7 +356,7 @@ int grid_spec_parse(const char *json, const char *path, aca_grid_spec *g, aca_er
     static const char *const k_split[] = {"train", "test"};
     static const char *const k_model[] = {"dir", "config", "vocab"};
     static const char *const k_train[] = {"epochs", "batch", "lr", "weight_decay", "max_grad_norm", "max_len", "bucket",
-                                          "eval_batch"};
+                                          "eval_batch", "freeze_base"};
     static const char *const k_runs[] = {"baseline", "alone", "joint", "mode", "pairs", "loo"};
     static const char *const k_dp[] = {"epsilon", "delta", "clip", "sampling", "freeze_embeddings", "grad", "micro_batch"};
     g->path = xstrdup(path);
@@ -443,7 +443,8 @@ int grid_spec_parse(const char *json, const char *path, aca_grid_spec *g, aca_er
             get_num(&p, train, "lr", "train.lr", 0, 1, &g->lr) ||
             get_num(&p, train, "weight_decay", "train.weight_decay", 0, 0, &g->weight_decay) ||
             get_num(&p, train, "max_grad_norm", "train.max_grad_norm", 0, 0, &g->max_grad_norm) ||
-            get_bool(&p, train, "bucket", "train.bucket", &g->bucket))
+            get_bool(&p, train, "bucket", "train.bucket", &g->bucket) ||
+            get_bool(&p, train, "freeze_base", "train.freeze_base", &g->freeze_base))
             goto done;
         g->epochs = (int)ep, g->batch = (int)b, g->max_len = (int)ml, g->eval_batch = (int)eb;
     }
@@ -846,6 +847,7 @@ static void base_setup(const aca_grid_spec *g, const char *corpus, aca_run_setup
     s->train.weight_decay = g->weight_decay;
     s->train.max_grad_norm = g->max_grad_norm;
     s->train.bucket = g->bucket;
+    s->train.freeze_base = g->freeze_base;
     s->max_len = g->max_len;
     s->eval_batch = g->eval_batch;
     s->device = g->device;

@@ -273,6 +273,23 @@ int train_dp_frozen_ranges(const aca_model *m, size_t *ranges, int max) {
     return k;
 }
 
+// Whether parameter p is left untrained by o.
+static int param_frozen(const aca_param_info *p, const aca_train_opts *o) {
+    int table = !strncmp(p->name, "embeddings.", 11) && strstr(p->name, "_embeddings.weight");
+    return (o->freeze_base && p->base) || (o->dp && o->dp_freeze_embeddings && table);
+}
+
+int train_frozen_ranges(const aca_model *m, const aca_train_opts *o, size_t *ranges, int max) {
+    int np = 0, k = 0;
+    const aca_param_info *pi = model_params(m, &np); // in offset order
+    for (int i = 0; i < np; i++) {
+        if (!param_frozen(&pi[i], o)) continue;
+        if (k > 0 && ranges[2 * k - 1] == pi[i].offset) ranges[2 * k - 1] += pi[i].numel;
+        else if (k < max) ranges[2 * k] = pi[i].offset, ranges[2 * k + 1] = pi[i].offset + pi[i].numel, k++;
+    }
+    return k;
+}
+
 int train_dp_grad(aca_model *m, const aca_dataset *d, const uint32_t *idx, int nb, const aca_dp_step *p, float *out,
                   double *norms, aca_dp_step_info *info, aca_err *e) {
     const aca_config *cfg = model_config(m);
@@ -336,7 +353,7 @@ static unsigned dp_ghost_skip(const aca_model *m, const aca_dp_step *p) {
     for (size_t t = 0; t < ACA_ARRAY_LEN(tables); t++) {
         const aca_param_info *pi = model_param_find(m, tables[t].name);
         for (int f = 0; pi && f < p->n_frozen; f++)
-            if (p->frozen[2 * f] == pi->offset && p->frozen[2 * f + 1] == pi->offset + pi->numel) skip |= tables[t].bit;
+            if (p->frozen[2 * f] <= pi->offset && pi->offset + pi->numel <= p->frozen[2 * f + 1]) skip |= tables[t].bit;
     }
     return skip;
 }
@@ -479,6 +496,7 @@ void train_fingerprint(const aca_model *m, const aca_dataset *d, const aca_train
     if (be->dtype == ACA_DT_F16)
         buf_printf(b, "fp16 loss scale, window\t%.9g %d\n", (double)o->loss_scale_init, o->loss_scale_window);
     buf_printf(b, "per-example gradients\t%s\n", o->per_example_grads ? "on" : "off");
+    buf_printf(b, "--freeze-base\t%s\n", o->freeze_base ? "on" : "off");
     buf_printf(b, "DP-SGD\t%s\n", o->dp ? "on" : "off");
     if (o->dp) {
         buf_printf(b, "--dp-clip\t%s\n", fp_num(x, sizeof x, o->dp_clip));
@@ -793,9 +811,12 @@ int train_run(aca_model *m, const aca_dataset *d, const aca_train_opts *o, aca_t
     int32_t *labels = xmalloc((size_t)B * sizeof *labels);
     uint32_t *sample = pe && o->dp && o->dp_sampling == TRAIN_DP_POISSON ? xmalloc(d->n * sizeof *sample) : NULL;
     float *gsum = pe && !ghost ? xmalloc(model_num_params(m) * sizeof *gsum) : NULL;
-    // DP-SGD with frozen embedding tables: their element ranges
-    size_t frozen[8];
-    const int n_frozen = o->dp && o->dp_freeze_embeddings ? train_dp_frozen_ranges(m, frozen, 4) : 0;
+    // Frozen parameters (dp_freeze_embeddings, freeze_base) and the trained ranges AdamW updates.
+    size_t frozen[8], trained[10];
+    const int n_frozen = train_frozen_ranges(m, o, frozen, 4);
+    aca_dp_step franges = {0, 0, 0, 0, frozen, n_frozen, 0};
+    const int n_trained = dp_trained_ranges(&franges, model_num_params(m), trained);
+    model_set_top_only(m, o->freeze_base);
     long dp_clipped = 0;
     const long start = ts.step;
     const double t0 = time_now();
@@ -866,7 +887,8 @@ int train_run(aca_model *m, const aca_dataset *d, const aca_train_opts *o, aca_t
             double coef = o->dp ? 1.0 : train_clip_coef(norm, o->max_grad_norm); // DP: no global clipping
             aca_adamw h = {(float)lr, (float)o->beta1, (float)o->beta2, (float)o->eps, (float)o->weight_decay,
                            (float)(pe ? coef / div : coef / scale), (int)(ts.adam_t + 1)};
-            model_adamw_step(m, &h);
+            if (n_frozen) model_adamw_step_ranges(m, &h, trained, n_trained);
+            else model_adamw_step(m, &h);
             ts.adam_t++;
         } else {
             st->skipped_steps++;
@@ -901,6 +923,7 @@ int train_run(aca_model *m, const aca_dataset *d, const aca_train_opts *o, aca_t
             break;
         }
     }
+    model_set_top_only(m, 0);
     st->steps = ts.step;
     st->steps_this_run = ts.step - start;
     st->seconds = time_now() - t0;

@@ -22,7 +22,8 @@
 //                the environment variable NAME (unset or empty: an error naming the field), e.g.
 //                {"dir": "${ACA_MINILM_DIR}"}
 //   train        {"epochs", "batch", "lr", "weight_decay", "max_grad_norm", "max_len", "bucket",
-//                 "eval_batch"} (defaults: the HF Trainer's, max_len 512, eval_batch 32)
+//                 "eval_batch", "freeze_base"} (defaults: the HF Trainer's, max_len 512, eval_batch 32;
+//                freeze_base false: train.h, only the parameters outside the pretrained base train)
 //   device       "cpu" | "cuda";  precision "fp32" | "bf16" | "fp16"
 //   overlap      "disjoint" (default) | "allow"
 //   collectives  non-empty array of collective objects as in the collectives spec (mutate.h) without
@@ -103,7 +104,7 @@ typedef struct {
     size_t n_train, n_test;
     // model and training
     char *model_dir, *config_path, *vocab_path;
-    int epochs, batch, max_len, eval_batch, bucket;
+    int epochs, batch, max_len, eval_batch, bucket, freeze_base;
     double lr, weight_decay, max_grad_norm;
     char *device, *precision;
     char *overlap;

@@ -152,6 +152,15 @@ int model_ghost_norms(aca_model *m, const aca_ghost_opts *o, double *sq, aca_err
 int model_backward_weighted(aca_model *m, const float *w, aca_err *e);
 // The largest batch the model was created for (model_create's max_B).
 int model_max_batch(const aca_model *m);
+// on != 0: only the parameters outside the base model (aca_param_info.base == 0: BERT's classifier,
+// DistilBERT's pre_classifier and classifier) train, so every backward pass (model_backward,
+// model_ghost_norms, model_backward_weighted) stops below them: no gradient of the base model is
+// computed (its gradients stay as they were: zero after model_zero_grad) and the per-example norms
+// are those of the parameters outside it.
+void model_set_top_only(aca_model *m, int on);
+// AdamW (as model_adamw_step) over the n parameter ranges [begin, end) only (ranges 2n, increasing):
+// the rest, frozen, keeps its values (no weight decay) and its AdamW state.
+void model_adamw_step_ranges(aca_model *m, const aca_adamw *h, const size_t *ranges, int n);
 // The fp32 parameter-gradient buffer itself (numel floats, backend memory), for the trainer's ops on
 // it (DP-SGD noise, frozen ranges).
 float *model_grad_buffer(aca_model *m);

@@ -97,6 +97,13 @@ typedef struct {
                               // noise goes only where the model learns (usual in DP fine-tuning)
     int dp_grad;          // TRAIN_DP_GRAD_GHOST (default) | TRAIN_DP_GRAD_PER_EXAMPLE
     int dp_micro_batch;   // ghost: examples per forward pass at most (default 32; memory, not math)
+    // Only the parameters outside the pretrained base model train (BERT: the classifier, on the
+    // pooler's output; DistilBERT: pre_classifier and classifier): embeddings, encoder layers and
+    // BERT's pooler are frozen (model_set_top_only: no backward below them; AdamW on them alone, so no
+    // weight decay elsewhere).  With or without DP; under DP-SGD the norms, clipping and noise cover
+    // them alone: DP training of a linear model on fixed pretrained features, the remedy of Tramer &
+    // Boneh 2021 for small training sets.
+    int freeze_base;
     // Non-DP reference path: each batch's gradient is the sum of its examples' B=1 gradients in
     // batch order (the same code as DP-SGD), times 1/batch and the global clip coefficient.  DP-SGD
     // with dp_clip = INFINITY, dp_sigma = 0 and fixed sampling equals this bit for bit on the CPU.
@@ -205,6 +212,10 @@ typedef struct {
 // The element ranges of the embedding tables (word, position, token type) that
 // dp_freeze_embeddings leaves out: [begin, end) pairs into ranges (2 * max); returns their count.
 int train_dp_frozen_ranges(const aca_model *m, size_t *ranges, int max);
+// Every range o leaves untrained, increasing and disjoint (adjacent parameters merged): the
+// embedding tables under DP-SGD with dp_freeze_embeddings, every parameter of the base model with
+// freeze_base.  Returns their count (at most max; 4 always suffice).
+int train_frozen_ranges(const aca_model *m, const aca_train_opts *o, size_t *ranges, int max);
 int train_dp_grad(aca_model *m, const aca_dataset *d, const uint32_t *idx, int nb, const aca_dp_step *p, float *out,
                   double *norms, aca_dp_step_info *info, aca_err *e);
 // The same step by ghost clipping (the default path): the examples run in chunks of at most

@@ -159,7 +159,7 @@ int cmd_train(int argc, char **argv) {
     long dp_micro = 32;
     int dp_freeze = 0;
     uint64_t seed = 42, init_seed = 0;
-    int resume = 0, bucket = 0, quiet = 0, new_head = 0;
+    int resume = 0, bucket = 0, quiet = 0, new_head = 0, freeze_base = 0;
     aca_opt opts[] = {
         {"--model", OPT_STR, &model, "DIR", "Hugging Face checkpoint directory to fine-tune", 0, 0},
         {"--config", OPT_STR, &config, "FILE", "config.json for a randomly initialised model (needs --vocab)", 0, 0},
@@ -192,6 +192,8 @@ int cmd_train(int argc, char **argv) {
         {"--dp-grad", OPT_STR, &dp_grad, "ghost|per-example",
          "DP-SGD: per-example norms by ghost clipping in batches (default), or one B=1 pass per example (CPU)", 0, 0},
         {"--dp-micro-batch", OPT_INT, &dp_micro, "N", "DP-SGD ghost clipping: examples per forward pass at most (default 32)", 0, 0},
+        {"--freeze-base", OPT_FLAG, &freeze_base, NULL,
+         "train only what the pretrained base lacks (BERT: classifier; DistilBERT: pre_classifier, classifier)", 0, 0},
         {"--quiet", OPT_FLAG, &quiet, NULL, "no progress or log output (errors still print)", 0, 0},
     };
     aca_err e = {0};
@@ -232,6 +234,7 @@ int cmd_train(int argc, char **argv) {
     to->resume = resume;
     to->stop_after = stop_after;
     to->log_every = log_every;
+    to->freeze_base = freeze_base;
     if (cli_dp_opts(to, opts, (int)ACA_ARRAY_LEN(opts), dp_clip, dp_sigma, dp_eps, dp_delta, dp_sampling)) return 2;
     if (dp_freeze && !(to)->dp) return fprintf(stderr, "aca: --dp-freeze-embeddings needs --dp-sigma X or --dp-epsilon E\n"), 2;
     (to)->dp_freeze_embeddings = dp_freeze;
