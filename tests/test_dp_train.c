@@ -79,6 +79,21 @@ static void test_bad_options(void **st) {
     o = dp_opts(), o.dp_sampling = TRAIN_DP_FIXED, o.dp_sigma = 0; // no noise: no privacy claimed, allowed
     assert_int_equal(train_dp_check_opts(&o, &e), 0);
     o = dp_opts(), o.bucket = 1, expect_opt_error(&o, "--bucket with DP-SGD: length buckets");
+    o = dp_opts(), o.dp_grad = 7, expect_opt_error(&o, "--dp-grad");
+    o = dp_opts(), o.dp_micro_batch = 0, expect_opt_error(&o, "--dp-micro-batch = 0");
+    tu_expect_cli("train --config none.json --data none --out none --dp-sigma 1 --dp-grad fast", 1,
+                  "--dp-grad fast: must be ghost or per-example");
+    tu_expect_cli("train --config none.json --data none --out none --dp-sigma 1 --dp-micro-batch 0", 1,
+                  "--dp-micro-batch 0: must be in [1, 65536]");
+    tu_expect_cli("train --config none.json --data none --out none --dp-grad ghost", 1,
+                  "--dp-grad needs --dp-sigma X or --dp-epsilon E");
+    tu_expect_cli("train --config none.json --data none --out none --dp-sigma 1 --dp-grad per-example --device cuda", 1,
+                  "--dp-grad per-example is CPU-only");
+    tu_expect_cli("train --config none.json --data none --out none --dp-epsilon 3 --device cuda --precision fp16", 1,
+                  "--precision fp16 with DP-SGD");
+    assert_int_equal(train_dp_grad_parse("ghost"), TRAIN_DP_GRAD_GHOST);
+    assert_int_equal(train_dp_grad_parse("per-example"), TRAIN_DP_GRAD_PER_EXAMPLE);
+    assert_int_equal(train_dp_grad_parse("perexample"), -1);
     o.dp = 0;
     assert_int_equal(train_dp_check_opts(&o, &e), 0); // buckets without DP are fine
     // The command line refuses them the same way, before reading any file (train and run).
@@ -676,6 +691,92 @@ static void test_ghost_update(void **st) {
     for_each_odd_case(ghost_update_case);
 }
 
+// ---- frozen parameters ----------------------------------------------------------------------------
+// What a run leaves untrained stays bit-identical, weight decay included (AdamW runs on the trained
+// ranges alone; before, weight decay shrank the "frozen" embedding tables), and the rest trains:
+// the embedding tables under DP-SGD with dp_freeze_embeddings; the base model with freeze_base, with
+// and without DP.
+static void frozen_case(int bert, int dp, int freeze_embeddings, int freeze_base) {
+    aca_model *m = odd_model(bert, 1, 41);
+    aca_dataset d;
+    odd_dataset(&d, 41);
+    aca_train_opts o = dp_opts();
+    o.dp = dp, o.dp_sigma = dp ? 0.5 : NAN, o.dp_freeze_embeddings = freeze_embeddings, o.freeze_base = freeze_base;
+    o.weight_decay = 0.1, o.lr = 1e-2, o.epochs = 2;
+    size_t n = model_num_params(m), fr[8];
+    int nf = train_frozen_ranges(m, &o, fr, 4);
+    assert_true(nf >= 1);
+    float *before = xmalloc(n * sizeof *before), *after = xmalloc(n * sizeof *after);
+    model_get_params(m, before);
+    aca_train_stats s;
+    aca_err e = {0};
+    int rc = train_run(m, &d, &o, &s, &e);
+    if (rc) print_error("%s\n", e.msg);
+    assert_int_equal(rc, 0);
+    model_get_params(m, after);
+    int np = 0;
+    const aca_param_info *pi = model_params(m, &np);
+    for (int k = 0; k < np; k++) {
+        int frozen = 0;
+        for (int f = 0; f < nf; f++) frozen |= fr[2 * f] <= pi[k].offset && pi[k].offset + pi[k].numel <= fr[2 * f + 1];
+        int table = !strncmp(pi[k].name, "embeddings.", 11) && strstr(pi[k].name, "_embeddings.weight");
+        assert_int_equal(frozen, freeze_base ? pi[k].base : table); // the ranges are what the options name
+        int same = !memcmp(before + pi[k].offset, after + pi[k].offset, pi[k].numel * sizeof(float));
+        if (frozen != same) {
+            print_error("%s %s%s%s: %s is %s after training\n", bert ? "bert" : "distilbert", dp ? "DP" : "plain",
+                        freeze_embeddings ? ", frozen embeddings" : "", freeze_base ? ", frozen base" : "", pi[k].name,
+                        same ? "unchanged" : "changed");
+            fail();
+        }
+    }
+    free(before), free(after);
+    dataset_free(&d);
+    toy_model_free(m);
+}
+
+static void test_frozen_stay_frozen(void **st) {
+    (void)st;
+    for (int bert = 0; bert < 2; bert++) {
+        frozen_case(bert, 1, 1, 0);
+        frozen_case(bert, 0, 0, 1);
+        frozen_case(bert, 1, 0, 1);
+    }
+}
+
+// With only the parameters outside the base model trained (model_set_top_only), the ghost norms are
+// theirs, equal to the oracle's with every base parameter zeroed.
+static void test_ghost_norms_top_only(void **st) {
+    (void)st;
+    for (int bert = 0; bert < 2; bert++) {
+        aca_model *m = odd_model(bert, 1, 43);
+        aca_dataset d;
+        odd_dataset(&d, 43);
+        aca_train_opts o = dp_opts();
+        o.freeze_base = 1;
+        size_t n = model_num_params(m), fr[8];
+        int nf = train_frozen_ranges(m, &o, fr, 4);
+        float *G = xmalloc(8 * n * sizeof *G);
+        int32_t ids[8 * 16], mask[8 * 16], labels[8];
+        int T = dataset_fill_batch(&d, ODD_BATCHES[2], 8, 0, ids, mask, labels);
+        aca_batch b = {ids, mask, NULL, labels, 8, T};
+        float loss;
+        double sq[8], ref[8];
+        aca_err e = {0};
+        model_set_top_only(m, 1);
+        assert_int_equal(model_forward(m, &b, 1, 99, NULL, &loss, &e), 0);
+        aca_ghost_opts go = {ACA_GHOST_AUTO, 0};
+        assert_int_equal(model_ghost_norms(m, &go, sq, &e), 0);
+        oracle_grads(m, 8, fr, nf, G, ref);
+        check_sq(bert ? "bert top only: ghost vs oracle" : "distilbert top only: ghost vs oracle", sq, ref, 8, RTOL_NORM);
+        // and the base model got no gradient at all (the backward stopped above it)
+        for (int f = 0; f < nf; f++)
+            for (size_t j = fr[2 * f]; j < fr[2 * f + 1]; j++) assert_true(G[j] == 0.0f);
+        free(G);
+        dataset_free(&d);
+        toy_model_free(m);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bad_options),
@@ -689,6 +790,8 @@ int main(void) {
         cmocka_unit_test(test_freeze_embeddings),
         cmocka_unit_test(test_ghost_norms),
         cmocka_unit_test(test_ghost_update),
+        cmocka_unit_test(test_frozen_stay_frozen),
+        cmocka_unit_test(test_ghost_norms_top_only),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
