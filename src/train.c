@@ -496,7 +496,7 @@ void train_fingerprint(const aca_model *m, const aca_dataset *d, const aca_train
     if (be->dtype == ACA_DT_F16)
         buf_printf(b, "fp16 loss scale, window\t%.9g %d\n", (double)o->loss_scale_init, o->loss_scale_window);
     buf_printf(b, "per-example gradients\t%s\n", o->per_example_grads ? "on" : "off");
-    buf_printf(b, "--freeze-base\t%s\n", o->freeze_base ? "on" : "off");
+    if (o->freeze_base) buf_printf(b, "--freeze-base\ton\n"); // absent when off: older checkpoints still resume
     buf_printf(b, "DP-SGD\t%s\n", o->dp ? "on" : "off");
     if (o->dp) {
         buf_printf(b, "--dp-clip\t%s\n", fp_num(x, sizeof x, o->dp_clip));

@@ -777,6 +777,42 @@ static void test_ghost_norms_top_only(void **st) {
     }
 }
 
+// A DP checkpoint resumes only the same run: --dp-grad, --dp-micro-batch and --freeze-base are in
+// its fingerprint (ghost clipping's passes decide its dropout seeds, so its bits).
+static void test_dp_resume_fingerprint(void **st) {
+    (void)st;
+    aca_dataset d;
+    toy_dataset(&d, 9, N_DOCS, MAX_LEN);
+    char *dir = tu_tmpdir();
+    aca_train_opts o = dp_opts();
+    o.ckpt_dir = dir, o.stop_after = 3;
+    aca_model *m = tiny_model(9, 1);
+    aca_train_stats s;
+    aca_err e = {0};
+    assert_int_equal(train_run(m, &d, &o, &s, &e), 0);
+    toy_model_free(m);
+    o.stop_after = 0, o.resume = 1;
+    struct {
+        aca_train_opts o;
+        const char *msg;
+    } cases[3] = {{o, "--dp-grad is ghost in the checkpoint but per-example now"},
+                  {o, "--dp-micro-batch is 32 in the checkpoint but 3 now"},
+                  {o, "--freeze-base is absent in the checkpoint but on now"}};
+    cases[0].o.dp_grad = TRAIN_DP_GRAD_PER_EXAMPLE, cases[1].o.dp_micro_batch = 3, cases[2].o.freeze_base = 1;
+    for (int k = 0; k < 3; k++) {
+        m = tiny_model(9, 1);
+        TU_EXPECT_ERR(train_run(m, &d, &cases[k].o, &s, &e), &e, cases[k].msg);
+        toy_model_free(m);
+    }
+    m = tiny_model(9, 1); // the same run resumes
+    assert_int_equal(train_run(m, &d, &o, &s, &e), 0);
+    assert_int_equal(s.resumed, 1);
+    toy_model_free(m);
+    tu_rm_rf(dir);
+    free(dir);
+    dataset_free(&d);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bad_options),
@@ -792,6 +828,7 @@ int main(void) {
         cmocka_unit_test(test_ghost_update),
         cmocka_unit_test(test_frozen_stay_frozen),
         cmocka_unit_test(test_ghost_norms_top_only),
+        cmocka_unit_test(test_dp_resume_fingerprint),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -260,7 +260,8 @@ typedef struct {
 // The fingerprint of a run: one "name\tvalue\n" line per thing that changes its trajectory, named
 // as the user sets it — every training option (--epochs, --batch, --lr, --weight-decay,
 // --max-grad-norm, --seed, --bucket, --max-len, --device, --precision, AdamW's betas and eps, the
-// fp16 loss scaler, per-example gradients, the DP-SGD options), the training data (documents,
+// fp16 loss scaler, per-example gradients, --freeze-base (when on), the DP-SGD options with
+// --dp-grad and, for ghost clipping, --dp-micro-batch), the training data (documents,
 // tokens and a hash of every id and label), every field of the model's config.json (class names
 // included), a hash of the model's initial weights (the --model checkpoint, or --config with
 // --init-seed; m must not have been trained yet), then o->fingerprint_extra.  Appended to b.
