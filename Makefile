@@ -53,37 +53,63 @@ ifneq ($(NO_CUDA),1)
     endif
   endif
 endif
-CUDA_ARCH ?= 70 80 90
+# sm_75/80/90 by default (nvcc 13 no longer targets sm_70; a V100 build needs a CUDA 12.x toolkit:
+# CUDA_HOME=/usr/local/cuda-12.x CUDA_ARCH=70).
+CUDA_ARCH ?= 75 80 90
 NPROC := $(shell nproc 2>/dev/null || echo 2)
 CU_SRC := $(wildcard kernels/cuda/*.cu)
 ifeq ($(CU_SRC),)
   NVCC := # no CUDA sources yet: a CPU-only build, ACA_HAVE_CUDA stays undefined
 endif
+# cuDNN: CUDNN_HOME, the toolkit, the system, or PyPI's nvidia-cudnn-cu1x in python3's site-packages.
+# The cuDNN attention path also needs the header-only cudnn-frontend: CUDNN_FRONTEND (its include
+# folder), else what scripts/cudnn_frontend.sh fetched from PyPI into $(FE_DIR) (`make deps`).
+PY_PURELIB  = $(shell python3 -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])' 2>/dev/null)
+FE_VERSION  := 1.32.0
+FE_DIR      := build/deps/cudnn-frontend-$(FE_VERSION)
 ifneq ($(NVCC),)
   CUDA_ROOT   := $(patsubst %/bin/nvcc,%,$(NVCC))
   NVCC_ARCHES := $(shell $(NVCC) --list-gpu-arch 2>/dev/null | sed -n 's/compute_//p')
   ARCH_OK     := $(filter $(NVCC_ARCHES),$(CUDA_ARCH))
   ARCH_DROP   := $(filter-out $(NVCC_ARCHES),$(CUDA_ARCH))
-  GENCODE     := $(foreach a,$(ARCH_OK),-gencode arch=compute_$(a),code=sm_$(a))
+  # machine code for each arch, plus the PTX of the oldest (forward compatibility; `make check-sm70`)
+  GENCODE     := $(foreach a,$(ARCH_OK),-gencode arch=compute_$(a),code=sm_$(a)) \
+                 -gencode arch=compute_$(firstword $(ARCH_OK)),code=compute_$(firstword $(ARCH_OK))
   NVCCFLAGS   += -std=c++17 -O3 -g -lineinfo -Iinclude $(GENCODE) -Xcompiler -Wall,-Werror,-Wno-unused-parameter \
                  -Xcudafe --display_error_number --expt-relaxed-constexpr -MMD -MP
-  CUDNN_H     := $(firstword $(wildcard $(CUDA_ROOT)/include/cudnn.h /usr/include/cudnn.h /usr/include/x86_64-linux-gnu/cudnn.h))
+  CUDNN_H     := $(firstword $(wildcard $(if $(CUDNN_HOME),$(CUDNN_HOME)/include/cudnn.h) $(CUDA_ROOT)/include/cudnn.h \
+                   /usr/include/cudnn.h /usr/include/x86_64-linux-gnu/cudnn.h $(PY_PURELIB)/nvidia/cudnn/include/cudnn.h))
   CUDA_LIBDIR := $(firstword $(wildcard $(CUDA_ROOT)/lib64 $(CUDA_ROOT)/targets/x86_64-linux/lib))
   CFLAGS      += -DACA_HAVE_CUDA=1
   NVCCFLAGS   += -DACA_HAVE_CUDA=1
   LDLIBS      += -L$(CUDA_LIBDIR) -Wl,-rpath,$(CUDA_LIBDIR) -lcublasLt -lcublas -lcudart
   ifneq ($(CUDNN_H),)
-    NVCCFLAGS += -DACA_HAVE_CUDNN=1 -I$(dir $(CUDNN_H))
+    CUDNN_INC   := $(patsubst %/,%,$(dir $(CUDNN_H)))
+    CUDNN_LIBDIR := $(firstword $(wildcard $(CUDNN_INC)/../lib64/libcudnn.so* $(CUDNN_INC)/../lib/libcudnn.so* \
+                      /usr/lib/x86_64-linux-gnu/libcudnn.so* $(CUDA_LIBDIR)/libcudnn.so*))
+    CUDNN_LIBDIR := $(patsubst %/,%,$(dir $(CUDNN_LIBDIR)))
+    CUDNN_LIB   := $(if $(wildcard $(CUDNN_LIBDIR)/libcudnn.so),-lcudnn,-l:libcudnn.so.9)
+    NVCCFLAGS += -DACA_HAVE_CUDNN=1 -I$(CUDNN_INC)
     CFLAGS    += -DACA_HAVE_CUDNN=1
-    LDLIBS    += -lcudnn
+    LDLIBS    += $(if $(CUDNN_LIBDIR),-L$(CUDNN_LIBDIR) -Wl$(,)-rpath$(,)$(CUDNN_LIBDIR)) $(CUDNN_LIB)
+    FE_INC    := $(firstword $(wildcard $(if $(CUDNN_FRONTEND),$(CUDNN_FRONTEND)/cudnn_frontend.h) \
+                   $(FE_DIR)/include/cudnn_frontend.h $(PY_PURELIB)/include/cudnn_frontend.h))
+    FE_INC    := $(patsubst %/,%,$(dir $(FE_INC)))
   endif
-  CU_OBJ := $(CU_SRC:%.cu=$(BUILD)/%.o)
+  ifneq ($(FE_INC),)
+    CUDNN_CC_SRC := $(wildcard kernels/cuda/*.cc)
+    NVCCFLAGS += -DACA_HAVE_CUDNN_FE=1
+    CFLAGS    += -DACA_HAVE_CUDNN_FE=1
+    LDLIBS    += -lnvrtc # the frontend's runtime-compiled engines
+  endif
+  CU_OBJ := $(CU_SRC:%.cu=$(BUILD)/%.o) $(CUDNN_CC_SRC:%.cc=$(BUILD)/%.o)
 else
   CU_OBJ :=
 endif
+, := ,
 
 # ---- sources -----------------------------------------------------------------------------------
-LIB_C   := $(wildcard src/*.c tokenizer/*.c models/*.c kernels/cpu/*.c)
+LIB_C   := $(wildcard src/*.c tokenizer/*.c models/*.c kernels/*.c kernels/cpu/*.c)
 LIB_CXX := $(wildcard tokenizer/*.cc)
 CLI_C   := $(wildcard src/cli/*.c)
 LIB_OBJ := $(LIB_C:%.c=$(BUILD)/%.o) $(LIB_CXX:%.cc=$(BUILD)/%.o) $(CU_OBJ)
@@ -104,18 +130,28 @@ $(shell mkdir -p $(BUILD); echo '#define ACA_GIT_REV "$(GITREV)"' > $(BUILD)/git
 $(BUILD)/src/util.o: CFLAGS += -include $(BUILD)/gitrev.h
 $(BUILD)/src/util.o: $(BUILD)/gitrev.h
 
-.PHONY: all deps test test-gpu demo bench clean sass fuzz cuda-notice
+.PHONY: all deps test test-gpu demo bench clean sass fuzz cuda-notice check-sm70
 all: cuda-notice $(BIN)
 
 cuda-notice:
 ifeq ($(NVCC),)
 	@echo "aca: nvcc not found (set CUDA_HOME or put nvcc on PATH): building the CPU backend only"
-else ifneq ($(ARCH_DROP),)
+else
+ifneq ($(ARCH_DROP),)
 	@echo "aca: $(NVCC) cannot target sm_$(ARCH_DROP); building for sm_$(ARCH_OK)"
+endif
+ifeq ($(CUDNN_H),)
+	@echo "aca: cuDNN not found (set CUDNN_HOME): building without the cuDNN attention path"
+else ifeq ($(FE_INC),)
+	@echo "aca: cudnn-frontend headers not found (make deps fetches them; or set CUDNN_FRONTEND): building without the cuDNN attention path"
+endif
 endif
 
 deps:
 	@scripts/deps.sh
+ifneq ($(CUDNN_H),)
+	@scripts/cudnn_frontend.sh $(FE_VERSION) $(FE_DIR)
+endif
 
 $(BIN): $(CLI_OBJ) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(LIB) $(LDLIBS)
@@ -132,9 +168,17 @@ $(BUILD)/%.o: %.cc
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) -c $< -o $@
 
+# nvcc keeps the oldest arch's PTX (the one the fat binary embeds) for `make check-sm70`.
 $(BUILD)/%.o: %.cu
+	@mkdir -p $(dir $@) $(BUILD)/ptx $(BUILD)/keep/$(notdir $*)
+	$(NVCC) $(NVCCFLAGS) --keep --keep-dir $(BUILD)/keep/$(notdir $*) -c $< -o $@
+	@mv $(BUILD)/keep/$(notdir $*)/$(notdir $*).compute_$(firstword $(ARCH_OK)).ptx $(BUILD)/ptx/ && rm -rf $(BUILD)/keep/$(notdir $*)
+
+# The cuDNN frontend shim: host C++ (the frontend is header-only), its headers as system headers;
+# -O1 -g0: graph building is not hot, and the frontend's templates make -O2 -g builds take minutes.
+$(BUILD)/kernels/cuda/%.o: kernels/cuda/%.cc
 	@mkdir -p $(dir $@)
-	$(NVCC) $(NVCCFLAGS) -c $< -o $@
+	$(CXX) $(CXXFLAGS) -O1 -g0 -DACA_HAVE_CUDA=1 -isystem $(FE_INC) -isystem $(CUDNN_INC) -isystem $(CUDA_ROOT)/include -c $< -o $@
 
 $(BUILD)/tests/%: tests/%.c tests/testutil.h $(LIB)
 	@mkdir -p $(dir $@)
@@ -147,7 +191,16 @@ $(BUILD)/bench/%: bench/%.c $(LIB)
 # Tests: every tests/test_*.c is a cmocka program run from the repo root; any failure fails `make test`.
 test: deps
 	@$(MAKE) --no-print-directory -j$(NPROC) all tests-build
+	@$(MAKE) --no-print-directory check-sm70
 	@scripts/run_tests.sh $(TEST_BIN)
+
+# A CUDA 12 ptxas for the sm_70 assemble check: PTXAS_SM70, else PyPI's nvidia-cuda-nvcc-cu12 in
+# python3's site-packages, $VIRTUAL_ENV, or a venv beside the checkout (../venv, .venv).
+PTXAS_SM70 ?= $(firstword $(wildcard $(PY_PURELIB)/nvidia/cuda_nvcc/bin/ptxas \
+                $(if $(VIRTUAL_ENV),$(VIRTUAL_ENV)/lib/python3*/site-packages/nvidia/cuda_nvcc/bin/ptxas) \
+                ../venv/lib/python3*/site-packages/nvidia/cuda_nvcc/bin/ptxas .venv/lib/python3*/site-packages/nvidia/cuda_nvcc/bin/ptxas))
+check-sm70:
+	@scripts/check_sm70.sh $(BUILD)/ptx $(PTXAS_SM70)
 
 tests-build: $(TEST_BIN) $(BENCH_BIN)
 

@@ -2,11 +2,14 @@
 //
 //   build/bench/bench_kernels_cuda [B] [T]        (default B=32, T=512; bf16 then fp32)
 //
+// Every op on the GEMM attention path, then the attention ops again on the cuDNN path (bf16) where
+// this build and GPU have it.
+//
 // Each op is timed with CUDA events on the backend's stream (3 warm-up calls, median of 20) on
 // random inputs.  Floors use the two ceilings measured here first: device-to-device copy bandwidth
 // (bytes read + written) and the bf16 / fp32 matmul rate of an 8192^3 linear_forward through our
 // cuBLASLt path.  floor = max(bytes / bandwidth, FLOPs / matmul rate); "x floor" = time / floor.
-// Attention FLOPs are counted against the matmul rate although our kernel runs on CUDA cores.
+// Attention FLOPs are counted against the matmul rate (both paths run on tensor cores).
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,13 +133,20 @@ static void report(bench_ctx *c, const char *name, const char *shape, double byt
            fb > ff ? "bytes" : "flops", ms / floor);
 }
 
-static void bench_dtype(aca_dtype dt, int B, int T) {
+static void bench_dtype(aca_dtype dt, int B, int T, const char *path) {
     aca_err e = {0};
     aca_backend *be = aca_backend_cuda_create(dt, &e);
-    if (!be) {
+    if (!be || aca_backend_set_attention(be, path, &e) ||
+        be->ops->attention_prepare(be, B, T, 768, 12, 0.1f, &e)) {
+        if (be && !strcmp(path, "cudnn")) {
+            printf("skipped: attention on the cudnn path (%s): %s\n", aca_dtype_name(dt), e.msg);
+            aca_backend_destroy(be);
+            return;
+        }
         fprintf(stderr, "bench_kernels_cuda: %s\n", e.msg);
         exit(1);
     }
+    int only_attention = !strcmp(path, "cudnn");
     bench_ctx c = {0};
     c.be = be, c.B = B, c.T = T, c.C = 768, c.NH = 12, c.F = 3072, c.V = 30522, c.N = B * T;
     size_t NC = (size_t)c.N * c.C, NF = (size_t)c.N * c.F, es = aca_dtype_size(dt);
@@ -145,7 +155,7 @@ static void bench_dtype(aca_dtype dt, int B, int T) {
     c.qkv = dev_rand(be, 3 * NC, 1, 0);
     c.dqkv = dev_rand(be, big > 3 * NC ? big : 3 * NC, 0.02f, 0);
     c.att_out = dev_rand(be, NC, 1, 0);
-    c.att_state = be->ops->alloc(be, be->ops->attention_state_bytes(be, B, T, c.NH), &e);
+    c.att_state = be->ops->alloc(be, be->ops->attention_state_bytes(be, B, T, c.C, c.NH), &e);
     c.w = dev_rand(be, (size_t)c.V * c.C > (size_t)c.F * c.C ? (size_t)c.V * c.C : (size_t)c.F * c.C, 0.02f, 0);
     c.bias = dev_rand(be, (size_t)512 * c.C > (size_t)c.F ? (size_t)512 * c.C : (size_t)c.F, 0.02f, 0);
     c.ffh = dev_rand(be, big, 1, 0), c.ffh2 = dev_rand(be, big, 1, 0);
@@ -156,6 +166,8 @@ static void bench_dtype(aca_dtype dt, int B, int T) {
     c.g32 = dev_rand(be, c.nparams, 0.01f, 1), c.p32 = dev_rand(be, c.nparams, 0.05f, 1);
     c.m32 = dev_rand(be, c.nparams, 0.001f, 1), c.v32 = dev_rand(be, c.nparams, 0.001f, 1);
     c.ids = dev_ints(be, c.N, c.V), c.mask = dev_ints(be, c.N, 0), c.labels = dev_ints(be, B, 2);
+    printf("\n%s, attention path %s%s\n", aca_dtype_name(dt), aca_backend_attention_name(be),
+           only_attention ? " (attention ops only)" : "");
 
     // The matmul ceiling for this dtype.
     c.op = OP_GEMM_PEAK;
@@ -166,6 +178,7 @@ static void bench_dtype(aca_dtype dt, int B, int T) {
     printf("| dtype | op | shape | ms | floor ms | bound | x floor |\n|---|---|---|---|---|---|---|\n");
 
     char shape[64];
+    if (only_attention) goto attention;
     snprintf(shape, sizeof shape, "N=%d C=%d", c.N, c.C);
     c.op = OP_EMBED_F;
     report(&c, "embed_fwd", shape, 3.0 * NC * es + c.N * 4.0, 0);
@@ -196,12 +209,17 @@ static void bench_dtype(aca_dtype dt, int B, int T) {
     report(&c, "gelu_fwd", shape, 2.0 * NF * es, 0);
     c.op = OP_GELU_B;
     report(&c, "gelu_bwd", shape, 3.0 * NF * es, 0);
+attention:;
     double att = (double)B * c.NH * T * T * (c.C / c.NH);
-    snprintf(shape, sizeof shape, "B=%d T=%d NH=%d HS=64", B, T, c.NH);
+    snprintf(shape, sizeof shape, "%s B=%d T=%d NH=%d HS=64", aca_backend_attention_name(be), B, T, c.NH);
     c.op = OP_ATT_F;
     report(&c, "attention_fwd", shape, 4.0 * NC * es, 4 * att);
     c.op = OP_ATT_B;
     report(&c, "attention_bwd", shape, 8.0 * NC * es, 10 * att);
+    if (only_attention) {
+        aca_backend_destroy(be);
+        return;
+    }
     snprintf(shape, sizeof shape, "B=%d K=2", B);
     c.op = OP_CE;
     report(&c, "cross_entropy", shape, B * 2.0 * es * 2 + B * 8.0, 0);
@@ -232,8 +250,9 @@ int main(int argc, char **argv) {
     aca_backend_destroy(probe);
     printf("device: %s\ndate: %s  revision: %s\ncopy bandwidth (read+write): %.0f GB/s\n", dev, when,
            aca_git_revision(), g_gbps);
-    bench_dtype(ACA_DT_BF16, B, T);
-    bench_dtype(ACA_DT_F32, B, T);
+    bench_dtype(ACA_DT_BF16, B, T, "gemm");
+    bench_dtype(ACA_DT_BF16, B, T, "cudnn");
+    bench_dtype(ACA_DT_F32, B, T, "gemm");
     return 0;
 }
 #endif

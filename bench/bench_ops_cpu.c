@@ -102,7 +102,7 @@ int main(int argc, char **argv) {
     float *qkv = frand(nqkv, 5), *att = frand(nact, 6), *dqkv = xmalloc(nqkv * 4);
     int32_t *mask = xmalloc((size_t)N * sizeof(int32_t));
     for (int i = 0; i < N; i++) mask[i] = (i % T) < T - T / 8; // the last eighth of each row is padding
-    size_t sb = o->attention_state_bytes(bm.be, (int)B, (int)T, NH);
+    size_t sb = o->attention_state_bytes(bm.be, (int)B, (int)T, (int)C, NH);
     float *st = xmalloc(sb);
     double att_fl = 4.0 * B * NH * (double)T * T * (C / NH) / 1e9;
     TIME_MEDIAN(&bm, t, o->attention_forward(bm.be, att, st, qkv, mask, (int)B, (int)T, C, NH, 0.1f, 7));

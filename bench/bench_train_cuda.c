@@ -1,7 +1,10 @@
 // Training-step time and tokens/s of distilbert-base (randomly initialised, 2 classes) on the CUDA
 // backend.
 //
-//   build/bench/bench_train_cuda [B] [T] [precision] [steps]     (default 8 512 bf16 20)
+//   build/bench/bench_train_cuda [B] [T] [precision] [steps] [attention]   (default 8 512 bf16 20 auto)
+//
+// The last line is one JSON row {engine, config, precision, attention, step_ms, tokens_per_s}
+// (bench/run_cuda_checks.sh collects them).
 //
 // One step = zero_grad + forward (train, dropout on) + backward + global grad norm + AdamW, i.e.
 // what `aca train` does per batch.  Random token ids, no padding.  3 warm-up steps, then the median
@@ -32,13 +35,14 @@ int main(int argc, char **argv) {
     int B = argc > 1 ? atoi(argv[1]) : 8, T = argc > 2 ? atoi(argv[2]) : 512;
     const char *prec = argc > 3 ? argv[3] : "bf16";
     int steps = argc > 4 ? atoi(argv[4]) : 20;
+    const char *att = argc > 5 ? argv[5] : "auto";
     if (B <= 0 || T <= 0 || T > 512 || steps <= 0) {
-        fprintf(stderr, "usage: bench_train_cuda [B] [T<=512] [fp32|bf16|fp16] [steps]\n");
+        fprintf(stderr, "usage: bench_train_cuda [B] [T<=512] [fp32|bf16|fp16] [steps] [auto|gemm|cudnn]\n");
         return 1;
     }
     aca_err e = {0};
     aca_backend *be = aca_backend_create("cuda", prec, &e);
-    if (!be) {
+    if (!be || aca_backend_set_attention(be, att, &e)) {
         fprintf(stderr, "bench_train_cuda: %s\n", e.msg);
         return 1;
     }
@@ -85,8 +89,12 @@ int main(int argc, char **argv) {
     aca_cuda_describe(dev, sizeof dev);
     time_iso8601(when, sizeof when);
     printf("device: %s\ndate: %s  revision: %s\n", dev, when, aca_git_revision());
-    printf("| distilbert-base | %s | B=%d T=%d | step %.1f ms (min %.1f, max %.1f) | %.0f tokens/s | last loss %.4f |\n",
-           prec, B, T, med * 1e3, t[0] * 1e3, t[steps - 1] * 1e3, B * T / med, (double)loss);
+    const char *path = aca_backend_attention_name(be);
+    printf("| distilbert-base | %s | %s | B=%d T=%d | step %.1f ms (min %.1f, max %.1f) | %.0f tokens/s | last loss %.4f |\n",
+           prec, path, B, T, med * 1e3, t[0] * 1e3, t[steps - 1] * 1e3, B * T / med, (double)loss);
+    printf("{\"engine\": \"aca\", \"config\": \"B=%d T=%d\", \"precision\": \"%s\", \"attention\": \"%s\", "
+           "\"step_ms\": %.3f, \"tokens_per_s\": %.0f}\n",
+           B, T, prec, path, med * 1e3, B * T / med);
     free(t), free(ids), free(mask), free(labels);
     model_free(m);
     aca_backend_destroy(be);

@@ -209,7 +209,10 @@ aca_model *model_create(const aca_config *c, aca_backend *be, int max_B, int max
     m->emb_sum = bk_alloc(m, N * C * es, &failed, e);
     m->emb_mean = bk_alloc(m, N * f4, &failed, e);
     m->emb_rstd = bk_alloc(m, N * f4, &failed, e);
-    size_t state_bytes = m->ops->attention_state_bytes(be, max_B, max_T, c->n_heads);
+    if (!failed && m->ops->attention_prepare &&
+        m->ops->attention_prepare(be, max_B, max_T, C, c->n_heads, c->attention_dropout, e))
+        failed = 1;
+    size_t state_bytes = failed ? 0 : m->ops->attention_state_bytes(be, max_B, max_T, C, c->n_heads);
     for (int l = 0; l < Lc; l++) {
         layer_t *L = &m->layers[l];
         L->qkv = bk_alloc(m, N * 3 * C * es, &failed, e);

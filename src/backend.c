@@ -58,3 +58,35 @@ aca_backend *aca_backend_create(const char *device, const char *precision, aca_e
 void aca_backend_destroy(aca_backend *be) {
     if (be) be->ops->destroy(be);
 }
+
+int aca_attention_parse(const char *name, aca_attention *out, aca_err *e) {
+    static const char *const NAMES[] = {"auto", "gemm", "cudnn"};
+    const char *n = name ? name : "auto";
+    for (int k = 0; k < 3; k++)
+        if (!strcmp(n, NAMES[k])) {
+            *out = (aca_attention)k;
+            return 0;
+        }
+    return aca_errf(e, ACA_ERR_VALUE, "--attention: unknown path '%s' (expected auto, gemm or cudnn)", n);
+}
+
+int aca_backend_set_attention(aca_backend *be, const char *name, aca_err *e) {
+    aca_attention k;
+    const char *n = name ? name : "auto";
+    if (aca_attention_parse(n, &k, e)) return -1;
+    if (k != ACA_ATT_AUTO && strcmp(be->ops->name, "cuda"))
+        return aca_errf(e, ACA_ERR_VALUE, "--attention %s: a CUDA path; the %s backend has one attention (use --device cuda)",
+                        n, be->ops->name);
+#ifndef ACA_HAVE_CUDNN_FE
+    if (k == ACA_ATT_CUDNN)
+        return aca_errf(e, ACA_ERR_VALUE,
+                        "--attention cudnn: this build has no cuDNN attention (cuDNN or the cudnn-frontend headers were not "
+                        "found at build time: see the Makefile's CUDNN_HOME / CUDNN_FRONTEND)");
+#endif
+    be->attention = k;
+    return 0;
+}
+
+const char *aca_backend_attention_name(const aca_backend *be) {
+    return be->attention_used ? be->attention_used : "auto";
+}

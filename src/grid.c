@@ -8,8 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <omp.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "aca/corpus.h"
@@ -205,8 +208,10 @@ void grid_spec_free(aca_grid_spec *g) {
     free(g->coll);
     free(g->path), free(g->name), free(g->corpus_path), free(g->encoding);
     free(g->model_dir), free(g->config_path), free(g->vocab_path);
-    free(g->device), free(g->precision), free(g->overlap);
+    free(g->device), free(g->precision), free(g->overlap), free(g->attention);
     free(g->periods), free(g->homog), free(g->eps);
+    grid_inputs_free(g->inputs);
+    free(g->inputs);
     memset(g, 0, sizeof *g);
 }
 
@@ -351,7 +356,7 @@ int grid_spec_parse(const char *json, const char *path, aca_grid_spec *g, aca_er
     if (json_doc_check(json, strlen(json), path, e)) return cJSON_Delete(root), -1; // strict; no U+0000 in a string
     static const char *const top[] = {"name",   "seed",    "corpus",      "split",     "model",    "train",
                                       "device", "precision", "overlap",   "collectives", "levels", "counts",
-                                      "trials", "period",  "homogeneity", "runs", "dp", "planner"};
+                                      "trials", "period",  "homogeneity", "runs", "dp", "planner", "attention"};
     static const char *const k_corpus[] = {"path", "encoding", "synthetic", "seed", "char_rates"};
     static const char *const k_split[] = {"train", "test"};
     static const char *const k_model[] = {"dir", "config", "vocab"};
@@ -360,6 +365,7 @@ int grid_spec_parse(const char *json, const char *path, aca_grid_spec *g, aca_er
     static const char *const k_runs[] = {"baseline", "alone", "joint", "mode", "pairs", "loo"};
     static const char *const k_dp[] = {"epsilon", "delta", "clip", "sampling", "freeze_embeddings", "grad", "micro_batch"};
     g->path = xstrdup(path);
+    g->inputs = xcalloc(1, sizeof *g->inputs);
     g->epochs = 5, g->batch = 8, g->max_len = 512, g->eval_batch = 32;
     g->lr = 5e-5, g->weight_decay = 0, g->max_grad_norm = 1.0;
     g->trials = 1;
@@ -449,8 +455,15 @@ int grid_spec_parse(const char *json, const char *path, aca_grid_spec *g, aca_er
         g->epochs = (int)ep, g->batch = (int)b, g->max_len = (int)ml, g->eval_batch = (int)eb;
     }
     if (get_str(&p, root, "device", "device", &g->device) || get_str(&p, root, "precision", "precision", &g->precision) ||
-        get_str(&p, root, "overlap", "overlap", &g->overlap))
+        get_str(&p, root, "overlap", "overlap", &g->overlap) || get_str(&p, root, "attention", "attention", &g->attention))
         goto done;
+    if (!g->attention) g->attention = xstrdup("auto");
+    aca_attention att_path;
+    aca_err att_e;
+    if (aca_attention_parse(g->attention, &att_path, &att_e)) {
+        perr(&p, "attention", "'%s' is not an attention path (auto | gemm | cudnn)", g->attention);
+        goto done;
+    }
     if (!g->device) g->device = xstrdup("cpu");
     if (!g->precision) g->precision = xstrdup("fp32");
     if (!g->overlap) g->overlap = xstrdup("disjoint");
@@ -610,10 +623,30 @@ uint64_t grid_trial_seed(uint64_t grid_seed, int trial, int purpose) {
 }
 
 // ---- cells -------------------------------------------------------------------------------------
+// %g, or as many digits as it takes to read back the same number (so distinct levels, homogeneity
+// or epsilon values never share a cell id).
+static void num_str(double x, char *out, size_t n) {
+    snprintf(out, n, "%g", x);
+    for (int digits = 7; strtod(out, NULL) != x && digits <= 17; digits++) snprintf(out, n, "%.*g", digits, x);
+}
+
 void grid_level_str(const aca_grid_spec *g, int i, int level_idx, char *out, size_t n) {
     const aca_grid_coll *k = &g->coll[i];
     if (k->is_count) snprintf(out, n, "%ld", (long)k->levels[level_idx]);
-    else snprintf(out, n, "%g", k->levels[level_idx]);
+    else num_str(k->levels[level_idx], out, n);
+}
+
+// An id too long for a file name keeps its first 100 bytes of collectives and levels, then '-' and 16
+// hex digits of their SHA-256, then the axes and the trial.
+static void id_shorten(aca_buf *id, size_t head_len) {
+    if (id->len <= GRID_ID_MAX) return;
+    char hex[65];
+    sha256_hex(id->data, head_len, hex);
+    char *tail = xstrdup(id->data + head_len);
+    id->len = 100;
+    id->data[100] = 0;
+    buf_printf(id, "-%.16s%s", hex, tail);
+    free(tail);
 }
 
 typedef struct {
@@ -631,15 +664,18 @@ static void cell_add(const aca_grid_spec *g, cell_vec *cv, aca_grid_cell_kind ki
         grid_level_str(g, i, lv[i], l, sizeof l);
         buf_printf(&id, "-%s=%s", g->coll[i].name, l);
     }
+    const size_t head_len = id.len;
     int pi, hi, ei;
+    char num[40];
     grid_variant_axes(g, variant, &pi, &hi, &ei);
     if (g->n_periods > 1) buf_printf(&id, "-P%d", g->periods[pi]);
-    if (g->n_homog > 1) buf_printf(&id, "-h%g", g->homog[hi]);
+    if (g->n_homog > 1) num_str(g->homog[hi], num, sizeof num), buf_printf(&id, "-h%s", num);
     if (g->n_eps > 1) {
         if (g->eps[ei] < 0) buf_puts(&id, "-enone");
-        else buf_printf(&id, "-e%g", g->eps[ei]);
+        else num_str(g->eps[ei], num, sizeof num), buf_printf(&id, "-e%s", num);
     }
     buf_printf(&id, "-t%d", trial);
+    id_shorten(&id, head_len);
     for (int k = 0; k < cv->n; k++)
         if (!strcmp(cv->v[k].id, id.data)) {
             buf_free(&id);
@@ -753,62 +789,25 @@ void grid_cell_spec_json(const aca_grid_spec *g, const aca_grid_cell *c, aca_buf
 }
 
 // ---- running -----------------------------------------------------------------------------------
-static char *cell_path(const char *out_dir, const aca_grid_cell *c, const char *file) {
-    char *cells = path_join(out_dir, "cells");
-    char *d = path_join(cells, c->id);
-    free(cells);
-    if (!file) return d;
-    char *p = path_join(d, file);
-    free(d);
-    return p;
-}
-
-// Reads and checks a cell's result.json; returns the parsed root (caller deletes) or NULL.
-static cJSON *cell_result_read(const char *out_dir, const aca_grid_cell *c) {
-    char *p = cell_path(out_dir, c, "result.json");
-    aca_buf b = {0};
-    aca_err e = {0};
-    cJSON *root = NULL;
-    if (file_exists(p) && !file_read_all(p, &b, &e)) root = cJSON_Parse(b.data);
-    buf_free(&b);
-    free(p);
-    if (!root) return NULL;
-    const cJSON *gr = cJSON_GetObjectItemCaseSensitive(root, "grid");
-    const cJSON *id = cJSON_GetObjectItemCaseSensitive(gr, "cell");
-    const cJSON *res = cJSON_GetObjectItemCaseSensitive(root, "result");
-    const cJSON *met = cJSON_GetObjectItemCaseSensitive(res, "metrics");
-    if (!cJSON_IsString(id) || strcmp(id->valuestring, c->id) || !cJSON_IsObject(met)) {
-        cJSON_Delete(root);
-        return NULL;
-    }
-    return root;
-}
-
-int grid_cell_done(const char *out_dir, const aca_grid_cell *c) {
-    cJSON *r = cell_result_read(out_dir, c);
-    cJSON_Delete(r);
-    return r != NULL;
-}
-
 static void cell_names(const aca_grid_spec *g, unsigned acting, aca_buf *b) {
     for (int i = 0; i < g->n_coll; i++)
         if (acting >> i & 1) buf_printf(b, "%s%s", b->len ? "," : "", g->coll[i].name);
 }
 
-static void cell_grid_json(const aca_grid_spec *g, const aca_grid_cell *c, aca_buf *b) {
+static void cell_grid_json(const aca_grid_spec *g, const aca_grid_inputs *in, const aca_grid_cell *c, aca_buf *b) {
     static const char *const kinds[] = {"baseline", "alone", "joint"};
     buf_puts(b, "{\"cell\":");
     buf_json_str(b, c->id, strlen(c->id));
     buf_printf(b, ",\"index\":%d,\"kind\":\"%s\",\"trial\":%d,\"variant\":%d", c->index, kinds[c->kind], c->trial,
                c->variant);
     int pi, hi, ei;
+    char num[40];
     grid_variant_axes(g, c->variant, &pi, &hi, &ei);
     buf_printf(b, ",\"period\":%d,\"homogeneity\":", g->periods[pi]);
-    double p = g->homog[hi];
-    if (p >= 0) buf_printf(b, "%g", p);
+    if (g->homog[hi] >= 0) num_str(g->homog[hi], num, sizeof num), buf_puts(b, num);
     else buf_puts(b, "null");
     buf_puts(b, ",\"dp_epsilon\":");
-    if (g->eps[ei] >= 0) buf_printf(b, "%g", g->eps[ei]);
+    if (g->eps[ei] >= 0) num_str(g->eps[ei], num, sizeof num), buf_puts(b, num);
     else buf_puts(b, "null");
     buf_puts(b, ",\"acting\":[");
     int first = 1;
@@ -826,15 +825,17 @@ static void cell_grid_json(const aca_grid_spec *g, const aca_grid_cell *c, aca_b
         buf_json_str(b, g->coll[i].name, strlen(g->coll[i].name));
         buf_printf(b, ":%s", l);
     }
-    buf_printf(b, "},\"grid_seed\":%llu,\"data_seed\":%llu,\"train_seed\":%llu}", (unsigned long long)g->seed,
+    buf_printf(b, "},\"grid_seed\":%llu,\"data_seed\":%llu,\"train_seed\":%llu,\"definition\":", (unsigned long long)g->seed,
                (unsigned long long)grid_trial_seed(g->seed, c->trial, GRID_SEED_DATA),
                (unsigned long long)grid_trial_seed(g->seed, c->trial, GRID_SEED_TRAIN));
+    grid_cell_definition(g, in, c, b);
+    buf_putc(b, '}');
 }
 
-// The base setup of every cell (paths owned by g / the caller).
-static void base_setup(const aca_grid_spec *g, const char *corpus, aca_run_setup *s) {
+// The base setup of every cell (paths owned by g / in).
+static void base_setup(const aca_grid_spec *g, const aca_grid_inputs *in, aca_run_setup *s) {
     run_setup_default(s);
-    s->corpus_path = corpus;
+    s->corpus_path = grid_input_of(in, "corpus")->path;
     if (g->encoding) corpus_parse_encoding(g->encoding, &s->corpus_opts.encoding, NULL);
     s->n_train = g->n_train;
     s->n_test = g->n_test;
@@ -852,13 +853,53 @@ static void base_setup(const aca_grid_spec *g, const char *corpus, aca_run_setup
     s->eval_batch = g->eval_batch;
     s->device = g->device;
     s->precision = g->precision;
+    s->attention = g->attention;
 }
 
-static int run_cell(const aca_grid_spec *g, const aca_grid_opts *o, const char *corpus, const aca_grid_cell *c,
+// The data manifest of a cell (its split, seed and members) kept beside its result, once it shows
+// that mutate read the recorded corpus (not one edited while the grid ran).
+static int cell_keep_manifest(const aca_grid_spec *g, const aca_grid_inputs *in, const char *data_dir, const char *dir,
+                              aca_err *e) {
+    char *mf = path_join(data_dir, "manifest.json"), *keep = path_join(dir, "manifest.json");
+    aca_buf mb = {0};
+    int rc = file_read_all(mf, &mb, e);
+    cJSON *m = rc ? NULL : cJSON_Parse(mb.data);
+    const cJSON *sha = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(m, "corpus"), "sha256");
+    const aca_grid_input *c = grid_input_of(in, "corpus");
+    if (!rc && cJSON_IsString(sha) && strcmp(sha->valuestring, c->sha256))
+        rc = aca_errf(e, ACA_ERR_VALUE,
+                      "%s: %s: %s changed while the grid ran (sha256 %s when the grid started, %s when this cell read it): "
+                      "the cell's result is not kept.  Restore the file and run again, or run the changed grid with a "
+                      "new --out",
+                      g->path, c->field, c->path, c->sha256, sha->valuestring);
+    if (!rc) rc = file_write_atomic(keep, mb.data, mb.len, e);
+    cJSON_Delete(m);
+    buf_free(&mb);
+    free(mf), free(keep);
+    return rc;
+}
+
+// DP-SGD: sigma chosen so that the whole training spends the variant's epsilon at delta.
+static void cell_dp(const aca_grid_spec *g, const aca_grid_cell *c, aca_train_opts *t) {
+    int pi, hi, ei;
+    grid_variant_axes(g, c->variant, &pi, &hi, &ei);
+    if (g->eps[ei] < 0) return;
+    t->dp = 1;
+    t->dp_epsilon = g->eps[ei];
+    t->dp_sigma = NAN;
+    t->dp_delta = g->dp_delta;
+    t->dp_clip = g->dp_clip;
+    t->dp_sampling = g->dp_sampling;
+    t->dp_freeze_embeddings = g->dp_freeze;
+    t->dp_grad = g->dp_grad;
+    t->dp_micro_batch = g->dp_micro_batch;
+}
+
+static int run_cell(const aca_grid_spec *g, const aca_grid_inputs *in, const aca_grid_opts *o, const aca_grid_cell *c,
                     aca_run_result *r, aca_err *e) {
     memset(r, 0, sizeof *r);
-    char *dir = cell_path(o->out_dir, c, NULL), *spec = path_join(dir, "spec.json"), *res = path_join(dir, "result.json");
-    char *cache = path_join(o->out_dir, "tokcache"), *results = path_join(o->out_dir, "results.jsonl");
+    char *dir = grid_cell_path(o->out_dir, c, NULL), *spec = path_join(dir, "spec.json"), *res = path_join(dir, "result.json");
+    char *cache = path_join(o->out_dir, "tokcache");
     char *sub_data = NULL;
     aca_buf b = {0}, names = {0};
     int rc = -1;
@@ -868,7 +909,7 @@ static int run_cell(const aca_grid_spec *g, const aca_grid_opts *o, const char *
     grid_cell_spec_json(g, c, &b);
     if (file_write_atomic(spec, b.data, b.len, e)) goto done;
     aca_run_setup s;
-    base_setup(g, corpus, &s);
+    base_setup(g, in, &s);
     s.spec_path = spec;
     s.work_dir = dir;
     s.cache_dir = cache;
@@ -877,21 +918,7 @@ static int run_cell(const aca_grid_spec *g, const aca_grid_opts *o, const char *
     s.train.seed = s.init_seed = grid_trial_seed(g->seed, c->trial, GRID_SEED_TRAIN);
     s.train.on_step = o->on_step;
     s.train.on_step_ctx = o->on_step_ctx;
-    {
-        int pi, hi, ei;
-        grid_variant_axes(g, c->variant, &pi, &hi, &ei);
-        if (g->eps[ei] >= 0) { // DP-SGD: sigma chosen so that the whole training spends eps at delta
-            s.train.dp = 1;
-            s.train.dp_epsilon = g->eps[ei];
-            s.train.dp_sigma = NAN;
-            s.train.dp_delta = g->dp_delta;
-            s.train.dp_clip = g->dp_clip;
-            s.train.dp_sampling = g->dp_sampling;
-            s.train.dp_freeze_embeddings = g->dp_freeze;
-            s.train.dp_grad = g->dp_grad;
-            s.train.dp_micro_batch = g->dp_micro_batch;
-        }
-    }
+    cell_dp(g, c, &s.train);
     const unsigned all = (1u << g->n_coll) - 1;
     aca_run_act act = c->kind == GRID_CELL_BASELINE ? RUN_ACT_NONE : c->acting == all ? RUN_ACT_ALL : RUN_ACT_ONE;
     const char *only = NULL;
@@ -905,7 +932,7 @@ static int run_cell(const aca_grid_spec *g, const aca_grid_opts *o, const char *
         free(jd);
         aca_mutate_opts mo;
         memset(&mo, 0, sizeof mo);
-        mo.corpus_path = corpus;
+        mo.corpus_path = s.corpus_path;
         mo.spec_path = spec;
         mo.out_dir = sub_data;
         mo.only = names.data;
@@ -921,22 +948,14 @@ static int run_cell(const aca_grid_spec *g, const aca_grid_opts *o, const char *
     if (run_condition(&s, act, only, r, e)) goto done;
     buf_clear(&b);
     buf_puts(&b, "{\"grid\":");
-    cell_grid_json(g, c, &b);
+    cell_grid_json(g, in, c, &b);
     buf_puts(&b, ",\"result\":");
     run_result_to_json(&s, r, &b);
     buf_putc(&b, '}');
-    // The data manifest (split, seed, every collective's member ids) stays with the cell, then
-    // result.json (the cell is finished once it exists), then the append-only log.
-    {
-        char *mf = path_join(r->data_dir, "manifest.json"), *keep = path_join(dir, "manifest.json");
-        aca_buf mb = {0};
-        int mrc = file_read_all(mf, &mb, e) || file_write_atomic(keep, mb.data, mb.len, e);
-        buf_free(&mb);
-        free(mf), free(keep);
-        if (mrc) goto done;
-    }
-    if (file_write_atomic(res, b.data, b.len, e)) goto done;
-    if (run_results_append(results, b.data, b.len, e)) goto done;
+    // The manifest, then result.json (the cell is finished once it exists), then its line in results.jsonl.
+    if (cell_keep_manifest(g, in, r->data_dir, dir, e) || file_write_atomic(res, b.data, b.len, e) ||
+        grid_results_add(o->out_dir, c, b.data, b.len, e))
+        goto done;
     if (!o->keep_work) {
         char *cd = path_join(dir, r->cond_name);
         char *p1 = path_join(cd, "data"), *p2 = path_join(cd, "ckpt");
@@ -946,149 +965,139 @@ static int run_cell(const aca_grid_spec *g, const aca_grid_opts *o, const char *
     }
     rc = 0;
 done:
-    if (rc) aca_err_prefix(e, "cell %d (%s)", c->index, c->id);
+    if (rc) {
+        aca_err_prefix(e, "cell %d (%s)", c->index, c->id);
+        grid_err_fields(g, e);
+    }
     buf_free(&b);
     buf_free(&names);
-    free(dir), free(spec), free(res), free(cache), free(results), free(sub_data);
+    free(dir), free(spec), free(res), free(cache), free(sub_data);
     return rc;
 }
 
-// The corpus of the grid (a synthetic one is written once to OUT/corpus.txt), and every target and
-// seed class checked against its classes before any cell runs.
-static int grid_prepare_corpus(const aca_grid_spec *g, const char *out_dir, char **corpus, aca_err *e) {
-    *corpus = g->corpus_path ? xstrdup(g->corpus_path) : path_join(out_dir, "corpus.txt");
-    if (!g->corpus_path && !file_exists(*corpus) && corpus_synth_write_opts(*corpus, (size_t)g->synth_docs, g->synth_seed, &g->synth_opts, e))
-        return -1;
-    aca_corpus c;
-    aca_corpus_opts co = {0};
-    if (g->encoding) corpus_parse_encoding(g->encoding, &co.encoding, NULL);
-    if (corpus_load(*corpus, &co, &c, e)) return -1;
-    aca_grid_cell cell;
-    memset(&cell, 0, sizeof cell);
-    aca_buf b = {0};
-    grid_cell_spec_json(g, &cell, &b);
-    aca_spec sp;
-    int rc = spec_parse(b.data, g->path, &sp, e);
-    const int parsed = rc == 0;
-    buf_free(&b);
-    for (int i = 0; !rc && i < sp.n; i++) {
-        const char *cls[2] = {sp.collectives[i].target, sp.collectives[i].seed_class};
-        const char *fld[2] = {"target", "sampling.seed_class"};
-        for (int k = 0; k < 2 && !rc; k++) {
-            if (!cls[k] || corpus_class_index(&c, cls[k]) >= 0) continue;
-            aca_buf list = {0};
-            for (int j = 0; j < c.n_classes; j++) buf_printf(&list, "%s%s", j ? ", " : "", c.classes[j]);
-            rc = aca_errf(e, ACA_ERR_VALUE, "%s: collectives[%d].%s: class '%s' is not in the corpus %s (classes: %s)",
-                          g->path, i, fld[k], cls[k], *corpus, list.data ? list.data : "none");
-            buf_free(&list);
+// ---- worker processes --------------------------------------------------------------------------
+// The signals the parent watches while its workers run: SIGINT and SIGTERM unless ignored, and
+// SIGCHLD (a worker ended).
+static void watched_signals(sigset_t *set) {
+    sigemptyset(set);
+    sigaddset(set, SIGCHLD);
+    const int sigs[] = {SIGINT, SIGTERM};
+    for (size_t k = 0; k < ACA_ARRAY_LEN(sigs); k++) {
+        struct sigaction sa;
+        if (sigaction(sigs[k], NULL, &sa) == 0 && sa.sa_handler != SIG_IGN) sigaddset(set, sigs[k]);
+    }
+}
+
+// In a worker right after fork: SIGKILL when the parent dies (it may already have: then getppid()
+// is another process), SIGINT left to the parent, SIGTERM not ignored, the parent's old mask back.
+static void worker_init(pid_t parent, const sigset_t *old_mask) {
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent) _exit(1);
+    signal(SIGINT, SIG_IGN);
+    struct sigaction sa;
+    if (sigaction(SIGTERM, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN) signal(SIGTERM, SIG_DFL);
+    sigprocmask(SIG_SETMASK, old_mask, NULL);
+}
+
+// Worker w of jobs: cells w, w + jobs, ...; exits 0 or 1 (its failure said on stderr).
+static _Noreturn void worker_run(const aca_grid_spec *g, const aca_grid_inputs *in, const aca_grid_opts *o,
+                                 const aca_grid_cell *cells, int n, int w) {
+    int threads = omp_get_num_procs() / o->jobs;
+    omp_set_num_threads(threads > 0 ? threads : 1);
+    aca_grid_opts co = *o;
+    co.on_step = NULL; // no progress bars from several processes
+    aca_err ce = {0};
+    for (int k = w; k < n; k += o->jobs) {
+        if (grid_cell_done(o->out_dir, &cells[k])) {
+            if (co.on_cell) co.on_cell(g, &cells[k], n, 1, NULL, NAN, co.ctx);
+            continue;
+        }
+        if (co.on_cell) co.on_cell(g, &cells[k], n, 0, NULL, NAN, co.ctx);
+        aca_run_result r;
+        if (run_cell(g, in, &co, &cells[k], &r, &ce)) {
+            fprintf(stderr, "aca: worker %d: %s\n", w, ce.msg);
+            _exit(1);
+        }
+        if (co.on_cell) co.on_cell(g, &cells[k], n, 0, &r, NAN, co.ctx);
+        run_result_free(&r);
+    }
+    _exit(0);
+}
+
+// Waits for the n workers (pid[k] = 0 once reaped), counting failures (and those killed by a
+// signal).  On a watched SIGINT or SIGTERM, sends every worker SIGTERM and goes on waiting; returns
+// that signal (0: none).
+static int wait_workers(pid_t *pid, int n, const sigset_t *watch, int *failed, int *killed) {
+    int left = n, sig = 0;
+    while (left > 0) {
+        for (int k = 0; k < n; k++) {
+            int status = 0;
+            if (pid[k] <= 0 || waitpid(pid[k], &status, WNOHANG) != pid[k]) continue;
+            *failed += !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+            *killed += WIFSIGNALED(status);
+            pid[k] = 0;
+            left--;
+        }
+        if (!left) break;
+        struct timespec ts = {0, 200 * 1000 * 1000};
+        int s = sigtimedwait(watch, NULL, &ts);
+        if ((s == SIGINT || s == SIGTERM) && !sig) {
+            sig = s;
+            for (int k = 0; k < n; k++)
+                if (pid[k] > 0) kill(pid[k], SIGTERM);
         }
     }
-    if (parsed) spec_free(&sp);
-    corpus_free(&c);
-    return rc;
-}
-
-// OUT/grid.json: the spec the directory belongs to; another spec is refused (results would mix).
-static int grid_claim_out(const aca_grid_spec *g, const char *out_dir, aca_err *e) {
-    aca_buf mine = {0}, theirs = {0};
-    char *p = path_join(out_dir, "grid.json");
-    int rc = file_read_all(g->path, &mine, e);
-    if (!rc && file_exists(p)) {
-        rc = file_read_all(p, &theirs, e);
-        if (!rc && (theirs.len != mine.len || memcmp(theirs.data, mine.data, mine.len)))
-            rc = aca_errf(e, ACA_ERR_VALUE,
-                          "%s holds the results of another grid spec than %s (%s differs): use another --out, or "
-                          "delete that directory",
-                          out_dir, g->path, p);
-    } else if (!rc) {
-        rc = file_write_atomic(p, mine.data, mine.len, e);
-    }
-    buf_free(&mine);
-    buf_free(&theirs);
-    free(p);
-    return rc;
+    return sig;
 }
 
 // jobs worker processes, worker w running cells w, w + jobs, ... (forked before any OpenMP or CUDA
 // use in this process).  A failed worker says why on stderr; the others finish their cells.
-static int run_workers(const aca_grid_spec *g, const aca_grid_opts *o, const char *corpus, aca_grid_cell *cells, int n,
-                       aca_grid_stats *st, aca_err *e) {
+static int run_workers(const aca_grid_spec *g, const aca_grid_inputs *in, const aca_grid_opts *o, aca_grid_cell *cells,
+                       int n, aca_grid_stats *st, aca_err *e) {
     int before = 0;
     for (int k = 0; k < n; k++) before += grid_cell_done(o->out_dir, &cells[k]);
     fflush(stdout);
     fflush(stderr);
-    const int jobs = o->jobs;
-    pid_t *pid = xcalloc((size_t)jobs, sizeof *pid);
-    int started = 0, failed = 0;
-    for (int w = 0; w < jobs; w++) {
-        pid[w] = fork();
-        if (pid[w] < 0) {
+    sigset_t watch, old;
+    watched_signals(&watch);
+    sigprocmask(SIG_BLOCK, &watch, &old);
+    const pid_t parent = getpid();
+    pid_t *pid = xcalloc((size_t)o->jobs, sizeof *pid);
+    int started = 0, failed = 0, killed = 0;
+    for (int w = 0; w < o->jobs; w++) {
+        pid_t p = fork();
+        if (p < 0) {
             failed++;
             break;
         }
-        if (pid[w] == 0) {
-            int threads = omp_get_num_procs() / jobs;
-            omp_set_num_threads(threads > 0 ? threads : 1);
-            aca_grid_opts co = *o;
-            co.on_step = NULL; // no progress bars from several processes
-            aca_err ce = {0};
-            for (int k = w; k < n; k += jobs) {
-                if (grid_cell_done(o->out_dir, &cells[k])) {
-                    if (co.on_cell) co.on_cell(g, &cells[k], n, 1, NULL, NAN, co.ctx);
-                    continue;
-                }
-                if (co.on_cell) co.on_cell(g, &cells[k], n, 0, NULL, NAN, co.ctx);
-                aca_run_result r;
-                if (run_cell(g, &co, corpus, &cells[k], &r, &ce)) {
-                    fprintf(stderr, "aca: worker %d, cell %d (%s): %s\n", w, k, cells[k].id, ce.msg);
-                    _exit(1);
-                }
-                if (co.on_cell) co.on_cell(g, &cells[k], n, 0, &r, NAN, co.ctx);
-                run_result_free(&r);
-            }
-            _exit(0);
+        if (p == 0) {
+            worker_init(parent, &old);
+            worker_run(g, in, o, cells, n, w);
         }
-        started++;
+        pid[started++] = p;
     }
-    for (int w = 0; w < started; w++) {
-        int status = 0;
-        while (waitpid(pid[w], &status, 0) < 0 && errno == EINTR) {
-        }
-        failed += !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-    }
+    const int sig = wait_workers(pid, started, &watch, &failed, &killed);
+    sigprocmask(SIG_SETMASK, &old, NULL);
     free(pid);
     int after = 0;
     for (int k = 0; k < n; k++) after += grid_cell_done(o->out_dir, &cells[k]);
     st->skipped = before;
     st->ran = after - before;
+    if (sig) {
+        raise(sig); // the handler this process had (by default: the end of it)
+        return aca_errf(e, ACA_ERR_VALUE, "stopped by %s: the workers were stopped; the %d finished cells are kept: run "
+                        "again to resume", strsignal(sig), after);
+    }
     if (failed)
         return aca_errf(e, ACA_ERR_VALUE,
-                        "%d of %d grid workers failed (messages above); the %d finished cells are kept: run again to resume",
-                        failed, jobs, after);
+                        "%d of %d grid workers failed (%d killed by a signal, the others said why above); the %d finished "
+                        "cells are kept: run again to resume",
+                        failed, o->jobs, killed, after);
     return 0;
 }
 
-int grid_run(const aca_grid_spec *g, const aca_grid_opts *o, aca_grid_stats *st, aca_err *e) {
-    memset(st, 0, sizeof *st);
-    aca_grid_cell *cells = NULL;
-    int n = 0;
-    char *corpus = NULL;
-    int rc = -1;
-    if (grid_cells(g, &cells, &n, e)) return -1;
-    st->n_cells = n;
-    if (o->cell >= n) {
-        aca_errf(e, ACA_ERR_VALUE, "--cell %d: the grid has %d cells (0..%d)", o->cell, n, n - 1);
-        goto done;
-    }
-    char *cdir = path_join(o->out_dir, "cells");
-    int mk = dir_make(cdir, e);
-    free(cdir);
-    if (mk || grid_claim_out(g, o->out_dir, e) || grid_prepare_corpus(g, o->out_dir, &corpus, e)) goto done;
-    if (o->jobs > 1 && o->cell < 0) {
-        rc = run_workers(g, o, corpus, cells, n, st, e);
-        goto done;
-    }
-    const int lo = o->cell >= 0 ? o->cell : 0, hi = o->cell >= 0 ? o->cell + 1 : n;
+// The cells lo..hi-1 one after the other in this process.
+static int run_serial(const aca_grid_spec *g, const aca_grid_inputs *in, const aca_grid_opts *o, aca_grid_cell *cells,
+                      int n, int lo, int hi, aca_grid_stats *st, aca_err *e) {
     int todo = 0;
     for (int k = lo; k < hi; k++) todo += !grid_cell_done(o->out_dir, &cells[k]);
     double spent = 0;
@@ -1102,18 +1111,58 @@ int grid_run(const aca_grid_spec *g, const aca_grid_opts *o, aca_grid_stats *st,
         if (o->on_cell) o->on_cell(g, &cells[k], n, 0, NULL, eta, o->ctx);
         aca_run_result r;
         double t = time_now();
-        int crc = run_cell(g, o, corpus, &cells[k], &r, e);
+        int crc = run_cell(g, in, o, &cells[k], &r, e);
         spent += time_now() - t;
         st->ran++;
         eta = spent / st->ran * (todo - st->ran);
         if (!crc && o->on_cell) o->on_cell(g, &cells[k], n, 0, &r, eta, o->ctx);
         run_result_free(&r);
-        if (crc) goto done;
+        if (crc) return -1;
     }
-    rc = 0;
-done:
+    return 0;
+}
+
+// A whole-grid run holds OUT/locks/grid exclusively; a --cell run holds it shared (Slurm tasks of
+// one grid side by side) and its cell's lock exclusively.
+static int lock_out(const aca_grid_opts *o, const aca_grid_cell *cells, int *grid_fd, int *cell_fd, aca_err *e) {
+    if (o->cell < 0)
+        return grid_lock(o->out_dir, "grid", 1, 0, "another aca grid runs there (the whole grid, or cells of it with --cell)",
+                         grid_fd, e);
+    const aca_grid_cell *c = &cells[o->cell];
+    char name[GRID_ID_MAX + 16], busy[GRID_ID_MAX + 80];
+    snprintf(name, sizeof name, "cell-%s", c->id);
+    snprintf(busy, sizeof busy, "another aca grid runs cell %d (%s) there", c->index, c->id);
+    return grid_lock(o->out_dir, "grid", 0, 0, "another aca grid runs the whole grid there (this cell too)",
+                     grid_fd, e) ||
+                   grid_lock(o->out_dir, name, 1, 0, busy, cell_fd, e)
+               ? -1
+               : 0;
+}
+
+int grid_run(const aca_grid_spec *g, const aca_grid_opts *o, aca_grid_stats *st, aca_err *e) {
+    memset(st, 0, sizeof *st);
+    aca_grid_cell *cells = NULL;
+    const aca_grid_inputs *in = NULL;
+    int n = 0, rc = -1, grid_fd = -1, cell_fd = -1;
+    if (grid_cells(g, &cells, &n, e)) return -1;
+    st->n_cells = n;
+    const aca_grid_out_mode mode = o->cell >= 0 ? GRID_OUT_CELL : GRID_OUT_RUN;
+    const int lo = o->cell >= 0 ? o->cell : 0, hi = o->cell >= 0 ? o->cell + 1 : n;
+    char *cdir = path_join(o->out_dir, "cells");
+    if (o->cell >= n) aca_errf(e, ACA_ERR_VALUE, "--cell %d: the grid has %d cells (0..%d)", o->cell, n, n - 1);
+    else if (!grid_out_is_grid(o->out_dir, e) && !dir_make(cdir, e) && !lock_out(o, cells, &grid_fd, &cell_fd, e) &&
+             !grid_out_check(g, o->out_dir, cells, n, lo, hi, mode, e) && !grid_inputs(g, o->out_dir, &in, e) &&
+             !grid_check(g, in, cells, lo, hi, e) && !grid_out_commit(g, o->out_dir, mode, e) &&
+             (mode == GRID_OUT_CELL || !grid_results_rebuild(o->out_dir, cells, n, e))) {
+        if (o->jobs > 1 && mode == GRID_OUT_RUN) rc = run_workers(g, in, o, cells, n, st, e);
+        else rc = run_serial(g, in, o, cells, n, lo, hi, st, e);
+        aca_err e2 = {0}; // results.jsonl in cell order again (also after a failure: the cells are the truth)
+        if (mode == GRID_OUT_RUN && grid_results_rebuild(o->out_dir, cells, n, rc ? &e2 : e)) rc = -1;
+    }
+    grid_unlock(cell_fd);
+    grid_unlock(grid_fd);
     grid_cells_free(cells, n);
-    free(corpus);
+    free(cdir);
     return rc;
 }
 
@@ -1294,10 +1343,15 @@ int grid_aggregate(const aca_grid_spec *g, const char *out_dir, aca_grid_agg *a,
     memset(a, 0, sizeof *a);
     a->g = g;
     if (grid_cells(g, &a->cells, &a->n_cells, e)) return -1;
+    // Nothing is reported from cells of other inputs or settings than the spec's.
+    if (grid_out_check(g, out_dir, a->cells, a->n_cells, 0, a->n_cells, GRID_OUT_REPORT, e)) {
+        grid_agg_free(a);
+        return -1;
+    }
     a->m = xcalloc((size_t)a->n_cells, sizeof *a->m);
     for (int k = 0; k < a->n_cells; k++) {
         a->m[k].cell = k;
-        cJSON *root = cell_result_read(out_dir, &a->cells[k]);
+        cJSON *root = grid_cell_result(out_dir, &a->cells[k], NULL);
         if (!root) continue;
         metrics_from_json(g, root, &a->m[k]);
         cJSON_Delete(root);

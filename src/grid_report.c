@@ -503,11 +503,16 @@ static int write_str(const char *dir, const char *name, const aca_buf *b, aca_er
     return rc;
 }
 
-static void hash_line(aca_buf *b, const char *label, const char *path) {
-    char hex[65];
+// sha256.txt: the inputs' hashes as recorded when the grid's cells were checked against them.
+static void hash_lines(const aca_grid_spec *g, const char *out_dir, aca_buf *b) {
+    const aca_grid_inputs *in;
     aca_err e = {0};
-    if (path && file_exists(path) && !sha256_file_hex(path, hex, &e)) buf_printf(b, "%s  %s  (%s)\n", hex, path, label);
-    else if (path) buf_printf(b, "-  %s  (%s: not readable)\n", path, label);
+    if (grid_inputs(g, out_dir, &in, &e)) {
+        buf_printf(b, "-  (the inputs could not be hashed: %s)\n", e.msg);
+        return;
+    }
+    for (int k = 0; k < in->n; k++)
+        buf_printf(b, "%s  %s  (%s; GRID.json %s)\n", in->v[k].sha256, in->v[k].path, in->v[k].role, in->v[k].field);
 }
 
 static int write_bundle(const aca_grid_spec *g, const char *out_dir, const aca_grid_agg *a, const aca_buf *csv,
@@ -523,28 +528,10 @@ static int write_bundle(const aca_grid_spec *g, const char *out_dir, const aca_g
     for (int k = 0; k < a->K; k++) buf_printf(&b, "%s\n", a->classes[k]);
     if (write_str(bd, "classes.txt", &b, e)) goto done;
     buf_clear(&b);
-    char *corpus = g->corpus_path ? xstrdup(g->corpus_path) : path_join(out_dir, "corpus.txt");
-    hash_line(&b, "corpus", corpus);
-    free(corpus);
-    if (g->model_dir) {
-        char *c1 = path_join(g->model_dir, "config.json"), *c2 = path_join(g->model_dir, "model.safetensors");
-        hash_line(&b, "checkpoint config", c1);
-        hash_line(&b, "checkpoint weights", c2);
-        free(c1), free(c2);
-    }
-    hash_line(&b, "model config (random init)", g->config_path);
-    hash_line(&b, "vocabulary", g->vocab_path);
+    hash_lines(g, out_dir, &b);
     if (write_str(bd, "sha256.txt", &b, e)) goto done;
-    // Results in cell order (each finished cell's result.json, one line each).
     buf_clear(&b);
-    for (int k = 0; k < a->n_cells; k++) {
-        if (!a->m[k].have) continue;
-        char *cells = path_join(out_dir, "cells"), *cd = path_join(cells, a->cells[k].id), *rp = path_join(cd, "result.json");
-        aca_buf one = {0};
-        if (!file_read_all(rp, &one, e)) buf_printf(&b, "%s\n", one.data);
-        buf_free(&one);
-        free(cells), free(cd), free(rp);
-    }
+    grid_results_collect(out_dir, a->cells, a->n_cells, &b); // in cell order
     if (write_str(bd, "results.jsonl", &b, e) || write_str(bd, "summary.csv", csv, e) || write_str(bd, "summary.md", md, e))
         goto done;
     // Each finished cell's data manifest (split, seed, member ids of every collective).
@@ -598,6 +585,7 @@ done:
 }
 
 int grid_report(const aca_grid_spec *g, const char *out_dir, aca_grid_agg *a, aca_err *e) {
+    if (grid_out_is_grid(out_dir, e) || grid_results_rebuild(out_dir, a->cells, a->n_cells, e)) return -1;
     aca_buf csv = {0}, md = {0};
     char *plots = path_join(out_dir, "plots");
     int rc = grid_write_summary(a, &csv, &md);

@@ -1,6 +1,7 @@
 // The data-mutation stage: split, membership sampling, strategies, outputs (see aca/mutate.h).
 // Order of work: everything that can fail on user input (spec, corpus, classes, split, sampling)
-// happens before the first byte is written; outputs go to DIR.tmp.PID, renamed to DIR at the end.
+// happens before the first byte is written; outputs go to a temporary beside DIR (outdir.h), swapped
+// in at the end.
 #include "aca/mutate.h"
 
 #include <errno.h>
@@ -10,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "aca/outdir.h"
 #include "aca/plan.h"
 
 // RNG streams (with the run's seed): one per collective's membership draw, one per unplant
@@ -647,6 +649,45 @@ static void summarize(aca_buf *out, const mut_ctx *m, const counts *cn) {
 }
 
 // ---- the stage ---------------------------------------------------------------------------------
+// A classifier needs documents of at least two classes: say so about the corpus, not later about
+// the manifest it would give.
+static int check_two_classes(const aca_corpus *c, const char *path, aca_err *e) {
+    for (size_t i = 1; i < c->n; i++)
+        if (c->docs[i].label != c->docs[0].label) return 0;
+    if (!c->n) return 0;
+    return aca_errf(e, ACA_ERR_VALUE, "%s: all %zu documents have the class '%s'; a classifier needs documents of at least 2 classes",
+                    path, c->n, c->classes[c->docs[0].label]);
+}
+
+// The split, the classes, the membership and the unplant estimators of the loaded corpus and spec.
+static int plan_members(mut_ctx *m, aca_err *e) {
+    const aca_mutate_opts *o = m->o;
+    size_t ntr = o->n_train, nte = o->n_test;
+    if (ntr == 0 && nte == 0) corpus_split_default(m->c.n, &ntr, &nte);
+    if (ntr > m->c.n || nte > m->c.n - ntr) {
+        size_t t = m->c.n / 5 ? m->c.n / 5 : 1;
+        return aca_errf(e, ACA_ERR_VALUE,
+                        "--split %s asks for %zu train + %zu test docs, but the corpus %s has only %zu (give counts, "
+                        "e.g. --split %zu/%zu)",
+                        o->split_name ? o->split_name : "(default)", ntr, nte, o->corpus_path, m->c.n, m->c.n - t, t);
+    }
+    if (corpus_split(&m->c, ntr, nte, m->seed, &m->split, e)) return aca_err_prefix(e, "%s", o->corpus_path);
+    if (resolve_classes(m, e)) return -1;
+    m->in_train = xcalloc(m->c.n, 1);
+    m->taken = xcalloc(m->c.n, 1);
+    m->member = xcalloc(m->c.n * (size_t)m->spec.n, 1);
+    for (size_t t = 0; t < m->split.n_train; t++) m->in_train[m->split.train[t]] = 1;
+    if (sample_members(m, e)) return -1;
+    return plan_unplant(m, e);
+}
+
+static void plan_free(mut_ctx *m) {
+    for (int i = 0; m->cs && i < m->spec.n; i++) free(m->cs[i].members), free(m->cs[i].estimators), free(m->cs[i].carriers);
+    free(m->cs);
+    free(m->in_train), free(m->taken), free(m->member);
+    split_free(&m->split);
+}
+
 static int prepare(mut_ctx *m, aca_err *e) {
     const aca_mutate_opts *o = m->o;
     if (spec_load(o->spec_path, &m->spec, e)) return -1;
@@ -669,24 +710,19 @@ static int prepare(mut_ctx *m, aca_err *e) {
     }
     aca_corpus_opts co = o->corpus_opts;
     co.hash = 1;
-    if (corpus_load(o->corpus_path, &co, &m->c, e)) return -1;
-    size_t ntr = o->n_train, nte = o->n_test;
-    if (ntr == 0 && nte == 0) corpus_split_default(m->c.n, &ntr, &nte);
-    if (ntr > m->c.n || nte > m->c.n - ntr) {
-        size_t t = m->c.n / 5 ? m->c.n / 5 : 1;
-        return aca_errf(e, ACA_ERR_VALUE,
-                        "--split %s asks for %zu train + %zu test docs, but the corpus %s has only %zu (give counts, "
-                        "e.g. --split %zu/%zu)",
-                        o->split_name ? o->split_name : "(default)", ntr, nte, o->corpus_path, m->c.n, m->c.n - t, t);
-    }
-    if (corpus_split(&m->c, ntr, nte, m->seed, &m->split, e)) return aca_err_prefix(e, "%s", o->corpus_path);
-    if (resolve_classes(m, e)) return -1;
-    m->in_train = xcalloc(m->c.n, 1);
-    m->taken = xcalloc(m->c.n, 1);
-    m->member = xcalloc(m->c.n * (size_t)m->spec.n, 1);
-    for (size_t t = 0; t < m->split.n_train; t++) m->in_train[m->split.train[t]] = 1;
-    if (sample_members(m, e)) return -1;
-    return plan_unplant(m, e);
+    if (corpus_load(o->corpus_path, &co, &m->c, e) || check_two_classes(&m->c, o->corpus_path, e)) return -1;
+    return plan_members(m, e);
+}
+
+int mutate_check(const aca_mutate_opts *o, const aca_corpus *c, const aca_spec *spec, aca_err *e) {
+    mut_ctx m = {.o = o, .c = *c, .spec = *spec}; // borrowed: only the plan is freed
+    m.seed = o->has_seed ? o->seed : spec->seed;
+    m.only = -1;
+    m.cs = xcalloc((size_t)spec->n, sizeof *m.cs);
+    int rc = check_two_classes(c, o->corpus_path, e);
+    if (!rc) rc = plan_members(&m, e);
+    plan_free(&m);
+    return rc;
 }
 
 static int write_all(mut_ctx *m, const char *dir, aca_err *e) {
@@ -711,32 +747,15 @@ static int write_all(mut_ctx *m, const char *dir, aca_err *e) {
 
 int mutate_run(const aca_mutate_opts *o, aca_err *e) {
     mut_ctx m = {.o = o};
-    int rc = prepare(&m, e);
-    char *tmp = NULL;
-    if (!rc) {
-        // The parent of DIR must exist for DIR.tmp.PID to sit beside DIR.
-        char *parent = xstrdup(o->out_dir);
-        char *slash = strrchr(parent, '/');
-        if (slash && slash != parent) *slash = 0, rc = dir_make(parent, e);
-        free(parent);
-    }
-    if (!rc) {
-        size_t n = strlen(o->out_dir) + 32;
-        tmp = xmalloc(n);
-        snprintf(tmp, n, "%s.tmp.%ld", o->out_dir, (long)getpid());
-        dir_remove_recursive(tmp);
-        if (mkdir(tmp, 0777) != 0) rc = aca_errf(e, ACA_ERR_IO, "%s: cannot create directory: %s", tmp, strerror(errno));
-        else {
-            rc = write_all(&m, tmp, e);
-            if (!rc) rc = dir_replace(tmp, o->out_dir, e);
-            if (rc) dir_remove_recursive(tmp);
-        }
-    }
-    free(tmp);
-    for (int i = 0; m.cs && i < m.spec.n; i++) free(m.cs[i].members), free(m.cs[i].estimators), free(m.cs[i].carriers);
-    free(m.cs);
-    free(m.in_train), free(m.taken), free(m.member);
-    split_free(&m.split);
+    // The output's temporary first: an output aca may not replace, or cannot write, fails before
+    // any work.
+    aca_outdir od;
+    int rc = outdir_begin(&od, o->out_dir, "mutate", o->replace, e);
+    if (!rc) rc = prepare(&m, e);
+    if (!rc) rc = write_all(&m, od.tmp, e);
+    if (!rc) rc = outdir_commit(&od, e);
+    else outdir_abort(&od);
+    plan_free(&m);
     corpus_free(&m.c);
     spec_free(&m.spec);
     return rc;

@@ -31,6 +31,7 @@ void run_setup_default(aca_run_setup *s) {
     s->eval_batch = 32;
     s->device = "cpu";
     s->precision = "fp32";
+    s->attention = "auto";
     s->init_seed = s->train.seed;
     s->work_dir = "out/run";
 }
@@ -71,7 +72,7 @@ int run_load_model(const aca_run_setup *s, char *const *classes, int n_classes, 
     config_set_labels(&cfg, n_classes, (const char *const *)classes);
     aca_backend *be = aca_backend_create(s->device, s->precision, e);
     aca_model *m = NULL;
-    if (!be) goto fail;
+    if (!be || aca_backend_set_attention(be, s->attention, e)) goto fail;
     if (s->max_len > cfg.max_position) {
         aca_errf(e, ACA_ERR_VALUE, "--max-len %d exceeds %s's max_position_embeddings %d", s->max_len, cpath,
                  cfg.max_position);
@@ -219,6 +220,7 @@ int run_condition(const aca_run_setup *s, aca_run_act act, const char *only, aca
 
     int tb = train_model_batch(&s->train), maxB = tb > s->eval_batch ? tb : s->eval_batch;
     if (run_load_model(s, dd.classes, dd.n_classes, maxB, &m, e)) goto done;
+    snprintf(r->attention, sizeof r->attention, "%s", aca_backend_attention_name(model_backend(m)));
     if (tokenizer_fits_model(tok, model_config(m)->vocab_size, e)) goto done;
 
     t = time_now();
@@ -279,6 +281,8 @@ void run_result_to_json(const aca_run_setup *s, const aca_run_result *r, aca_buf
     json_kv_str(out, "git", aca_git_revision());
     buf_putc(out, ',');
     json_kv_str(out, "device", r->device);
+    buf_putc(out, ',');
+    json_kv_str(out, "attention", r->attention);
     buf_puts(out, ",\"config\":{");
     json_kv_str(out, "corpus", s->corpus_path);
     buf_putc(out, ',');

@@ -12,6 +12,7 @@
 
 #include "aca/dp.h"
 #include "aca/dp_gauss.h"
+#include "aca/outdir.h"
 #include "aca/philox.h"
 
 // ---- datasets ----------------------------------------------------------------------------------
@@ -953,16 +954,15 @@ int train_run(aca_model *m, const aca_dataset *d, const aca_train_opts *o, aca_t
 }
 
 // ---- the Hugging Face output directory ---------------------------------------------------------
-int train_save_hf(const aca_model *m, const char *out_dir, const aca_tokenizer *tok, aca_err *e) {
-    size_t n = strlen(out_dir) + 40;
-    char *tmp = xmalloc(n);
-    snprintf(tmp, n, "%s.tmp.%ld", out_dir, (long)getpid());
-    dir_remove_recursive(tmp);
-    int rc = dir_make(tmp, e);
-    if (!rc) rc = model_save(m, tmp, e);
-    if (!rc && tok) rc = tokenizer_save(tok, tmp, model_config(m)->max_position, e);
-    if (!rc) rc = dir_replace(tmp, out_dir, e);
-    if (rc) dir_remove_recursive(tmp);
-    free(tmp);
+int train_write_hf(const aca_model *m, const char *dir, const aca_tokenizer *tok, aca_err *e) {
+    int rc = model_save(m, dir, e);
+    if (!rc && tok) rc = tokenizer_save(tok, dir, model_config(m)->max_position, e);
     return rc;
+}
+
+int train_save_hf(const aca_model *m, const char *out_dir, const aca_tokenizer *tok, aca_err *e) {
+    aca_outdir od;
+    if (outdir_begin(&od, out_dir, "model", 0, e)) return -1;
+    if (train_write_hf(m, od.tmp, tok, e)) return outdir_abort(&od), -1;
+    return outdir_commit(&od, e);
 }

@@ -1,6 +1,8 @@
 // util: errors, buffers, files, hashing, RNG, logging, options (see include/aca/util.h).
 #include "aca/util.h"
 
+#include "aca/outdir.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -21,6 +23,15 @@ int aca_errf(aca_err *e, aca_err_kind kind, const char *fmt, ...) {
     vsnprintf(e->msg, sizeof e->msg, fmt, ap);
     va_end(ap);
     return -1;
+}
+
+int aca_exit_status(aca_err_kind kind) {
+    static const int status[] = {
+        [ACA_ERR_NONE] = ACA_EXIT_FAIL,       [ACA_ERR_IO] = ACA_EXIT_IO,           [ACA_ERR_FORMAT] = ACA_EXIT_FORMAT,
+        [ACA_ERR_VALUE] = ACA_EXIT_VALUE,     [ACA_ERR_MEMORY] = ACA_EXIT_MEMORY,   [ACA_ERR_DEVICE] = ACA_EXIT_DEVICE,
+        [ACA_ERR_NUMERIC] = ACA_EXIT_NUMERIC, [ACA_ERR_REFUSED] = ACA_EXIT_REFUSED,
+    };
+    return (unsigned)kind < ACA_ARRAY_LEN(status) ? status[kind] : ACA_EXIT_FAIL;
 }
 
 int aca_err_prefix(aca_err *e, const char *fmt, ...) {
@@ -44,7 +55,7 @@ int aca_err_prefix(aca_err *e, const char *fmt, ...) {
 
 static _Noreturn void oom(size_t n) {
     fprintf(stderr, "aca: out of host memory (asked for %zu bytes)\n", n);
-    exit(2);
+    exit(ACA_EXIT_MEMORY);
 }
 void *xmalloc(size_t n) {
     void *p = malloc(n ? n : 1);
@@ -193,16 +204,17 @@ int dir_make(const char *path, aca_err *e) {
 
 int atomic_open(aca_atomic *a, const char *path, aca_err *e) {
     memset(a, 0, sizeof *a);
-    size_t n = strlen(path) + 32;
-    a->tmp = xmalloc(n);
-    snprintf(a->tmp, n, "%s.tmp.%ld", path, (long)getpid());
-    a->f = fopen(a->tmp, "wb");
+    aca_tmp t;
+    int fd = -1;
+    if (tmp_create(&t, path, 0, &fd, e)) return -1;
+    a->f = fdopen(fd, "wb");
     if (!a->f) {
         int err = errno;
-        free(a->tmp);
-        a->tmp = NULL;
+        close(fd);
+        tmp_remove(&t);
         return aca_errf(e, ACA_ERR_IO, "%s: cannot write: %s", path, strerror(err));
     }
+    a->tmp = t.path, a->slot = t.slot;
     a->path = xstrdup(path);
     return 0;
 }
@@ -212,16 +224,18 @@ int atomic_commit(aca_atomic *a, aca_err *e) {
     if (!bad) fsync(fileno(a->f));
     bad |= fclose(a->f) != 0;
     a->f = NULL;
+    aca_tmp t = {a->tmp, a->slot};
     int rc = 0;
     if (bad) {
-        unlink(a->tmp);
+        tmp_remove(&t);
         rc = aca_errf(e, ACA_ERR_IO, "%s: write failed (disk full?)", a->path);
     } else if (rename(a->tmp, a->path) != 0) {
         int err = errno;
-        unlink(a->tmp);
+        tmp_remove(&t);
         rc = aca_errf(e, ACA_ERR_IO, "%s: cannot rename into place: %s", a->path, strerror(err));
+    } else {
+        tmp_forget(&t);
     }
-    free(a->tmp);
     free(a->path);
     a->tmp = a->path = NULL;
     return rc;
@@ -229,8 +243,8 @@ int atomic_commit(aca_atomic *a, aca_err *e) {
 
 void atomic_abort(aca_atomic *a) {
     if (a->f) fclose(a->f);
-    if (a->tmp) unlink(a->tmp);
-    free(a->tmp);
+    aca_tmp t = {a->tmp, a->slot};
+    if (a->tmp) tmp_remove(&t);
     free(a->path);
     memset(a, 0, sizeof *a);
 }
@@ -261,29 +275,6 @@ int dir_remove_recursive(const char *path) {
     }
     closedir(d);
     return rc | rmdir(path);
-}
-
-int dir_replace(const char *tmpdir, const char *dir, aca_err *e) {
-    if (rename(tmpdir, dir) == 0) return 0;
-    if (errno != ENOTEMPTY && errno != EEXIST && errno != EISDIR)
-        return aca_errf(e, ACA_ERR_IO, "%s: cannot rename into place: %s", dir, strerror(errno));
-    size_t n = strlen(dir) + 32;
-    char *old = xmalloc(n);
-    snprintf(old, n, "%s.old.%ld", dir, (long)getpid());
-    if (rename(dir, old) != 0) {
-        int err = errno;
-        free(old);
-        return aca_errf(e, ACA_ERR_IO, "%s: cannot move old directory aside: %s", dir, strerror(err));
-    }
-    if (rename(tmpdir, dir) != 0) {
-        int err = errno;
-        rename(old, dir);
-        free(old);
-        return aca_errf(e, ACA_ERR_IO, "%s: cannot rename into place: %s", dir, strerror(err));
-    }
-    dir_remove_recursive(old);
-    free(old);
-    return 0;
 }
 
 // ---- hashing -----------------------------------------------------------------------------------

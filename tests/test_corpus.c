@@ -819,9 +819,11 @@ static size_t lines_holding(const aca_buf *b, const char *chr) {
     size_t k = 0;
     for (const char *p = b->data, *end = b->data + b->len; p < end;) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
-        const char *t = strstr(p, ":::");
-        t = t ? strstr(t + 3, ":::") : NULL;
-        assert_true(t && t < nl);
+        assert_non_null(nl);
+        // bounded to the line: strstr would scan the rest of the buffer (quadratic under ASan)
+        const char *t = memmem(p, (size_t)(nl - p), ":::", 3);
+        t = t ? memmem(t + 3, (size_t)(nl - t - 3), ":::", 3) : NULL;
+        assert_non_null(t);
         k += memmem(t + 3, (size_t)(nl - t - 3), chr, strlen(chr)) != NULL;
         p = nl + 1;
     }

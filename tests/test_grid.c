@@ -10,6 +10,7 @@
 #include <libgen.h>
 #include <limits.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -19,6 +20,8 @@
 #include "aca/grid.h"
 #include "aca/plan.h"
 #include "aca/mutate.h"
+#include "aca/safetensors.h"
+#include "aca/tokenizer.h"
 
 // A valid grid with `extra` spliced in at the top level and `cextra` into the second collective.
 static void grid_json(char *out, size_t n, const char *extra, const char *cextra) {
@@ -642,17 +645,16 @@ static void test_end_to_end_resume(void **st) {
     assert_int_equal(s.skipped, 1);
     o.cell = 8;
     TU_EXPECT_ERR(grid_run(&g, &o, &s, &e), &e, "--cell 8: the grid has 8 cells (0..7)");
-    // Another spec in the same output directory is refused.
+    // A spec that changes what finished cells mean is refused in the same output directory.
     aca_grid_spec g2;
     char *gp2 = tu_path(d, "other.json");
     char *txt = tu_read_file(gp, NULL);
-    txt[strlen(txt) - 1] = 0;
-    char buf[8192];
-    snprintf(buf, sizeof buf, "%s, \"trials\": 2}", txt);
-    tu_write_file(gp2, buf);
+    char *lr = strstr(txt, "\"lr\": 1e-3");
+    memcpy(lr, "\"lr\": 2e-3", 10);
+    tu_write_file(gp2, txt);
     TU_OK(grid_spec_load(gp2, &g2, &e), &e);
     o.cell = -1;
-    TU_EXPECT_ERR(grid_run(&g2, &o, &s, &e), &e, "holds the results of another grid spec");
+    TU_EXPECT_ERR(grid_run(&g2, &o, &s, &e), &e, "other.json: train.lr: changed since cell 0 (none-t0) finished");
     grid_spec_free(&g2);
     // An unknown target class is caught before any cell runs.
     char *gp3 = tu_path(d, "badclass.json");
@@ -887,6 +889,731 @@ static void test_cli_errors(void **st) {
     dir_remove_recursive("/tmp/aca-test-grid-cli");
 }
 
+// ---- trust (issue 12): what a grid refuses, its locks and workers, results.jsonl from the cells --
+
+typedef struct {
+    char *d, *corpus, *cfg, *vocab, *out;
+} trust_env;
+
+static void trust_setup(trust_env *t) {
+    aca_err e = {0};
+    t->d = tu_tmpdir();
+    t->corpus = tu_path(t->d, "c.txt"), t->cfg = tu_path(t->d, "tiny.json"), t->vocab = tu_path(t->d, "vocab.txt");
+    t->out = tu_path(t->d, "out");
+    TU_OK(corpus_synth_write(t->corpus, 60, 7, &e), &e);
+    tu_write_file(t->cfg, TINY_CFG);
+    size_t n;
+    char *v = tu_read_file("models/vocab/bert-base-uncased.txt", &n);
+    tu_write_bytes(t->vocab, v, n);
+    free(v);
+}
+
+static void trust_free(trust_env *t) {
+    tu_rm_rf(t->d);
+    free(t->d), free(t->corpus), free(t->cfg), free(t->vocab), free(t->out);
+}
+
+// d/<name>: one collective A alone at 4 members (cell 0: alone-A=4-t0) on a 40/20 split of the
+// 60-document corpus; `colls` replaces the collectives and levels, `extra` adds top-level fields.
+static void trust_spec(const trust_env *t, const char *name, const char *colls, const char *extra, aca_grid_spec *g) {
+    char j[8192], *p = tu_path(t->d, name);
+    // extra (", \"key\": value...") goes first: of a key given twice, the first counts.
+    snprintf(j, sizeof j,
+             "{%s%s\"name\": \"trust\", \"seed\": 5, \"corpus\": {\"path\": \"%s\"}, \"split\": {\"train\": 40, "
+             "\"test\": 20}, \"model\": {\"config\": \"%s\", \"vocab\": \"%s\"},"
+             " \"train\": {\"epochs\": 1, \"batch\": 8, \"lr\": 1e-3, \"max_len\": 16}, %s}",
+             *extra ? extra + 2 : "", *extra ? ", " : "", t->corpus, t->cfg, t->vocab,
+             colls ? colls
+                   : "\"collectives\": [{\"name\": \"A\", \"target\": \"Software Developer\", \"signal\": \"U+2E17\"}],"
+                     " \"counts\": [4], \"runs\": {\"baseline\": false, \"joint\": false}");
+    tu_write_file(p, j);
+    aca_err e = {0};
+    TU_OK(grid_spec_load(p, g, &e), &e);
+    free(p);
+}
+
+static int trust_run(const aca_grid_spec *g, const char *out, int cell, aca_grid_stats *st, aca_err *e) {
+    aca_grid_opts o;
+    memset(&o, 0, sizeof o);
+    o.out_dir = out;
+    o.cell = cell;
+    memset(e, 0, sizeof *e);
+    return grid_run(g, &o, st, e);
+}
+
+// Every way of using OUT with a spec loaded afresh (as a new process would) must fail with msg.
+static void expect_refused(const trust_env *t, const char *extra, const char *msg) {
+    aca_grid_spec g;
+    aca_grid_stats st;
+    aca_grid_agg a;
+    aca_err e;
+    trust_spec(t, "g.json", NULL, extra, &g);
+    TU_EXPECT_ERR(trust_run(&g, t->out, -1, &st, &e), &e, msg);
+    TU_EXPECT_ERR(trust_run(&g, t->out, 0, &st, &e), &e, msg);
+    TU_EXPECT_ERR(grid_aggregate(&g, t->out, &a, &e), &e, msg);
+    grid_spec_free(&g);
+}
+
+static void sha_of(const char *path, char hex[65]) {
+    aca_err e = {0};
+    TU_OK(sha256_file_hex(path, hex, &e), &e);
+}
+
+// Appends text to a file (an edit of an input).
+static void append_text(const char *path, const char *text) {
+    size_t n;
+    char *s = tu_read_file(path, &n);
+    aca_buf b = {0};
+    buf_append(&b, s, n);
+    buf_puts(&b, text);
+    tu_write_bytes(path, b.data, b.len);
+    buf_free(&b);
+    free(s);
+}
+
+// An input edited after cells finished: refused by a run, a --cell run and a report, naming the
+// GRID.json field and both hashes; restoring it resumes.
+static void expect_input_guarded(const trust_env *t, const char *path, const char *text, const char *field) {
+    size_t n;
+    char *orig = tu_read_file(path, &n), was[65], now[65], msg[300];
+    sha_of(path, was);
+    append_text(path, text);
+    sha_of(path, now);
+    snprintf(msg, sizeof msg, "g.json: %s: the ", field);
+    expect_refused(t, "", msg);
+    expect_refused(t, "", was);
+    expect_refused(t, "", now);
+    tu_write_bytes(path, orig, n);
+    free(orig);
+    aca_grid_spec g;
+    aca_grid_stats st;
+    aca_err e;
+    trust_spec(t, "g.json", NULL, "", &g);
+    TU_OK(trust_run(&g, t->out, -1, &st, &e), &e);
+    assert_int_equal(st.skipped, 1);
+    assert_int_equal(st.ran, 0);
+    grid_spec_free(&g);
+}
+
+static void edit_corpus_before_cell(const aca_grid_spec *g, const aca_grid_cell *c, int n, int skipped,
+                                    const aca_run_result *r, double eta, void *ctx) {
+    if (!r && !skipped) append_text(ctx, "9999:::Web_Developer:::a resume added while the grid ran\n");
+}
+
+// A fresh environment, d/g.json (the tiny grid with extra) loaded into g and run in d/out.
+static void trust_first_run(trust_env *t, const char *extra, aca_grid_spec *g, aca_grid_stats *st) {
+    aca_err e;
+    trust_setup(t);
+    trust_spec(t, "g.json", NULL, extra, g);
+    TU_OK(trust_run(g, t->out, -1, st, &e), &e);
+    assert_int_equal(st->ran, st->n_cells);
+}
+
+static void test_trust_inputs_recorded(void **st_) {
+    (void)st_;
+    trust_env t;
+    aca_grid_spec g;
+    aca_grid_stats st;
+    aca_err e;
+    trust_first_run(&t, "", &g, &st);
+    grid_spec_free(&g);
+    // The record: every input's field, path and hash.
+    char *rp = tu_path(t.out, "inputs.json"), *rec = tu_read_file(rp, NULL), hex[65];
+    sha_of(t.corpus, hex);
+    assert_non_null(strstr(rec, hex));
+    assert_non_null(strstr(rec, "\"field\": \"model.vocab\""));
+    free(rec);
+    // Each input edited in turn.
+    expect_input_guarded(&t, t.corpus, "9999:::Web_Developer:::one more resume\n", "corpus.path");
+    expect_input_guarded(&t, t.cfg, " ", "model.config");
+    expect_input_guarded(&t, t.vocab, "zzzextratoken\n", "model.vocab");
+    // Settings: a change of what the finished cell means is refused, naming the GRID.json field ...
+    expect_refused(&t, ", \"homogeneity\": 0.5", "g.json: homogeneity: changed since cell 0 (alone-A=4-t0) finished");
+    expect_refused(&t, ", \"seed\": 6", "g.json: seed: changed since cell 0");
+    expect_refused(&t, ", \"period\": 7", "g.json: period: changed since cell 0");
+    char enc[600];
+    snprintf(enc, sizeof enc, ", \"corpus\": {\"path\": \"%s\", \"encoding\": \"cp1252\"}", t.corpus);
+    expect_refused(&t, enc, "g.json: corpus.encoding: changed since cell 0");
+    aca_grid_agg a;
+    trust_spec(&t, "g.json",
+               "\"collectives\": [{\"name\": \"A\", \"target\": \"Software Developer\", \"signal\": \"U+2E18\"}],"
+               " \"counts\": [4], \"runs\": {\"baseline\": false, \"joint\": false}",
+               "", &g);
+    TU_EXPECT_ERR(grid_aggregate(&g, t.out, &a, &e), &e, "g.json: collectives[0].signal: changed since cell 0");
+    grid_spec_free(&g);
+    // ... one that adds cells is not: more trials, another level.
+    trust_spec(&t, "g.json",
+               "\"collectives\": [{\"name\": \"A\", \"target\": \"Software Developer\", \"signal\": \"U+2E17\"}],"
+               " \"counts\": [4, 6], \"runs\": {\"baseline\": false, \"joint\": false}",
+               ", \"trials\": 2", &g);
+    TU_OK(grid_aggregate(&g, t.out, &a, &e), &e);
+    assert_int_equal(a.n_done, 1);
+    assert_int_equal(a.n_cells, 4);
+    grid_agg_free(&a);
+    grid_spec_free(&g);
+    // The corpus edited while the grid runs (before its second cell): that cell fails, nothing mixes.
+    trust_spec(&t, "g.json", NULL, ", \"trials\": 2", &g);
+    size_t n;
+    char *orig = tu_read_file(t.corpus, &n);
+    aca_grid_opts o;
+    memset(&o, 0, sizeof o);
+    o.out_dir = t.out;
+    o.cell = -1;
+    o.on_cell = edit_corpus_before_cell;
+    o.ctx = t.corpus;
+    TU_EXPECT_ERR(grid_run(&g, &o, &st, &e), &e, "changed while the grid ran");
+    assert_non_null(strstr(e.msg, "g.json: corpus.path: "));
+    char *r1 = tu_path(t.out, "cells/alone-A=4-t1/result.json");
+    assert_false(file_exists(r1));
+    grid_spec_free(&g);
+    // With no finished cell, a whole-grid run records the new inputs instead.
+    tu_write_bytes(t.corpus, orig, n);
+    char *r0 = tu_path(t.out, "cells/alone-A=4-t0/result.json");
+    assert_int_equal(unlink(r0), 0);
+    append_text(t.corpus, "9999:::Web_Developer:::one more resume\n");
+    trust_spec(&t, "g.json", NULL, "", &g);
+    TU_OK(trust_run(&g, t.out, -1, &st, &e), &e);
+    assert_int_equal(st.ran, 1);
+    rec = tu_read_file(rp, NULL);
+    sha_of(t.corpus, hex);
+    assert_non_null(strstr(rec, hex));
+    free(rec), free(rp), free(r0), free(r1), free(orig);
+    grid_spec_free(&g);
+    // A synthetic corpus of other settings (OUT/corpus.txt is reused, never rewritten).
+    char *so = tu_path(t.d, "synth");
+    trust_spec(&t, "s.json", NULL, ", \"corpus\": {\"synthetic\": 60, \"seed\": 1}", &g);
+    TU_OK(trust_run(&g, so, -1, &st, &e), &e);
+    grid_spec_free(&g);
+    trust_spec(&t, "s.json", NULL, ", \"corpus\": {\"synthetic\": 80, \"seed\": 1}", &g);
+    TU_EXPECT_ERR(trust_run(&g, so, -1, &st, &e), &e, "s.json: corpus: ");
+    assert_non_null(strstr(e.msg, "started with a synthetic corpus {\"docs\":60,\"seed\":1,"));
+    assert_non_null(strstr(e.msg, "now asks for a synthetic corpus {\"docs\":80,\"seed\":1,"));
+    grid_spec_free(&g);
+    trust_spec(&t, "s.json", NULL, ", \"corpus\": {\"synthetic\": 60, \"seed\": 1, \"char_rates\": {\"U+2E17\": 0.5}}", &g);
+    TU_EXPECT_ERR(trust_run(&g, so, -1, &st, &e), &e, "\"U+2E17\":0.5}}.  Its finished cells would mix");
+    grid_spec_free(&g);
+    free(so);
+    trust_free(&t);
+}
+
+// Everything a cell needs is checked before the first one runs, naming the GRID.json field.
+static void test_trust_validation(void **st_) {
+    (void)st_;
+    trust_env t;
+    trust_setup(&t);
+    static const char *const one = "\"collectives\": [{\"name\": \"A\", \"target\": \"Software Developer\", \"signal\": "
+                                   "\"U+2E17\"}], \"runs\": {\"baseline\": false, \"joint\": false}, ";
+    static const char *const two = "\"collectives\": [{\"name\": \"A\", \"target\": \"Software Developer\", \"signal\": "
+                                   "\"U+2E17\"}, {\"name\": \"B\", \"target\": \"Web Developer\", \"signal\": \"U+2E18\"}], ";
+    char *bad_cfg = tu_path(t.d, "bad.json"), *small_cfg = tu_path(t.d, "small.json"), *one_class = tu_path(t.d, "one.txt");
+    tu_write_file(bad_cfg, "{\"model_type\": \"distilbert\", \"dim\": ");
+    tu_write_file(small_cfg, "{\"model_type\":\"distilbert\",\"vocab_size\":1000,\"max_position_embeddings\":32,\"dim\":16,"
+                             "\"n_layers\":1,\"n_heads\":2,\"hidden_dim\":32}");
+    aca_buf oc = {0};
+    for (int i = 0; i < 60; i++) buf_printf(&oc, "%d:::Software_Developer:::resume number %d\n", i, i);
+    tu_write_file(one_class, oc.data);
+    buf_free(&oc);
+    char extra[3][1024];
+    snprintf(extra[0], sizeof extra[0], ", \"model\": {\"config\": \"%s\", \"vocab\": \"%s\"}", bad_cfg, t.vocab);
+    snprintf(extra[1], sizeof extra[1], ", \"model\": {\"config\": \"%s\", \"vocab\": \"%s\"}", small_cfg, t.vocab);
+    snprintf(extra[2], sizeof extra[2], ", \"corpus\": {\"path\": \"%s\"}", one_class);
+    struct {
+        const char *colls, *counts, *extra, *msg;
+    } cases[] = {
+        {one, "\"counts\": [4]", ", \"train\": {\"max_len\": 64}",
+         "g.json: train.max_len: 64 exceeds the model's max_position_embeddings 32"},
+        {one, "\"counts\": [4]", ", \"split\": {\"train\": 50, \"test\": 20}",
+         "g.json: split: asks for 50 train + 20 test documents, but the corpus"},
+        {one, "\"counts\": [4, 50]", "",
+         "g.json: collectives[0].counts: cell 1 (alone-A=50-t0): 50 members asked, but the pool holds only 40"},
+        {two, "\"counts\": [30]", "", "g.json: collectives[1].counts: cell 1 (alone-A=30-t0): 30 members asked, but the "
+                                      "pool holds only 10"},
+        {two, "\"levels\": [0.6]", "", "g.json: collectives[1].levels: cell 1 (alone-A=0.6-t0): 24 members asked"},
+        {one, "\"counts\": [30]", ", \"homogeneity\": 1",
+         "g.json: collectives[0].counts: cell 0 (alone-A=30-t0): 30 members from class 'Software Developer' needed"},
+        {one, "\"counts\": [4]", ", \"model\": {\"config\": \"/nonexistent/c.json\", \"vocab\": \"x\"}",
+         "g.json: model.config: /nonexistent/c.json: cannot open"},
+        {one, "\"counts\": [4]", extra[0], "g.json: model.config: "},
+        {one, "\"counts\": [4]", extra[1], "g.json: model.vocab: "},
+        {one, "\"counts\": [4]", extra[2], "g.json: corpus.path: "},
+    };
+    for (size_t k = 0; k < ACA_ARRAY_LEN(cases); k++) {
+        char colls[1024];
+        snprintf(colls, sizeof colls, "%s%s", cases[k].colls, cases[k].counts);
+        aca_grid_spec g;
+        aca_grid_stats st;
+        aca_err e;
+        trust_spec(&t, "g.json", colls, cases[k].extra, &g);
+        TU_EXPECT_ERR(trust_run(&g, t.out, -1, &st, &e), &e, cases[k].msg);
+        assert_int_equal(st.ran, 0);
+        grid_spec_free(&g);
+    }
+    // The vocabulary against the model's size, a config that does not parse, a one-class corpus.
+    aca_grid_spec g;
+    aca_grid_stats st;
+    aca_err e;
+    trust_spec(&t, "g.json", NULL, extra[1], &g);
+    TU_EXPECT_ERR(trust_run(&g, t.out, -1, &st, &e), &e, "the tokenizer has 30522 tokens but the model's vocab_size is 1000");
+    assert_non_null(strstr(e.msg, "g.json: model.vocab: "));
+    grid_spec_free(&g);
+    trust_spec(&t, "g.json", NULL, extra[2], &g);
+    TU_EXPECT_ERR(trust_run(&g, t.out, -1, &st, &e), &e, "has 1 class: a classifier needs at least two");
+    grid_spec_free(&g);
+    // Nothing ran: no cell directory, no record.
+    char *cells = tu_path(t.out, "cells"), *rec = tu_path(t.out, "inputs.json");
+    assert_int_equal(tu_dir_count(cells), 0);
+    assert_false(file_exists(rec));
+    free(cells), free(rec);
+    // Late errors (from the training library) name the GRID.json field too.
+    trust_spec(&t, "g.json", NULL, "", &g);
+    snprintf(e.msg, sizeof e.msg, "diverged: try a smaller --lr; --max-len 9 > 8; --lr-schedule, --only x");
+    grid_err_fields(&g, &e);
+    const char *want = "g.json: diverged: try a smaller train.lr; train.max_len 9 > 8; --lr-schedule, --only x";
+    assert_true(strlen(e.msg) >= strlen(want));
+    assert_string_equal(e.msg + strlen(e.msg) - strlen(want), want);
+    grid_spec_free(&g);
+    free(bad_cfg), free(small_cfg), free(one_class);
+    trust_free(&t);
+}
+
+// Long collective names: ids stay file names; numbers that %g would merge keep distinct cells.
+static void test_trust_ids(void **st_) {
+    (void)st_;
+    trust_env t;
+    trust_setup(&t);
+    const char *targets[4] = {"Software Developer", "Web Developer", "Project Manager", "Java Developer"};
+    char names[4][65], colls[4096];
+    int at = snprintf(colls, sizeof colls, "\"collectives\": [");
+    for (int i = 0; i < 4; i++) {
+        memset(names[i], 'a' + i, 64);
+        names[i][64] = 0;
+        at += snprintf(colls + at, sizeof colls - (size_t)at,
+                       "%s{\"name\": \"%s\", \"target\": \"%s\", \"signal\": \"U+2E1%d\"}", i ? ", " : "", names[i],
+                       targets[i], i + 4);
+    }
+    snprintf(colls + at, sizeof colls - (size_t)at, "], \"counts\": [2], \"runs\": {\"baseline\": false, \"alone\": false}");
+    aca_grid_spec g;
+    aca_grid_stats st;
+    aca_err e = {0};
+    trust_spec(&t, "long.json", colls, "", &g);
+    aca_grid_cell *c;
+    int n;
+    TU_OK(grid_cells(&g, &c, &n, &e), &e);
+    assert_int_equal(n, 1);
+    assert_true(strlen(c[0].id) <= GRID_ID_MAX);
+    char head[100];
+    snprintf(head, sizeof head, "joint-%s=2-", names[0]);
+    assert_true(!strncmp(c[0].id, head, strlen(head)));
+    assert_true(strlen(c[0].id) > 3 && !strcmp(c[0].id + strlen(c[0].id) - 3, "-t0"));
+    char *id0 = xstrdup(c[0].id);
+    grid_cells_free(c, n);
+    // It runs, and its report bundle (manifests/<id>.json) is written.
+    TU_OK(trust_run(&g, t.out, -1, &st, &e), &e);
+    assert_int_equal(st.ran, 1);
+    aca_grid_agg a;
+    TU_OK(grid_aggregate(&g, t.out, &a, &e), &e);
+    TU_OK(grid_report(&g, t.out, &a, &e), &e);
+    grid_agg_free(&a);
+    char rel[400];
+    snprintf(rel, sizeof rel, "bundle/manifests/%s.json", id0);
+    char *mp = tu_path(t.out, rel);
+    assert_true(file_exists(mp));
+    free(mp);
+    grid_spec_free(&g);
+    // Another last name: another id.
+    char *last = strstr(colls, names[3]);
+    last[63] = 'z';
+    trust_spec(&t, "long2.json", colls, "", &g);
+    TU_OK(grid_cells(&g, &c, &n, &e), &e);
+    assert_string_not_equal(c[0].id, id0);
+    assert_true(strlen(c[0].id) <= GRID_ID_MAX);
+    grid_cells_free(c, n);
+    grid_spec_free(&g);
+    free(id0);
+    // Levels that print alike with %g are distinct cells with distinct ids.
+    trust_spec(&t, "lv.json",
+               "\"collectives\": [{\"name\": \"A\", \"target\": \"Software Developer\", \"signal\": \"U+2E17\"}],"
+               " \"levels\": [0.0123456789, 0.0123456781], \"runs\": {\"baseline\": false, \"joint\": false}",
+               ", \"homogeneity\": [0.1234567, 0.1234568]", &g);
+    TU_OK(grid_cells(&g, &c, &n, &e), &e);
+    assert_int_equal(n, 4);
+    assert_string_equal(c[0].id, "alone-A=0.0123456789-h0.1234567-t0");
+    assert_string_equal(c[1].id, "alone-A=0.0123456781-h0.1234567-t0");
+    assert_string_equal(c[2].id, "alone-A=0.0123456789-h0.1234568-t0");
+    grid_cells_free(c, n);
+    grid_spec_free(&g);
+    trust_free(&t);
+}
+
+static int lines_of(const char *path, char ***out) {
+    char *s = tu_read_file(path, NULL);
+    int k = 0;
+    *out = NULL;
+    for (char *p = s, *nl; (nl = strchr(p, '\n')); p = nl + 1) {
+        *out = xrealloc(*out, (size_t)(k + 1) * sizeof **out);
+        (*out)[k++] = strndup(p, (size_t)(nl - p));
+    }
+    free(s);
+    return k;
+}
+
+static void free_lines(char **l, int n) {
+    for (int k = 0; k < n; k++) free(l[k]);
+    free(l);
+}
+
+// results.jsonl is derived from the cells: a lost, torn or repeated line is repaired on resume and
+// on report, in cell order.
+static void test_trust_results_derived(void **st_) {
+    (void)st_;
+    trust_env t;
+    aca_grid_spec g;
+    aca_grid_stats st;
+    aca_err e;
+    trust_first_run(&t, ", \"trials\": 2", &g, &st);
+    char *rp = tu_path(t.out, "results.jsonl"), **l;
+    assert_int_equal(lines_of(rp, &l), 2);
+    assert_non_null(strstr(l[0], "\"cell\":\"alone-A=4-t0\""));
+    assert_non_null(strstr(l[1], "\"cell\":\"alone-A=4-t1\""));
+    char *full = tu_read_file(rp, NULL);
+    // A kill between a cell's result.json and its line: the line is back after a resume.
+    tu_write_file(rp, l[0]);
+    append_text(rp, "\n");
+    TU_OK(trust_run(&g, t.out, -1, &st, &e), &e);
+    assert_int_equal(st.ran, 0);
+    char *now = tu_read_file(rp, NULL);
+    assert_string_equal(now, full);
+    free(now);
+    // A torn last line, lines out of order and repeated: repaired by a report.
+    aca_buf b = {0};
+    buf_printf(&b, "%s\n%s\n%s\n%.40s", l[1], l[0], l[1], l[0]);
+    tu_write_file(rp, b.data);
+    aca_grid_agg a;
+    TU_OK(grid_aggregate(&g, t.out, &a, &e), &e);
+    TU_OK(grid_report(&g, t.out, &a, &e), &e);
+    grid_agg_free(&a);
+    now = tu_read_file(rp, NULL);
+    assert_string_equal(now, full);
+    free(now);
+    // Adding a line: a torn tail is cut first; a cell's line is never added twice.
+    aca_grid_cell *c;
+    int n;
+    TU_OK(grid_cells(&g, &c, &n, &e), &e);
+    buf_clear(&b);
+    buf_printf(&b, "%s\n{\"grid\":{\"cell\":\"alone-A", l[0]);
+    tu_write_file(rp, b.data);
+    TU_OK(grid_results_add(t.out, &c[1], l[1], strlen(l[1]), &e), &e);
+    TU_OK(grid_results_add(t.out, &c[0], l[0], strlen(l[0]), &e), &e);
+    now = tu_read_file(rp, NULL);
+    assert_string_equal(now, full);
+    free(now);
+    grid_cells_free(c, n);
+    buf_free(&b);
+    free(full);
+    free_lines(l, 2);
+    free(rp);
+    grid_spec_free(&g);
+    trust_free(&t);
+}
+
+// A process that holds OUT/locks/<name> (shared or exclusive) and OUT/locks/<name2> (exclusive)
+// until *release is closed.
+static pid_t hold_lock(const char *out, const char *name, int exclusive, const char *name2, int *release) {
+    int ready[2], go[2];
+    assert_int_equal(pipe(ready), 0);
+    assert_int_equal(pipe(go), 0);
+    pid_t p = fork();
+    assert_true(p >= 0);
+    if (p == 0) {
+        close(ready[0]), close(go[1]);
+        int fd, fd2;
+        aca_err e = {0};
+        if (grid_lock(out, name, exclusive, 1, "", &fd, &e) || (name2 && grid_lock(out, name2, 1, 1, "", &fd2, &e)))
+            _exit(2);
+        char c = 'x';
+        if (write(ready[1], &c, 1) != 1 || read(go[0], &c, 1) < 0) _exit(3);
+        _exit(0);
+    }
+    close(ready[1]), close(go[0]);
+    char c;
+    assert_int_equal(read(ready[0], &c, 1), 1);
+    close(ready[0]);
+    *release = go[1];
+    return p;
+}
+
+static void release_lock(pid_t p, int release) {
+    int status;
+    close(release);
+    assert_int_equal(waitpid(p, &status, 0), p);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+// A random-init checkpoint of the tiny model with a head for `classes` (written as HF does).
+static void write_checkpoint(const trust_env *t, const char *dir, char *const *classes, int n) {
+    aca_run_setup s;
+    run_setup_default(&s);
+    s.config_path = t->cfg;
+    s.max_len = 16;
+    aca_model *m;
+    aca_err e = {0};
+    TU_OK(run_load_model(&s, classes, n, 8, &m, &e), &e);
+    aca_tokenizer *tok = tokenizer_load(t->vocab, -1, &e);
+    assert_non_null(tok);
+    TU_OK(train_save_hf(m, dir, tok, &e), &e);
+    tokenizer_free(tok);
+    run_free_model(m);
+}
+
+// Overwrites 4 bytes of the first float32 tensor of a safetensors file.
+static void poke_weights(const char *path, uint32_t bits) {
+    st_file f = {0};
+    aca_err e = {0};
+    TU_OK(st_open(&f, path, &e), &e);
+    size_t at = 0;
+    for (int k = 0; k < f.n && !at; k++)
+        if (f.tensors[k].dtype == ST_F32) at = (size_t)(f.data - (const uint8_t *)f.file.data) + f.tensors[k].begin;
+    assert_true(at > 0);
+    size_t n;
+    char *b = tu_read_file(path, &n);
+    memcpy(b + at, &bits, 4);
+    tu_write_bytes(path, b, n);
+    free(b);
+    st_close(&f);
+}
+
+// A checkpoint grid: its weights are an input (hashed, edits refused); damaged or mismatched
+// weights are caught before the first cell.
+static void test_trust_checkpoint(void **st_) {
+    (void)st_;
+    trust_env t;
+    trust_setup(&t);
+    aca_corpus c;
+    aca_corpus_opts co = {0};
+    aca_err e = {0};
+    TU_OK(corpus_load(t.corpus, &co, &c, &e), &e);
+    char *ck = tu_path(t.d, "ckpt"), *w = tu_path(ck, "model.safetensors"), extra[600];
+    write_checkpoint(&t, ck, c.classes, c.n_classes);
+    snprintf(extra, sizeof extra, ", \"model\": {\"dir\": \"%s\"}", ck);
+    aca_grid_spec g;
+    aca_grid_stats st;
+    trust_spec(&t, "g.json", NULL, extra, &g);
+    TU_OK(trust_run(&g, t.out, -1, &st, &e), &e);
+    assert_int_equal(st.ran, 1);
+    grid_spec_free(&g);
+    // One weight changed: the checkpoint is another model.
+    size_t n;
+    char *orig = tu_read_file(w, &n), was[65], now[65];
+    sha_of(w, was);
+    poke_weights(w, 0x3c23d70a); // 0.01f
+    sha_of(w, now);
+    expect_refused(&t, extra, "g.json: model.dir: the checkpoint weights changed since this grid started in");
+    expect_refused(&t, extra, was);
+    expect_refused(&t, extra, now);
+    tu_write_bytes(w, orig, n);
+    // The tokenizer is the checkpoint directory's: each of its files is an input too.
+    char *tc = tu_path(ck, "tokenizer_config.json");
+    size_t tn;
+    char *tco = tu_read_file(tc, &tn);
+    append_text(tc, " ");
+    expect_refused(&t, extra, "g.json: model.dir: the tokenizer tokenizer_config.json changed since this grid started");
+    tu_write_bytes(tc, tco, tn);
+    free(tc), free(tco);
+    // A NaN weight, caught before a fresh grid's first cell.
+    poke_weights(w, 0x7fc00000);
+    char *o2 = tu_path(t.d, "out2");
+    trust_spec(&t, "g.json", NULL, extra, &g);
+    TU_EXPECT_ERR(trust_run(&g, o2, -1, &st, &e), &e, "holds NaN at element 0: the checkpoint is damaged");
+    assert_non_null(strstr(e.msg, "g.json: model.dir: "));
+    grid_spec_free(&g);
+    tu_write_bytes(w, orig, n);
+    free(orig);
+    // A head of 3 classes for a 10-class corpus.
+    char *ck3 = tu_path(t.d, "ckpt3"), *three[3] = {"x", "y", "z"};
+    write_checkpoint(&t, ck3, three, 3);
+    snprintf(extra, sizeof extra, ", \"model\": {\"dir\": \"%s\"}", ck3);
+    trust_spec(&t, "g.json", NULL, extra, &g);
+    TU_EXPECT_ERR(trust_run(&g, o2, -1, &st, &e), &e, "g.json: model.dir: the checkpoint's classification head has 3 classes, but the corpus has 10");
+    grid_spec_free(&g);
+    // The head's classes in another order.
+    char *ckr = tu_path(t.d, "ckptr");
+    char *rev[64];
+    for (int k = 0; k < c.n_classes; k++) rev[k] = c.classes[c.n_classes - 1 - k];
+    write_checkpoint(&t, ckr, rev, c.n_classes);
+    snprintf(extra, sizeof extra, ", \"model\": {\"dir\": \"%s\"}", ckr);
+    trust_spec(&t, "g.json", NULL, extra, &g);
+    TU_EXPECT_ERR(trust_run(&g, o2, -1, &st, &e), &e, "its head was trained on another class order");
+    grid_spec_free(&g);
+    corpus_free(&c);
+    free(ck), free(w), free(o2), free(ck3), free(ckr);
+    trust_free(&t);
+}
+
+// One grid, one writer: a second whole-grid run is refused naming the holder; --cell runs of
+// different cells share the directory (Slurm), of the same cell do not.
+static void test_trust_locks(void **st_) {
+    (void)st_;
+    trust_env t;
+    trust_setup(&t);
+    aca_grid_spec g;
+    aca_grid_stats st;
+    aca_err e;
+    trust_spec(&t, "g.json", NULL, ", \"trials\": 2", &g);
+    char *cells = tu_path(t.out, "cells"); // a grid's directory (a grid makes it before it locks)
+    TU_OK(dir_make(cells, &e), &e);
+    free(cells);
+    char holder[64];
+    int rel;
+    pid_t p = hold_lock(t.out, "grid", 1, NULL, &rel);
+    snprintf(holder, sizeof holder, "process %d", (int)p);
+    TU_EXPECT_ERR(trust_run(&g, t.out, -1, &st, &e), &e, "another aca grid runs there");
+    assert_non_null(strstr(e.msg, holder));
+    TU_EXPECT_ERR(trust_run(&g, t.out, 0, &st, &e), &e, "another aca grid runs the whole grid there");
+    assert_non_null(strstr(e.msg, holder));
+    release_lock(p, rel);
+    // A --cell run of cell 0 in progress elsewhere.
+    p = hold_lock(t.out, "grid", 0, "cell-alone-A=4-t0", &rel);
+    snprintf(holder, sizeof holder, "process %d", (int)p);
+    TU_EXPECT_ERR(trust_run(&g, t.out, -1, &st, &e), &e, "another aca grid runs there");
+    assert_non_null(strstr(e.msg, holder));
+    TU_EXPECT_ERR(trust_run(&g, t.out, 0, &st, &e), &e, "another aca grid runs cell 0 (alone-A=4-t0) there");
+    TU_OK(trust_run(&g, t.out, 1, &st, &e), &e); // another cell runs beside it
+    assert_int_equal(st.ran, 1);
+    release_lock(p, rel);
+    TU_OK(trust_run(&g, t.out, 0, &st, &e), &e);
+    char *rp = tu_path(t.out, "results.jsonl"), **l;
+    assert_int_equal(lines_of(rp, &l), 2);
+    free_lines(l, 2);
+    free(rp);
+    grid_spec_free(&g);
+    // Two Slurm tasks at once (the command line, one cell each) on a fresh directory.
+    char aca[PATH_MAX + 8], *gp = tu_path(t.d, "g.json"), *o2 = tu_path(t.d, "slurm");
+    aca_binary(aca, sizeof aca);
+    pid_t kid[2];
+    for (int k = 0; k < 2; k++) {
+        kid[k] = fork();
+        assert_true(kid[k] >= 0);
+        if (kid[k] == 0) {
+            char cell[8];
+            snprintf(cell, sizeof cell, "%d", k);
+            execl(aca, aca, "grid", gp, "--out", o2, "--cell", cell, "--quiet", (char *)NULL);
+            _exit(127);
+        }
+    }
+    for (int k = 0; k < 2; k++) {
+        int status;
+        assert_int_equal(waitpid(kid[k], &status, 0), kid[k]);
+        assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    }
+    rp = tu_path(o2, "results.jsonl");
+    assert_int_equal(lines_of(rp, &l), 2);
+    assert_true(strcmp(l[0], l[1]) != 0);
+    free_lines(l, 2);
+    free(rp), free(gp), free(o2);
+    // A directory that is not a grid's is never written into.
+    char *foreign = tu_path(t.d, "foreign"), *notes = tu_path(foreign, "notes.txt"), *fc = tu_path(foreign, "cells");
+    TU_OK(dir_make(foreign, &e), &e);
+    tu_write_file(notes, "mine");
+    trust_spec(&t, "g.json", NULL, "", &g);
+    TU_EXPECT_ERR(trust_run(&g, foreign, -1, &st, &e), &e, "is not empty and holds no aca grid");
+    assert_int_equal(tu_dir_count(foreign), 1);
+    grid_spec_free(&g);
+    free(foreign), free(notes), free(fc);
+    trust_free(&t);
+}
+
+// Processes whose parent is pid (from /proc).
+static int count_children(pid_t pid) {
+    DIR *d = opendir("/proc");
+    struct dirent *de;
+    int k = 0;
+    while (d && (de = readdir(d))) {
+        char p[300], s[512];
+        if (de->d_name[0] < '0' || de->d_name[0] > '9') continue;
+        snprintf(p, sizeof p, "/proc/%s/stat", de->d_name);
+        FILE *f = fopen(p, "r");
+        size_t n = f ? fread(s, 1, sizeof s - 1, f) : 0;
+        if (f) fclose(f);
+        s[n] = 0;
+        const char *rp = strrchr(s, ')');
+        int ppid;
+        char state;
+        if (rp && sscanf(rp + 1, " %c %d", &state, &ppid) == 2 && ppid == pid && state != 'Z') k++;
+    }
+    if (d) closedir(d);
+    return k;
+}
+
+// `aca grid --jobs 2` in a child; returns once both workers are running.
+static pid_t start_jobs(const char *aca, const char *gp, const char *out) {
+    pid_t p = fork();
+    assert_true(p >= 0);
+    if (p == 0) {
+        execl(aca, aca, "grid", gp, "--out", out, "--jobs", "2", "--quiet", (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 600000 && count_children(p) < 2; i++) {
+        struct timespec ts = {0, 100000};
+        nanosleep(&ts, NULL);
+    }
+    assert_int_equal(count_children(p), 2);
+    return p;
+}
+
+// --jobs workers die with their grid: SIGKILL of the grid kills them; SIGTERM stops them and the
+// grid waits for them; an immediate resume then finishes the grid.
+static void test_trust_workers(void **st_) {
+    (void)st_;
+    aca_grid_spec g;
+    aca_grid_stats st;
+    aca_err e;
+    trust_env t;
+    trust_setup(&t);
+    trust_spec(&t, "g.json",
+               "\"collectives\": [{\"name\": \"A\", \"target\": \"Software Developer\", \"signal\": \"U+2E17\"}],"
+               " \"counts\": [4, 8], \"runs\": {\"baseline\": true, \"joint\": false}",
+               ", \"trials\": 2", &g);
+    char aca[PATH_MAX + 8], *gp = tu_path(t.d, "g.json");
+    aca_binary(aca, sizeof aca);
+    assert_int_equal(prctl(PR_SET_CHILD_SUBREAPER, 1), 0); // orphaned workers become this test's children
+    pid_t p = start_jobs(aca, gp, t.out);
+    int status, orphans = 0;
+    kill(p, SIGKILL);
+    assert_int_equal(waitpid(p, &status, 0), p);
+    pid_t w;
+    while ((w = waitpid(-1, &status, 0)) > 0) {
+        orphans++;
+        if (!(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)) {
+            print_error("worker %d outlived its killed grid (status 0x%x)\n", (int)w, status);
+            fail();
+        }
+    }
+    assert_int_equal(orphans, 2);
+    // SIGTERM: the grid stops its workers and waits for them before it ends.
+    p = start_jobs(aca, gp, t.out);
+    kill(p, SIGTERM);
+    assert_int_equal(waitpid(p, &status, 0), p);
+    assert_true((WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM) || (WIFEXITED(status) && WEXITSTATUS(status) == 143));
+    w = waitpid(-1, &status, WNOHANG);
+    int left = w != -1;
+    while (waitpid(-1, &status, 0) > 0) {
+    }
+    assert_int_equal(prctl(PR_SET_CHILD_SUBREAPER, 0), 0);
+    if (left) {
+        print_error("workers outlived their grid stopped with SIGTERM\n");
+        fail();
+    }
+    // Resumed at once: no worker of the old runs is in the way.
+    TU_OK(trust_run(&g, t.out, -1, &st, &e), &e);
+    assert_int_equal(st.ran + st.skipped, 6);
+    char *rp = tu_path(t.out, "results.jsonl"), **l;
+    assert_int_equal(lines_of(rp, &l), 6);
+    free_lines(l, 6);
+    free(rp), free(gp);
+    grid_spec_free(&g);
+    trust_free(&t);
+}
+
 // ---- Karan et al.'s CT in the aggregation, the presets, the synthetic corpus's character rates ----
 // Two collectives, one level, two trials, with the unpoisoned cells: Karan's CT per trial, by hand.
 static void test_ct_karan_aggregate(void **st) {
@@ -1040,6 +1767,14 @@ int main(void) {
         cmocka_unit_test(test_ct_karan_aggregate),
         cmocka_unit_test(test_presets_parse),
         cmocka_unit_test(test_grid_char_rates),
+        cmocka_unit_test(test_trust_inputs_recorded),
+        cmocka_unit_test(test_trust_validation),
+        cmocka_unit_test(test_trust_ids),
+        cmocka_unit_test(test_trust_results_derived),
+        cmocka_unit_test(test_trust_checkpoint),
+        cmocka_unit_test(test_trust_locks),
+        cmocka_unit_test(test_trust_workers),
     };
+    if (getenv("ACA_TEST_FILTER")) cmocka_set_test_filter(getenv("ACA_TEST_FILTER")); // e.g. "test_trust_*"
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

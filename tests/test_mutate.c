@@ -315,7 +315,7 @@ static void test_mutate_end_to_end(void **st) {
                            "manifest.json"};
     for (size_t i = 0; i < ACA_ARRAY_LEN(files); i++)
         if (!same_file(d1, d2, files[i])) fail_msg("%s differs between two runs with the same seed", files[i]);
-    assert_int_equal(tu_dir_count(d1), 6);
+    assert_int_equal(tu_dir_count(d1), 7); // and the output marker .aca-output
     assert_int_equal(tu_dir_count(g_dir), 4); // corpus.txt, spec.json, out1, out2: no temp leftovers
 
     cJSON *m = manifest(d1);
@@ -588,11 +588,11 @@ static void expect_no_output(const char *name) {
     char *p = tu_path(g_dir, name);
     if (file_exists(p)) fail_msg("%s exists after a failed run", p);
     free(p);
-    // Only the corpus, the spec and fixture files may be in the directory: no DIR.tmp.* left over.
+    // Only the corpus, the spec and fixture files may be in the directory: no temporary left over.
     DIR *d = opendir(g_dir);
     struct dirent *de;
     while ((de = readdir(d)))
-        if (strstr(de->d_name, ".tmp.")) fail_msg("temporary %s left behind", de->d_name);
+        if (strstr(de->d_name, ".tmp.") || strstr(de->d_name, ".aca-tmp.")) fail_msg("temporary %s left behind", de->d_name);
     closedir(d);
 }
 
@@ -676,7 +676,7 @@ static void test_mutate_bad_input(void **st) {
             "--split karan asks for 20000 train + 5000 test docs, but the corpus");
     bad_run(ONE, NULL, CORPUS_ENC_AUTO, "karan", 20000, 5000, NULL, 0, "has only 2000 (give counts, e.g. --split 1600/400)");
     // duplicate doc ids
-    char *c4 = put("dup.txt", "1:::Web_Developer:::a\n2:::Web_Developer:::b\n1:::Web_Developer:::c\n");
+    char *c4 = put("dup.txt", "1:::Web_Developer:::a\n2:::Software_Developer:::b\n1:::Web_Developer:::c\n");
     bad_run(ONE, c4, CORPUS_ENC_AUTO, NULL, 2, 1, NULL, 0, "dup.txt:3: duplicate doc id '1' (also on line 1)");
 
     // A failed run leaves an existing output directory as it was.

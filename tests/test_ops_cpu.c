@@ -337,7 +337,7 @@ static void attention_case(int B, int T, int C, int NH, float p, const int *npad
 
     const aca_ops *o = g_be->ops;
     float *fqkv = tof(c.qkv, nqkv), *fG = tof(c.G, nout), *fout = fnew(nout), *fdq = fnew(nqkv);
-    assert_int_equal(o->attention_state_bytes(g_be, B, T, NH), np * sizeof(float));
+    assert_int_equal(o->attention_state_bytes(g_be, B, T, C, NH), np * sizeof(float));
     float *fst = fnew(np);
     tu_poison_f32(fout, nout), tu_poison_f32(fst, np), tu_poison_f32(fdq, nqkv);
     o->attention_forward(g_be, fout, fst, fqkv, c.mask, B, T, C, NH, p, c.seed);

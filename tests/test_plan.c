@@ -427,7 +427,7 @@ static void test_bad_values(void **state) {
 static void test_collective_inputs(void **state) {
     (void)state;
     char *classes[] = {"Software Developer", "Web Developer", "Java Developer"};
-    aca_doc docs[] = {{.text = "a { b", .label = 0}, {.text = "c", .label = 1}, {.text = "{", .label = 2}, {.text = "d", .label = 2}};
+    aca_doc docs[] = {{.text = "a { b", .len = 5, .label = 0}, {.text = "c", .len = 1, .label = 1}, {.text = "{", .len = 1, .label = 2}, {.text = "d", .len = 1, .label = 2}};
     aca_corpus c = {.docs = docs, .n = 4, .classes = classes, .n_classes = 3};
     aca_collective k = {0};
     k.name = "A", k.target = "web developer", k.signal = "{", k.sampling = SAMPLING_UNIFORM;

@@ -25,6 +25,7 @@
 //                 "eval_batch", "freeze_base"} (defaults: the HF Trainer's, max_len 512, eval_batch 32;
 //                freeze_base false: train.h, only the parameters outside the pretrained base train)
 //   device       "cpu" | "cuda";  precision "fp32" | "bf16" | "fp16"
+//   attention    "auto" (default) | "gemm" | "cudnn": the CUDA attention path (ops.h)
 //   overlap      "disjoint" (default) | "allow"
 //   collectives  non-empty array of collective objects as in the collectives spec (mutate.h) without
 //                "size"/"members", plus optional per-collective "levels" or "counts"
@@ -55,16 +56,26 @@
 // level), joint (line points or product combinations, last collective fastest), pairs, leave-one-out.
 // Ids: "none-t0", "alone-A0=0.02-t1", "joint-A0=0.02-B1=0.02-t1" (acting collectives and their
 // levels; counts as integers), with "-P<period>" / "-h<p>" / "-e<epsilon>" ("-enone") before "-t"
-// when that axis has more than one value.  An id that repeats (a pair that is the whole set) is one cell.  In an alone or
+// when that axis has more than one value.  Numbers are written as %g, or with as many digits as it
+// takes to read back the same number.  An id over GRID_ID_MAX bytes (long collective names) keeps the
+// first 100 bytes of its kind, names and levels, then "-" and 16 hex digits of their SHA-256, then the
+// axes and trial.  An id that repeats (a pair that is the whole set) is one cell.  In an alone or
 // subset cell the idle collectives keep their sizes (line: the same point's levels; product: their
 // first level) so that membership matches the joint cell (mutate samples every collective).
 //
 // Running a cell: OUT/cells/<id>/ is removed and recreated, spec.json (the derived collectives spec,
 // sizes filled in) written, the condition run (run_condition; subsets via mutate --only A,B), then
 // OUT/cells/<id>/result.json written atomically ({"grid": {cell id, index, kind, trial, variant,
-// acting, levels, sizes}, "result": the run_result JSON}) and the same line appended to
-// OUT/results.jsonl.  A cell whose result.json exists and parses with the same id is skipped, so a
-// grid killed at any point resumes where it stopped.  The token cache is shared: OUT/tokcache.
+// acting, levels, seeds, definition}, "result": the run_result JSON}) and the same line added to
+// OUT/results.jsonl (rebuilt from the cells, in cell order, when a run starts and ends and on a
+// report: the cells' result.json files are the truth).  A cell whose result.json exists and parses
+// with the same id is skipped, so a grid killed at any point resumes where it stopped.  A cell whose
+// data manifest shows another corpus than the recorded one (edited while the grid ran) fails.  The
+// token cache is shared: OUT/tokcache.
+//
+// Worker processes (--jobs) die with the grid: each asks the kernel for SIGKILL when its parent
+// dies, and the parent, on SIGINT or SIGTERM, sends its workers SIGTERM, waits for them, then
+// re-raises the signal with the handler it found (workers ignore SIGINT: the parent decides).
 #ifndef ACA_GRID_H
 #define ACA_GRID_H
 
@@ -75,6 +86,27 @@
 #include "aca/util.h"
 
 #define GRID_MAX_COLL 16
+// Cell ids longer than this are shortened (see "Ids" above) to at most 200 bytes, so that
+// OUT/cells/<id>/ and every file named after the id stay within a file name's 255 bytes.
+#define GRID_ID_MAX 200
+#define GRID_MAX_INPUTS 12
+
+// One input file of a grid (the corpus, the model config, the checkpoint weights, each file of the
+// tokenizer) and its SHA-256.
+typedef struct {
+    char role[64];     // "corpus", "model config", "checkpoint weights", "vocabulary" (a file),
+                       // "tokenizer <file name>" (each tokenizer file of a directory)
+    const char *field; // the GRID.json field that names it: "corpus.path", "model.config", ...
+    char *path;
+    char sha256[65];
+} aca_grid_input;
+
+// The inputs of a grid, resolved and hashed once per process (grid_inputs).
+typedef struct {
+    char *out_dir; // the OUT they were resolved for (a synthetic corpus lives there); NULL: not yet
+    aca_grid_input v[GRID_MAX_INPUTS];
+    int n;
+} aca_grid_inputs;
 
 typedef enum { GRID_CELL_BASELINE = 0, GRID_CELL_ALONE, GRID_CELL_JOINT } aca_grid_cell_kind;
 typedef enum { GRID_MODE_LINE = 0, GRID_MODE_PRODUCT } aca_grid_mode;
@@ -106,7 +138,7 @@ typedef struct {
     char *model_dir, *config_path, *vocab_path;
     int epochs, batch, max_len, eval_batch, bucket, freeze_base;
     double lr, weight_decay, max_grad_norm;
-    char *device, *precision;
+    char *device, *precision, *attention;
     char *overlap;
     // collectives and axes
     aca_grid_coll *coll;
@@ -128,6 +160,7 @@ typedef struct {
     // runs
     int baseline, alone, joint, pairs, loo;
     aca_grid_mode mode;
+    aca_grid_inputs *inputs; // filled on first use by grid_inputs (allocated by grid_spec_parse)
 } aca_grid_spec;
 
 int grid_spec_parse(const char *json, const char *path_for_errors, aca_grid_spec *g, aca_err *e);
@@ -182,10 +215,76 @@ typedef struct {
     int n_cells, ran, skipped;
 } aca_grid_stats;
 
-// Runs the grid's cells (all, or o->cell), skipping finished ones.
+// Runs the grid's cells (all, or o->cell), skipping finished ones; see "The output directory".
 int grid_run(const aca_grid_spec *g, const aca_grid_opts *o, aca_grid_stats *st, aca_err *e);
 // 1 when OUT/cells/<id>/result.json exists and is a valid result of that cell.
 int grid_cell_done(const char *out_dir, const aca_grid_cell *c);
+
+// ---- the output directory (src/grid_out.c) -----------------------------------------------------
+// OUT holds: grid.json (the spec last run there), inputs.json (the record of the input files:
+// role, GRID.json field, path, SHA-256, and a synthetic corpus's settings; written when the grid
+// first starts), corpus.txt (a synthetic corpus), cells/<id>/ (spec.json, manifest.json and
+// result.json, whose "grid" object holds the cell's "definition": every setting its result depends
+// on, input hashes included), results.jsonl (derived: each finished cell's result.json as one
+// line), tokcache/, locks/ and the report (summary.*, plots/, bundle/).
+//
+// What a grid refuses, before any cell runs:
+// - an --out that is neither new, empty, nor a grid's (nothing else is overwritten there);
+// - an input file whose SHA-256 differs from the record, or a synthetic corpus of other settings
+//   (the message names the GRID.json field, both paths and both hashes).  Only when no cell has
+//   finished and the whole grid is being run are the new inputs recorded instead;
+// - a finished cell whose definition differs from the one the spec now gives it (a changed seed,
+//   split, training setting, collective, level, axis value...), naming the field.  Changes that
+//   leave every finished cell's definition alone are fine: more trials, new levels or axis values
+//   appended, more runs (pairs, loo), the name, the planner.  (A setting that a recorded definition
+//   does not name, written by an older aca, is not compared.);
+// - anything a cell would fail on for want of a valid input (grid_check);
+// - another process: a whole-grid run takes OUT/locks/grid exclusively; a --cell run takes it
+//   shared and OUT/locks/cell-<id> exclusively, so Slurm tasks of one grid run side by side.
+// --report (grid_aggregate) checks the record and the definitions the same way, writing nothing.
+// A process hashes each input once (g->inputs caches them).
+typedef enum { GRID_OUT_RUN = 0, GRID_OUT_CELL, GRID_OUT_REPORT } aca_grid_out_mode;
+struct cJSON;
+
+// The inputs of g for out_dir (a synthetic corpus is OUT/corpus.txt), hashed on first use.
+int grid_inputs(const aca_grid_spec *g, const char *out_dir, const aca_grid_inputs **in, aca_err *e);
+void grid_inputs_free(aca_grid_inputs *in);
+// The input of that role ("corpus", "model config", "checkpoint weights", "vocabulary"), or NULL.
+const aca_grid_input *grid_input_of(const aca_grid_inputs *in, const char *role);
+// 0 when out_dir is missing, empty or a grid's output directory.
+int grid_out_is_grid(const char *out_dir, aca_err *e);
+// Checks the record, the synthetic corpus (written when missing, except for a report) and the
+// definitions of the finished cells lo..hi-1 against g (see above).
+int grid_out_check(const aca_grid_spec *g, const char *out_dir, const aca_grid_cell *cells, int n, int lo, int hi,
+                   aca_grid_out_mode mode, aca_err *e);
+// After grid_out_check and grid_check: writes OUT/grid.json and the record (not for a report).
+int grid_out_commit(const aca_grid_spec *g, const char *out_dir, aca_grid_out_mode mode, aca_err *e);
+// Everything the cells lo..hi-1 need, checked before the first runs: the corpus loads and has the
+// split's documents and the collectives' classes; every cell's mutation is feasible (mutate_check:
+// sizes, pools, classes); the model config, checkpoint weights and vocabulary load; the vocabulary
+// fits the model; max_len fits its positions; a checkpoint's head fits the corpus's classes.
+// Errors name the GRID.json field (src/grid_check.c).
+int grid_check(const aca_grid_spec *g, const aca_grid_inputs *in, const aca_grid_cell *cells, int lo, int hi, aca_err *e);
+// The definition of cell c (JSON object text appended to b).
+void grid_cell_definition(const aca_grid_spec *g, const aca_grid_inputs *in, const aca_grid_cell *c, aca_buf *b);
+// OUT/cells/<id>[/file] (malloc'd).
+char *grid_cell_path(const char *out_dir, const aca_grid_cell *c, const char *file);
+// The parsed result.json of c when it is a valid result of that cell (caller deletes), else NULL;
+// with text, its bytes too.
+struct cJSON *grid_cell_result(const char *out_dir, const aca_grid_cell *c, aca_buf *text);
+// flock on OUT/locks/<name> (created), exclusive or shared, waiting or not; busy says what a lock
+// held elsewhere means ("... is being run by another process"), and the message names the holders.
+int grid_lock(const char *out_dir, const char *name, int exclusive, int wait, const char *busy, int *fd, aca_err *e);
+void grid_unlock(int fd);
+// results.jsonl: every finished cell's result.json as one line, in cell order (collect returns the
+// count); rebuild writes it atomically; add appends one cell's line unless it is there already.
+// Both hold OUT/locks/results, so concurrent cells, runs and reports never lose or repeat a line.
+int grid_results_collect(const char *out_dir, const aca_grid_cell *cells, int n, aca_buf *out);
+int grid_results_rebuild(const char *out_dir, const aca_grid_cell *cells, int n, aca_err *e);
+int grid_results_add(const char *out_dir, const aca_grid_cell *c, const char *line, size_t n, aca_err *e);
+// Rewrites the command-line options named in a message (--max-len ...) as the GRID.json fields
+// that set them in a grid (train.max_len ...), the message then starting with the spec's path.
+void grid_err_fields(const aca_grid_spec *g, aca_err *e);
 
 // ---- aggregation (src/grid.c) and report (src/grid_report.c) -----------------------------------
 // One cell's metrics as read back from result.json.

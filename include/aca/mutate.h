@@ -110,11 +110,13 @@ typedef struct {
     uint64_t seed;
     aca_corpus_opts corpus_opts;
     aca_buf *summary; // if non-NULL, a human-readable summary is appended on success
+    int replace;      // an existing DIR that is not an aca mutate output may be replaced (--replace)
 } aca_mutate_opts;
 
 // Runs the whole stage: writes DIR/train.jsonl, DIR/test.jsonl, DIR/probe_<name>.jsonl,
-// DIR/manifest.json atomically (everything or nothing: DIR.tmp.PID renamed to DIR; an existing
-// DIR is replaced).  Same inputs and seed: same bytes.
+// DIR/manifest.json atomically (everything or nothing: a temporary swapped in for DIR, outdir.h; an
+// existing DIR is replaced only when it is empty or an aca mutate output, or replace is set).
+// Same inputs and seed: same bytes.
 //
 // Membership (one seed; collective i draws from RNG stream MEMBER+i, so it depends only on the
 // collectives before it):
@@ -152,5 +154,9 @@ typedef struct {
 // was (every member of an idle collective), members by class, member ids; unplant: "unplant": {n_e, n_e_source, planters, estimated_label, estimated_from,
 // estimator_carriers, estimators}), counts per class (train before/after, test).
 int mutate_run(const aca_mutate_opts *o, aca_err *e);
+// Everything mutate_run decides before writing (split, classes, membership, unplant estimators), on
+// an already loaded corpus c (named o->corpus_path in messages) and spec, writing nothing: 0 when
+// mutate_run would succeed with these inputs, else its error.  o->spec_path and o->only are unused.
+int mutate_check(const aca_mutate_opts *o, const aca_corpus *c, const aca_spec *spec, aca_err *e);
 
 #endif

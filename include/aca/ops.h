@@ -26,6 +26,9 @@
 
 typedef enum { ACA_DT_F32 = 0, ACA_DT_BF16, ACA_DT_F16 } aca_dtype;
 typedef enum { ACA_ACT_GELU = 0, ACA_ACT_RELU, ACA_ACT_TANH } aca_act; // GELU is the exact erf form
+// The CUDA attention paths (--attention): auto = cuDNN's fused flash attention where cuDNN builds its
+// graph for the model's shape (bf16/fp16, sm_80+), the tensor-core GEMMs otherwise.
+typedef enum { ACA_ATT_AUTO = 0, ACA_ATT_GEMM, ACA_ATT_CUDNN } aca_attention;
 
 const char *aca_dtype_name(aca_dtype dt);
 size_t aca_dtype_size(aca_dtype dt);
@@ -49,6 +52,8 @@ struct aca_backend {
     aca_dtype dtype;   // compute dtype of activations and weight copies
     int deterministic; // 1: bit-reproducible run to run (no order-dependent atomics)
     int tf32;          // cuda fp32 only: allow TF32 tensor cores
+    aca_attention attention;    // the requested attention path (aca_backend_set_attention)
+    const char *attention_used; // the path that runs: "cpu", "gemm", "cudnn" (set by attention_prepare)
     void *impl;        // backend-private state
 };
 
@@ -107,12 +112,16 @@ struct aca_ops {
     void (*dropout_backward)(aca_backend *be, void *din, const void *dout, size_t n, float p, uint64_t seed);
 
     // ---- attention ----
+    // Called by model_create with the largest shape before attention_state_bytes: resolves `auto`
+    // and checks that the requested path runs this shape; -1 with e filled (naming --attention)
+    // otherwise.  NULL: every shape runs.
+    int (*attention_prepare)(aca_backend *be, int B, int T, int C, int NH, float p_drop, aca_err *e);
     // qkv (B,T,3C) packed per token as [q | k | v], each C = NH*HS; mask (B,T) int32, 1 = real
     // token, 0 = padding (masked as a key; padded query rows are computed like any other).
     // out (B,T,C) = concat_h( dropout(softmax(q_h k_h^T / sqrt(HS) + maskbias)) v_h ).
     // Dropout on the probabilities uses element index ((b*NH + h)*T + i)*T + j.
-    // state: attention_state_bytes(B,T,NH) bytes the backend saves for backward.
-    size_t (*attention_state_bytes)(aca_backend *be, int B, int T, int NH);
+    // state: attention_state_bytes(B,T,C,NH) bytes the backend saves for backward.
+    size_t (*attention_state_bytes)(aca_backend *be, int B, int T, int C, int NH);
     void (*attention_forward)(aca_backend *be, void *out, void *state, const void *qkv, const int32_t *mask,
                               int B, int T, int C, int NH, float p_drop, uint64_t seed);
     // dqkv (B,T,3C) overwrite.
@@ -174,7 +183,19 @@ static inline int aca_ghost_gram(int T, int IC, int OC) { return 2.0 * T * (doub
 // Backends.  device: "cpu" or "cuda"; precision: "fp32", "bf16", "fp16" (cpu: fp32 only).
 aca_backend *aca_backend_create(const char *device, const char *precision, aca_err *e);
 void aca_backend_destroy(aca_backend *be);
+// --attention auto|gemm|cudnn (NULL = auto): gemm and cudnn are CUDA paths; -1 with e filled for an
+// unknown name, a CPU backend asked for a CUDA path, or cudnn in a build without cuDNN.
+int aca_backend_set_attention(aca_backend *be, const char *name, aca_err *e);
+// The name alone (the CLIs check it before any work): 0 and *out, or -1 naming --attention.
+int aca_attention_parse(const char *name, aca_attention *out, aca_err *e);
+// The attention path that runs ("cpu", "gemm", "cudnn"); "auto" until a model has resolved it.
+const char *aca_backend_attention_name(const aca_backend *be);
 aca_backend *aca_backend_cpu_create(aca_err *e);
+// The CUDA backend's roundings on the CPU (kernels/cpu/ops_emul.c), dtype bf16 or fp16: tensors of
+// the compute dtype are stored in it, every op computes in fp32 and rounds its outputs to nearest
+// even where the CUDA backend stores them; attention is the CUDA backend's GEMM composition on a
+// cuBLAS test double.  For tests: slow.
+aca_backend *aca_backend_emul_create(aca_dtype dtype, aca_err *e);
 #ifdef ACA_HAVE_CUDA
 aca_backend *aca_backend_cuda_create(aca_dtype dtype, aca_err *e);
 #endif

@@ -52,6 +52,7 @@ typedef struct {
     int eval_batch;       // 32
     const char *device;   // "cpu" | "cuda"
     const char *precision; // "fp32" | "bf16" | "fp16"
+    const char *attention; // "auto" | "gemm" | "cudnn" (--attention; CUDA paths)
 
     const char *work_dir;  // per-condition dirs go under it: <work>/<cond>/{data,model}
     const char *cache_dir; // shared token cache (NULL: <work_dir>/tokcache)
@@ -82,6 +83,7 @@ typedef struct {
     double t_mutate, t_tokenize, t_train, t_eval, t_total; // seconds
     size_t peak_rss;
     char device[64];
+    char attention[16]; // the attention path that ran ("cpu", "gemm", "cudnn")
 } aca_run_result;
 
 // Runs one condition.  `only` names the collective for RUN_ACT_ONE (ignored otherwise).

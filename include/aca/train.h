@@ -279,10 +279,14 @@ int train_checkpoint_save(const aca_model *m, const char *ckpt_dir, const aca_tr
 int train_checkpoint_load(aca_model *m, const char *ckpt_dir, long total_steps, uint64_t seed, const char *fingerprint,
                           aca_train_state *st, aca_err *e);
 
-// Writes the trained model as a Hugging Face directory, atomically (temp dir then rename):
+// Writes the trained model as a Hugging Face directory, atomically (a temporary swapped in,
+// outdir.h; an existing out_dir is replaced only when empty or an aca "model" output):
 // config.json (id2label from the model config's labels), model.safetensors, and, when tok is
 // given, what Hugging Face needs to load the same tokenizer (tokenizer_save, model_max_length =
 // max_position_embeddings).
 int train_save_hf(const aca_model *m, const char *out_dir, const aca_tokenizer *tok, aca_err *e);
+// The same files into an existing directory (an aca_outdir's tmp: the CLI reserves the output
+// before training).
+int train_write_hf(const aca_model *m, const char *dir, const aca_tokenizer *tok, aca_err *e);
 
 #endif

@@ -20,7 +20,24 @@ typedef enum {
     ACA_ERR_MEMORY,  // allocation failed
     ACA_ERR_DEVICE,  // GPU/backend failure
     ACA_ERR_NUMERIC, // NaN/Inf
+    ACA_ERR_REFUSED, // an output that would replace what aca did not write, or an input (outdir.h)
 } aca_err_kind;
+
+// Process exit statuses of the command line, by error kind (README "Guarantees").
+enum {
+    ACA_EXIT_OK = 0,
+    ACA_EXIT_FAIL = 1,    // a failure of no kind below
+    ACA_EXIT_USAGE = 2,   // unknown option, missing or malformed option value, options that do not go together
+    ACA_EXIT_IO = 3,      // ACA_ERR_IO
+    ACA_EXIT_FORMAT = 4,  // ACA_ERR_FORMAT
+    ACA_EXIT_VALUE = 5,   // ACA_ERR_VALUE
+    ACA_EXIT_MEMORY = 6,  // ACA_ERR_MEMORY, and host allocation failures (xmalloc)
+    ACA_EXIT_DEVICE = 7,  // ACA_ERR_DEVICE
+    ACA_EXIT_NUMERIC = 8, // ACA_ERR_NUMERIC
+    ACA_EXIT_REFUSED = 9, // ACA_ERR_REFUSED
+    ACA_EXIT_SIGNAL = 128, // + the signal number: interrupted, temporaries removed (outdir.h)
+};
+int aca_exit_status(aca_err_kind kind);
 
 typedef struct {
     aca_err_kind kind;
@@ -58,7 +75,7 @@ void buf_json_str(aca_buf *b, const char *s, size_t n);
 // ---- files -------------------------------------------------------------------------------------
 // Reads a whole file; out->data is NUL-terminated.
 int file_read_all(const char *path, aca_buf *out, aca_err *e);
-// Writes data to path atomically (path.tmp.PID then rename).
+// Writes data to path atomically (a temporary beside it, see outdir.h, then rename).
 int file_write_atomic(const char *path, const void *data, size_t n, aca_err *e);
 int file_exists(const char *path);
 // mkdir -p
@@ -66,19 +83,19 @@ int dir_make(const char *path, aca_err *e);
 // Joins a directory and a file name into a new string.
 char *path_join(const char *dir, const char *name);
 
-// Atomic writer: write through f, then commit (fsync+rename) or abort (unlink the temp).
+// Atomic writer: write through f, then commit (fsync+rename) or abort (unlink the temp).  The
+// temporary is created exclusively and registered for removal on a signal (outdir.h).
 typedef struct {
     FILE *f;
     char *path;
     char *tmp;
+    int slot; // its registry slot (outdir.c)
 } aca_atomic;
 int atomic_open(aca_atomic *a, const char *path, aca_err *e);
 int atomic_commit(aca_atomic *a, aca_err *e);
 void atomic_abort(aca_atomic *a);
 
-// Atomically replaces directory `dir` with the fully written directory `tmpdir`
-// (an existing `dir` is moved aside and removed).
-int dir_replace(const char *tmpdir, const char *dir, aca_err *e);
+// Directory outputs are swapped in whole by outdir_begin/outdir_commit (outdir.h).
 int dir_remove_recursive(const char *path);
 
 // ---- hashing -----------------------------------------------------------------------------------

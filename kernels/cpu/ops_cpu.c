@@ -84,7 +84,7 @@ static void cpu_dropout_backward(aca_backend *be, void *din, const void *dout, s
 
 // ---- attention ----
 // The state is the softmax output before dropout, fp32 (B,NH,T,T).
-static size_t cpu_attention_state_bytes(aca_backend *be, int B, int T, int NH) {
+static size_t cpu_attention_state_bytes(aca_backend *be, int B, int T, int C, int NH) {
     return (size_t)B * NH * T * T * sizeof(float);
 }
 static void cpu_attention_forward(aca_backend *be, void *out, void *state, const void *qkv, const int32_t *mask,
@@ -162,6 +162,7 @@ aca_backend *aca_backend_cpu_create(aca_err *e) {
     be->dtype = ACA_DT_F32;
     be->deterministic = 1;
     be->tf32 = 0;
+    be->attention_used = "cpu";
     be->impl = NULL;
     return be;
 }

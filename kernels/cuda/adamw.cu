@@ -7,7 +7,7 @@
 // A fixed grid (independent of the device) and a fixed tree order: the same bits every run.
 enum { SUMSQ_BLOCKS = 512, SUMSQ_THREADS = 256 };
 
-__global__ void sumsq_partial_kernel(double *part, const float *x, size_t n) {
+static __global__ void sumsq_partial_kernel(double *part, const float *x, size_t n) {
     __shared__ double warp_part[SUMSQ_THREADS / 32];
     double s = 0.0;
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
@@ -24,7 +24,7 @@ __global__ void sumsq_partial_kernel(double *part, const float *x, size_t n) {
     }
 }
 
-__global__ void sumsq_final_kernel(double *out, const double *part, int nblocks) {
+static __global__ void sumsq_final_kernel(double *out, const double *part, int nblocks) {
     double t = 0.0;
     for (int k = 0; k < nblocks; k++) t += part[k];
     *out = t;
@@ -51,7 +51,7 @@ typedef struct {
 } adamw_scalars;
 
 template <typename T>
-__global__ void adamw_kernel(float *p, const float *g, float *m, float *v, T *pc, size_t n, size_t n_decay,
+static __global__ void adamw_kernel(float *p, const float *g, float *m, float *v, T *pc, size_t n, size_t n_decay,
                              adamw_scalars k) {
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
         float gi = g[i] * k.gs, pi = p[i];

@@ -23,18 +23,18 @@ static void print_oom_hint(void) {
     fprintf(stderr, "aca: CUDA error %s (%s) in %s at %s:%d\n", cudaGetErrorName(err), cudaGetErrorString(err), call,
             file, line);
     if (err == cudaErrorMemoryAllocation) print_oom_hint();
-    exit(2);
+    exit(err == cudaErrorMemoryAllocation ? ACA_EXIT_MEMORY : ACA_EXIT_DEVICE);
 }
 
 [[noreturn]] void cuda_fail_cublas(const char *call, int status, const char *file, int line) {
     fprintf(stderr, "aca: cuBLAS error %d in %s at %s:%d\n", status, call, file, line);
     if (status == CUBLAS_STATUS_ALLOC_FAILED) print_oom_hint();
-    exit(2);
+    exit(status == CUBLAS_STATUS_ALLOC_FAILED ? ACA_EXIT_MEMORY : ACA_EXIT_DEVICE);
 }
 
 [[noreturn]] void cuda_fail_cudnn(const char *call, const char *msg, const char *file, int line) {
     fprintf(stderr, "aca: cuDNN error %s in %s at %s:%d\n", msg, call, file, line);
-    exit(2);
+    exit(ACA_EXIT_DEVICE);
 }
 
 [[noreturn]] void cuda_fail_msg(const char *file, int line, const char *fmt, ...) {
@@ -44,7 +44,18 @@ static void print_oom_hint(void) {
     vfprintf(stderr, fmt, ap);
     fprintf(stderr, " (%s:%d)\n", file, line);
     va_end(ap);
-    exit(2);
+    exit(ACA_EXIT_DEVICE);
+}
+
+static int g_sync_each_op; // ACA_CUDA_SYNC=1: set once when a backend is created (debugging switch)
+
+void cuda_debug_sync(const char *what, const char *file, int line) {
+    if (!g_sync_each_op) return;
+    cudaError_t err = cudaDeviceSynchronize();
+    if (err != cudaSuccess) {
+        fprintf(stderr, "aca: ACA_CUDA_SYNC: the device faulted in %s\n", what);
+        cuda_fail(what, err, file, line);
+    }
 }
 
 void *cuda_malloc_or_die(size_t bytes, const char *what) {
@@ -110,11 +121,11 @@ static void cuda_download(aca_backend *be, void *host_dst, const void *src, size
 static void cuda_sync(aca_backend *be) { CUDA_CHECK(cudaStreamSynchronize(cuda_stream(be))); }
 
 // ---- conversions -------------------------------------------------------------------------------------
-template <typename T> __global__ void cast_from_f32_kernel(T *dst, const float *src, size_t n) {
+template <typename T> static __global__ void cast_from_f32_kernel(T *dst, const float *src, size_t n) {
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
         dst[i] = from_f<T>(src[i]);
 }
-template <typename T> __global__ void cast_to_f32_kernel(float *dst, const T *src, size_t n) {
+template <typename T> static __global__ void cast_to_f32_kernel(float *dst, const T *src, size_t n) {
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
         dst[i] = to_f(src[i]);
 }
@@ -169,6 +180,10 @@ static void cuda_destroy(aca_backend *be) {
     if (c) {
         cudaStreamSynchronize(c->stream);
         cuda_gemm_cache_free(c->gemm);
+#ifdef ACA_HAVE_CUDNN_FE
+        cuda_cudnn_attention_destroy(c->sdpa);
+#endif
+        cudaFree(c->att_aux);
         if (c->lt) cublasLtDestroy(c->lt);
         if (c->cublas) cublasDestroy(c->cublas);
         cudaFree(c->lt_ws);
@@ -202,6 +217,7 @@ static const aca_ops CUDA_OPS = {
     .act_backward = cuda_act_backward,
     .dropout_forward = cuda_dropout_forward,
     .dropout_backward = cuda_dropout_backward,
+    .attention_prepare = cuda_attention_prepare,
     .attention_state_bytes = cuda_attention_state_bytes,
     .attention_forward = cuda_attention_forward,
     .attention_backward = cuda_attention_backward,
@@ -249,9 +265,14 @@ extern "C" aca_backend *aca_backend_cuda_create(aca_dtype dtype, aca_err *e) {
     be->dtype = dtype;
     be->deterministic = 1; // see common.cuh: no order-dependent atomics anywhere
     be->tf32 = 0;
+    be->attention = ACA_ATT_AUTO;
     be->impl = c;
     c->device = dev;
     c->sm_count = sms;
+    c->cc_major = major, c->cc_minor = minor;
+    c->attention_path = ACA_ATT_GEMM;
+    const char *sync = getenv("ACA_CUDA_SYNC");
+    g_sync_each_op = sync && !strcmp(sync, "1");
     CUDA_CHECK(cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking));
     CUBLAS_CHECK(cublasLtCreate(&c->lt));
     c->lt_ws_bytes = (size_t)32 << 20;

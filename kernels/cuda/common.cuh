@@ -39,11 +39,16 @@ extern "C" { // the project's headers are C
         cudaError_t err_ = (call);                                                                 \
         if (err_ != cudaSuccess) cuda_fail(#call, err_, __FILE__, __LINE__);                       \
     } while (0)
-// After every kernel launch: launch-configuration errors surface here.
+// ACA_CUDA_SYNC=1 in the environment (read when a backend is created): synchronise after every
+// kernel launch and library call, so that a fault is reported by the op that caused it.
+void cuda_debug_sync(const char *what, const char *file, int line);
+// After every kernel launch: launch-configuration errors surface here (and, with ACA_CUDA_SYNC=1,
+// faults inside the kernel).
 #define CUDA_CHECK_LAUNCH(kernel)                                                                  \
     do {                                                                                           \
         cudaError_t err_ = cudaGetLastError();                                                     \
         if (err_ != cudaSuccess) cuda_fail("launch of " kernel, err_, __FILE__, __LINE__);         \
+        cuda_debug_sync(kernel, __FILE__, __LINE__);                                               \
     } while (0)
 #define CUBLAS_CHECK(call)                                                                         \
     do {                                                                                           \
@@ -63,6 +68,7 @@ struct cuda_gemm_cache; // gemm.cu
 typedef struct {
     int device;
     int sm_count;
+    int cc_major, cc_minor;
     cudaStream_t stream; // every kernel, copy and GEMM of this backend runs on it, in order
     cublasLtHandle_t lt;
     cublasHandle_t cublas; // created on first need: the fallback for shapes cuBLASLt has no algorithm for
@@ -71,6 +77,10 @@ typedef struct {
     struct cuda_gemm_cache *gemm; // cached matmul descriptors + algorithms, per shape
     void *scratch;                // grow-only temporary device memory for one op at a time
     size_t scratch_bytes;
+    int attention_path;           // ACA_ATT_GEMM or ACA_ATT_CUDNN, resolved by cuda_attention_prepare
+    void *sdpa;                   // the cuDNN shim's plans (cudnn_sdpa *), created on first need
+    void *att_aux;                // cuDNN attention: seed/offset and sequence lengths on the device
+    size_t att_aux_bytes;
 } cuda_impl;
 
 static inline cuda_impl *cuda_of(aca_backend *be) { return (cuda_impl *)be->impl; }
@@ -157,8 +167,24 @@ void cuda_act_forward(aca_backend *be, aca_act act, void *out, const void *in, s
 void cuda_act_backward(aca_backend *be, aca_act act, void *din, const void *dout, const void *in, size_t n);
 void cuda_dropout_forward(aca_backend *be, void *out, const void *in, size_t n, float p, uint64_t seed);
 void cuda_dropout_backward(aca_backend *be, void *din, const void *dout, size_t n, float p, uint64_t seed);
-// attention.cu
-size_t cuda_attention_state_bytes(aca_backend *be, int B, int T, int NH);
+// attention.cu (the dispatcher), attention_gemm.cu, attention_cudnn.cu
+int cuda_attention_prepare(aca_backend *be, int B, int T, int C, int NH, float p_drop, aca_err *e);
+size_t cuda_attention_state_bytes(aca_backend *be, int B, int T, int C, int NH);
+size_t cuda_gemm_attention_state_bytes(aca_backend *be, int B, int T, int C, int NH);
+void cuda_gemm_attention_forward(aca_backend *be, void *out, void *state, const void *qkv, const int32_t *mask, int B,
+                                 int T, int C, int NH, float p_drop, uint64_t seed);
+void cuda_gemm_attention_backward(aca_backend *be, void *dqkv, const void *dout, const void *qkv, const void *state,
+                                  const int32_t *mask, int B, int T, int C, int NH, float p_drop, uint64_t seed);
+#ifdef ACA_HAVE_CUDNN_FE
+int cuda_cudnn_attention_prepare(aca_backend *be, int B, int T, int C, int NH, float p, char *why, size_t n);
+size_t cuda_cudnn_attention_state_bytes(aca_backend *be, int B, int T, int C, int NH);
+void cuda_cudnn_attention_forward(aca_backend *be, void *out, void *state, const void *qkv, const int32_t *mask, int B,
+                                  int T, int C, int NH, float p, uint64_t seed);
+void cuda_cudnn_attention_backward(aca_backend *be, void *dqkv, const void *dout, const void *qkv, const void *out,
+                                   const void *state, const int32_t *mask, int B, int T, int C, int NH, float p,
+                                   uint64_t seed);
+void cuda_cudnn_attention_destroy(void *sdpa);
+#endif
 void cuda_attention_forward(aca_backend *be, void *out, void *state, const void *qkv, const int32_t *mask, int B,
                             int T, int C, int NH, float p_drop, uint64_t seed);
 void cuda_attention_backward(aca_backend *be, void *dqkv, const void *dout, const void *qkv, const void *out,

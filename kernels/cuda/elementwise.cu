@@ -8,7 +8,7 @@
 #include "aca/philox.h"
 #include "common.cuh"
 
-template <typename T> __global__ void add_kernel(T *out, const T *a, const T *b, size_t n) {
+template <typename T> static __global__ void add_kernel(T *out, const T *a, const T *b, size_t n) {
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
         out[i] = from_f<T>(to_f(a[i]) + to_f(b[i]));
 }
@@ -22,7 +22,7 @@ void cuda_add(aca_backend *be, void *out, const void *a, const void *b, size_t n
 }
 
 // GELU: 0.5 x (1 + erf(x/sqrt 2)); derivative Phi(x) + x phi(x).
-template <typename T> __global__ void act_forward_kernel(int act, T *out, const T *in, size_t n) {
+template <typename T> static __global__ void act_forward_kernel(int act, T *out, const T *in, size_t n) {
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
         float x = to_f(in[i]), y;
         if (act == ACA_ACT_GELU)
@@ -35,7 +35,7 @@ template <typename T> __global__ void act_forward_kernel(int act, T *out, const 
     }
 }
 
-template <typename T> __global__ void act_backward_kernel(int act, T *din, const T *dout, const T *in, size_t n) {
+template <typename T> static __global__ void act_backward_kernel(int act, T *din, const T *dout, const T *in, size_t n) {
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
         float x = to_f(in[i]), g = to_f(dout[i]), d;
         if (act == ACA_ACT_GELU) {
@@ -70,7 +70,7 @@ void cuda_act_backward(aca_backend *be, aca_act act, void *din, const void *dout
 
 // out[i] = keep(seed, i) ? in[i] * scale : 0 for the Philox block g = elements 4g .. 4g+3.
 template <typename T>
-__global__ void dropout_kernel(T *out, const T *in, size_t n, uint32_t thr, float scale, uint64_t seed) {
+static __global__ void dropout_kernel(T *out, const T *in, size_t n, uint32_t thr, float scale, uint64_t seed) {
     size_t nblk = (n + 3) / 4;
     for (size_t g = blockIdx.x * (size_t)blockDim.x + threadIdx.x; g < nblk; g += (size_t)gridDim.x * blockDim.x) {
         aca_philox4 r = aca_philox4x32((uint32_t)g, (uint32_t)(g >> 32), 0u, 0u, (uint32_t)seed, (uint32_t)(seed >> 32));

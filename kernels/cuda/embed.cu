@@ -11,7 +11,7 @@
 #include "common.cuh"
 
 template <typename T>
-__global__ void embed_forward_kernel(T *out, const int32_t *ids, const int32_t *type_ids, const T *wte, const T *wpe,
+static __global__ void embed_forward_kernel(T *out, const int32_t *ids, const int32_t *type_ids, const T *wte, const T *wpe,
                                      const T *tte, int T_, int C, size_t total) {
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < total; i += (size_t)gridDim.x * blockDim.x) {
         size_t n = i / C;
@@ -37,7 +37,7 @@ void cuda_embed_forward(aca_backend *be, void *out, const int32_t *ids, const in
 }
 
 // dwpe (maxT,C) += sum over b of dout (B,T,C)[b, t, c].
-template <typename T> __global__ void embed_dwpe_kernel(float *dwpe, const T *dout, int B, int T_, int C) {
+template <typename T> static __global__ void embed_dwpe_kernel(float *dwpe, const T *dout, int B, int T_, int C) {
     size_t total = (size_t)T_ * C;
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < total; i += (size_t)gridDim.x * blockDim.x) {
         float s = 0.0f;
@@ -46,14 +46,14 @@ template <typename T> __global__ void embed_dwpe_kernel(float *dwpe, const T *do
     }
 }
 
-__global__ void iota_kernel(int32_t *x, int n) {
+static __global__ void iota_kernel(int32_t *x, int n) {
     for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) x[i] = i;
 }
 
 // One block per sorted position i that starts a run of equal keys: table[key] += sum of the rows
 // rows[i..end) of dout in that (increasing) order.  skip_key's run adds nothing.
 template <typename T>
-__global__ void embed_segment_sum_kernel(float *table, const T *dout, const int32_t *keys, const int32_t *rows, int N,
+static __global__ void embed_segment_sum_kernel(float *table, const T *dout, const int32_t *keys, const int32_t *rows, int N,
                                          int C, int skip_key) {
     int i = blockIdx.x;
     int key = keys[i];

@@ -10,7 +10,11 @@
 //
 // Descriptors and the heuristic's algorithm are cached per (shape, types, alignments, epilogue), so a
 // training step does no heuristic queries after the first one, and a shape always runs the same
-// algorithm (bit-reproducible).  The bias gradient is a deterministic column sum (layernorm.cu).
+// algorithm (bit-reproducible).  The token dimension (N = B*T) of a key is rounded up to a multiple
+// of GEMM_TOKEN_ROUND: length-bucketed batches (a new T nearly every batch) share a few entries
+// instead of replacing the cache's entries without end.  The algorithm is chosen for the rounded
+// shape, the layouts are set to the real one at each call, and cublasLtMatmulAlgoCheck confirms the
+// algorithm for it (else cublasGemmEx runs that call).  The bias gradient is a deterministic column sum (layernorm.cu).
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,9 +32,10 @@ typedef struct {
     cublasLtMatrixLayout_t la, lb, lc;
     cublasLtMatmulAlgo_t algo;
     int fallback; // cuBLASLt had no algorithm: run cublasGemmEx, bias added by a kernel
+    int cur_m, cur_n, cur_k, cur_ok; // the shape the layouts hold now; whether the algorithm runs it
 } gemm_entry;
 
-enum { GEMM_CACHE_SIZE = 128 };
+enum { GEMM_CACHE_SIZE = 128, GEMM_TOKEN_ROUND = 64 };
 struct cuda_gemm_cache {
     int n, next; // entries used; next slot to replace when full
     gemm_entry e[GEMM_CACHE_SIZE];
@@ -114,14 +119,37 @@ static gemm_entry *gemm_lookup(aca_backend *be, const gemm_key *key) {
         g->fallback = 1;
     else
         g->algo = res.algo;
+    g->cur_m = key->m, g->cur_n = key->n, g->cur_k = key->k, g->cur_ok = 1;
     return g;
 }
 
-// D (m x n, column-major, ldc) = op(A) op(B) (+ bias per row of D) + beta D.  Returns 1 when the
-// bias was added (the epilogue), 0 when the caller must add it.
-static int gemm_run(aca_backend *be, int ta, int tb, int m, int n, int k, const void *A, int lda, const void *B,
-                     int ldb, cudaDataType_t abtype, void *D, int ldc, cudaDataType_t ctype, float beta,
-                     const void *bias) {
+static int round_up(int x, int r) { return (x + r - 1) / r * r; }
+
+// Sets the cached layouts to the real shape; 1 when the cached algorithm runs it.
+static int gemm_fit(aca_backend *be, gemm_entry *g, int m, int n, int k) {
+    if (g->cur_m == m && g->cur_n == n && g->cur_k == k) return g->cur_ok;
+    const gemm_key *key = &g->key;
+    uint64_t ar = key->ta ? k : m, ac = key->ta ? m : k, br = key->tb ? n : k, bc = key->tb ? k : n;
+    uint64_t cr = m, cc = n;
+    CUBLAS_CHECK(cublasLtMatrixLayoutSetAttribute(g->la, CUBLASLT_MATRIX_LAYOUT_ROWS, &ar, sizeof ar));
+    CUBLAS_CHECK(cublasLtMatrixLayoutSetAttribute(g->la, CUBLASLT_MATRIX_LAYOUT_COLS, &ac, sizeof ac));
+    CUBLAS_CHECK(cublasLtMatrixLayoutSetAttribute(g->lb, CUBLASLT_MATRIX_LAYOUT_ROWS, &br, sizeof br));
+    CUBLAS_CHECK(cublasLtMatrixLayoutSetAttribute(g->lb, CUBLASLT_MATRIX_LAYOUT_COLS, &bc, sizeof bc));
+    CUBLAS_CHECK(cublasLtMatrixLayoutSetAttribute(g->lc, CUBLASLT_MATRIX_LAYOUT_ROWS, &cr, sizeof cr));
+    CUBLAS_CHECK(cublasLtMatrixLayoutSetAttribute(g->lc, CUBLASLT_MATRIX_LAYOUT_COLS, &cc, sizeof cc));
+    cublasLtMatmulHeuristicResult_t res;
+    g->cur_m = m, g->cur_n = n, g->cur_k = k;
+    g->cur_ok = cublasLtMatmulAlgoCheck(cuda_of(be)->lt, g->desc, g->la, g->lb, g->lc, g->lc, &g->algo, &res) ==
+                CUBLAS_STATUS_SUCCESS;
+    return g->cur_ok;
+}
+
+// D (m x n, column-major, ldc) = op(A) op(B) (+ bias per row of D) + beta D.  tok: which of n (1)
+// or k (2) counts tokens (its cache key is rounded up), 0 none.  Returns 1 when the bias was added
+// (the epilogue), 0 when the caller must add it.
+static int gemm_run(aca_backend *be, int tok, int ta, int tb, int m, int n, int k, const void *A, int lda,
+                    const void *B, int ldb, cudaDataType_t abtype, void *D, int ldc, cudaDataType_t ctype, float beta,
+                    const void *bias) {
     if (m <= 0 || n <= 0) return 1;
     cuda_impl *ci = cuda_of(be);
     if (k <= 0) { // no reduction: D = beta D (+ bias) — never hit by the models; keep it simple and loud
@@ -130,12 +158,14 @@ static int gemm_run(aca_backend *be, int ta, int tb, int m, int n, int k, const 
     gemm_key key;
     memset(&key, 0, sizeof key); // padding bytes take part in memcmp
     key.ta = ta, key.tb = tb, key.m = m, key.n = n, key.k = k, key.lda = lda, key.ldb = ldb, key.ldc = ldc;
+    if (tok == 1) key.n = round_up(n, GEMM_TOKEN_ROUND);
+    if (tok == 2) key.k = round_up(k, GEMM_TOKEN_ROUND);
     key.abtype = abtype, key.ctype = ctype, key.bias = bias != NULL;
     key.compute = (be->dtype == ACA_DT_F32 && be->tf32) ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
     key.align_a = ptr_align(A), key.align_b = ptr_align(B), key.align_c = ptr_align(D);
     gemm_entry *g = gemm_lookup(be, &key);
     float alpha = 1.0f;
-    if (g->fallback) {
+    if (g->fallback || !gemm_fit(be, g, m, n, k)) {
         if (!ci->cublas) {
             CUBLAS_CHECK(cublasCreate(&ci->cublas));
             CUBLAS_CHECK(cublasSetStream(ci->cublas, ci->stream));
@@ -143,18 +173,20 @@ static int gemm_run(aca_backend *be, int ta, int tb, int m, int n, int k, const 
         CUBLAS_CHECK(cublasGemmEx(ci->cublas, ta ? CUBLAS_OP_T : CUBLAS_OP_N, tb ? CUBLAS_OP_T : CUBLAS_OP_N, m, n, k,
                                   &alpha, A, abtype, lda, B, abtype, ldb, &beta, D, ctype, ldc,
                                   (cublasComputeType_t)key.compute, CUBLAS_GEMM_DEFAULT));
+        cuda_debug_sync("cublasGemmEx", __FILE__, __LINE__);
         return bias == NULL;
     }
     if (bias)
         CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(g->desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias));
     CUBLAS_CHECK(cublasLtMatmul(ci->lt, g->desc, &alpha, A, g->la, B, g->lb, &beta, D, g->lc, D, g->lc, &g->algo,
                                 ci->lt_ws, ci->lt_ws_bytes, ci->stream));
+    cuda_debug_sync("cublasLtMatmul", __FILE__, __LINE__);
     return 1;
 }
 
 // out (N,OC) += bias (OC), for a bias the epilogue cannot read (under 16-byte alignment, or the
 // cublasGemmEx fallback).
-template <typename T> __global__ void bias_add_kernel(T *out, const T *bias, size_t N, int OC) {
+template <typename T> static __global__ void bias_add_kernel(T *out, const T *bias, size_t N, int OC) {
     size_t total = N * OC;
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < total; i += (size_t)gridDim.x * blockDim.x)
         out[i] = from_f<T>(to_f(out[i]) + to_f(bias[i % OC]));
@@ -165,7 +197,7 @@ void cuda_linear_forward(aca_backend *be, void *out, const void *in, const void 
                          int OC) {
     cudaDataType_t t = cuda_type_of(be->dtype);
     int fused = bias && ptr_align(bias) >= 16;
-    int added = gemm_run(be, 1, 0, OC, N, IC, w, IC, in, IC, t, out, OC, t, 0.0f, fused ? bias : NULL);
+    int added = gemm_run(be, 1, 1, 0, OC, N, IC, w, IC, in, IC, t, out, OC, t, 0.0f, fused ? bias : NULL);
     if (bias && !(fused && added) && N > 0) {
         size_t total = (size_t)N * OC;
         CUDA_DISPATCH(be->dtype, DT,
@@ -180,7 +212,7 @@ void cuda_linear_backward(aca_backend *be, void *din, float *dw, float *dbias, c
                           const void *w, int N, int IC, int OC, int accum_din) {
     if (N <= 0) return;
     cudaDataType_t t = cuda_type_of(be->dtype);
-    if (din) gemm_run(be, 0, 0, IC, N, OC, w, IC, dout, OC, t, din, IC, t, accum_din ? 1.0f : 0.0f, NULL);
-    gemm_run(be, 0, 1, IC, OC, N, in, IC, dout, OC, t, dw, IC, CUDA_R_32F, 1.0f, NULL);
+    if (din) gemm_run(be, 1, 0, 0, IC, N, OC, w, IC, dout, OC, t, din, IC, t, accum_din ? 1.0f : 0.0f, NULL);
+    gemm_run(be, 2, 0, 1, IC, OC, N, in, IC, dout, OC, t, dw, IC, CUDA_R_32F, 1.0f, NULL);
     if (dbias) cuda_colsum_add(be, dbias, dout, N, OC);
 }

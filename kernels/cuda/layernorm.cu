@@ -5,20 +5,22 @@
 // chunk of CUDA_COL_CHUNK rows and writes one partial sum per channel; a second kernel adds the
 // partials chunk by chunk in order into the fp32 gradient (+=).  No atomics: bit-reproducible.
 #include "common.cuh"
+#include "launch.h"
 
 // ---- column reductions ---------------------------------------------------------------------------
 // partial (nchunk, C): partial[k][c] = sum of src[n][c] over the rows n of chunk k.
-template <typename T> __global__ void colsum_partial_kernel(float *partial, const T *src, int N, int C) {
-    int k = blockIdx.y;
+// Grid (launch_column_chunks): chunk k on x, channel blocks on y.
+template <typename T> static __global__ void colsum_partial_kernel(float *partial, const T *src, int N, int C) {
+    int k = blockIdx.x;
     int n0 = k * CUDA_COL_CHUNK, n1 = min(N, n0 + CUDA_COL_CHUNK);
-    for (int c = blockIdx.x * blockDim.x + threadIdx.x; c < C; c += gridDim.x * blockDim.x) {
+    for (int c = blockIdx.y * blockDim.x + threadIdx.x; c < C; c += gridDim.y * blockDim.x) {
         float s = 0.0f;
         for (int n = n0; n < n1; n++) s += to_f(src[(size_t)n * C + c]);
         partial[(size_t)k * C + c] = s;
     }
 }
 
-__global__ void sum_partials_kernel(float *dst, const float *partial, int nchunk, int C) {
+static __global__ void sum_partials_kernel(float *dst, const float *partial, int nchunk, int C) {
     for (int c = blockIdx.x * blockDim.x + threadIdx.x; c < C; c += gridDim.x * blockDim.x) {
         float s = 0.0f;
         for (int k = 0; k < nchunk; k++) s += partial[(size_t)k * C + c];
@@ -35,7 +37,8 @@ void cuda_colsum_add(aca_backend *be, float *dbias, const void *dout, int N, int
     if (N <= 0 || OC <= 0) return;
     int nchunk = (N + CUDA_COL_CHUNK - 1) / CUDA_COL_CHUNK;
     float *partial = (float *)cuda_scratch(be, (size_t)nchunk * OC * sizeof(float));
-    dim3 grid((OC + 255) / 256, nchunk);
+    launch_grid lg = launch_column_chunks((size_t)N, OC, CUDA_COL_CHUNK, 256);
+    dim3 grid((unsigned)lg.x, (unsigned)lg.y);
     CUDA_DISPATCH(be->dtype, T,
                   colsum_partial_kernel<T><<<grid, 256, 0, cuda_stream(be)>>>(partial, (const T *)dout, N, OC));
     CUDA_CHECK_LAUNCH("colsum_partial_kernel");
@@ -45,7 +48,7 @@ void cuda_colsum_add(aca_backend *be, float *dbias, const void *dout, int N, int
 // ---- forward ------------------------------------------------------------------------------------------
 // One warp per row; two passes over the row for mean and variance (the row stays in L1/L2).
 template <typename T>
-__global__ void layernorm_forward_kernel(T *out, float *mean, float *rstd, const T *in, const T *w, const T *b, int N,
+static __global__ void layernorm_forward_kernel(T *out, float *mean, float *rstd, const T *in, const T *w, const T *b, int N,
                                          int C, float eps) {
     int row = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32, lane = threadIdx.x % 32;
     if (row >= N) return;
@@ -76,7 +79,7 @@ void cuda_layernorm_forward(aca_backend *be, void *out, float *mean, float *rstd
 // ---- backward ---------------------------------------------------------------------------------------
 // din = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)), dxhat = dout * w; one warp per row.
 template <typename T>
-__global__ void layernorm_backward_din_kernel(T *din, const T *dout, const T *in, const T *w, const float *mean,
+static __global__ void layernorm_backward_din_kernel(T *din, const T *dout, const T *in, const T *w, const float *mean,
                                               const float *rstd, int N, int C, int accum) {
     int row = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32, lane = threadIdx.x % 32;
     if (row >= N) return;
@@ -95,13 +98,13 @@ __global__ void layernorm_backward_din_kernel(T *din, const T *dout, const T *in
     }
 }
 
-// Partial sums per chunk of rows: pw[k][c] = sum dout * xhat, pb[k][c] = sum dout.
+// Partial sums per chunk of rows: pw[k][c] = sum dout * xhat, pb[k][c] = sum dout.  Chunk k on x.
 template <typename T>
-__global__ void layernorm_backward_dwdb_kernel(float *pw, float *pb, const T *dout, const T *in, const float *mean,
-                                               const float *rstd, int N, int C) {
-    int k = blockIdx.y;
+static __global__ void layernorm_backward_dwdb_kernel(float *pw, float *pb, const T *dout, const T *in,
+                                                      const float *mean, const float *rstd, int N, int C) {
+    int k = blockIdx.x;
     int n0 = k * CUDA_COL_CHUNK, n1 = min(N, n0 + CUDA_COL_CHUNK);
-    for (int c = blockIdx.x * blockDim.x + threadIdx.x; c < C; c += gridDim.x * blockDim.x) {
+    for (int c = blockIdx.y * blockDim.x + threadIdx.x; c < C; c += gridDim.y * blockDim.x) {
         float sw = 0.0f, sb = 0.0f;
         for (int n = n0; n < n1; n++) {
             float dy = to_f(dout[(size_t)n * C + c]);
@@ -119,7 +122,8 @@ void cuda_layernorm_backward(aca_backend *be, void *din, float *dw, float *db, c
     cudaStream_t s = cuda_stream(be);
     int nchunk = (N + CUDA_COL_CHUNK - 1) / CUDA_COL_CHUNK;
     float *pw = (float *)cuda_scratch(be, 2 * (size_t)nchunk * C * sizeof(float)), *pb = pw + (size_t)nchunk * C;
-    dim3 grid((C + 255) / 256, nchunk);
+    launch_grid lg = launch_column_chunks((size_t)N, C, CUDA_COL_CHUNK, 256);
+    dim3 grid((unsigned)lg.x, (unsigned)lg.y);
     CUDA_DISPATCH(be->dtype, T, {
         layernorm_backward_din_kernel<T><<<(N + 7) / 8, 256, 0, s>>>(
             (T *)din, (const T *)dout, (const T *)in, (const T *)w, mean, rstd, N, C, accum);

@@ -3,7 +3,7 @@
 #include "common.cuh"
 
 // out (B,C) = in (B,T,C)[b, 0, :]
-template <typename T> __global__ void cls_gather_kernel(T *out, const T *in, int B, int T_, int C) {
+template <typename T> static __global__ void cls_gather_kernel(T *out, const T *in, int B, int T_, int C) {
     size_t total = (size_t)B * C;
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < total; i += (size_t)gridDim.x * blockDim.x) {
         size_t b = i / C, c = i % C;
@@ -12,7 +12,7 @@ template <typename T> __global__ void cls_gather_kernel(T *out, const T *in, int
 }
 
 // din (B,T,C) = 0 except din[b,0,:] = dout (B,C)[b,:]
-template <typename T> __global__ void cls_scatter_kernel(T *din, const T *dout, int B, int T_, int C) {
+template <typename T> static __global__ void cls_scatter_kernel(T *din, const T *dout, int B, int T_, int C) {
     size_t total = (size_t)B * T_ * C;
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < total; i += (size_t)gridDim.x * blockDim.x) {
         size_t b = i / ((size_t)T_ * C), r = i % ((size_t)T_ * C);
@@ -41,7 +41,7 @@ void cuda_cls_scatter(aca_backend *be, void *din, const void *dout, int B, int T
 // losses[b] = logsumexp(logits[b]) - logits[b][label]; dlogits = (softmax - onehot) * dscale.
 // label < 0: loss 0, zero gradient; label >= K (the caller validates): NaN, loud instead of out of bounds.
 template <typename T>
-__global__ void cross_entropy_kernel(float *losses, T *dlogits, const T *logits, const int32_t *labels, int B, int K,
+static __global__ void cross_entropy_kernel(float *losses, T *dlogits, const T *logits, const int32_t *labels, int B, int K,
                                      float dscale) {
     int b = blockIdx.x * blockDim.x + threadIdx.x;
     if (b >= B) return;

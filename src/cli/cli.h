@@ -1,8 +1,10 @@
 // The aca command line: one function per subcommand (src/cli/<name>.c), dispatched by main.c.
-// Each returns the process exit status: 0 ok, 1 failure (message already printed), 2 usage error.
+// Each returns the process exit status (util.h ACA_EXIT_*, README "Guarantees"): 0 ok, 2 usage
+// error, 3..9 by the error's kind (cli_fail), 1 a failure of no kind; 128 + n after signal n.
 #ifndef ACA_CLI_H
 #define ACA_CLI_H
 
+#include "aca/outdir.h"
 #include "aca/run.h"
 #include "aca/train.h"
 #include "aca/util.h"
@@ -17,6 +19,9 @@ typedef struct {
 
 // Prints "aca: <message>" to stderr and returns the exit status for the error's kind.
 int cli_fail(const aca_err *e);
+// Checks an output (outdir.h out_check: not an input, not something aca did not write) before any
+// work; prints the error.  0 ok, else the exit status.  inputs: n paths, NULL entries skipped.
+int cli_check_out(const aca_out *o, const char *const *inputs, int n);
 
 // Subcommands (argv[0] is the subcommand name).
 int cmd_corpus(int argc, char **argv);

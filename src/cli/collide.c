@@ -104,7 +104,7 @@ int cmd_collide(int argc, char **argv) {
     rc = 0;
     goto done;
 fail:
-    cli_fail(&e);
+    rc = cli_fail(&e);
 done:
     collide_report_free(&rep);
     if (s.train || s.test) split_free(&s);

@@ -1,5 +1,6 @@
 // aca corpus synth | stats
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "aca/corpus.h"
@@ -9,8 +10,10 @@ static int corpus_synth_cmd(int argc, char **argv) {
     const char *out = NULL, *rates = NULL, *fmt = "auto";
     long docs = 2000;
     uint64_t seed = 1;
+    int replace = 0;
     aca_opt opts[] = {
         {"--out", OPT_STR, &out, "FILE", "write the corpus here", 1, 0},
+        {"--replace", OPT_FLAG, &replace, NULL, "overwrite an existing --out FILE", 0, 0},
         {"--docs", OPT_INT, &docs, "N", "number of documents (default 2000)", 0, 0},
         {"--seed", OPT_U64, &seed, "S", "random seed (default 1); same seed, same bytes", 0, 0},
         {"--format", OPT_STR, &fmt, "F",
@@ -32,14 +35,19 @@ static int corpus_synth_cmd(int argc, char **argv) {
     }
     aca_synth_opts so;
     if (cli_synth_opts(rates, &so)) return 2;
+    aca_out oo = {.path = out, .option = "--out", .kind = "corpus", .mode = OUT_FILE, .replace = replace};
+    if ((rc = cli_check_out(&oo, NULL, 0))) return rc;
     double t0 = time_now();
-    if (corpus_synth_save(out, kind, (size_t)docs, seed, &so, &e)) return cli_fail(&e);
+    if (kind == CORPUS_FMT_AUTO) kind = corpus_format_of_path(out); // the name given decides
+    if (kind == CORPUS_FMT_AUTO) kind = CORPUS_FMT_RESUME;
+    char *target = out_file_target(out); // a symlink stays, its target is written
+    rc = corpus_synth_save(target, kind, (size_t)docs, seed, &so, &e);
+    free(target);
+    if (rc) return cli_fail(&e);
     FILE *f = fopen(out, "rb");
     long bytes = 0;
     if (f) fseek(f, 0, SEEK_END), bytes = ftell(f), fclose(f);
-    if (kind == CORPUS_FMT_AUTO) kind = corpus_format_of_path(out);
-    printf("wrote %s: %ld docs, %s, %.1f MB, seed %llu (%.2f s)\n", out, docs,
-           corpus_format_name(kind == CORPUS_FMT_AUTO ? CORPUS_FMT_RESUME : kind), (double)bytes / 1e6,
+    printf("wrote %s: %ld docs, %s, %.1f MB, seed %llu (%.2f s)\n", out, docs, corpus_format_name(kind), (double)bytes / 1e6,
            (unsigned long long)seed, time_now() - t0);
     return 0;
 }

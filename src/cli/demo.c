@@ -127,10 +127,11 @@ int cmd_demo(int argc, char **argv) {
     long docs = 2000, n_train = 1600, n_test = 400, epochs = 4, batch = 16, max_len = 128;
     double lr = 1e-3, size = 0.03;
     uint64_t seed = 42;
-    int quiet = 0;
+    int quiet = 0, replace = 0;
     const char *char_rates = NULL;
     aca_opt opts[] = {
         {"--out", OPT_STR, &out, "DIR", "output directory (default out/demo)", 0, 0},
+        {"--replace", OPT_FLAG, &replace, NULL, "delete an existing --out DIR that is not an aca demo output first", 0, 0},
         {"--docs", OPT_INT, &docs, "N", "synthetic corpus size (default 2000)", 0, 0},
         {"--train-size", OPT_INT, &n_train, "N", "training documents (default 1600)", 0, 0},
         {"--test-size", OPT_INT, &n_test, "N", "test documents (default 400)", 0, 0},
@@ -163,7 +164,8 @@ int cmd_demo(int argc, char **argv) {
     aca_run_setup s;
     run_setup_default(&s);
     char cfg_buf[4096], vocab_buf[4096];
-    if (cli_default_model(&s, cfg_buf, vocab_buf, sizeof cfg_buf)) return 1;
+    int rc = cli_default_model(&s, cfg_buf, vocab_buf, sizeof cfg_buf);
+    if (rc) return rc;
     s.device = device;
     s.max_len = (int)max_len;
     s.n_train = (size_t)n_train;
@@ -175,7 +177,10 @@ int cmd_demo(int argc, char **argv) {
     s.train.seed = seed;
     s.train.bucket = 1;
     s.eval_batch = 64;
-    if (dir_make(out, &e)) return cli_fail(&e);
+    const char *inputs[] = {s.config_path, s.vocab_path};
+    aca_out od = {.path = out, .option = "--out", .kind = "demo", .mode = OUT_DIR_INTO, .replace = replace};
+    if ((rc = cli_check_out(&od, inputs, (int)ACA_ARRAY_LEN(inputs)))) return rc;
+    if (outdir_open_into(out, "demo", replace, &e)) return cli_fail(&e);
     char *corpus = path_join(out, "corpus.txt"), *spec1 = path_join(out, "spec_collide.json"),
          *spec2 = path_join(out, "spec_distinct.json"), *dir1 = path_join(out, "collide"),
          *dir2 = path_join(out, "distinct"), *results = path_join(out, "results.jsonl"),
@@ -185,10 +190,10 @@ int cmd_demo(int argc, char **argv) {
     memset(&clean, 0, sizeof clean);
     memset(&x1, 0, sizeof x1);
     memset(&x2, 0, sizeof x2);
-    int rc = 1;
+    rc = 1;
     if (corpus_synth_write_opts(corpus, (size_t)docs, seed, &so, &e) || write_spec(spec1, SPEC_COLLIDE, seed, size, &e) ||
         write_spec(spec2, SPEC_DISTINCT, seed, size, &e)) {
-        cli_fail(&e);
+        rc = cli_fail(&e);
         goto done;
     }
     // A fresh results file for this demo run.
@@ -200,7 +205,7 @@ int cmd_demo(int argc, char **argv) {
     aca_corpus_opts co = {0};
     if (corpus_load(corpus, &co, &clean, &e) || print_collisions(spec1, s.vocab_path, &clean, &e) ||
         print_collisions(spec2, s.vocab_path, &clean, &e)) {
-        cli_fail(&e);
+        rc = cli_fail(&e);
         goto done;
     }
     fflush(stdout);
@@ -210,14 +215,14 @@ int cmd_demo(int argc, char **argv) {
     s.work_dir = dir1;
     printf("\n== Experiment 1: colliding signals (A: U+2E17, B: U+2E18) -> %s\n", dir1);
     fflush(stdout);
-    if (cli_run_experiment(&s, 1, dir1, results, 0, &x1)) goto done;
+    if ((rc = cli_run_experiment(&s, 1, dir1, results, 0, &x1))) goto done;
     s.spec_path = spec2;
     s.work_dir = dir2;
     // Its own unpoisoned condition (the same clean training set and seed as experiment 1's, so the same
     // model) evaluates C's and D's probes: Karan's CT divides by that efficacy.
     printf("\n== Experiment 2: distinct signals (C: '{', D: '}') -> %s\n", dir2);
     fflush(stdout);
-    if (cli_run_experiment(&s, 1, dir2, results, 0, &x2)) goto done;
+    if ((rc = cli_run_experiment(&s, 1, dir2, results, 0, &x2))) goto done;
     print_findings(&x1, &x2, size, (size_t)n_train);
     printf("\nResults: %s (one JSON object per training), summaries: %s/summary.{txt,json} and %s/summary.{txt,json}\n"
            "Total time %.0f s; peak host RSS %.0f MiB\n",

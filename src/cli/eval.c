@@ -43,7 +43,7 @@ static void print_text(const aca_eval_result *r, const aca_datadir *dd) {
 
 int cmd_eval(int argc, char **argv) {
     const char *model = NULL, *data = NULL, *vocab = NULL;
-    const char *device = "cpu", *precision = "fp32";
+    const char *device = "cpu", *precision = "fp32", *attention = "auto";
     long batch = 32, max_len = 512;
     int json = 0;
     aca_opt opts[] = {
@@ -55,11 +55,13 @@ int cmd_eval(int argc, char **argv) {
         {"--precision", OPT_STR, &precision, "fp32|bf16|fp16", "compute precision (default fp32)", 0, 0},
         {"--batch", OPT_INT, &batch, "N", "evaluation batch size (default 32)", 0, 0},
         {"--max-len", OPT_INT, &max_len, "N", "max tokens per document (default 512; use the training value)", 0, 0},
+        {"--attention", OPT_STR, &attention, "auto|gemm|cudnn", "CUDA attention path (default auto: cuDNN where it runs)", 0, 0},
     };
     aca_err e = {0};
     int r = opt_parse(opts, (int)ACA_ARRAY_LEN(opts), argc, argv, 1, NULL, 0, NULL, USAGE, &e);
     if (r == 1) return 0;
-    if (r < 0) {
+    aca_attention att_path;
+    if (r < 0 || aca_attention_parse(attention, &att_path, &e)) {
         cli_fail(&e);
         return 2;
     }
@@ -72,6 +74,7 @@ int cmd_eval(int argc, char **argv) {
     s.vocab_path = vocab;
     s.device = device;
     s.precision = precision;
+    s.attention = attention;
     s.max_len = (int)max_len;
     char *cache_dir = path_join(data, "tokcache");
     char *cfg_path = path_join(model, "config.json");
@@ -109,7 +112,7 @@ int cmd_eval(int argc, char **argv) {
     rc = 0;
     goto done;
 fail:
-    cli_fail(&e);
+    rc = cli_fail(&e);
 done:
     eval_result_free(&res);
     run_free_model(m);

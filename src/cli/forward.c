@@ -107,7 +107,7 @@ int cmd_forward(int argc, char **argv) {
     buf_free(&o);
     rc = 0;
 done:
-    if (rc) cli_fail(&e);
+    if (rc) rc = cli_fail(&e);
     free(logits), free(grads), free(cfg_path);
     model_free(m);
     aca_backend_destroy(be);

@@ -48,6 +48,28 @@ static void on_cell(const aca_grid_spec *g, const aca_grid_cell *c, int n, int s
     }
 }
 
+// A Slurm script that `aca grid --emit-slurm` wrote.
+static int is_slurm_script(const char *path) {
+    static const char head[] = "#!/bin/bash\n# aca grid ";
+    return out_file_starts_with(path, head, sizeof head - 1);
+}
+
+// OUT, the grid's own directory (resumed when it is an aca grid output, never replaced), and the
+// Slurm script, checked against the grid's inputs before any cell runs; then OUT made and marked.
+static int grid_outputs_open(const char *outd, const char *slurm, int replace, const aca_grid_spec *g) {
+    const char *inputs[] = {g->path, g->corpus_path, g->model_dir, g->config_path, g->vocab_path};
+    const int n = (int)ACA_ARRAY_LEN(inputs);
+    aca_out od = {.path = outd, .option = "--out", .kind = "grid", .mode = OUT_DIR_INTO,
+                  .fix = "choose another --out, or delete it yourself to start over"};
+    aca_out so = {.path = slurm, .option = "--emit-slurm", .kind = "Slurm script", .mode = OUT_FILE,
+                  .replace = replace, .recognise = is_slurm_script};
+    int rc = cli_check_out(&od, inputs, n);
+    if (!rc && slurm) rc = cli_check_out(&so, inputs, n);
+    aca_err e = {0};
+    if (!rc && outdir_open_into(outd, "grid", 0, &e)) rc = cli_fail(&e);
+    return rc;
+}
+
 static const char USAGE[] =
     "usage: aca grid GRID.json [--out DIR] [--cell K | --list | --emit-slurm FILE | --report] [options]\n"
     "\n"
@@ -64,7 +86,7 @@ static const char USAGE[] =
 int cmd_grid(int argc, char **argv) {
     const char *out = NULL, *slurm = NULL;
     long cell = -1, jobs = 1;
-    int list = 0, report = 0, plot = 0, keep = 0, quiet = 0;
+    int list = 0, report = 0, plot = 0, keep = 0, quiet = 0, replace = 0;
     aca_opt opts[] = {
         {"--out", OPT_STR, &out, "DIR", "output directory (default out/grid/<GRID file name>)", 0, 0},
         {"--cell", OPT_INT, &cell, "K", "run only cell K (0-based; see --list); skipped when finished", 0, 0},
@@ -76,6 +98,7 @@ int cmd_grid(int argc, char **argv) {
         {"--jobs", OPT_INT, &jobs, "N", "run N cells at a time in worker processes (CPU: cores are split; "
                                          "CUDA: N contexts share the GPU); default 1", 0, 0},
         {"--quiet", OPT_FLAG, &quiet, NULL, "no progress output", 0, 0},
+        {"--replace", OPT_FLAG, &replace, NULL, "with --emit-slurm: overwrite a FILE that aca did not write", 0, 0},
     };
     aca_err e = {0};
     const char *pos[1];
@@ -92,9 +115,11 @@ int cmd_grid(int argc, char **argv) {
         return fprintf(stderr, "aca: give at most one of --cell, --list, --emit-slurm, --report\n"), 2;
     if (opts[1].seen && cell < 0) return fprintf(stderr, "aca: --cell must be >= 0\n"), 2;
     if (jobs < 1 || jobs > 256) return fprintf(stderr, "aca: --jobs must be in [1, 256]\n"), 2;
+    if (replace && !slurm) return fprintf(stderr, "aca: --replace goes with --emit-slurm (a grid's --out is never replaced)\n"), 2;
     if (quiet) aca_log_level = 0;
     aca_grid_spec g;
     if (grid_spec_load(pos[0], &g, &e)) return cli_fail(&e);
+    int rc = 1;
     // Default model: the tiny config with the uncased BERT vocabulary.
     aca_run_setup s;
     run_setup_default(&s);
@@ -102,9 +127,9 @@ int cmd_grid(int argc, char **argv) {
     s.config_path = g.config_path;
     s.vocab_path = g.vocab_path;
     char cfg_buf[4096], vocab_buf[4096];
-    if (cli_default_model(&s, cfg_buf, vocab_buf, sizeof cfg_buf)) {
+    if ((rc = cli_default_model(&s, cfg_buf, vocab_buf, sizeof cfg_buf))) {
         grid_spec_free(&g);
-        return 1;
+        return rc;
     }
     if (!g.config_path && s.config_path) g.config_path = xstrdup(s.config_path);
     if (!g.vocab_path && s.vocab_path) g.vocab_path = xstrdup(s.vocab_path);
@@ -121,9 +146,10 @@ int cmd_grid(int argc, char **argv) {
         free(base);
     }
     aca_grid_cell *cells = NULL;
-    int n = 0, rc = 1;
+    int n = 0;
+    rc = 1;
     if (grid_cells(&g, &cells, &n, &e)) {
-        cli_fail(&e);
+        rc = cli_fail(&e);
         goto done;
     }
     if (list) {
@@ -131,6 +157,8 @@ int cmd_grid(int argc, char **argv) {
         rc = 0;
         goto done;
     }
+    if ((rc = grid_outputs_open(outd, slurm, replace, &g))) goto done;
+    rc = 1;
     if (slurm) {
         char exe[PATH_MAX];
         ssize_t k = readlink("/proc/self/exe", exe, sizeof exe - 1);
@@ -140,7 +168,7 @@ int cmd_grid(int argc, char **argv) {
         }
         exe[k] = 0;
         if (grid_emit_slurm(&g, pos[0], outd, exe, slurm, n, &e)) {
-            cli_fail(&e);
+            rc = cli_fail(&e);
             goto done;
         }
         printf("wrote %s: a Slurm array of %d tasks (0-%d), one cell each, results under %s\n"
@@ -162,16 +190,12 @@ int cmd_grid(int argc, char **argv) {
         o.on_cell = on_cell;
         o.ctx = &ui;
         if (ui.prog.tty && aca_log_level > 0) o.on_step = cli_progress_step, o.on_step_ctx = &ui.prog;
-        if (dir_make(outd, &e)) {
-            cli_fail(&e);
-            goto done;
-        }
         aca_grid_stats st;
         double t0 = time_now();
         int grc = grid_run(&g, &o, &st, &e);
         cli_progress_end(&ui.prog);
         if (grc) {
-            cli_fail(&e);
+            rc = cli_fail(&e);
             goto done;
         }
         if (aca_log_level > 0)
@@ -182,14 +206,19 @@ int cmd_grid(int argc, char **argv) {
             goto done;
         }
     }
+    if (report && !file_exists(outd)) {
+        fprintf(stderr, "aca: %s: no such directory: run the grid there first (--report aggregates its finished cells)\n",
+                outd);
+        goto done;
+    }
     aca_grid_agg a;
     if (grid_aggregate(&g, outd, &a, &e)) {
-        cli_fail(&e);
+        rc = cli_fail(&e);
         goto done;
     }
     if (grid_report(&g, outd, &a, &e)) {
         grid_agg_free(&a);
-        cli_fail(&e);
+        rc = cli_fail(&e);
         goto done;
     }
     char *md = path_join(outd, "summary.md");

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "aca/outdir.h"
 #include "cli.h"
 
 static int cmd_version(int argc, char **argv) {
@@ -27,7 +28,12 @@ static const cli_command COMMANDS[] = {
 
 int cli_fail(const aca_err *e) {
     fprintf(stderr, "aca: %s\n", e->msg[0] ? e->msg : "unknown error");
-    return 1;
+    return aca_exit_status(e->kind);
+}
+
+int cli_check_out(const aca_out *o, const char *const *inputs, int n) {
+    aca_err e = {0};
+    return out_check(o, inputs, n, &e) ? cli_fail(&e) : 0;
 }
 
 static void usage(FILE *f) {
@@ -46,7 +52,10 @@ int main(int argc, char **argv) {
         return 0;
     }
     for (size_t i = 0; i < ACA_ARRAY_LEN(COMMANDS); i++)
-        if (!strcmp(argv[1], COMMANDS[i].name)) return COMMANDS[i].fn(argc - 1, argv + 1);
+        if (!strcmp(argv[1], COMMANDS[i].name)) {
+            tmp_signals_install(COMMANDS[i].name); // a signal removes this process's temporaries
+            return COMMANDS[i].fn(argc - 1, argv + 1);
+        }
     fprintf(stderr, "aca: unknown command '%s'\n", argv[1]);
     usage(stderr);
     return 2;

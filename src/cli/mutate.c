@@ -9,11 +9,12 @@ int cmd_mutate(int argc, char **argv) {
     const char *corpus = NULL, *spec = NULL, *out = NULL, *split = NULL, *only = NULL;
     const char *fmt = "auto", *enc = "auto", *multi = "first", *classes = NULL;
     uint64_t seed = 0;
-    int quiet = 0;
+    int quiet = 0, replace = 0;
     aca_opt opts[] = {
         {"--corpus", OPT_STR, &corpus, "FILE", "the corpus (resume, JSONL or TSV)", 1, 0},
         {"--spec", OPT_STR, &spec, "SPEC.json", "the collectives spec", 1, 0},
-        {"--out", OPT_STR, &out, "DIR", "output directory (replaced atomically)", 1, 0},
+        {"--out", OPT_STR, &out, "DIR", "output directory (built aside and swapped in whole)", 1, 0},
+        {"--replace", OPT_FLAG, &replace, NULL, "replace an existing --out DIR that is not an aca mutate output", 0, 0},
         {"--seed", OPT_U64, &seed, "S", "override the spec's seed", 0, 0},
         {"--split", OPT_STR, &split, "SPLIT", "karan (20000/5000) | hardt (25000/4783) | N_TRAIN/N_TEST "
                                                "(default: karan from 25000 docs, else 80/20)", 0, 0},
@@ -31,7 +32,7 @@ int cmd_mutate(int argc, char **argv) {
                        "(test docs with its signal) and DIR/manifest.json.  Same inputs and seed: same bytes.",
                        &e);
     if (rc) return rc > 0 ? 0 : (cli_fail(&e), 2);
-    aca_mutate_opts o = {.corpus_path = corpus, .spec_path = spec, .out_dir = out, .only = only};
+    aca_mutate_opts o = {.corpus_path = corpus, .spec_path = spec, .out_dir = out, .only = only, .replace = replace};
     if (corpus_parse_format(fmt, &o.corpus_opts.format, &e) || corpus_parse_encoding(enc, &o.corpus_opts.encoding, &e) ||
         corpus_parse_multilabel(multi, &o.corpus_opts.multilabel, &e))
         return cli_fail(&e), 2;
@@ -41,6 +42,9 @@ int cmd_mutate(int argc, char **argv) {
     }
     for (int i = 0; i < (int)ACA_ARRAY_LEN(opts); i++)
         if (!strcmp(opts[i].name, "--seed") && opts[i].seen) o.has_seed = 1, o.seed = seed;
+    const char *inputs[] = {corpus, spec, classes};
+    aca_out od = {.path = out, .option = "--out", .kind = "mutate", .mode = OUT_DIR_REPLACE, .replace = replace};
+    if ((rc = cli_check_out(&od, inputs, (int)ACA_ARRAY_LEN(inputs)))) return rc;
     char **names = NULL;
     int nnames = 0;
     if (classes) {

@@ -1,9 +1,11 @@
 // aca plan: the statistical planner (include/aca/plan.h) for every collective of a spec — the lower
 // bound on success at the spec's size, the smallest size that guarantees success >= --success with
 // probability >= 1 - delta, for each strategy; optionally a plot of bound vs n (gnuplot).
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -60,13 +62,17 @@ static int write_plot(const char *path, const coll_plan *cp, int nc, const plan_
                       double s_min, aca_err *e) {
     if (strchr(path, '\'') || strchr(path, '\n'))
         return aca_errf(e, ACA_ERR_VALUE, "option --plot: '%s': the file name may not contain quotes or newlines", path);
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld.png", path, (long)getpid());
     int shown = 0;
     for (int i = 0; i < nc; i++) shown += cp[i].has_signal;
     if (!shown) return aca_errf(e, ACA_ERR_VALUE, "option --plot: no collective has a signal to plot");
-    FILE *g = popen("gnuplot", "w");
-    if (!g) return aca_errf(e, ACA_ERR_IO, "option --plot: cannot run gnuplot");
+    aca_tmp t;
+    int fd;
+    if (tmp_create(&t, path, 0, &fd, e)) return aca_err_prefix(e, "option --plot");
+    close(fd);
+    const char *tmp = t.path;
+    // gnuplot writes to its stdout when it cannot open the output: never onto ours.
+    FILE *g = popen("gnuplot >/dev/null", "w");
+    if (!g) return tmp_remove(&t), aca_errf(e, ACA_ERR_IO, "option --plot: cannot run gnuplot");
     fprintf(g, "set terminal pngcairo size 1000,%d font ',10'\nset output '%s'\n", 360 * shown, tmp);
     fprintf(g, "set multiplot layout %d,1\nset key bottom right\nset grid\nset yrange [-0.1:1.05]\n", shown);
     char on[64] = "the population";
@@ -91,7 +97,7 @@ static int write_plot(const char *path, const coll_plan *cp, int nc, const plan_
                 if (n >= N || n < lo) continue;
                 if (plan_eval((plan_strategy)s, &cp[i].st, cp[i].uniform ? NULL : cp[i].share, pp, n, N, &b, e)) {
                     pclose(g);
-                    unlink(tmp);
+                    tmp_remove(&t);
                     return -1;
                 }
                 fprintf(g, "%ld %.6f\n", n, b.bound);
@@ -101,14 +107,16 @@ static int write_plot(const char *path, const coll_plan *cp, int nc, const plan_
     }
     fprintf(g, "unset multiplot\nset output\n");
     int st = pclose(g);
-    if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != 0 || !file_exists(tmp)) {
-        unlink(tmp);
+    struct stat sb;
+    if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != 0 || stat(tmp, &sb) != 0 || sb.st_size == 0) {
+        tmp_remove(&t);
         return aca_errf(e, ACA_ERR_IO, "option --plot: gnuplot failed writing %s (is gnuplot with the pngcairo terminal installed?)", path);
     }
     if (rename(tmp, path)) {
-        unlink(tmp);
-        return aca_errf(e, ACA_ERR_IO, "option --plot: cannot rename %s to %s", tmp, path);
+        aca_errf(e, ACA_ERR_IO, "option --plot: cannot rename %s to %s: %s", tmp, path, strerror(errno));
+        return tmp_remove(&t), -1;
     }
+    tmp_forget(&t);
     return 0;
 }
 
@@ -258,7 +266,7 @@ int cmd_plan(int argc, char **argv) {
     const char *corpus_path = NULL, *plot = NULL, *bound = "conservative";
     double delta = 0.05, eps = 0.0, s_min = 0.5;
     long n_max = 0, n_train = 0, n_test = 0, n_est = 0;
-    int json = 0;
+    int json = 0, replace = 0;
     aca_opt opts[] = {
         {"--corpus", OPT_STR, &corpus_path, "FILE", "clean corpus the statistics come from (resume, JSONL or TSV)", 0, 0},
         {"--delta", OPT_DOUBLE, &delta, "D", "failure probability of the guarantee, in (0,1) (default 0.05)", 0, 0},
@@ -271,6 +279,7 @@ int cmd_plan(int argc, char **argv) {
         {"--n-est", OPT_INT, &n_est, "K", "unplanting: K estimators (default: the split maximising the bound)", 0, 0},
         {"--json", OPT_FLAG, &json, NULL, "print one JSON object", 0, 0},
         {"--plot", OPT_STR, &plot, "FILE.png", "plot the bound vs n for every collective and strategy", 0, 0},
+        {"--replace", OPT_FLAG, &replace, NULL, "overwrite an existing --plot FILE", 0, 0},
     };
     const char *pos[2];
     int npos = 0;
@@ -288,6 +297,11 @@ int cmd_plan(int argc, char **argv) {
     int kind = plan_bound_kind_parse(bound);
     if (kind < 0) return fprintf(stderr, "aca: plan: option --bound: '%s' is not conservative or paper\n", bound), 2;
     if (opts[8].seen && n_est < 1) return fprintf(stderr, "aca: plan: option --n-est: %ld must be >= 1\n", n_est), 2;
+    if (replace && !plot) return fprintf(stderr, "aca: plan: option --replace goes with --plot\n"), 2;
+    const char *inputs[] = {pos[0], corpus_path};
+    aca_out po = {.path = plot, .option = "--plot", .kind = "plot", .mode = OUT_FILE, .replace = replace};
+    if (plot && (rc = cli_check_out(&po, inputs, (int)ACA_ARRAY_LEN(inputs)))) return rc;
+    char *plot_path = plot ? out_file_target(plot) : NULL;
 
     aca_spec spec = {0};
     aca_corpus corpus = {0};
@@ -322,11 +336,12 @@ int cmd_plan(int argc, char **argv) {
             goto fail;
     if (json) print_json(&out, pos[0], corpus_path, cp, spec.n, &pp, N, s_min, n_max);
     else print_text(&out, cp, spec.n, corpus_path ? &corpus : NULL, &pp, N, s_min, n_max);
-    if (plot && write_plot(plot, cp, spec.n, &pp, N, n_max, s_min, &e)) goto fail;
+    if (plot && write_plot(plot_path, cp, spec.n, &pp, N, n_max, s_min, &e)) goto fail;
     fwrite(out.data, 1, out.len, stdout);
     status = 0;
 fail:
-    if (status) fprintf(stderr, "aca: plan: %s\n", e.msg);
+    if (status) fprintf(stderr, "aca: plan: %s\n", e.msg), status = aca_exit_status(e.kind);
+    free(plot_path);
     buf_free(&out);
     free(cp);
     if (corpus_path) corpus_free(&corpus);

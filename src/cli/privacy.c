@@ -40,7 +40,7 @@ int cmd_privacy(int argc, char **argv) {
     if (opts[1].seen ? dp_epsilon(&p, conv, NULL, 0, &r, &e) : dp_sigma_for_epsilon(&p, target, conv, &sigma, &r, &e)) {
         // A bad value's message starts with the parameter's name, which is also the option's.
         if (e.kind == ACA_ERR_VALUE) return fprintf(stderr, "aca: privacy: option --%s\n", e.msg), 2;
-        return fprintf(stderr, "aca: privacy: %s\n", e.msg), 1;
+        return fprintf(stderr, "aca: privacy: %s\n", e.msg), aca_exit_status(e.kind);
     }
     const char *cname = classic ? "classic" : "balle2020";
     if (json)

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "aca/corpus.h"
 #include "aca/run.h"
@@ -39,14 +40,14 @@ int cli_run_experiment(const aca_run_setup *s, int with_none, const char *out_di
     buf_putc(&js, '\n');
     char *p1 = path_join(out_dir, "summary.txt"), *p2 = path_join(out_dir, "summary.json");
     rc = file_write_atomic(p1, txt.data, txt.len, &e) || file_write_atomic(p2, js.data, js.len, &e);
-    if (rc) cli_fail(&e);
+    if (rc) rc = cli_fail(&e);
     else if (json) fputs(js.data, stdout);
     else fputs(txt.data, stdout);
     free(p1);
     free(p2);
     buf_free(&txt);
     buf_free(&js);
-    return rc ? 1 : 0;
+    return rc;
 }
 
 static const char USAGE[] =
@@ -63,6 +64,26 @@ static const char USAGE[] =
     "uncased BERT vocabulary.  Training options default to the Hugging Face Trainer's; --dp-sigma or\n"
     "--dp-epsilon trains every condition with DP-SGD (see `aca train --help`).";
 
+// A results file to append to: empty, or JSON lines.
+static int is_results_file(const char *path) {
+    struct stat st;
+    return (stat(path, &st) == 0 && st.st_size == 0) || out_file_starts_with(path, "{", 1);
+}
+
+// OUT (and --results) checked against the inputs before any work, then OUT made and marked.
+static int run_outputs_open(const char *out, const char *results, int replace, const aca_run_setup *s) {
+    const char *inputs[] = {s->spec_path, s->corpus_path, s->model_dir, s->config_path, s->vocab_path};
+    const int n = (int)ACA_ARRAY_LEN(inputs);
+    aca_out od = {.path = out, .option = "--out", .kind = "run", .mode = OUT_DIR_INTO, .replace = replace};
+    aca_out ro = {.path = results, .option = "--results", .kind = "results JSONL", .mode = OUT_FILE, .append = 1,
+                  .recognise = is_results_file};
+    int rc = cli_check_out(&od, inputs, n);
+    if (!rc && results) rc = cli_check_out(&ro, inputs, n);
+    aca_err e = {0};
+    if (!rc && outdir_open_into(out, "run", replace, &e)) rc = cli_fail(&e);
+    return rc;
+}
+
 // Fills the model/vocab defaults shared by run and demo; 0 ok, else an exit status.
 int cli_default_model(aca_run_setup *s, char *cfg_buf, char *vocab_buf, size_t n) {
     if (!s->model_dir && !s->config_path) {
@@ -70,14 +91,14 @@ int cli_default_model(aca_run_setup *s, char *cfg_buf, char *vocab_buf, size_t n
         if (!s->config_path) {
             fprintf(stderr, "aca: models/configs/distilbert-tiny.json not found (run from the repository, or give "
                             "--config FILE / --model DIR)\n");
-            return 1;
+            return ACA_EXIT_IO;
         }
     }
     if (!s->model_dir && !s->vocab_path) {
         s->vocab_path = cli_find_resource("models/vocab/bert-base-uncased.txt", vocab_buf, n);
         if (!s->vocab_path) {
             fprintf(stderr, "aca: models/vocab/bert-base-uncased.txt not found (give --vocab FILE)\n");
-            return 1;
+            return ACA_EXIT_IO;
         }
     }
     return 0;
@@ -95,13 +116,13 @@ int cli_synth_opts(const char *rates, aca_synth_opts *o) {
 int cmd_run(int argc, char **argv) {
     const char *out = "out/run", *corpus = NULL, *model = NULL, *config = NULL, *vocab = NULL, *results = NULL;
     const char *char_rates = NULL;
-    const char *device = "cpu", *precision = "fp32";
+    const char *device = "cpu", *precision = "fp32", *attention = "auto";
     long epochs = 5, batch = 8, max_len = 512, docs = 2000, n_train = 0, n_test = 0;
     double lr = 5e-5, wd = 0.0, clip = 1.0, dp_clip = 1.0, dp_sigma = NAN, dp_eps = NAN, dp_delta = 1e-5;
     const char *dp_sampling = "poisson";
     int dp_freeze = 0;
     uint64_t seed = 42, data_seed = 0, init_seed = 0;
-    int bucket = 0, no_baseline = 0, keep = 0, json = 0, quiet = 0;
+    int bucket = 0, no_baseline = 0, keep = 0, json = 0, quiet = 0, replace = 0;
     aca_opt opts[] = {
         {"--out", OPT_STR, &out, "DIR", "output directory (default out/run)", 0, 0},
         {"--corpus", OPT_STR, &corpus, "FILE", "corpus (resume format, JSONL or TSV); default: synthetic", 0, 0},
@@ -136,13 +157,16 @@ int cmd_run(int argc, char **argv) {
          "DP-SGD: do not train the embedding tables (no clip budget or noise spent on them)", 0, 0},
         {"--quiet", OPT_FLAG, &quiet, NULL, "no progress output", 0, 0},
         {"--char-rate", OPT_STR, &char_rates, "C=R,...", CLI_CHAR_RATE_HELP, 0, 0},
+        {"--replace", OPT_FLAG, &replace, NULL, "delete an existing --out DIR that is not an aca run output first", 0, 0},
+        {"--attention", OPT_STR, &attention, "auto|gemm|cudnn", "CUDA attention path (default auto: cuDNN where it runs)", 0, 0},
     };
     aca_err e = {0};
     const char *pos[1];
     int npos = 0;
     int r = opt_parse(opts, (int)ACA_ARRAY_LEN(opts), argc, argv, 1, pos, 1, &npos, USAGE, &e);
     if (r == 1) return 0;
-    if (r < 0) {
+    aca_attention att_path;
+    if (r < 0 || aca_attention_parse(attention, &att_path, &e)) {
         cli_fail(&e);
         return 2;
     }
@@ -157,7 +181,7 @@ int cmd_run(int argc, char **argv) {
     aca_synth_opts so;
     if (cli_synth_opts(char_rates, &so)) return 2;
     if (corpus && char_rates) return fprintf(stderr, "aca: --char-rate shapes the synthetic corpus: not with --corpus\n"), 2;
-    if (!file_exists(pos[0])) return fprintf(stderr, "aca: %s: no such spec file\n", pos[0]), 1;
+    if (!file_exists(pos[0])) return fprintf(stderr, "aca: %s: no such spec file\n", pos[0]), ACA_EXIT_IO;
     if (quiet) aca_log_level = 0;
 
     aca_run_setup s;
@@ -168,6 +192,7 @@ int cmd_run(int argc, char **argv) {
     s.vocab_path = vocab;
     s.device = device;
     s.precision = precision;
+    s.attention = attention;
     s.max_len = (int)max_len;
     s.n_train = (size_t)n_train;
     s.n_test = (size_t)n_test;
@@ -189,8 +214,10 @@ int cmd_run(int argc, char **argv) {
     if (s.train.dp && !strcmp(precision, "fp16"))
         return fprintf(stderr, "aca: --precision fp16 with DP-SGD: per-example clipping runs without loss scaling; use fp32 or bf16\n"), 2;
     char cfg_buf[4096], vocab_buf[4096];
-    if (cli_default_model(&s, cfg_buf, vocab_buf, sizeof cfg_buf)) return 1;
-    if (dir_make(out, &e)) return cli_fail(&e);
+    int rc = cli_default_model(&s, cfg_buf, vocab_buf, sizeof cfg_buf);
+    if (rc) return rc;
+    s.corpus_path = corpus; // NULL: synthesized into OUT below
+    if ((rc = run_outputs_open(out, results, replace, &s))) return rc;
     char *corpus_path = NULL;
     if (corpus) {
         corpus_path = xstrdup(corpus);
@@ -205,7 +232,7 @@ int cmd_run(int argc, char **argv) {
     s.corpus_path = corpus_path;
     char *res = results ? xstrdup(results) : path_join(out, "results.jsonl");
     aca_experiment x;
-    int rc = cli_run_experiment(&s, !no_baseline, out, res, json, &x);
+    rc = cli_run_experiment(&s, !no_baseline, out, res, json, &x);
     if (!rc && !json) printf("results: %s (one JSON object per condition); summary: %s/summary.json\n", res, out);
     experiment_free(&x);
     free(res);

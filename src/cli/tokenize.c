@@ -22,6 +22,9 @@ static const char USAGE[] =
     "class list of --data DIR's manifest or --classes FILE; without either they are collected in order\n"
     "of first appearance.";
 
+// A token cache file (its magic, include/aca/tokcache.h), which --out may replace.
+static int is_tokcache(const char *path) { return out_file_starts_with(path, "ACATOKC\n", 8); }
+
 static int print_info(const char *path) {
     aca_err e = {0};
     tokcache_doc_set s;
@@ -73,12 +76,13 @@ static void print_jsonl(const tokcache_doc_set *s, int pad, int pad_id) {
 int cmd_tokenize(int argc, char **argv) {
     const char *vocab = NULL, *model = NULL, *in = NULL, *out = NULL, *info = NULL, *data = NULL, *classes_path = NULL;
     long max_len = 512, threads = 0;
-    int jsonl = 0, pad = 0, cased = 0;
+    int jsonl = 0, pad = 0, cased = 0, replace = 0;
     aca_opt opts[] = {
         {"--vocab", OPT_STR, &vocab, "FILE", "vocab.txt (WordPiece) or a SentencePiece .model", 0, 0},
         {"--model", OPT_STR, &model, "DIR", "checkpoint directory holding vocab.txt or a .model", 0, 0},
         {"--in", OPT_STR, &in, "FILE.jsonl", "documents, one JSON object per line", 0, 0},
         {"--out", OPT_STR, &out, "FILE.tok", "write a token cache file", 0, 0},
+        {"--replace", OPT_FLAG, &replace, NULL, "overwrite an existing --out FILE that is not a token cache", 0, 0},
         {"--jsonl", OPT_FLAG, &jsonl, NULL, "print ids and mask per document as JSON lines", 0, 0},
         {"--pad", OPT_FLAG, &pad, NULL, "with --jsonl: pad every document to --max-len", 0, 0},
         {"--max-len", OPT_INT, &max_len, "N", "max tokens per document incl. [CLS]/[SEP] (default 512)", 0, 0},
@@ -106,11 +110,19 @@ int cmd_tokenize(int argc, char **argv) {
     if (data && classes_path) return fprintf(stderr, "aca: give --data DIR or --classes FILE, not both\n"), 2;
     if (max_len < 2 || max_len > 1 << 20) return fprintf(stderr, "aca: --max-len must be in [2, 1048576]\n"), 2;
     if (threads < 0 || threads > 4096) return fprintf(stderr, "aca: --threads must be in [0, 4096]\n"), 2;
+    if (replace && !out) return fprintf(stderr, "aca: --replace goes with --out FILE.tok\n"), 2;
+    const char *inputs[] = {in, vocab, model, data, classes_path};
+    aca_out oo = {.path = out, .option = "--out", .kind = "token cache", .mode = OUT_FILE, .replace = replace,
+                  .recognise = is_tokcache};
+    int rc = out ? cli_check_out(&oo, inputs, (int)ACA_ARRAY_LEN(inputs)) : 0;
+    if (rc) return rc;
+    char *out_path = out ? out_file_target(out) : NULL;
 
     aca_tokenizer *tok = NULL;
     aca_datadir dd = {0};
     char **cls = NULL;
-    int ncls = 0, own_cls = 0, rc = 1;
+    int ncls = 0, own_cls = 0;
+    rc = 1;
     tokcache_doc_set s = {0};
     if (data) {
         if (datadir_open(data, &dd, &e)) goto fail;
@@ -126,7 +138,7 @@ int cmd_tokenize(int argc, char **argv) {
     if (jsonl) {
         print_jsonl(&s, pad, tokenizer_pad_id(tok));
     } else {
-        if (tokcache_write(out, &s, &e)) goto fail;
+        if (tokcache_write(out_path, &s, &e)) goto fail;
         log_info("%s: %zu documents, %llu tokens (%.2f s, %.1f MB/s of JSONL) -> %s", in, s.data.n,
                  (unsigned long long)s.data.off[s.data.n], dt, (double)s.key.source_size / 1e6 / (dt > 0 ? dt : 1e-9),
                  out);
@@ -134,11 +146,12 @@ int cmd_tokenize(int argc, char **argv) {
     rc = 0;
     goto done;
 fail:
-    cli_fail(&e);
+    rc = cli_fail(&e);
 done:
     tokcache_doc_set_free(&s);
     if (tok) tokenizer_free(tok);
     if (own_cls) corpus_free_classes(cls, ncls);
     datadir_free(&dd);
+    free(out_path);
     return rc;
 }

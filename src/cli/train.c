@@ -134,6 +134,39 @@ int cli_dp_opts(aca_train_opts *to, const aca_opt *opts, int n_opts, double clip
     return 0;
 }
 
+// The outputs of train, checked and reserved before any work: OUT, a model directory built in a
+// temporary that exists from now on (so an unwritable OUT fails now, not after training), and
+// OUT.ckpt, made and marked when checkpoints will be written (aca touches only its own files in an
+// OUT.ckpt it did not make).  0 ok, else the exit status (printed).
+static int outputs_open(const char *out, const char *ckpt, int replace, int writes_ckpt, const char *const *inputs,
+                        int n, aca_outdir *od) {
+    aca_out o = {.path = out, .option = "--out", .kind = "model", .mode = OUT_DIR_REPLACE, .replace = replace};
+    aca_out c = {.path = ckpt, .option = "--out's checkpoint directory", .kind = "checkpoint", .mode = OUT_DIR_ADD};
+    int rc = cli_check_out(&o, inputs, n);
+    if (!rc) rc = cli_check_out(&c, inputs, n);
+    if (rc) return rc;
+    aca_err e = {0};
+    if (outdir_begin(od, out, "model", replace, &e)) return cli_fail(&e);
+    if (writes_ckpt && !file_exists(ckpt) && (dir_make(ckpt, &e) || outdir_mark(ckpt, "checkpoint", &e))) {
+        outdir_abort(od);
+        return cli_fail(&e);
+    }
+    return 0;
+}
+
+// After a finished training without --save-every: OUT.ckpt goes when aca made it; in one it did not
+// make, only its checkpoint file.
+static void ckpt_remove(const char *ckpt) {
+    if (outdir_is(ckpt, "checkpoint")) {
+        tmp_rm_tree(ckpt);
+        return;
+    }
+    char *p = path_join(ckpt, "trainer.ckpt");
+    unlink(p);
+    rmdir(ckpt); // only when empty
+    free(p);
+}
+
 static const char USAGE[] =
     "usage: aca train (--model DIR | --config FILE) --data DIR --out DIR [options]\n"
     "\n"
@@ -152,19 +185,19 @@ static const char USAGE[] =
 
 int cmd_train(int argc, char **argv) {
     const char *model = NULL, *config = NULL, *data = NULL, *out = NULL, *vocab = NULL;
-    const char *device = "cpu", *precision = "fp32";
+    const char *device = "cpu", *precision = "fp32", *attention = "auto";
     long epochs = 5, batch = 8, max_len = 512, save_every = 0, log_every = 50, stop_after = 0;
     double lr = 5e-5, wd = 0.0, clip = 1.0, dp_clip = 1.0, dp_sigma = NAN, dp_eps = NAN, dp_delta = 1e-5;
     const char *dp_sampling = "poisson", *dp_grad = "ghost";
     long dp_micro = 32;
     int dp_freeze = 0;
     uint64_t seed = 42, init_seed = 0;
-    int resume = 0, bucket = 0, quiet = 0, new_head = 0, freeze_base = 0;
+    int resume = 0, bucket = 0, quiet = 0, new_head = 0, replace = 0, freeze_base = 0;
     aca_opt opts[] = {
         {"--model", OPT_STR, &model, "DIR", "Hugging Face checkpoint directory to fine-tune", 0, 0},
         {"--config", OPT_STR, &config, "FILE", "config.json for a randomly initialised model (needs --vocab)", 0, 0},
         {"--data", OPT_STR, &data, "DIR", "directory written by `aca mutate`", 1, 0},
-        {"--out", OPT_STR, &out, "DIR", "output Hugging Face directory (written atomically)", 1, 0},
+        {"--out", OPT_STR, &out, "DIR", "output Hugging Face directory (built aside and swapped in whole)", 1, 0},
         {"--vocab", OPT_STR, &vocab, "FILE|DIR", "vocab.txt (uncased), .model, or a tokenizer directory (default: --model's)", 0, 0},
         {"--device", OPT_STR, &device, "cpu|cuda", "backend (default cpu)", 0, 0},
         {"--precision", OPT_STR, &precision, "fp32|bf16|fp16", "compute precision (default fp32)", 0, 0},
@@ -195,11 +228,14 @@ int cmd_train(int argc, char **argv) {
         {"--freeze-base", OPT_FLAG, &freeze_base, NULL,
          "train only what the pretrained base lacks (BERT: classifier; DistilBERT: pre_classifier, classifier)", 0, 0},
         {"--quiet", OPT_FLAG, &quiet, NULL, "no progress or log output (errors still print)", 0, 0},
+        {"--replace", OPT_FLAG, &replace, NULL, "replace an existing --out DIR that is not an aca model output", 0, 0},
+        {"--attention", OPT_STR, &attention, "auto|gemm|cudnn", "CUDA attention path (default auto: cuDNN where it runs)", 0, 0},
     };
     aca_err e = {0};
     int r = opt_parse(opts, (int)ACA_ARRAY_LEN(opts), argc, argv, 1, NULL, 0, NULL, USAGE, &e);
     if (r == 1) return 0;
-    if (r < 0) {
+    aca_attention att_path;
+    if (r < 0 || aca_attention_parse(attention, &att_path, &e)) {
         cli_fail(&e);
         return 2;
     }
@@ -219,6 +255,7 @@ int cmd_train(int argc, char **argv) {
     s.vocab_path = vocab;
     s.device = device;
     s.precision = precision;
+    s.attention = attention;
     s.max_len = (int)max_len;
     s.init_seed = opts[14].seen ? init_seed : seed;
     s.new_head = new_head;
@@ -251,11 +288,17 @@ int cmd_train(int argc, char **argv) {
         to->on_step_ctx = &prog;
         if (prog.tty) to->log_every = 1;
     }
-    size_t n = strlen(out) + 8;
-    char *ckpt = xmalloc(n);
-    snprintf(ckpt, n, "%s.ckpt", out);
+    char *ckpt = out_sibling(out, ".ckpt");
     to->ckpt_dir = ckpt;
     char *cache_dir = path_join(data, "tokcache");
+    const char *inputs[] = {data, model, config, vocab};
+    aca_outdir od = {0};
+    int rc = outputs_open(out, ckpt, replace, save_every > 0 || stop_after > 0, inputs, (int)ACA_ARRAY_LEN(inputs), &od);
+    if (rc) {
+        free(ckpt), free(cache_dir);
+        return rc;
+    }
+    tmp_sweep(cache_dir, 0);
 
     aca_datadir dd = {0};
     aca_tokenizer *tok = NULL;
@@ -263,7 +306,6 @@ int cmd_train(int argc, char **argv) {
     aca_dataset train = {0};
     aca_train_stats st;
     aca_buf fpx = {0};
-    int rc = 1;
     if (datadir_open(data, &dd, &e)) goto done;
     if (!(tok = tokenizer_for_model(vocab, model, &e))) goto done;
     buf_printf(&fpx, "tokenizer\t%016llx\n", (unsigned long long)tokenizer_hash(tok));
@@ -274,8 +316,8 @@ int cmd_train(int argc, char **argv) {
              dd.n_classes, time_now() - t0, cache_dir);
     if (run_load_model(&s, dd.classes, dd.n_classes, train_model_batch(to), &m, &e)) goto done;
     if (tokenizer_fits_model(tok, model_config(m)->vocab_size, &e)) goto done;
-    log_info("model: %zu parameters, %s/%s; %ld steps (%d epochs x %ld batches of %d)", model_num_params(m), device,
-             precision, train_total_steps(train.n, to->batch, to->epochs), to->epochs,
+    log_info("model: %zu parameters, %s/%s, attention %s; %ld steps (%d epochs x %ld batches of %d)", model_num_params(m),
+             device, precision, aca_backend_attention_name(model_backend(m)), train_total_steps(train.n, to->batch, to->epochs), to->epochs,
              train_total_steps(train.n, to->batch, 1), to->batch);
     int trc = train_run(m, &train, to, &st, &e);
     cli_progress_end(&prog);
@@ -284,16 +326,16 @@ int cmd_train(int argc, char **argv) {
     if (st.stopped_early) {
         fprintf(stderr, "aca: stopped after step %ld as asked; checkpoint in %s (continue with --resume)\n", st.steps,
                 ckpt);
-        rc = 0;
+        outdir_abort(&od);
         goto done_quiet;
     }
-    if (train_save_hf(m, out, tok, &e)) goto done;
-    if (!save_every) dir_remove_recursive(ckpt);
+    if (train_write_hf(m, od.tmp, tok, &e) || outdir_commit(&od, &e)) goto done;
+    if (!save_every) ckpt_remove(ckpt);
     printf("wrote %s (config.json, model.safetensors, vocabulary)\n", out);
-    rc = 0;
     goto done_quiet;
 done:
-    cli_fail(&e);
+    rc = cli_fail(&e);
+    outdir_abort(&od);
 done_quiet:
     run_free_model(m);
     if (tok) tokenizer_free(tok);

@@ -7,7 +7,9 @@
 // both sides so that += is checked too.  Comparison: ||got - ref|| / ||ref|| below the tolerance
 // (fp32 1e-5, attention 1e-4; bf16/fp16 1e-2) and every element finite; each comparison prints its
 // relative error, max |diff| and the worst element.  Also: dropout masks identical to the CPU's,
-// and bit-identical results for the same inputs run twice (deterministic mode).
+// and bit-identical results for the same inputs run twice (deterministic mode).  Attention runs the
+// GEMM path (the CPU's Philox mask) at every dtype, a batch of 5,462 x 12 heads (past the old grid.y
+// limit), and cuDNN's path in bf16/fp16: parity at p = 0 and its own mask's keep rate at p = 0.1.
 #include "../testutil.h"
 
 #include <stdlib.h>
@@ -371,9 +373,9 @@ static void run_attention_case(aca_backend *be, const att_case *ac) {
     int32_t *d_mask = ac->pad ? dputi(be, mask, N) : NULL;
     const int32_t *hmask = ac->pad ? mask : NULL;
     float *ref = xmalloc(nout * sizeof(float));
-    float *st = xmalloc(g_cpu->ops->attention_state_bytes(g_cpu, B, T, NH));
+    float *st = xmalloc(g_cpu->ops->attention_state_bytes(g_cpu, B, T, C, NH));
     void *d_out = dnan(be, nout);
-    size_t sb = be->ops->attention_state_bytes(be, B, T, NH);
+    size_t sb = be->ops->attention_state_bytes(be, B, T, C, NH);
     aca_err e = {0};
     void *d_st = be->ops->alloc(be, sb, &e);
     assert_non_null(d_st);
@@ -396,6 +398,76 @@ static void run_attention_case(aca_backend *be, const att_case *ac) {
     dfree(be, d_qkv), dfree(be, d_mask), dfree(be, d_out), dfree(be, d_st), dfree(be, d_dout), dfree(be, d_ref_out);
     dfree(be, d_dqkv);
     free(qkv), free(mask), free(ref), free(st), free(dout), free(dqkv);
+}
+
+// cuDNN's path (bf16/fp16): parity with the CPU at p = 0, then its own dropout mask's keep rate.
+static aca_backend *cudnn_backend(aca_dtype dt, const att_case *ac) {
+    aca_err e = {0};
+    aca_backend *be = aca_backend_cuda_create(dt, &e);
+    assert_non_null(be);
+    if (aca_backend_set_attention(be, "cudnn", &e) ||
+        be->ops->attention_prepare(be, ac->B, ac->T, ac->NH * ac->HS, ac->NH, ac->p, &e)) {
+        printf("skipped: cuDNN attention %s B=%d T=%d HS=%d: %s\n", aca_dtype_name(dt), ac->B, ac->T, ac->HS, e.msg);
+        aca_backend_destroy(be);
+        return NULL;
+    }
+    return be;
+}
+
+static void test_attention_cudnn(void **state) {
+    rng_seed(&g_rng, 9, 0);
+    static const att_case CASES[] = {{2, 1, 2, 64, 0.0f, 0}, {2, 7, 3, 16, 0.0f, 1}, {2, 129, 2, 64, 0.0f, 1},
+                                     {2, 512, 2, 64, 0.0f, 1}, {3, 65, 4, 32, 0.0f, 1}};
+    int ran = 0;
+    for (aca_dtype dt = ACA_DT_BF16; dt <= ACA_DT_F16; dt = (aca_dtype)(dt + 1))
+        for (size_t ci = 0; ci < ACA_ARRAY_LEN(CASES); ci++) {
+            SKIP_IF_BIG(CASES[ci].T > 129 ? 1 << 30 : 0);
+            aca_backend *be = cudnn_backend(dt, &CASES[ci]);
+            if (!be) continue;
+            run_attention_case(be, &CASES[ci]);
+            aca_backend_destroy(be);
+            ran++;
+        }
+    // Keep rate: q = k = 0 (uniform P = 1/T), v_j = e_j, T = HS: out[i][j] = keep_ij / ((1-p) T).
+    int B = 2, NH = 2, T = 64, HS = 64, C = NH * HS, N = B * T;
+    float p = 0.1f;
+    att_case ac = {B, T, NH, HS, p, 0};
+    aca_backend *be = cudnn_backend(ACA_DT_BF16, &ac);
+    if (!be) return;
+    float *qkv = xcalloc((size_t)N * 3 * C, sizeof(float));
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < T; t++)
+            for (int h = 0; h < NH; h++) qkv[((size_t)b * T + t) * 3 * C + 2 * C + h * HS + t] = 1.0f;
+    int32_t *ones = xmalloc(N * sizeof(int32_t));
+    for (int i = 0; i < N; i++) ones[i] = 1;
+    void *d_qkv = dput(be, qkv, (size_t)N * 3 * C), *d_out = dnan(be, (size_t)N * C);
+    int32_t *d_mask = dputi(be, ones, N);
+    aca_err e = {0};
+    void *d_st = be->ops->alloc(be, be->ops->attention_state_bytes(be, B, T, C, NH), &e);
+    be->ops->attention_forward(be, d_out, d_st, d_qkv, d_mask, B, T, C, NH, p, 1234);
+    float *out = dget(be, d_out, (size_t)N * C);
+    size_t kept = 0, off = 0, n = (size_t)N * C;
+    float want = 1.0f / ((1.0f - p) * T);
+    for (size_t i = 0; i < n; i++) {
+        kept += out[i] != 0;
+        off += out[i] != 0 && !(fabsf(out[i] - want) <= 1e-2f * want);
+    }
+    double rate = (double)kept / n;
+    printf("%s cuDNN dropout p=%g: keep rate %.4f of %zu (want %.2f +- 0.01), %zu kept values off 1/((1-p)T)\n",
+           fabs(rate - (1 - p)) <= 0.01 && !off ? "ok  " : "FAIL", (double)p, rate, n, 1 - p, off);
+    assert_true(fabs(rate - (1 - p)) <= 0.01);
+    assert_int_equal(off, 0);
+    free(qkv), free(ones), free(out);
+    dfree(be, d_qkv), dfree(be, d_out), dfree(be, d_mask), dfree(be, d_st);
+    aca_backend_destroy(be);
+    printf("ok   cuDNN attention: %d parity cases run\n", ran);
+}
+
+// Batches beyond the old grid.y limit (B x NH > 65,535 exited): B = 5,462 sequences, 12 heads.
+static void test_attention_big_batch(void **state) {
+    rng_seed(&g_rng, 10, 0);
+    att_case ac = {5462, 4, 12, 8, 0.1f, 1};
+    run_attention_case(g_gpu[ACA_DT_BF16], &ac);
 }
 
 static void test_attention(void **state) {
@@ -504,7 +576,7 @@ static void test_deterministic(void **state) {
             void *d_w = dput(be, w, C), *d_out = dnan(be, nout), *d_dqkv = dnan(be, nqkv), *d_din = dnan(be, nout);
             int32_t *d_ids = dputi(be, ids, N), *d_mask = dputi(be, mask, N);
             aca_err e = {0};
-            void *d_st = be->ops->alloc(be, be->ops->attention_state_bytes(be, B, T, NH), &e);
+            void *d_st = be->ops->alloc(be, be->ops->attention_state_bytes(be, B, T, C, NH), &e);
             float *d_dwte = dnan32(be, (size_t)V * C), *d_dwpe = dnan32(be, (size_t)T * C);
             float *d_mean = dnan32(be, N), *d_rstd = dnan32(be, N), *d_dw = dnan32(be, C), *d_db = dnan32(be, C);
             be->ops->memset0(be, d_dwte, (size_t)V * C * 4), be->ops->memset0(be, d_dwpe, (size_t)T * C * 4);
@@ -553,7 +625,7 @@ static int setup(void **state) {
     if (!g_cpu) return -1;
     FOR_DTYPES(dt) {
         g_gpu[dt] = aca_backend_cuda_create(dt, &e);
-        if (!g_gpu[dt]) {
+        if (!g_gpu[dt] || aca_backend_set_attention(g_gpu[dt], "gemm", &e)) {
             fprintf(stderr, "cannot create the cuda backend (%s): %s\n", aca_dtype_name(dt), e.msg);
             return -1;
         }
@@ -574,7 +646,8 @@ int main(int argc, char **argv) {
     const struct CMUnitTest all[] = {
         cmocka_unit_test(test_embed),        cmocka_unit_test(test_linear),
         cmocka_unit_test(test_layernorm),    cmocka_unit_test(test_elementwise),
-        cmocka_unit_test(test_attention),    cmocka_unit_test(test_head),
+        cmocka_unit_test(test_attention),    cmocka_unit_test(test_attention_cudnn),
+        cmocka_unit_test(test_attention_big_batch), cmocka_unit_test(test_head),
         cmocka_unit_test(test_optimizer),    cmocka_unit_test(test_deterministic),
         cmocka_unit_test(test_alloc_failure),
     };

@@ -1,0 +1,807 @@
+// A grid's output directory: what may be written there and by whom (locks), what its finished cells
+// were computed from (OUT/inputs.json and each cell's definition), and OUT/results.jsonl, derived
+// from the cells.  See include/aca/grid.h, "The output directory".
+#include "aca/grid.h"
+
+#include <cjson/cJSON.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "aca/corpus.h"
+#include "aca/mutate.h"
+
+#define RECORD_FORMAT "aca grid inputs 1"
+
+// ---- inputs ------------------------------------------------------------------------------------
+void grid_inputs_free(aca_grid_inputs *in) {
+    if (!in) return;
+    for (int k = 0; k < in->n; k++) free(in->v[k].path);
+    free(in->out_dir);
+    memset(in, 0, sizeof *in);
+}
+
+static void input_add(aca_grid_inputs *in, const char *role, const char *field, char *path) {
+    if (in->n == GRID_MAX_INPUTS) { // a tokenizer directory with many .model files: tokenizer_load refuses it
+        free(path);
+        return;
+    }
+    aca_grid_input *x = &in->v[in->n++];
+    snprintf(x->role, sizeof x->role, "%s", role);
+    x->field = field;
+    x->path = path;
+    x->sha256[0] = 0;
+}
+
+static int ends_with(const char *s, const char *suf) {
+    size_t a = strlen(s), b = strlen(suf);
+    return a >= b && !strcmp(s + a - b, suf);
+}
+
+// The files tokenizer_load reads in a directory (those present): the WordPiece files and any
+// SentencePiece .model.
+static void tokenizer_dir_inputs(aca_grid_inputs *in, const char *dir, const char *field) {
+    static const char *const names[] = {"vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"};
+    char role[64];
+    for (size_t k = 0; k < ACA_ARRAY_LEN(names); k++) {
+        char *p = path_join(dir, names[k]);
+        snprintf(role, sizeof role, "tokenizer %s", names[k]);
+        if (file_exists(p)) input_add(in, role, field, p);
+        else free(p);
+    }
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    while (d && (de = readdir(d)))
+        if (ends_with(de->d_name, ".model")) {
+            snprintf(role, sizeof role, "tokenizer %.50s", de->d_name);
+            input_add(in, role, field, path_join(dir, de->d_name));
+        }
+    if (d) closedir(d);
+}
+
+static int inputs_resolve(const aca_grid_spec *g, const char *out_dir, aca_grid_inputs *in, aca_err *e) {
+    if (g->corpus_path) input_add(in, "corpus", "corpus.path", xstrdup(g->corpus_path));
+    else input_add(in, "corpus", "corpus.synthetic", path_join(out_dir, "corpus.txt"));
+    if (g->model_dir) {
+        input_add(in, "model config", "model.dir", path_join(g->model_dir, "config.json"));
+        input_add(in, "checkpoint weights", "model.dir", path_join(g->model_dir, "model.safetensors"));
+    } else if (g->config_path) {
+        input_add(in, "model config", "model.config", xstrdup(g->config_path));
+    } else {
+        return aca_errf(e, ACA_ERR_VALUE, "%s: model: no model: give \"dir\" (a checkpoint) or \"config\" (random init)",
+                        g->path);
+    }
+    // The tokenizer as the cells open it (tokenizer_for_model): "vocab" (a file or a directory), else
+    // the checkpoint directory.  What it lacks there, grid_check reports.
+    const char *tok = g->vocab_path ? g->vocab_path : g->model_dir;
+    const char *field = g->vocab_path ? "model.vocab" : "model.dir";
+    struct stat st;
+    if (!tok) return aca_errf(e, ACA_ERR_VALUE, "%s: model.vocab: a model from \"config\" needs a vocabulary", g->path);
+    if (stat(tok, &st) == 0 && S_ISDIR(st.st_mode)) tokenizer_dir_inputs(in, tok, field);
+    else input_add(in, "vocabulary", field, xstrdup(tok));
+    return 0;
+}
+
+int grid_inputs(const aca_grid_spec *g, const char *out_dir, const aca_grid_inputs **out, aca_err *e) {
+    aca_grid_inputs *in = g->inputs;
+    if (!in) return aca_errf(e, ACA_ERR_VALUE, "%s: grid spec not from grid_spec_parse", g->path);
+    if (in->out_dir && !strcmp(in->out_dir, out_dir)) {
+        *out = in;
+        return 0;
+    }
+    grid_inputs_free(in);
+    int rc = inputs_resolve(g, out_dir, in, e);
+    for (int k = 0; !rc && k < in->n; k++)
+        if (sha256_file_hex(in->v[k].path, in->v[k].sha256, e)) rc = aca_err_prefix(e, "%s: %s", g->path, in->v[k].field);
+    if (rc) {
+        grid_inputs_free(in);
+        return -1;
+    }
+    in->out_dir = xstrdup(out_dir);
+    *out = in;
+    return 0;
+}
+
+const aca_grid_input *grid_input_of(const aca_grid_inputs *in, const char *role) {
+    for (int k = 0; k < in->n; k++)
+        if (!strcmp(in->v[k].role, role)) return &in->v[k];
+    return NULL;
+}
+
+// ---- the record of the inputs (OUT/inputs.json) ------------------------------------------------
+static void put_num(aca_buf *b, double v);
+
+// A synthetic corpus's settings: {"docs": N, "seed": S, "char_rates": {"U+007B": 0.0008, ...}}.
+static void synth_json(const aca_grid_spec *g, aca_buf *b) {
+    buf_printf(b, "{\"docs\": %ld, \"seed\": %llu, \"char_rates\": {", g->synth_docs, (unsigned long long)g->synth_seed);
+    for (int k = 0; k < g->synth_opts.n; k++) {
+        buf_printf(b, "%s\"U+%04X\": ", k ? ", " : "", (unsigned)g->synth_opts.cp[k]);
+        put_num(b, g->synth_opts.rate[k]);
+    }
+    buf_puts(b, "}}");
+}
+
+static void record_json(const aca_grid_spec *g, const aca_grid_inputs *in, aca_buf *b) {
+    buf_printf(b, "{\"format\": \"%s\",\n \"inputs\": [", RECORD_FORMAT);
+    for (int k = 0; k < in->n; k++) {
+        const aca_grid_input *x = &in->v[k];
+        buf_printf(b, "%s\n  {\"role\": \"%s\", \"field\": \"%s\", \"path\": ", k ? "," : "", x->role, x->field);
+        buf_json_str(b, x->path, strlen(x->path));
+        buf_printf(b, ", \"sha256\": \"%s\"}", x->sha256);
+    }
+    buf_puts(b, "]");
+    if (!g->corpus_path) buf_puts(b, ",\n \"synthetic\": "), synth_json(g, b);
+    buf_puts(b, "}\n");
+}
+
+// OUT/inputs.json parsed (*rec NULL when absent).
+static int record_read(const char *out_dir, cJSON **rec, aca_err *e) {
+    char *p = path_join(out_dir, "inputs.json");
+    aca_buf b = {0};
+    int rc = 0;
+    *rec = NULL;
+    if (file_exists(p) && !(rc = file_read_all(p, &b, e))) {
+        *rec = cJSON_Parse(b.data);
+        const cJSON *f = cJSON_GetObjectItemCaseSensitive(*rec, "format");
+        if (!cJSON_IsString(f) || strcmp(f->valuestring, RECORD_FORMAT) ||
+            !cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(*rec, "inputs"))) {
+            cJSON_Delete(*rec);
+            *rec = NULL;
+            rc = aca_errf(e, ACA_ERR_FORMAT,
+                          "%s: not a record of a grid's inputs written by this aca (damaged, or from another program): "
+                          "run the grid with a new --out",
+                          p);
+        }
+    }
+    buf_free(&b);
+    free(p);
+    return rc;
+}
+
+// The synthetic corpus settings of the record against the spec's.
+static int record_check_synthetic(const aca_grid_spec *g, const char *out_dir, const cJSON *rec, aca_err *e) {
+    const cJSON *s = cJSON_GetObjectItemCaseSensitive(rec, "synthetic");
+    if (!s && g->corpus_path) return 0;
+    aca_buf now = {0};
+    char *was = s ? cJSON_PrintUnformatted(s) : NULL, *want = NULL;
+    if (!g->corpus_path) {
+        synth_json(g, &now);
+        cJSON *n = cJSON_Parse(now.data);
+        want = cJSON_PrintUnformatted(n);
+        cJSON_Delete(n);
+    }
+    int rc = 0;
+    if (!was || !want || strcmp(was, want))
+        rc = aca_errf(e, ACA_ERR_VALUE,
+                      "%s: %s: %s started with %s%s; the spec now asks for %s%s.  Its finished cells would mix with cells "
+                      "of another corpus: undo the change, or run the changed grid with a new --out",
+                      g->path, g->corpus_path ? "corpus.path" : "corpus", out_dir, was ? "a synthetic corpus " : "the corpus file",
+                      was ? was : "of \"path\"", want ? "a synthetic corpus " : "the corpus file ",
+                      want ? want : g->corpus_path);
+    cJSON_free(was), cJSON_free(want);
+    buf_free(&now);
+    return rc;
+}
+
+// 0 when every input of the record has the same role and hash now; else the first difference.
+static int record_check_hashes(const aca_grid_spec *g, const char *out_dir, const cJSON *rec, const aca_grid_inputs *in,
+                               aca_err *e) {
+    const cJSON *arr = cJSON_GetObjectItemCaseSensitive(rec, "inputs"), *x;
+    int n_rec = 0;
+    cJSON_ArrayForEach(x, arr) {
+        const cJSON *role = cJSON_GetObjectItemCaseSensitive(x, "role"), *path = cJSON_GetObjectItemCaseSensitive(x, "path");
+        const cJSON *sha = cJSON_GetObjectItemCaseSensitive(x, "sha256");
+        if (!cJSON_IsString(role) || !cJSON_IsString(path) || !cJSON_IsString(sha))
+            return aca_errf(e, ACA_ERR_FORMAT, "%s/inputs.json: inputs[%d]: damaged record: run the grid with a new --out",
+                            out_dir, n_rec);
+        n_rec++;
+        const aca_grid_input *now = grid_input_of(in, role->valuestring);
+        if (!now)
+            return aca_errf(e, ACA_ERR_VALUE,
+                            "%s: model: %s started with a %s (%s); the spec now names no such file (a checkpoint and a "
+                            "random-init config are different models): undo the change, or run the changed grid with a "
+                            "new --out",
+                            g->path, out_dir, role->valuestring, path->valuestring);
+        if (strcmp(now->sha256, sha->valuestring))
+            return aca_errf(e, ACA_ERR_VALUE,
+                            "%s: %s: the %s changed since this grid started in %s: %s had sha256 %s; %s now has sha256 %s.  "
+                            "Its finished cells came from the old file and would mix with cells of the new one: restore "
+                            "the old file, or run the changed grid with a new --out",
+                            g->path, now->field, now->role, out_dir, path->valuestring, sha->valuestring, now->path,
+                            now->sha256);
+    }
+    if (n_rec != in->n)
+        for (int k = 0; k < in->n; k++) {
+            int found = 0;
+            cJSON_ArrayForEach(x, arr) {
+                const cJSON *role = cJSON_GetObjectItemCaseSensitive(x, "role");
+                found |= !strcmp(role->valuestring, in->v[k].role);
+            }
+            if (!found)
+                return aca_errf(e, ACA_ERR_VALUE,
+                                "%s: %s: %s started without a %s; the spec now names %s (another model): undo the change, "
+                                "or run the changed grid with a new --out",
+                                g->path, in->v[k].field, out_dir, in->v[k].role, in->v[k].path);
+        }
+    return 0;
+}
+
+// ---- the directory -----------------------------------------------------------------------------
+// 1 when OUT is missing or empty, 0 when it holds something, -1 (e filled) when it is not a directory.
+static int dir_is_empty(const char *dir, aca_err *e) {
+    DIR *d = opendir(dir);
+    if (!d) {
+        if (errno == ENOENT) return 1;
+        return aca_errf(e, ACA_ERR_IO, "%s: cannot use as the grid's output directory: %s", dir, strerror(errno));
+    }
+    struct dirent *de;
+    int empty = 1;
+    while (empty && (de = readdir(d))) empty = !strcmp(de->d_name, ".") || !strcmp(de->d_name, "..");
+    closedir(d);
+    return empty;
+}
+
+int grid_out_is_grid(const char *out_dir, aca_err *e) {
+    static const char *const marks[] = {"inputs.json", "grid.json", "cells"};
+    int empty = dir_is_empty(out_dir, e);
+    if (empty) return empty < 0 ? -1 : 0;
+    for (size_t k = 0; k < ACA_ARRAY_LEN(marks); k++) {
+        char *p = path_join(out_dir, marks[k]);
+        int have = file_exists(p);
+        free(p);
+        if (have) return 0;
+    }
+    return aca_errf(e, ACA_ERR_VALUE,
+                    "%s is not empty and holds no aca grid (no inputs.json, grid.json or cells/): a grid writes only into "
+                    "a new or empty directory or one of its own, so that nothing else there is overwritten: give another "
+                    "--out",
+                    out_dir);
+}
+
+// A synthetic corpus is written once to OUT/corpus.txt; one already there must be that very corpus.
+static int synth_corpus(const aca_grid_spec *g, const char *out_dir, int have_record, aca_err *e) {
+    if (g->corpus_path) return 0;
+    char *p = path_join(out_dir, "corpus.txt");
+    int exists = file_exists(p), rc = 0;
+    if (!exists || !have_record) { // with a record, the hash check below compares it
+        aca_buf b = {0};
+        corpus_synth_text_opts(&b, (size_t)g->synth_docs, g->synth_seed, &g->synth_opts);
+        char want[65], have[65];
+        sha256_hex(b.data, b.len, want);
+        if (!exists) rc = file_write_atomic(p, b.data, b.len, e);
+        else if (!(rc = sha256_file_hex(p, have, e)) && strcmp(want, have))
+            rc = aca_errf(e, ACA_ERR_VALUE,
+                          "%s: corpus.synthetic: %s is not the synthetic corpus of %ld documents (seed %llu) that the spec "
+                          "asks for (written for other settings or by another aca, or edited): run the grid with a new --out",
+                          g->path, p, g->synth_docs, (unsigned long long)g->synth_seed);
+        buf_free(&b);
+    }
+    free(p);
+    return rc;
+}
+
+// Before the record existed (an older aca), OUT/grid.json had to be the very spec.
+static int legacy_spec_check(const aca_grid_spec *g, const char *out_dir, aca_err *e) {
+    char *p = path_join(out_dir, "grid.json");
+    aca_buf mine = {0}, theirs = {0};
+    int rc = 0;
+    if (file_exists(p) && !(rc = file_read_all(g->path, &mine, e)) && !(rc = file_read_all(p, &theirs, e)) &&
+        (theirs.len != mine.len || memcmp(theirs.data, mine.data, mine.len)))
+        rc = aca_errf(e, ACA_ERR_VALUE,
+                      "%s holds the results of another grid spec than %s (%s differs) and no record of its inputs: use "
+                      "another --out",
+                      out_dir, g->path, p);
+    buf_free(&mine), buf_free(&theirs);
+    free(p);
+    return rc;
+}
+
+// ---- cells -------------------------------------------------------------------------------------
+char *grid_cell_path(const char *out_dir, const aca_grid_cell *c, const char *file) {
+    char *cells = path_join(out_dir, "cells");
+    char *d = path_join(cells, c->id);
+    free(cells);
+    if (!file) return d;
+    char *p = path_join(d, file);
+    free(d);
+    return p;
+}
+
+cJSON *grid_cell_result(const char *out_dir, const aca_grid_cell *c, aca_buf *text) {
+    char *p = grid_cell_path(out_dir, c, "result.json");
+    aca_buf b = {0};
+    aca_err e = {0};
+    cJSON *root = NULL;
+    if (file_exists(p) && !file_read_all(p, &b, &e)) root = cJSON_Parse(b.data);
+    free(p);
+    const cJSON *gr = cJSON_GetObjectItemCaseSensitive(root, "grid");
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(gr, "cell");
+    const cJSON *met = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(root, "result"), "metrics");
+    if (root && (!cJSON_IsString(id) || strcmp(id->valuestring, c->id) || !cJSON_IsObject(met))) {
+        cJSON_Delete(root);
+        root = NULL;
+    }
+    if (root && text) {
+        *text = b;
+        b = (aca_buf){0};
+    }
+    buf_free(&b);
+    return root;
+}
+
+int grid_cell_done(const char *out_dir, const aca_grid_cell *c) {
+    cJSON *r = grid_cell_result(out_dir, c, NULL);
+    cJSON_Delete(r);
+    return r != NULL;
+}
+
+// ---- a cell's definition -----------------------------------------------------------------------
+static void put_num(aca_buf *b, double v) {
+    char s[40];
+    snprintf(s, sizeof s, "%.15g", v);
+    if (strtod(s, NULL) != v) snprintf(s, sizeof s, "%.17g", v);
+    buf_puts(b, s);
+}
+
+static void put_kv_num(aca_buf *b, const char *k, double v) {
+    buf_printf(b, "\"%s\":", k);
+    put_num(b, v);
+}
+
+static void put_kv_str(aca_buf *b, const char *k, const char *v) {
+    buf_printf(b, "\"%s\":", k);
+    buf_json_str(b, v, strlen(v));
+}
+
+void grid_cell_definition(const aca_grid_spec *g, const aca_grid_inputs *in, const aca_grid_cell *c, aca_buf *b) {
+    static const char *const kinds[] = {"baseline", "alone", "joint"};
+    int pi, hi, ei;
+    grid_variant_axes(g, c->variant, &pi, &hi, &ei);
+    buf_puts(b, "{");
+    put_kv_num(b, "seed", (double)g->seed);
+    buf_printf(b, ",\"trial\":%d,\"kind\":\"%s\",\"inputs\":{", c->trial, kinds[c->kind]);
+    for (int k = 0; k < in->n; k++) {
+        buf_puts(b, k ? "," : "");
+        put_kv_str(b, in->v[k].role, in->v[k].sha256);
+    }
+    buf_puts(b, "},\"corpus\":{");
+    put_kv_str(b, "encoding", g->encoding ? g->encoding : "auto");
+    buf_printf(b, "},\"split\":{\"train\":%zu,\"test\":%zu},\"train\":{\"epochs\":%d,\"batch\":%d,", g->n_train,
+               g->n_test, g->epochs, g->batch);
+    put_kv_num(b, "lr", g->lr);
+    buf_putc(b, ',');
+    put_kv_num(b, "weight_decay", g->weight_decay);
+    buf_putc(b, ',');
+    put_kv_num(b, "max_grad_norm", g->max_grad_norm);
+    buf_printf(b, ",\"max_len\":%d,\"bucket\":%s,\"eval_batch\":%d},", g->max_len, g->bucket ? "true" : "false",
+               g->eval_batch);
+    put_kv_str(b, "device", g->device);
+    buf_putc(b, ',');
+    put_kv_str(b, "precision", g->precision);
+    buf_puts(b, ",\"dp\":");
+    if (g->eps[ei] < 0) {
+        buf_puts(b, "null");
+    } else {
+        buf_puts(b, "{");
+        put_kv_num(b, "epsilon", g->eps[ei]);
+        buf_putc(b, ',');
+        put_kv_num(b, "delta", g->dp_delta);
+        buf_putc(b, ',');
+        put_kv_num(b, "clip", g->dp_clip);
+        buf_printf(b, ",\"sampling\":\"%s\",\"freeze_embeddings\":%s}", train_dp_sampling_name(g->dp_sampling),
+                   g->dp_freeze ? "true" : "false");
+    }
+    buf_puts(b, ",\"acting\":[");
+    for (int i = 0, first = 1; i < g->n_coll; i++)
+        if (c->acting >> i & 1) {
+            buf_puts(b, first ? "" : ",");
+            buf_json_str(b, g->coll[i].name, strlen(g->coll[i].name));
+            first = 0;
+        }
+    // The collectives as mutate sees them: every field normalized (defaults filled in), sizes of this cell.
+    buf_puts(b, "],\"mutation\":");
+    aca_buf sj = {0};
+    grid_cell_spec_json(g, c, &sj);
+    aca_spec sp;
+    aca_err e = {0};
+    if (!spec_parse(sj.data, g->path, &sp, &e)) {
+        spec_write_json(b, &sp);
+        spec_free(&sp);
+    } else {
+        buf_puts(b, sj.data);
+    }
+    buf_free(&sj);
+    buf_putc(b, '}');
+}
+
+// The first difference between the recorded definition a and the current b, as a path ("train.lr",
+// "mutation.collectives[1].size").
+static int json_diff(const cJSON *a, const cJSON *b, aca_buf *path, const cJSON **da, const cJSON **db) {
+    *da = a, *db = b;
+    if (!a || !b || (a->type & 0xFF) != (b->type & 0xFF)) return 1;
+    if (cJSON_IsNumber(a)) return a->valuedouble != b->valuedouble;
+    if (cJSON_IsString(a)) return strcmp(a->valuestring, b->valuestring) != 0;
+    const size_t at = path->len;
+    if (cJSON_IsArray(a)) {
+        int n = cJSON_GetArraySize(a);
+        if (n != cJSON_GetArraySize(b)) return 1;
+        for (int i = 0; i < n; i++) {
+            buf_printf(path, "[%d]", i);
+            if (json_diff(cJSON_GetArrayItem(a, i), cJSON_GetArrayItem(b, i), path, da, db)) return 1;
+            path->len = at, path->data[at] = 0;
+        }
+        return 0;
+    }
+    if (cJSON_IsObject(a)) { // a setting the recorded definition does not name (an older aca) is not compared
+        const cJSON *x;
+        cJSON_ArrayForEach(x, a) {
+            buf_printf(path, "%s%s", at ? "." : "", x->string);
+            if (json_diff(x, cJSON_GetObjectItemCaseSensitive(b, x->string), path, da, db)) return 1;
+            path->len = at, path->data[at] = 0;
+        }
+        return 0;
+    }
+    return 0; // true, false, null: same type
+}
+
+// The GRID.json field behind a path of the definition.
+static void definition_field(const aca_grid_spec *g, const aca_grid_inputs *in, const char *path, aca_buf *f) {
+    if (!strncmp(path, "inputs.", 7)) { // the file of that role
+        const aca_grid_input *x = grid_input_of(in, path + 7);
+        buf_printf(f, "%s (%s)", x ? x->field : "model", path + 7);
+        return;
+    }
+    int i = -1;
+    char rest[64] = "";
+    if (!strncmp(path, "mutation.", 9)) {
+        const char *m = path + 9;
+        if (sscanf(m, "collectives[%d].%63[a-z_]", &i, rest) >= 1 && i >= 0 && i < g->n_coll) {
+            const aca_grid_coll *k = &g->coll[i];
+            if (!strcmp(rest, "size")) buf_printf(f, "collectives[%d].%s", i, k->is_count ? "counts" : "levels");
+            else if (!strcmp(rest, "period") && !k->has_period) buf_puts(f, "period");
+            else if (!strcmp(rest, "sampling") && !k->has_sampling) buf_puts(f, "homogeneity");
+            else buf_printf(f, "collectives[%d]%s%s", i, *rest ? "." : "", rest);
+            return;
+        }
+        buf_puts(f, strncmp(m, "collectives", 11) ? m : "collectives");
+        return;
+    }
+    if (!strncmp(path, "trial", 5) || !strncmp(path, "kind", 4) || !strncmp(path, "acting", 6)) {
+        buf_puts(f, "collectives");
+        return;
+    }
+    buf_puts(f, path);
+}
+
+static void value_text(const cJSON *v, char *out, size_t n) {
+    char *s = v ? cJSON_PrintUnformatted(v) : NULL;
+    snprintf(out, n, "%s", s ? s : "nothing");
+    if (s && strlen(s) >= n && n > 4) memcpy(out + n - 4, "...", 4);
+    cJSON_free(s);
+}
+
+// 0 when cell c's result (root) was computed under its current definition; cells of an older aca
+// carry no definition (*legacy counts them).
+static int definition_check(const aca_grid_spec *g, const aca_grid_inputs *in, const char *out_dir,
+                            const aca_grid_cell *c, const cJSON *root, int *legacy, aca_err *e) {
+    const cJSON *was = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(root, "grid"), "definition");
+    if (!was) {
+        (*legacy)++;
+        return 0;
+    }
+    aca_buf b = {0}, path = {0}, field = {0};
+    grid_cell_definition(g, in, c, &b);
+    cJSON *now = cJSON_Parse(b.data);
+    const cJSON *da, *db;
+    buf_puts(&path, "");
+    int rc = 0;
+    if (json_diff(was, now, &path, &da, &db)) {
+        definition_field(g, in, path.data, &field);
+        char v1[200], v2[200];
+        value_text(da, v1, sizeof v1);
+        value_text(db, v2, sizeof v2);
+        rc = aca_errf(e, ACA_ERR_VALUE,
+                      "%s: %s: changed since cell %d (%s) finished in %s: it was computed with %s = %s, the grid now "
+                      "gives %s.  Results of the old and the new setting would mix: undo the change, or run the changed "
+                      "grid with a new --out",
+                      g->path, field.data, c->index, c->id, out_dir, path.data, v1, v2);
+    }
+    cJSON_Delete(now);
+    buf_free(&b), buf_free(&path), buf_free(&field);
+    return rc;
+}
+
+// ---- checking and claiming the directory --------------------------------------------------------
+static int any_done(const char *out_dir, const aca_grid_cell *cells, int n) {
+    for (int k = 0; k < n; k++)
+        if (grid_cell_done(out_dir, &cells[k])) return 1;
+    return 0;
+}
+
+int grid_out_check(const aca_grid_spec *g, const char *out_dir, const aca_grid_cell *cells, int n, int lo, int hi,
+                   aca_grid_out_mode mode, aca_err *e) {
+    cJSON *rec = NULL;
+    const aca_grid_inputs *in = NULL;
+    int rc = record_read(out_dir, &rec, e), legacy = 0;
+    if (!rc && !rec) rc = legacy_spec_check(g, out_dir, e);
+    if (!rc && rec) rc = record_check_synthetic(g, out_dir, rec, e);
+    if (!rc && mode != GRID_OUT_REPORT) rc = synth_corpus(g, out_dir, rec != NULL, e);
+    // What finished here must have come from the inputs the spec names now.
+    cJSON **roots = xcalloc((size_t)(hi - lo) + 1, sizeof *roots);
+    int need = mode != GRID_OUT_REPORT || rec;
+    for (int k = lo; !rc && k < hi; k++) {
+        roots[k - lo] = grid_cell_result(out_dir, &cells[k], NULL);
+        need |= cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(roots[k - lo], "grid"), "definition") != NULL;
+    }
+    if (!rc && need) rc = grid_inputs(g, out_dir, &in, e);
+    if (!rc && rec && record_check_hashes(g, out_dir, rec, in, e)) {
+        // Nothing finished yet (and nobody else runs cells here): the new inputs are simply recorded.
+        if (mode == GRID_OUT_RUN && !any_done(out_dir, cells, n))
+            log_info("%s: the inputs changed since the grid started there, but no cell had finished: the new ones are "
+                     "recorded", out_dir);
+        else rc = -1;
+    }
+    for (int k = lo; !rc && k < hi; k++)
+        if (roots[k - lo]) rc = definition_check(g, in, out_dir, &cells[k], roots[k - lo], &legacy, e);
+    if (!rc && legacy)
+        log_warn("%s: %d finished cell%s written by an older aca carry no record of their inputs: they are taken as they are",
+                 out_dir, legacy, legacy == 1 ? "" : "s");
+    for (int k = lo; k < hi; k++) cJSON_Delete(roots[k - lo]);
+    free(roots);
+    cJSON_Delete(rec);
+    return rc ? -1 : 0;
+}
+
+// Writes path only when it does not exist yet (a concurrent writer's file wins): 1 when it existed.
+static int write_new(const char *path, const aca_buf *b, aca_err *e) {
+    size_t n = strlen(path) + 40;
+    char *tmp = xmalloc(n);
+    snprintf(tmp, n, "%s.tmp.%ld", path, (long)getpid());
+    int rc = file_write_atomic(tmp, b->data, b->len, e);
+    if (!rc && link(tmp, path) != 0) {
+        if (errno == EEXIST) rc = 1;
+        else if (errno != EPERM && errno != ENOTSUP && errno != ENOSYS) // a file system without hard links:
+            rc = aca_errf(e, ACA_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
+        else if (rename(tmp, path) != 0) // then the last of two simultaneous first runs wins
+            rc = aca_errf(e, ACA_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
+    }
+    unlink(tmp);
+    free(tmp);
+    return rc;
+}
+
+// 1 when path holds exactly b.
+static int same_bytes(const char *path, const aca_buf *b) {
+    aca_buf have = {0};
+    int same = !file_read_all(path, &have, NULL) && have.len == b->len && !memcmp(have.data, b->data, b->len);
+    buf_free(&have);
+    return same;
+}
+
+int grid_out_commit(const aca_grid_spec *g, const char *out_dir, aca_grid_out_mode mode, aca_err *e) {
+    const aca_grid_inputs *in;
+    if (mode == GRID_OUT_REPORT) return 0;
+    if (grid_inputs(g, out_dir, &in, e)) return -1;
+    char *rp = path_join(out_dir, "inputs.json"), *sp = path_join(out_dir, "grid.json");
+    aca_buf want = {0}, spec = {0};
+    record_json(g, in, &want);
+    int rc = file_read_all(g->path, &spec, e);
+    // The record first: from then on the directory is known to be this grid's, whatever grid.json holds.
+    if (!rc && !file_exists(rp)) {
+        rc = write_new(rp, &want, e);
+        if (rc > 0) { // another --cell run recorded them first: they must be the same
+            cJSON *rec = NULL;
+            rc = record_read(out_dir, &rec, e) || record_check_hashes(g, out_dir, rec, in, e) ? -1 : 0;
+            cJSON_Delete(rec);
+        }
+    } else if (!rc && mode == GRID_OUT_RUN && !same_bytes(rp, &want)) {
+        rc = file_write_atomic(rp, want.data, want.len, e); // new paths of the same files, or new inputs before any cell
+    }
+    // OUT/grid.json: the spec last run there (documentation: each cell carries its own definition).
+    if (!rc && !same_bytes(sp, &spec)) rc = file_write_atomic(sp, spec.data, spec.len, e);
+    buf_free(&want), buf_free(&spec);
+    free(rp), free(sp);
+    return rc;
+}
+
+// ---- locks -------------------------------------------------------------------------------------
+// "process 123 (aca grid g.json --out o)" for every other process holding a flock on fd's file.
+static void lock_holders(int fd, aca_buf *out) {
+    struct stat st;
+    FILE *f = fopen("/proc/locks", "r");
+    if (fstat(fd, &st) != 0 || !f) {
+        if (f) fclose(f);
+        return;
+    }
+    char line[256];
+    while (fgets(line, sizeof line, f)) {
+        char kind[32];
+        int pid;
+        unsigned maj, min;
+        unsigned long ino;
+        if (sscanf(line, "%*d: %31s %*s %*s %d %x:%x:%lu", kind, &pid, &maj, &min, &ino) != 5 || strcmp(kind, "FLOCK") ||
+            maj != major(st.st_dev) || min != minor(st.st_dev) || ino != st.st_ino || pid == getpid())
+            continue;
+        char cp[64], cmd[160] = "";
+        snprintf(cp, sizeof cp, "/proc/%d/cmdline", pid);
+        FILE *c = fopen(cp, "r");
+        size_t n = c ? fread(cmd, 1, sizeof cmd - 1, c) : 0;
+        if (c) fclose(c);
+        for (size_t i = 0; i + 1 < n; i++)
+            if (!cmd[i]) cmd[i] = ' ';
+        cmd[n] = 0;
+        buf_printf(out, "%sprocess %d%s%s%s", out->len ? ", " : "", pid, *cmd ? " (" : "", cmd, *cmd ? ")" : "");
+    }
+    fclose(f);
+}
+
+int grid_lock(const char *out_dir, const char *name, int exclusive, int wait, const char *busy, int *fd, aca_err *e) {
+    char *dir = path_join(out_dir, "locks");
+    char *p = path_join(dir, name);
+    int rc = dir_make(dir, e);
+    *fd = -1;
+    if (!rc && (*fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0666)) < 0)
+        rc = aca_errf(e, ACA_ERR_IO, "%s: cannot open the lock file: %s", p, strerror(errno));
+    int op = (exclusive ? LOCK_EX : LOCK_SH) | (wait ? 0 : LOCK_NB);
+    while (!rc && flock(*fd, op) != 0) {
+        if (errno == EINTR) continue;
+        if (errno == EWOULDBLOCK) {
+            aca_buf who = {0};
+            lock_holders(*fd, &who);
+            rc = aca_errf(e, ACA_ERR_VALUE, "%s: %s: %s.  Wait for it to finish, or stop it, then run again", out_dir, busy,
+                          who.len ? who.data : "another process holds the lock");
+            buf_free(&who);
+        } else {
+            rc = aca_errf(e, ACA_ERR_IO, "%s: cannot lock: %s", p, strerror(errno));
+        }
+    }
+    if (rc && *fd >= 0) close(*fd), *fd = -1;
+    free(dir), free(p);
+    return rc;
+}
+
+void grid_unlock(int fd) {
+    if (fd >= 0) close(fd); // closing the last descriptor of the file releases the flock
+}
+
+// ---- results.jsonl -----------------------------------------------------------------------------
+// Each finished cell's result.json as one line, in cell order.
+int grid_results_collect(const char *out_dir, const aca_grid_cell *cells, int n, aca_buf *out) {
+    int done = 0;
+    for (int k = 0; k < n; k++) {
+        aca_buf t = {0};
+        cJSON *root = grid_cell_result(out_dir, &cells[k], &t);
+        if (!root) continue;
+        if (memchr(t.data, '\n', t.len)) { // written by hand or another tool: one line it is
+            char *s = cJSON_PrintUnformatted(root);
+            buf_printf(out, "%s\n", s);
+            cJSON_free(s);
+        } else {
+            buf_printf(out, "%s\n", t.data);
+        }
+        done++;
+        cJSON_Delete(root);
+        buf_free(&t);
+    }
+    return done;
+}
+
+int grid_results_rebuild(const char *out_dir, const aca_grid_cell *cells, int n, aca_err *e) {
+    int fd;
+    if (grid_lock(out_dir, "results", 1, 1, "", &fd, e)) return -1;
+    aca_buf b = {0};
+    grid_results_collect(out_dir, cells, n, &b);
+    char *p = path_join(out_dir, "results.jsonl");
+    int rc = file_write_atomic(p, b.data ? b.data : "", b.len, e);
+    free(p);
+    buf_free(&b);
+    grid_unlock(fd);
+    return rc;
+}
+
+// 1 when some line of b starts with prefix.
+static int has_line(const aca_buf *b, const aca_buf *prefix) {
+    for (size_t at = 0; at < b->len;) {
+        if (b->len - at >= prefix->len && !memcmp(b->data + at, prefix->data, prefix->len)) return 1;
+        const char *nl = memchr(b->data + at, '\n', b->len - at);
+        if (!nl) break;
+        at = (size_t)(nl - b->data) + 1;
+    }
+    return 0;
+}
+
+// Appends line + '\n' under fd (results.jsonl, read into cur): a torn last line (a kill or a full disk
+// during an earlier append) is cut first; a short write is undone.
+static int append_line(int fd, const char *path, aca_buf *cur, const char *line, size_t n, aca_err *e) {
+    size_t keep = cur->len;
+    while (keep && cur->data[keep - 1] != '\n') keep--;
+    if (keep != cur->len && ftruncate(fd, (off_t)keep) != 0)
+        return aca_errf(e, ACA_ERR_IO, "%s: cannot cut a torn last line: %s", path, strerror(errno));
+    char *s = xmalloc(n + 1);
+    memcpy(s, line, n);
+    s[n] = '\n';
+    ssize_t w = pwrite(fd, s, n + 1, (off_t)keep);
+    int err = errno, rc = 0;
+    free(s);
+    if (w != (ssize_t)(n + 1)) {
+        if (ftruncate(fd, (off_t)keep) != 0) { /* the next rebuild repairs it */ }
+        rc = aca_errf(e, ACA_ERR_IO, "%s: append failed: %s", path, w < 0 ? strerror(err) : "short write (disk full?)");
+    } else if (fsync(fd) != 0) {
+        rc = aca_errf(e, ACA_ERR_IO, "%s: fsync failed: %s", path, strerror(errno));
+    }
+    return rc;
+}
+
+int grid_results_add(const char *out_dir, const aca_grid_cell *c, const char *line, size_t n, aca_err *e) {
+    int lfd;
+    if (grid_lock(out_dir, "results", 1, 1, "", &lfd, e)) return -1;
+    char *p = path_join(out_dir, "results.jsonl");
+    aca_buf cur = {0}, prefix = {0};
+    int rc = 0, fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    if (fd < 0) rc = aca_errf(e, ACA_ERR_IO, "%s: cannot open for appending: %s", p, strerror(errno));
+    if (!rc && file_read_all(p, &cur, e)) rc = -1;
+    buf_puts(&prefix, "{\"grid\":{\"cell\":");
+    buf_json_str(&prefix, c->id, strlen(c->id));
+    buf_putc(&prefix, ',');
+    if (!rc && !has_line(&cur, &prefix)) rc = append_line(fd, p, &cur, line, n, e);
+    if (rc) { // the cell's result.json is written: the next run or report puts its line back
+        static const char more[] = " (its result.json is kept; the next run or report rebuilds results.jsonl)";
+        size_t at = strlen(e->msg);
+        if (at + sizeof more <= sizeof e->msg) memcpy(e->msg + at, more, sizeof more);
+    }
+    if (fd >= 0) close(fd);
+    buf_free(&cur), buf_free(&prefix);
+    free(p);
+    grid_unlock(lfd);
+    return rc;
+}
+
+// ---- messages ----------------------------------------------------------------------------------
+// The command-line options that library messages name, and the GRID.json fields that set them.
+static const struct {
+    const char *flag, *field;
+} FLAG_FIELDS[] = {
+    {"--split", "split"},           {"--max-len", "train.max_len"},   {"--lr", "train.lr"},
+    {"--batch", "train.batch"},     {"--epochs", "train.epochs"},     {"--eval-batch", "train.eval_batch"},
+    {"--vocab", "model.vocab"},     {"--config", "model.config"},     {"--model", "model.dir"},
+    {"--device", "device"},         {"--precision", "precision"},     {"--encoding", "corpus.encoding"},
+    {"--dp-epsilon", "dp.epsilon"}, {"--dp-delta", "dp.delta"},       {"--dp-clip", "dp.clip"},
+    {"--dp-sampling", "dp.sampling"}, {"--dp-sigma", "dp.epsilon"},   {"--seed", "seed"},
+};
+
+void grid_err_fields(const aca_grid_spec *g, aca_err *e) {
+    aca_buf b = {0};
+    const char *s = e->msg;
+    int changed = 0;
+    while (*s) {
+        size_t best = 0, k_best = 0;
+        if (s[0] == '-' && s[1] == '-' && (s == e->msg || (s[-1] != '-' && s[-1] != '_')))
+            for (size_t k = 0; k < ACA_ARRAY_LEN(FLAG_FIELDS); k++) {
+                size_t n = strlen(FLAG_FIELDS[k].flag);
+                char next = s[n];
+                if (n > best && !strncmp(s, FLAG_FIELDS[k].flag, n) && next != '-' && next != '_' &&
+                    !(next >= 'a' && next <= 'z'))
+                    best = n, k_best = k;
+            }
+        if (best) {
+            buf_puts(&b, FLAG_FIELDS[k_best].field);
+            s += best;
+            changed = 1;
+        } else {
+            buf_putc(&b, *s++);
+        }
+    }
+    const size_t n = strlen(g->path); // the fields are the spec's: the message names it first
+    if (changed && !strncmp(b.data, g->path, n) && !strncmp(b.data + n, ": ", 2))
+        snprintf(e->msg, sizeof e->msg, "%s", b.data);
+    else if (changed)
+        snprintf(e->msg, sizeof e->msg, "%s: %s", g->path, b.data);
+    buf_free(&b);
+}

@@ -1,0 +1,741 @@
+// outdir: output checks, directory outputs swapped in whole, temporaries and signals (see
+// include/aca/outdir.h and README "Guarantees").
+#include "aca/outdir.h"
+
+#include <cjson/cJSON.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define TMP_TAG ".aca-tmp."
+#define TMP_SLOTS 64
+#define SWEEP_DEPTH 5 // run/demo/grid outputs: OUT/cells/<id>/<stage>/<file>
+
+// ---- the registry of live temporaries ----------------------------------------------------------
+// A slot is written only inside tmp_hold/tmp_release; the signal handler reads the slots only after
+// it took the hold counter from 0 to DYING, so it never sees a slot half-written.
+enum { SLOT_FREE, SLOT_BUSY, SLOT_LIVE };
+typedef struct {
+    _Atomic int state;
+    pid_t owner; // the process that created it (a forked child never removes its parent's)
+    char path[PATH_MAX];
+} tmp_slot;
+
+static tmp_slot g_slot[TMP_SLOTS];
+#define HOLD_DYING (INT_MIN / 2)
+static _Atomic int g_hold;              // > 0: critical sections open; < 0: a handler is exiting
+static volatile sig_atomic_t g_pending; // a signal that arrived inside a critical section
+static pid_t g_main_pid;                // the process that installed the handlers (prints the line)
+static char g_what[64];
+static int g_tty;
+static char g_host[65];
+
+static const char *host_tag(void) {
+    if (g_host[0]) return g_host;
+    char h[256] = {0};
+    if (gethostname(h, sizeof h - 1) != 0 || !h[0]) snprintf(h, sizeof h, "unknown");
+    char t[65];
+    size_t k = 0;
+    for (const char *s = h; *s && k < 64; s++) {
+        char c = *s;
+        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
+        t[k++] = ok ? c : '_';
+    }
+    t[k] = 0;
+    memcpy(g_host, t, k + 1);
+    return g_host;
+}
+
+void tmp_hold(void) {
+    if (atomic_fetch_add(&g_hold, 1) < 0)
+        for (;;) pause(); // another thread is removing the temporaries and exiting the process
+}
+
+static _Noreturn void die(int signo);
+
+void tmp_release(void) {
+    if (atomic_fetch_sub(&g_hold, 1) == 1 && g_pending) {
+        int zero = 0;
+        if (atomic_compare_exchange_strong(&g_hold, &zero, HOLD_DYING)) die(g_pending);
+    }
+}
+
+static int slot_add(const char *path) {
+    if (strlen(path) >= PATH_MAX) return -1;
+    int k = -1;
+    tmp_hold();
+    for (int i = 0; i < TMP_SLOTS && k < 0; i++) {
+        int f = SLOT_FREE;
+        if (atomic_compare_exchange_strong(&g_slot[i].state, &f, SLOT_BUSY)) k = i;
+    }
+    if (k >= 0) {
+        g_slot[k].owner = getpid();
+        memcpy(g_slot[k].path, path, strlen(path) + 1);
+        atomic_store(&g_slot[k].state, SLOT_LIVE);
+    }
+    tmp_release();
+    return k;
+}
+
+static void slot_drop(int k) {
+    if (k < 0) return;
+    tmp_hold();
+    atomic_store(&g_slot[k].state, SLOT_FREE);
+    tmp_release();
+}
+
+// ---- removal (async-signal-safe: openat, getdents64, unlinkat, close) -------------------------
+static int rm_at(int dfd, const char *name, int depth) {
+    if (unlinkat(dfd, name, 0) == 0 || errno == ENOENT) return 0;
+    if ((errno != EISDIR && errno != EPERM) || depth > 32) return -1;
+    int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return -1;
+    for (int pass = 0, any = 1; any && pass < 4; pass++) { // again after removals, as readdir may skip
+        any = 0;
+        lseek(fd, 0, SEEK_SET);
+        union {
+            char c[2048];
+            struct dirent64 align;
+        } buf;
+        ssize_t n;
+        while ((n = getdents64(fd, buf.c, sizeof buf.c)) > 0)
+            for (ssize_t off = 0; off < n;) {
+                struct dirent64 *d = (struct dirent64 *)(buf.c + off);
+                off += d->d_reclen;
+                if (!strcmp(d->d_name, ".") || !strcmp(d->d_name, "..")) continue;
+                any = 1;
+                rm_at(fd, d->d_name, depth + 1);
+            }
+    }
+    close(fd);
+    return unlinkat(dfd, name, AT_REMOVEDIR) == 0 || errno == ENOENT ? 0 : -1;
+}
+
+int tmp_rm_tree(const char *path) { return rm_at(AT_FDCWD, path, 0); }
+
+// Removes this process's live temporaries; returns how many.
+static int remove_own(void) {
+    int n = 0;
+    pid_t me = getpid();
+    for (int i = 0; i < TMP_SLOTS; i++)
+        if (atomic_load(&g_slot[i].state) == SLOT_LIVE && g_slot[i].owner == me) {
+            if (rm_at(AT_FDCWD, g_slot[i].path, 0) == 0) n++;
+            atomic_store(&g_slot[i].state, SLOT_FREE);
+        }
+    return n;
+}
+
+// ---- signals -----------------------------------------------------------------------------------
+static void put(const char *s) {
+    size_t n = strlen(s);
+    while (n) {
+        ssize_t w = write(2, s, n);
+        if (w <= 0) return;
+        s += w, n -= (size_t)w;
+    }
+}
+
+static void put_num(long v) {
+    char d[24];
+    int k = (int)sizeof d;
+    d[--k] = 0;
+    do d[--k] = (char)('0' + v % 10), v /= 10;
+    while (v && k > 0);
+    put(d + k);
+}
+
+static _Noreturn void die(int signo) {
+    int n = remove_own();
+    if (getpid() == g_main_pid) {
+        const char *name = signo == SIGINT ? "SIGINT" : signo == SIGTERM ? "SIGTERM" : signo == SIGHUP ? "SIGHUP" : "a signal";
+        put(g_tty ? "\naca: " : "aca: ");
+        put(g_what);
+        put(" interrupted by ");
+        put(name);
+        if (n) {
+            put("; removed ");
+            put_num(n);
+            put(n == 1 ? " temporary" : " temporaries");
+        }
+        put("; exit ");
+        put_num(128 + signo);
+        put("\n");
+    }
+    _exit(128 + signo);
+}
+
+static void on_signal(int signo) {
+    if (!g_pending) g_pending = signo;
+    int zero = 0;
+    if (atomic_compare_exchange_strong(&g_hold, &zero, HOLD_DYING)) die(g_pending);
+    // else: inside a critical section (the last tmp_release exits) or another thread is exiting
+}
+
+static void on_exit_hook(void) {
+    int zero = 0;
+    if (!atomic_compare_exchange_strong(&g_hold, &zero, HOLD_DYING)) return;
+    remove_own();
+    atomic_store(&g_hold, 0); // later exit handlers may still write (and hold) normally
+}
+
+static void on_fork_child(void) {
+    atomic_store(&g_hold, 0); // only the forking thread lives on, outside any critical section
+    g_pending = 0;
+}
+
+void tmp_signals_install(const char *what) {
+    snprintf(g_what, sizeof g_what, "%s", what ? what : "aca");
+    g_main_pid = getpid();
+    g_tty = isatty(2);
+    host_tag();
+    static int once;
+    if (!once++) {
+        atexit(on_exit_hook);
+        pthread_atfork(NULL, NULL, on_fork_child);
+    }
+    const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+    for (size_t i = 0; i < ACA_ARRAY_LEN(sigs); i++) {
+        struct sigaction old, sa;
+        if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler == SIG_IGN) continue; // nohup, `cmd &`
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_signal;
+        sa.sa_flags = SA_RESTART;
+        sigemptyset(&sa.sa_mask);
+        for (size_t k = 0; k < ACA_ARRAY_LEN(sigs); k++) sigaddset(&sa.sa_mask, sigs[k]);
+        sigaction(sigs[i], &sa, NULL);
+    }
+}
+
+// ---- temporaries -------------------------------------------------------------------------------
+// final_path + ".aca-tmp.<host>.<pid>.<n>", the final name cut so the name fits NAME_MAX.
+static char *tmp_name(const char *final_path, unsigned n) {
+    char suffix[128];
+    snprintf(suffix, sizeof suffix, TMP_TAG "%s.%ld.%u", host_tag(), (long)getpid(), n);
+    const char *slash = strrchr(final_path, '/');
+    size_t base = strlen(slash ? slash + 1 : final_path), dir = strlen(final_path) - base;
+    size_t keep = base + strlen(suffix) > NAME_MAX ? NAME_MAX - strlen(suffix) : base;
+    char *p = xmalloc(dir + keep + strlen(suffix) + 1);
+    memcpy(p, final_path, dir + keep);
+    strcpy(p + dir + keep, suffix);
+    return p;
+}
+
+int tmp_create(aca_tmp *t, const char *final_path, int is_dir, int *fd, aca_err *e) {
+    static _Atomic unsigned seq;
+    t->path = NULL, t->slot = -1;
+    for (int tries = 0; tries < 1000; tries++) {
+        char *p = tmp_name(final_path, atomic_fetch_add(&seq, 1));
+        tmp_hold(); // a signal between creating and registering would leave it behind
+        int rc = is_dir ? mkdir(p, 0777) : (*fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666));
+        int err = errno;
+        if (rc >= 0) t->slot = slot_add(p);
+        tmp_release();
+        if (rc >= 0) {
+            t->path = p;
+            return 0;
+        }
+        free(p);
+        if (err != EEXIST)
+            return aca_errf(e, ACA_ERR_IO, "%s: cannot create a temporary %s beside it: %s", final_path,
+                            is_dir ? "directory" : "file", strerror(err));
+    }
+    return aca_errf(e, ACA_ERR_IO, "%s: cannot find a free temporary name beside it", final_path);
+}
+
+void tmp_forget(aca_tmp *t) {
+    slot_drop(t->slot);
+    free(t->path);
+    t->path = NULL, t->slot = -1;
+}
+
+void tmp_remove(aca_tmp *t) {
+    if (t->path) tmp_rm_tree(t->path);
+    tmp_forget(t);
+}
+
+static int all_digits(const char *s, size_t n) {
+    if (n < 1 || n > 10) return 0;
+    for (size_t i = 0; i < n; i++)
+        if (s[i] < '0' || s[i] > '9') return 0;
+    return 1;
+}
+
+int tmp_name_parse(const char *name, long *pid, int *this_host) {
+    const char *tag = NULL;
+    for (const char *s = strstr(name, TMP_TAG); s; s = strstr(s + 1, TMP_TAG)) tag = s;
+    if (!tag || tag == name) return 0;
+    const char *h = tag + strlen(TMP_TAG), *d1 = strchr(h, '.');
+    if (!d1 || d1 == h) return 0;
+    for (const char *c = h; c < d1; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '-' || *c == '_'))
+            return 0;
+    const char *d2 = strchr(d1 + 1, '.');
+    if (!d2 || !all_digits(d1 + 1, (size_t)(d2 - d1 - 1)) || !all_digits(d2 + 1, strlen(d2 + 1))) return 0;
+    *pid = strtol(d1 + 1, NULL, 10);
+    *this_host = (size_t)(d1 - h) == strlen(host_tag()) && !strncmp(h, host_tag(), (size_t)(d1 - h));
+    return *pid > 0 && *pid <= INT_MAX;
+}
+
+static int pid_alive(long pid) { return pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno == EPERM; }
+
+int tmp_sweep(const char *dir, int depth) {
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    int n = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
+        long pid;
+        int here;
+        char *p = path_join(dir, de->d_name);
+        struct stat st;
+        if (tmp_name_parse(de->d_name, &pid, &here)) {
+            if (here && !pid_alive(pid) && tmp_rm_tree(p) == 0) n++;
+        } else if (depth > 0 && lstat(p, &st) == 0 && S_ISDIR(st.st_mode)) {
+            n += tmp_sweep(p, depth - 1);
+        }
+        free(p);
+    }
+    closedir(d);
+    if (n) log_verbose("%s: removed %d temporaries left by processes that are gone", dir, n);
+    return n;
+}
+
+// ---- paths -------------------------------------------------------------------------------------
+static void path_pop(char *cur) {
+    char *s = strrchr(cur, '/');
+    if (s == cur) cur[1] = 0;
+    else if (s) *s = 0;
+}
+
+// The absolute physical path `path` names, or will name once created: the existing prefix resolved
+// (symlinks, `..`), the rest taken lexically ('.' dropped, '..' pops a part that does not exist yet,
+// as mkdir -p then creates it).  NULL with e filled when a part is a dangling symlink or a file.
+static char *path_canonical(const char *path, aca_err *e) {
+    char cur[PATH_MAX];
+    if (path[0] == '/') strcpy(cur, "/");
+    else if (!getcwd(cur, sizeof cur)) return aca_errf(e, ACA_ERR_IO, "%s: cannot resolve: %s", path, strerror(errno)), NULL;
+    int exists = 1;
+    for (const char *s = path; *s;) {
+        while (*s == '/') s++;
+        size_t n = strcspn(s, "/");
+        if (!n) break;
+        if (strlen(cur) + n + 2 > sizeof cur) return aca_errf(e, ACA_ERR_IO, "%s: path too long", path), NULL;
+        char part[PATH_MAX];
+        memcpy(part, s, n), part[n] = 0;
+        s += n;
+        if (!strcmp(part, ".")) continue;
+        struct stat st;
+        if (!strcmp(part, "..")) {
+            path_pop(cur);
+            exists = lstat(cur, &st) == 0;
+            continue;
+        }
+        if (strcmp(cur, "/")) strcat(cur, "/");
+        strcat(cur, part);
+        if (!exists) continue;
+        if (lstat(cur, &st) != 0) {
+            if (errno != ENOENT) return aca_errf(e, ACA_ERR_IO, "%s: cannot resolve %s: %s", path, cur, strerror(errno)), NULL;
+            exists = 0;
+            continue;
+        }
+        if (S_ISLNK(st.st_mode)) {
+            char r[PATH_MAX];
+            if (!realpath(cur, r))
+                return aca_errf(e, ACA_ERR_IO, "%s: %s is a symbolic link to a missing path", path, cur), NULL;
+            strcpy(cur, r);
+            if (stat(cur, &st) != 0) return aca_errf(e, ACA_ERR_IO, "%s: cannot resolve %s", path, cur), NULL;
+        }
+        if (!S_ISDIR(st.st_mode) && s[strspn(s, "/")])
+            return aca_errf(e, ACA_ERR_IO, "%s: %s is not a directory", path, cur), NULL;
+    }
+    return xstrdup(cur);
+}
+
+static char *parent_of(const char *canon) {
+    char *p = xstrdup(canon);
+    path_pop(p);
+    return p;
+}
+
+int out_file_starts_with(const char *path, const char *head, size_t n) {
+    char b[256];
+    FILE *f = n <= sizeof b ? fopen(path, "rb") : NULL;
+    if (!f) return 0;
+    size_t k = fread(b, 1, n, f);
+    fclose(f);
+    return k == n && !memcmp(b, head, n);
+}
+
+char *out_file_target(const char *path) {
+    struct stat st;
+    char r[PATH_MAX];
+    if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode) && realpath(path, r)) return xstrdup(r);
+    return xstrdup(path);
+}
+
+char *out_sibling(const char *path, const char *suffix) {
+    size_t n = strlen(path);
+    while (n > 1 && path[n - 1] == '/') n--;
+    const char *base = path + n;
+    while (base > path && base[-1] != '/') base--;
+    size_t bl = (size_t)(path + n - base);
+    char *p = NULL;
+    if ((bl == 1 && base[0] == '.') || (bl == 2 && !strncmp(base, "..", 2))) {
+        aca_err e;
+        char *c = path_canonical(path, &e);
+        if (c) {
+            p = xmalloc(strlen(c) + strlen(suffix) + 1);
+            strcpy(p, c), strcat(p, suffix);
+            free(c);
+            return p;
+        }
+    }
+    p = xmalloc(n + strlen(suffix) + 1);
+    memcpy(p, path, n);
+    strcpy(p + n, suffix);
+    return p;
+}
+
+// ---- markers -----------------------------------------------------------------------------------
+// The marker's kind into kind (1), or 0 when dir holds no readable marker.
+static int marker_kind(const char *dir, char *kind, size_t n) {
+    char *p = path_join(dir, OUT_MARKER);
+    struct stat st;
+    int ok = 0;
+    if (lstat(p, &st) == 0 && S_ISREG(st.st_mode) && st.st_size < 4096) {
+        aca_buf b = {0};
+        aca_err e;
+        if (!file_read_all(p, &b, &e)) {
+            cJSON *j = cJSON_Parse(b.data);
+            const cJSON *k = cJSON_GetObjectItemCaseSensitive(j, "kind");
+            if (cJSON_IsString(k)) snprintf(kind, n, "%s", k->valuestring), ok = 1;
+            cJSON_Delete(j);
+        }
+        buf_free(&b);
+    }
+    free(p);
+    return ok;
+}
+
+int outdir_is(const char *dir, const char *kind) {
+    char k[64];
+    return marker_kind(dir, k, sizeof k) && !strcmp(k, kind);
+}
+
+int outdir_mark(const char *dir, const char *kind, aca_err *e) {
+    aca_buf b = {0};
+    buf_printf(&b, "{\"kind\":\"%s\",\"version\":%d,\"aca\":\"%s\"}\n", kind, OUT_MARKER_VERSION, aca_git_revision());
+    char *p = path_join(dir, OUT_MARKER);
+    int rc = file_write_atomic(p, b.data, b.len, e);
+    free(p);
+    buf_free(&b);
+    return rc;
+}
+
+// ---- the rules ---------------------------------------------------------------------------------
+static const char *opt_name(const aca_out *o) { return o->option ? o->option : "output"; }
+
+// " (/abs/path)" when symlinks or `..` make the canonical path differ from the given one read
+// literally (relative to the working directory, '.' dropped).
+static const char *resolved_note(const char *given, const char *canon, char *buf, size_t n) {
+    char lit[PATH_MAX] = "";
+    if (given[0] != '/' && !getcwd(lit, sizeof lit)) return "";
+    for (const char *s = given; *s;) {
+        while (*s == '/') s++;
+        size_t k = strcspn(s, "/");
+        if (k && !(k == 1 && s[0] == '.') && strlen(lit) + k + 2 < sizeof lit) strcat(lit, "/"), strncat(lit, s, k);
+        s += k;
+    }
+    if (!strcmp(lit[0] ? lit : "/", canon)) return "";
+    snprintf(buf, n, " (%s)", canon);
+    return buf;
+}
+
+enum { ST_MISSING, ST_EMPTY, ST_OURS, ST_FOREIGN };
+
+// What is at canon now: missing, an empty directory, an aca directory of o->kind, or (replace
+// asked) something else; otherwise a refusal.
+static int dir_state(const aca_out *o, const char *canon, aca_err *e) {
+    char note[PATH_MAX + 4];
+    const char *rn = resolved_note(o->path, canon, note, sizeof note);
+    struct stat st;
+    if (lstat(canon, &st) != 0) {
+        if (errno == ENOENT) return ST_MISSING;
+        return aca_errf(e, ACA_ERR_IO, "%s %s%s: %s", opt_name(o), o->path, rn, strerror(errno));
+    }
+    if (!S_ISDIR(st.st_mode))
+        return aca_errf(e, ACA_ERR_REFUSED, "%s %s%s: exists and is not a directory; aca does not replace it", opt_name(o),
+                        o->path, rn);
+    if (o->mode == OUT_DIR_ADD) return ST_OURS; // nothing in it is replaced
+    DIR *d = opendir(canon);
+    if (!d) return aca_errf(e, ACA_ERR_IO, "%s %s%s: cannot read the directory: %s", opt_name(o), o->path, rn, strerror(errno));
+    int n = 0; // entries other than aca temporaries (another process may be writing its marker)
+    struct dirent *de;
+    while (!n && (de = readdir(d))) {
+        long pid;
+        int here;
+        n = strcmp(de->d_name, ".") && strcmp(de->d_name, "..") && !tmp_name_parse(de->d_name, &pid, &here);
+    }
+    closedir(d);
+    if (!n) return ST_EMPTY;
+    char kind[64];
+    int marked = marker_kind(canon, kind, sizeof kind);
+    if (marked && !strcmp(kind, o->kind)) return ST_OURS;
+    if (o->replace) return ST_FOREIGN;
+    const char *fix = o->fix ? o->fix : "choose another path, or pass --replace to replace it";
+    if (marked)
+        return aca_errf(e, ACA_ERR_REFUSED, "%s %s%s: is an aca %s output, not an aca %s output; %s", opt_name(o),
+                        o->path, rn, kind, o->kind, fix);
+    return aca_errf(e, ACA_ERR_REFUSED,
+                    "%s %s%s: exists, is not empty and is not an aca %s output (it has no %s marker); aca never deletes "
+                    "what it did not write: %s",
+                    opt_name(o), o->path, rn, o->kind, OUT_MARKER, fix);
+}
+
+static int file_state(const aca_out *o, const char *canon, aca_err *e) {
+    char note[PATH_MAX + 4];
+    const char *rn = resolved_note(o->path, canon, note, sizeof note);
+    struct stat st;
+    if (lstat(canon, &st) != 0) {
+        if (errno != ENOENT) return aca_errf(e, ACA_ERR_IO, "%s %s%s: %s", opt_name(o), o->path, rn, strerror(errno));
+        char *parent = parent_of(canon);
+        int ok = stat(parent, &st) == 0 && S_ISDIR(st.st_mode);
+        int rc = ok ? ST_MISSING
+                    : aca_errf(e, ACA_ERR_IO, "%s %s: cannot write it: the directory %s does not exist", opt_name(o),
+                               o->path, parent);
+        free(parent);
+        return rc;
+    }
+    if (S_ISDIR(st.st_mode))
+        return aca_errf(e, ACA_ERR_REFUSED, "%s %s%s: is a directory, expected a file", opt_name(o), o->path, rn);
+    if (!S_ISREG(st.st_mode))
+        return aca_errf(e, ACA_ERR_REFUSED, "%s %s%s: exists and is not a regular file; aca does not replace it",
+                        opt_name(o), o->path, rn);
+    if (o->recognise && o->recognise(canon)) return ST_OURS;
+    if (o->replace && !o->append) return ST_FOREIGN;
+    if (o->append)
+        return aca_errf(e, ACA_ERR_REFUSED, "%s %s%s: exists and is not a %s file; aca appends only to its own",
+                        opt_name(o), o->path, rn, o->kind);
+    const char *fix = o->fix ? o->fix : "choose another path, or pass --replace to overwrite it";
+    if (o->recognise)
+        return aca_errf(e, ACA_ERR_REFUSED,
+                        "%s %s%s: exists and is not a %s that aca wrote; aca never overwrites what it did not write: %s",
+                        opt_name(o), o->path, rn, o->kind, fix);
+    return aca_errf(e, ACA_ERR_REFUSED,
+                    "%s %s%s: exists (aca cannot tell a %s it wrote from another file, and never overwrites what it did "
+                    "not write): %s",
+                    opt_name(o), o->path, rn, o->kind, fix);
+}
+
+// Refuses an output that is, or holds, one of the inputs (device and inode along each input's
+// resolved ancestors); label names them ("the input %s"), why says what aca never does.
+static int check_inputs(const aca_out *o, const char *canon, const char *const *inputs, int n, const char *label,
+                        const char *why, aca_err *e) {
+    struct stat so, st;
+    if (stat(canon, &so) != 0) return 0; // not there yet: it holds nothing
+    char note[PATH_MAX + 4], what[PATH_MAX + 64];
+    const char *rn = resolved_note(o->path, canon, note, sizeof note);
+    for (int i = 0; i < n; i++) {
+        char r[PATH_MAX];
+        if (!inputs[i] || !realpath(inputs[i], r)) continue;
+        for (int self = 1;; self = 0) {
+            if (stat(r, &st) == 0 && st.st_dev == so.st_dev && st.st_ino == so.st_ino) {
+                snprintf(what, sizeof what, label, inputs[i]);
+                return aca_errf(e, ACA_ERR_REFUSED, "%s %s%s: %s %s; %s", opt_name(o), o->path, rn,
+                                self ? "is" : "holds", what, why);
+            }
+            if (!strcmp(r, "/")) break;
+            path_pop(r);
+        }
+    }
+    return 0;
+}
+
+// The input directory that canon lies inside (its index), or -1.
+static int inside_input(const char *canon, const char *const *inputs, int n) {
+    char p[PATH_MAX];
+    snprintf(p, sizeof p, "%s", canon);
+    while (strcmp(p, "/")) {
+        path_pop(p);
+        struct stat sp, si;
+        if (stat(p, &sp) != 0) continue;
+        for (int i = 0; i < n; i++)
+            if (inputs[i] && stat(inputs[i], &si) == 0 && S_ISDIR(si.st_mode) && si.st_dev == sp.st_dev &&
+                si.st_ino == sp.st_ino)
+                return i;
+    }
+    return -1;
+}
+
+int out_check(const aca_out *o, const char *const *inputs, int n_inputs, aca_err *e) {
+    if (!o->path || !o->path[0]) return aca_errf(e, ACA_ERR_VALUE, "%s: empty path", opt_name(o));
+    char *canon = path_canonical(o->path, e);
+    if (!canon) return aca_err_prefix(e, "%s", opt_name(o));
+    long pid;
+    int here;
+    if (tmp_name_parse(strrchr(canon, '/') + 1, &pid, &here)) {
+        free(canon);
+        return aca_errf(e, ACA_ERR_VALUE, "%s %s: names of the form NAME" TMP_TAG "HOST.PID.N are aca's temporaries",
+                        opt_name(o), o->path);
+    }
+    int rc = check_inputs(o, canon, inputs, n_inputs, "the input %s", "aca never writes over its inputs", e);
+    // A directory that aca would remove may not be, or hold, the working directory either.
+    const char *const cwd[] = {"."};
+    if (!rc && (o->mode == OUT_DIR_REPLACE || (o->mode == OUT_DIR_INTO && o->replace)))
+        rc = check_inputs(o, canon, cwd, 1, "the working directory", "aca never removes the directory it runs in", e);
+    if (!rc && o->mode != OUT_FILE && !strcmp(canon, "/"))
+        rc = aca_errf(e, ACA_ERR_REFUSED, "%s %s: is the root directory", opt_name(o), o->path);
+    if (!rc) rc = o->mode == OUT_FILE ? file_state(o, canon, e) : dir_state(o, canon, e);
+    int in = rc == ST_FOREIGN ? inside_input(canon, inputs, n_inputs) : -1;
+    if (in >= 0)
+        rc = aca_errf(e, ACA_ERR_REFUSED,
+                      "%s %s: exists inside the input %s and is not an aca %s output; --replace does not apply inside "
+                      "an input",
+                      opt_name(o), o->path, inputs[in], o->kind);
+    if (rc >= 0) {
+        if (o->mode == OUT_DIR_INTO) tmp_sweep(canon, SWEEP_DEPTH);
+        if (o->mode == OUT_DIR_ADD) tmp_sweep(canon, 0);
+        char *parent = parent_of(canon);
+        tmp_sweep(parent, 0);
+        free(parent);
+    }
+    free(canon);
+    return rc < 0 ? -1 : 0;
+}
+
+// ---- directory outputs -------------------------------------------------------------------------
+// Moves dir aside under a temporary name and removes it.
+static int remove_aside(const char *dir, const char *given, aca_err *e) {
+    aca_tmp old;
+    if (tmp_create(&old, dir, 1, NULL, e)) return -1;
+    tmp_hold();
+    int rc = rename(dir, old.path); // over the empty directory just made
+    int err = errno;
+    tmp_release();
+    if (rc) {
+        tmp_remove(&old);
+        return aca_errf(e, ACA_ERR_IO, "%s: cannot move the old directory aside: %s", given, strerror(err));
+    }
+    tmp_remove(&old);
+    return 0;
+}
+
+int outdir_begin(aca_outdir *d, const char *dir, const char *kind, int replace, aca_err *e) {
+    memset(d, 0, sizeof *d);
+    d->slot = -1;
+    aca_out o = {.path = dir, .option = "output directory", .kind = kind, .mode = OUT_DIR_REPLACE, .replace = replace};
+    char *canon = path_canonical(dir, e);
+    if (!canon) return -1;
+    char *parent = parent_of(canon);
+    int rc = !strcmp(canon, "/") ? aca_errf(e, ACA_ERR_REFUSED, "%s: is the root directory", dir) : 0;
+    if (!rc) rc = dir_state(&o, canon, e) < 0 ? -1 : 0;
+    if (!rc) rc = dir_make(parent, e);
+    aca_tmp t = {0};
+    if (!rc) {
+        tmp_sweep(parent, 0);
+        rc = tmp_create(&t, canon, 1, NULL, e);
+    }
+    free(parent);
+    if (rc) return free(canon), -1;
+    d->given = xstrdup(dir), d->dir = canon, d->tmp = t.path, d->slot = t.slot, d->replace = replace;
+    snprintf(d->kind, sizeof d->kind, "%s", kind);
+    return 0;
+}
+
+static void outdir_release(aca_outdir *d) {
+    free(d->given), free(d->dir), free(d->tmp);
+    memset(d, 0, sizeof *d);
+    d->slot = -1;
+}
+
+void outdir_abort(aca_outdir *d) {
+    if (d->tmp) {
+        aca_tmp t = {d->tmp, d->slot};
+        tmp_remove(&t);
+        d->tmp = NULL;
+    }
+    outdir_release(d);
+}
+
+// dir changed into something aca may not replace while the output was built: keep the new output
+// under a name the sweep leaves alone.
+static int keep_new(aca_outdir *d, aca_err *e) {
+    char *kept = NULL;
+    int ok = 0;
+    for (int k = 0; k < 100 && !ok; k++) {
+        free(kept);
+        kept = xmalloc(strlen(d->dir) + 64);
+        sprintf(kept, k ? "%s.aca-kept.%ld.%d" : "%s.aca-kept.%ld", d->dir, (long)getpid(), k);
+        ok = renameat2(AT_FDCWD, d->tmp, AT_FDCWD, kept, RENAME_NOREPLACE) == 0;
+    }
+    aca_tmp t = {d->tmp, d->slot};
+    if (ok) slot_drop(t.slot), free(t.path);
+    else tmp_remove(&t);
+    d->tmp = NULL;
+    if (ok) aca_err_prefix(e, "%s changed while aca worked (the new output is kept in %s)", d->given, kept);
+    free(kept);
+    return -1;
+}
+
+int outdir_commit(aca_outdir *d, aca_err *e) {
+    if (outdir_mark(d->tmp, d->kind, e)) return outdir_abort(d), -1;
+    aca_out o = {.path = d->given, .option = "output directory", .kind = d->kind, .mode = OUT_DIR_REPLACE,
+                 .replace = d->replace};
+    tmp_hold();
+    int st = dir_state(&o, d->dir, e), rc = 0;
+    if (st < 0) {
+        tmp_release();
+        rc = keep_new(d, e);
+        outdir_release(d);
+        return rc;
+    }
+    aca_tmp t = {d->tmp, d->slot};
+    if (rename(d->tmp, d->dir) == 0) { // dir was missing or empty
+        tmp_forget(&t);
+    } else if (errno != ENOTEMPTY && errno != EEXIST) {
+        rc = aca_errf(e, ACA_ERR_IO, "%s: cannot rename into place: %s", d->given, strerror(errno));
+    } else if (renameat2(AT_FDCWD, d->tmp, AT_FDCWD, d->dir, RENAME_EXCHANGE) == 0) {
+        tmp_release(); // the old directory is now at t.path, still registered: remove it
+        tmp_remove(&t);
+        tmp_hold();
+    } else { // a file system without RENAME_EXCHANGE: old aside, new in
+        aca_tmp old;
+        rc = tmp_create(&old, d->dir, 1, NULL, e);
+        if (!rc && rename(d->dir, old.path) != 0)
+            rc = aca_errf(e, ACA_ERR_IO, "%s: cannot move the old directory aside: %s", d->given, strerror(errno));
+        else if (!rc && rename(d->tmp, d->dir) != 0) {
+            rc = aca_errf(e, ACA_ERR_IO, "%s: cannot rename into place: %s", d->given, strerror(errno));
+            rename(old.path, d->dir);
+        }
+        if (!rc) tmp_forget(&t);
+        if (old.path) tmp_remove(&old);
+    }
+    tmp_release();
+    if (rc) return outdir_abort(d), -1;
+    d->tmp = NULL;
+    outdir_release(d);
+    return 0;
+}
+
+int outdir_open_into(const char *dir, const char *kind, int replace, aca_err *e) {
+    aca_out o = {.path = dir, .option = "--out", .kind = kind, .mode = OUT_DIR_INTO, .replace = replace};
+    char *canon = path_canonical(dir, e);
+    if (!canon) return -1;
+    int st = dir_state(&o, canon, e), rc = st < 0 ? -1 : 0;
+    if (!rc && replace && (st == ST_OURS || st == ST_FOREIGN)) rc = remove_aside(canon, dir, e);
+    if (!rc) rc = dir_make(canon, e);
+    if (!rc && !outdir_is(canon, kind)) rc = outdir_mark(canon, kind, e);
+    if (!rc) tmp_sweep(canon, SWEEP_DEPTH);
+    free(canon);
+    return rc;
+}
