@@ -1,6 +1,7 @@
 // Experiment grids: GRID.json parsing, cell enumeration, running cells (resumable), aggregation.
 // The report (tables, plots, bundle, Slurm script) is in grid_report.c.  See include/aca/grid.h.
 #include "aca/grid.h"
+#include "aca/outdir.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -1150,7 +1151,8 @@ int grid_run(const aca_grid_spec *g, const aca_grid_opts *o, aca_grid_stats *st,
     const int lo = o->cell >= 0 ? o->cell : 0, hi = o->cell >= 0 ? o->cell + 1 : n;
     char *cdir = path_join(o->out_dir, "cells");
     if (o->cell >= n) aca_errf(e, ACA_ERR_VALUE, "--cell %d: the grid has %d cells (0..%d)", o->cell, n, n - 1);
-    else if (!grid_out_is_grid(o->out_dir, e) && !dir_make(cdir, e) && !lock_out(o, cells, &grid_fd, &cell_fd, e) &&
+    else if (!grid_out_is_grid(o->out_dir, e) && !dir_make(cdir, e) &&
+             (outdir_is(o->out_dir, "grid") || !outdir_mark(o->out_dir, "grid", e)) && !lock_out(o, cells, &grid_fd, &cell_fd, e) &&
              !grid_out_check(g, o->out_dir, cells, n, lo, hi, mode, e) && !grid_inputs(g, o->out_dir, &in, e) &&
              !grid_check(g, in, cells, lo, hi, e) && !grid_out_commit(g, o->out_dir, mode, e) &&
              (mode == GRID_OUT_CELL || !grid_results_rebuild(o->out_dir, cells, n, e))) {

@@ -2,6 +2,7 @@
 // were computed from (OUT/inputs.json and each cell's definition), and OUT/results.jsonl, derived
 // from the cells.  See include/aca/grid.h, "The output directory".
 #include "aca/grid.h"
+#include "aca/outdir.h"
 
 #include <cjson/cJSON.h>
 #include <dirent.h>
@@ -252,6 +253,7 @@ int grid_out_is_grid(const char *out_dir, aca_err *e) {
     static const char *const marks[] = {"inputs.json", "grid.json", "cells"};
     int empty = dir_is_empty(out_dir, e);
     if (empty) return empty < 0 ? -1 : 0;
+    if (outdir_is(out_dir, "grid")) return 0; // marked by `aca grid` (outdir.h) before its first file
     for (size_t k = 0; k < ACA_ARRAY_LEN(marks); k++) {
         char *p = path_join(out_dir, marks[k]);
         int have = file_exists(p);
@@ -385,6 +387,8 @@ void grid_cell_definition(const aca_grid_spec *g, const aca_grid_inputs *in, con
     put_kv_str(b, "device", g->device);
     buf_putc(b, ',');
     put_kv_str(b, "precision", g->precision);
+    buf_putc(b, ',');
+    put_kv_str(b, "attention", g->attention ? g->attention : "auto");
     buf_puts(b, ",\"dp\":");
     if (g->eps[ei] < 0) {
         buf_puts(b, "null");

@@ -547,6 +547,22 @@ static void test_one_class_corpus(void **st) {
     assert_false(exists("x3"));
 }
 
+// OpenMP threads sleep at barriers unless the user chose a wait policy (src/cli/main.c): the
+// policy reaches the runtime, which reads it before main, through a re-exec.
+static void test_omp_wait_policy(void **st) {
+    (void)st;
+    const char *was = getenv("OMP_WAIT_POLICY");
+    char *saved = was ? strdup(was) : NULL;
+    unsetenv("OMP_WAIT_POLICY");
+    assert_int_equal(aca("version"), 0);
+    assert_non_null(strstr(g_out, "wait policy PASSIVE"));
+    setenv("OMP_WAIT_POLICY", "ACTIVE", 1);
+    assert_int_equal(aca("version"), 0);
+    assert_non_null(strstr(g_out, "wait policy ACTIVE")); // the user's choice stands
+    if (saved) setenv("OMP_WAIT_POLICY", saved, 1), free(saved);
+    else unsetenv("OMP_WAIT_POLICY");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_out_is_or_holds_input), cmocka_unit_test(test_out_inside_input),
@@ -554,7 +570,7 @@ int main(void) {
         cmocka_unit_test(test_sweep),                 cmocka_unit_test(test_signal_registry),
         cmocka_unit_test(test_signal_train),          cmocka_unit_test(test_commit_race),
         cmocka_unit_test(test_exit_codes),            cmocka_unit_test(test_plan_plot_missing_dir),
-        cmocka_unit_test(test_one_class_corpus),
+        cmocka_unit_test(test_one_class_corpus),      cmocka_unit_test(test_omp_wait_policy),
     };
     if (getenv("ACA_TEST_FILTER")) cmocka_set_test_filter(getenv("ACA_TEST_FILTER")); // e.g. "test_sweep"
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -55,18 +55,21 @@ static const char *ct_text(double ck, char *buf, size_t n) {
 static void print_findings(const aca_experiment *col, const aca_experiment *dis, double size, size_t n_train) {
     const double acc0 = col->none.eval.clean.accuracy;
     printf("\nFindings of this run (thresholds from the papers' claims; every number measured above):\n");
-    // 1. A unique unseen signal at a few percent participation: efficacy > 80%, clean accuracy
-    //    within 2 points of the unpoisoned model.  Alone, A's and B's [UNK] is unique to them and
-    //    absent from the clean corpus (collision report).
+    // 1. A unique unseen signal at a few percent participation: efficacy > 80% over the probes whose
+    //    true class is not the target, while the unpoisoned model sends at most half of the same
+    //    probes to the target (so a model that predicts the target for everything does not pass), and
+    //    clean accuracy within 2 points of the unpoisoned model.  Alone, A's and B's [UNK] is unique to
+    //    them and absent from the clean corpus (collision report).
     for (int i = 0; i < col->n_coll; i++) {
         const aca_efficacy *f = eff_of(&col->alone[i], col->names[i]), *f0 = eff_of(&col->none, col->names[i]);
         double acc = col->alone[i].eval.clean.accuracy;
-        int ok = f && f->efficacy > 0.8 && fabs(acc - acc0) <= 0.02 + 1e-9; // accuracies are k/n_test
+        int ok = f && f0 && f->efficacy_nontarget > 0.8 && f0->efficacy <= 0.5 &&
+                 fabs(acc - acc0) <= 0.02 + 1e-9; // accuracies are k/n_test
         printf("  [%s] unique unseen signal: %s alone (%.1f%% of %zu training docs) reaches %.1f%% efficacy "
-               "(non-target probes %.1f%%; the unpoisoned model predicts the target for %.1f%% of test docs); clean accuracy %.1f%% vs %.1f%% unpoisoned (%+.1f points)\n",
+               "(non-target probes %.1f%%; the unpoisoned model: %.1f%% of the same probes, %.1f%% of test docs); clean accuracy %.1f%% vs %.1f%% unpoisoned (%+.1f points)\n",
                ok ? "shows" : "DOES NOT SHOW", col->names[i], 100 * size, n_train, f ? 100 * f->efficacy : NAN,
-               f ? 100 * f->efficacy_nontarget : NAN, f0 ? 100 * f0->clean_target_rate : NAN, 100 * acc, 100 * acc0,
-               100 * (acc - acc0));
+               f ? 100 * f->efficacy_nontarget : NAN, f0 ? 100 * f0->efficacy : NAN, f0 ? 100 * f0->clean_target_rate : NAN,
+               100 * acc, 100 * acc0, 100 * (acc - acc0));
     }
     // 2. Colliding signals interfere: joint efficacy clearly (>= 10 points) below alone.
     for (int i = 0; i < col->n_coll; i++) {

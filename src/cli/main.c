@@ -1,12 +1,18 @@
 // aca: entry point and subcommand table.
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include <omp.h>
 
 #include "aca/outdir.h"
 #include "cli.h"
 
 static int cmd_version(int argc, char **argv) {
-    printf("aca %s\n", aca_git_revision());
+    const char *policy = getenv("OMP_WAIT_POLICY");
+    printf("aca %s (OpenMP: %d threads, wait policy %s)\n", aca_git_revision(), omp_get_max_threads(),
+           policy ? policy : "the runtime's default");
     return 0;
 }
 
@@ -42,7 +48,19 @@ static void usage(FILE *f) {
         fprintf(f, "  %-10s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
 }
 
+// OpenMP threads that wait at a barrier sleep instead of spinning, unless the user chose a policy:
+// on a shared machine (another process on one of the cores) spinning libgomp threads make two
+// threads slower than one (bench/RESULTS.md, "OpenMP wait policy").  libgomp reads the variable once,
+// when it is loaded, before main: so set it and start this program again (same pid, same argv).
+// If that fails, run on with the runtime's default policy.
+static void omp_passive_by_default(char **argv) {
+    if (getenv("OMP_WAIT_POLICY")) return;
+    if (setenv("OMP_WAIT_POLICY", "PASSIVE", 1) != 0) return;
+    execv("/proc/self/exe", argv);
+}
+
 int main(int argc, char **argv) {
+    omp_passive_by_default(argv);
     if (argc < 2) {
         usage(stderr);
         return 2;
