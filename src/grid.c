@@ -68,6 +68,34 @@ static int get_str(const pctx *p, const cJSON *o, const char *key, const char *f
 
 static int is_whole(double x) { return isfinite(x) && x == floor(x); }
 
+// A path field: every ${NAME} in it is replaced by the environment variable NAME (unset or empty: an
+// error naming the field and the variable), so a preset can point at a checkpoint that lives in a
+// different place on every machine (e.g. "${ACA_MINILM_DIR}").  Other text, '$' included, is kept.
+static int get_path(const pctx *p, const cJSON *o, const char *key, const char *field, char **out) {
+    if (get_str(p, o, key, field, out) || !*out || !strstr(*out, "${")) return 0;
+    aca_buf b = {0};
+    for (const char *s = *out; *s;) {
+        const char *open = strstr(s, "${"), *close = open ? strchr(open + 2, '}') : NULL;
+        if (!open || !close) {
+            buf_puts(&b, s);
+            break;
+        }
+        buf_printf(&b, "%.*s", (int)(open - s), s);
+        char name[128];
+        snprintf(name, sizeof name, "%.*s", (int)(close - open - 2), open + 2);
+        const char *v = close > open + 2 && (size_t)(close - open - 2) < sizeof name ? getenv(name) : NULL;
+        if (!v || !*v) {
+            buf_free(&b);
+            return perr(p, field, "'%s' names the environment variable %s, which is not set (set it to the path)", *out, name);
+        }
+        buf_puts(&b, v);
+        s = close + 1;
+    }
+    free(*out);
+    *out = b.data ? b.data : xstrdup("");
+    return 0;
+}
+
 // A whole number in [lo, hi] (when present).
 static int get_int(const pctx *p, const cJSON *o, const char *key, const char *field, long lo, long hi, long *out) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
@@ -261,7 +289,8 @@ static int parse_collectives(const pctx *p, const cJSON *root, aca_grid_spec *g)
     return rc;
 }
 
-// "dp": {"epsilon": E | [E or "none", ...], "delta", "clip", "sampling", "freeze_embeddings"}; refuses
+// "dp": {"epsilon": E | [E or "none", ...], "delta", "clip", "sampling", "freeze_embeddings", "grad",
+// "micro_batch"}; refuses
 // what the accountant would not bound (train_dp_check_opts): fixed sampling, and "train.bucket" (parsed
 // before "dp") beside a DP cell.
 static int parse_dp(const pctx *p, const cJSON *dp, const char *const *keys, size_t nkeys, aca_grid_spec *g) {
@@ -290,6 +319,17 @@ static int parse_dp(const pctx *p, const cJSON *dp, const char *const *keys, siz
     if (dv) g->dp_delta = dv->valuedouble;
     if (get_num(p, dp, "clip", "dp.clip", 0, 1, &g->dp_clip)) return -1;
     if (get_bool(p, dp, "freeze_embeddings", "dp.freeze_embeddings", &g->dp_freeze)) return -1;
+    char *grad = NULL;
+    if (get_str(p, dp, "grad", "dp.grad", &grad)) return -1;
+    if (grad) {
+        g->dp_grad = train_dp_grad_parse(grad);
+        if (g->dp_grad < 0) perr(p, "dp.grad", "'%s' is not a way to compute per-example norms (ghost | per-example)", grad);
+        free(grad);
+        if (g->dp_grad < 0) return -1;
+    }
+    long mb = g->dp_micro_batch;
+    if (get_int(p, dp, "micro_batch", "dp.micro_batch", 1, 65536, &mb)) return -1;
+    g->dp_micro_batch = (int)mb;
     char *smp = NULL;
     if (get_str(p, dp, "sampling", "dp.sampling", &smp)) return -1;
     if (smp) {
@@ -322,9 +362,9 @@ int grid_spec_parse(const char *json, const char *path, aca_grid_spec *g, aca_er
     static const char *const k_split[] = {"train", "test"};
     static const char *const k_model[] = {"dir", "config", "vocab"};
     static const char *const k_train[] = {"epochs", "batch", "lr", "weight_decay", "max_grad_norm", "max_len", "bucket",
-                                          "eval_batch"};
+                                          "eval_batch", "freeze_base"};
     static const char *const k_runs[] = {"baseline", "alone", "joint", "mode", "pairs", "loo"};
-    static const char *const k_dp[] = {"epsilon", "delta", "clip", "sampling", "freeze_embeddings"};
+    static const char *const k_dp[] = {"epsilon", "delta", "clip", "sampling", "freeze_embeddings", "grad", "micro_batch"};
     g->path = xstrdup(path);
     g->inputs = xcalloc(1, sizeof *g->inputs);
     g->epochs = 5, g->batch = 8, g->max_len = 512, g->eval_batch = 32;
@@ -347,7 +387,7 @@ int grid_spec_parse(const char *json, const char *path, aca_grid_spec *g, aca_er
     if (get_obj(&p, root, "corpus", &corpus)) goto done;
     if (corpus) {
         if (check_keys(&p, corpus, "corpus", k_corpus, ACA_ARRAY_LEN(k_corpus))) goto done;
-        if (get_str(&p, corpus, "path", "corpus.path", &g->corpus_path)) goto done;
+        if (get_path(&p, corpus, "path", "corpus.path", &g->corpus_path)) goto done;
         if (get_str(&p, corpus, "encoding", "corpus.encoding", &g->encoding)) goto done;
         int has_syn = cJSON_GetObjectItemCaseSensitive(corpus, "synthetic") != NULL;
         if (!!g->corpus_path == has_syn) {
@@ -389,9 +429,9 @@ int grid_spec_parse(const char *json, const char *path, aca_grid_spec *g, aca_er
     if (get_obj(&p, root, "model", &model)) goto done;
     if (model) {
         if (check_keys(&p, model, "model", k_model, ACA_ARRAY_LEN(k_model)) ||
-            get_str(&p, model, "dir", "model.dir", &g->model_dir) ||
-            get_str(&p, model, "config", "model.config", &g->config_path) ||
-            get_str(&p, model, "vocab", "model.vocab", &g->vocab_path))
+            get_path(&p, model, "dir", "model.dir", &g->model_dir) ||
+            get_path(&p, model, "config", "model.config", &g->config_path) ||
+            get_path(&p, model, "vocab", "model.vocab", &g->vocab_path))
             goto done;
         if (g->model_dir && g->config_path) {
             perr(&p, "model", "give at most one of \"dir\" (a checkpoint) or \"config\" (random init)");
@@ -410,7 +450,8 @@ int grid_spec_parse(const char *json, const char *path, aca_grid_spec *g, aca_er
             get_num(&p, train, "lr", "train.lr", 0, 1, &g->lr) ||
             get_num(&p, train, "weight_decay", "train.weight_decay", 0, 0, &g->weight_decay) ||
             get_num(&p, train, "max_grad_norm", "train.max_grad_norm", 0, 0, &g->max_grad_norm) ||
-            get_bool(&p, train, "bucket", "train.bucket", &g->bucket))
+            get_bool(&p, train, "bucket", "train.bucket", &g->bucket) ||
+            get_bool(&p, train, "freeze_base", "train.freeze_base", &g->freeze_base))
             goto done;
         g->epochs = (int)ep, g->batch = (int)b, g->max_len = (int)ml, g->eval_batch = (int)eb;
     }
@@ -468,6 +509,7 @@ int grid_spec_parse(const char *json, const char *path, aca_grid_spec *g, aca_er
     g->eps = xcalloc(1, sizeof *g->eps);
     g->eps[0] = -1;
     g->dp_delta = 1e-5, g->dp_clip = 1.0, g->dp_sampling = TRAIN_DP_POISSON;
+    g->dp_grad = TRAIN_DP_GRAD_GHOST, g->dp_micro_batch = 32;
     if (get_obj(&p, root, "dp", &dp)) goto done;
     if (dp && parse_dp(&p, dp, k_dp, ACA_ARRAY_LEN(k_dp), g)) goto done;
     // planner: true | {"delta": D}
@@ -523,11 +565,16 @@ int grid_spec_parse(const char *json, const char *path, aca_grid_spec *g, aca_er
         perr(&p, g->pairs ? "runs.pairs" : "runs.loo", "needs \"mode\": \"line\"");
         goto done;
     }
-    for (int i = 0; i < g->n_eps; i++)
-        if (g->eps[i] >= 0 && g->device && strcmp(g->device, "cpu")) {
-            perr(&p, "dp", "DP-SGD runs on the CPU backend only (\"device\" is \"%s\")", g->device);
+    for (int i = 0; i < g->n_eps; i++) {
+        if (g->eps[i] >= 0 && g->dp_grad == TRAIN_DP_GRAD_PER_EXAMPLE && strcmp(g->device, "cpu")) {
+            perr(&p, "dp.grad", "'per-example' runs on the CPU backend only (\"device\" is \"%s\"); use \"ghost\"", g->device);
             goto done;
         }
+        if (g->eps[i] >= 0 && !strcmp(g->precision, "fp16")) {
+            perr(&p, "precision", "'fp16' with \"dp\": per-example clipping runs without loss scaling; use fp32 or bf16");
+            goto done;
+        }
+    }
     if (!g->baseline && !g->alone && !g->joint && !g->pairs && !g->loo) {
         perr(&p, "runs", "asks for no runs at all");
         goto done;
@@ -802,6 +849,7 @@ static void base_setup(const aca_grid_spec *g, const aca_grid_inputs *in, aca_ru
     s->train.weight_decay = g->weight_decay;
     s->train.max_grad_norm = g->max_grad_norm;
     s->train.bucket = g->bucket;
+    s->train.freeze_base = g->freeze_base;
     s->max_len = g->max_len;
     s->eval_batch = g->eval_batch;
     s->device = g->device;
@@ -844,6 +892,8 @@ static void cell_dp(const aca_grid_spec *g, const aca_grid_cell *c, aca_train_op
     t->dp_clip = g->dp_clip;
     t->dp_sampling = g->dp_sampling;
     t->dp_freeze_embeddings = g->dp_freeze;
+    t->dp_grad = g->dp_grad;
+    t->dp_micro_batch = g->dp_micro_batch;
 }
 
 static int run_cell(const aca_grid_spec *g, const aca_grid_inputs *in, const aca_grid_opts *o, const aca_grid_cell *c,

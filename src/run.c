@@ -218,7 +218,7 @@ int run_condition(const aca_run_setup *s, aca_run_act act, const char *only, aca
     if (data_load_jsonl(dd.train_path, dd.classes, dd.n_classes, tok, s->max_len, cache, &train, e)) goto done;
     r->t_tokenize = time_now() - t;
 
-    int maxB = s->train.batch > s->eval_batch ? s->train.batch : s->eval_batch;
+    int tb = train_model_batch(&s->train), maxB = tb > s->eval_batch ? tb : s->eval_batch;
     if (run_load_model(s, dd.classes, dd.n_classes, maxB, &m, e)) goto done;
     snprintf(r->attention, sizeof r->attention, "%s", aca_backend_attention_name(model_backend(m)));
     if (tokenizer_fits_model(tok, model_config(m)->vocab_size, e)) goto done;

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "aca/dp.h"
+#include "aca/dp_gauss.h"
 #include "aca/outdir.h"
 #include "aca/philox.h"
 
@@ -80,6 +81,8 @@ void train_opts_default(aca_train_opts *o) {
     o->dp_epsilon = NAN;
     o->dp_delta = 1e-5;
     o->dp_sampling = TRAIN_DP_POISSON;
+    o->dp_grad = TRAIN_DP_GRAD_GHOST;
+    o->dp_micro_batch = 32;
 }
 
 long train_total_steps(size_t n, int batch, int epochs) {
@@ -157,6 +160,19 @@ int train_dp_sampling_parse(const char *s) {
 
 const char *train_dp_sampling_name(int sampling) { return sampling == TRAIN_DP_FIXED ? "fixed" : "poisson"; }
 
+int train_dp_grad_parse(const char *s) {
+    if (!strcmp(s, "ghost")) return TRAIN_DP_GRAD_GHOST;
+    if (!strcmp(s, "per-example")) return TRAIN_DP_GRAD_PER_EXAMPLE;
+    return -1;
+}
+
+const char *train_dp_grad_name(int dp_grad) { return dp_grad == TRAIN_DP_GRAD_PER_EXAMPLE ? "per-example" : "ghost"; }
+
+int train_model_batch(const aca_train_opts *o) {
+    if (o->dp && o->dp_grad == TRAIN_DP_GRAD_GHOST) return o->dp_micro_batch > 0 && o->dp_micro_batch < o->batch ? o->dp_micro_batch : o->batch;
+    return o->dp || o->per_example_grads ? 1 : o->batch;
+}
+
 const char *train_dp_fixed_refusal(void) {
     return "shuffled fixed-size batches cannot be accounted as Poisson sampling (the epsilon would be understated: "
            "audits of shuffled DP-SGD measure leakage several times the Poisson-accounted level); use poisson (the "
@@ -188,6 +204,10 @@ int train_dp_check_opts(const aca_train_opts *o, aca_err *e) {
     if (o->dp_sampling == TRAIN_DP_FIXED && !(has_sigma && o->dp_sigma == 0))
         return aca_errf(e, ACA_ERR_VALUE, "--dp-sampling fixed: %s; fixed batches remain only for --dp-sigma 0, which "
                         "claims no privacy", train_dp_fixed_refusal());
+    if (o->dp_grad != TRAIN_DP_GRAD_GHOST && o->dp_grad != TRAIN_DP_GRAD_PER_EXAMPLE)
+        return aca_errf(e, ACA_ERR_VALUE, "--dp-grad: must be ghost or per-example");
+    if (o->dp_micro_batch < 1)
+        return aca_errf(e, ACA_ERR_VALUE, "--dp-micro-batch = %d: must be >= 1", o->dp_micro_batch);
     if (o->bucket) return aca_errf(e, ACA_ERR_VALUE, "--bucket with DP-SGD: %s", train_dp_bucket_refusal());
     return 0;
 }
@@ -220,25 +240,29 @@ size_t train_dp_poisson_batch(size_t n, double q, uint64_t seed, long s, uint32_
     return k;
 }
 
-// A uniform in (0, 1) from 53 bits of two u32 draws.
-static double u53(uint32_t a, uint32_t b) {
-    uint64_t x = ((uint64_t)a << 21) ^ (uint64_t)(b >> 11);
-    x &= (1ULL << 53) - 1;
-    return ((double)x + 0.5) * (1.0 / 9007199254740992.0);
-}
-
 void train_dp_add_noise(float *g, size_t n, double std, uint64_t seed, long s) {
     if (!(std > 0)) return;
     uint64_t key = dp_key(seed, DP_TAG_NOISE);
-    const double two_pi = 6.283185307179586476925286766559;
     for (size_t p = 0; 2 * p < n; p++) {
-        aca_philox4 r = aca_philox4x32((uint32_t)p, (uint32_t)((uint64_t)p >> 32), (uint32_t)s,
-                                       (uint32_t)((uint64_t)s >> 32), (uint32_t)key, (uint32_t)(key >> 32));
-        double u1 = u53(r.v[0], r.v[1]), u2 = u53(r.v[2], r.v[3]);
-        double rad = sqrt(-2.0 * log(u1)), th = two_pi * u2;
-        g[2 * p] += (float)(std * rad * cos(th));
-        if (2 * p + 1 < n) g[2 * p + 1] += (float)(std * rad * sin(th));
+        double x0, x1;
+        aca_dp_gauss_pair(key, p, (uint64_t)s, std, &x0, &x1);
+        g[2 * p] += (float)x0;
+        if (2 * p + 1 < n) g[2 * p + 1] += (float)x1;
     }
+}
+
+// The trained coordinates of [0, numel): the gaps between the frozen ranges (which
+// train_dp_frozen_ranges returns in increasing, disjoint order), as [begin, end) pairs; returns
+// their count (<= n_frozen + 1).
+static int dp_trained_ranges(const aca_dp_step *p, size_t numel, size_t *out) {
+    size_t at = 0;
+    int k = 0;
+    for (int f = 0; f < p->n_frozen; f++) {
+        if (p->frozen[2 * f] > at) out[2 * k] = at, out[2 * k + 1] = p->frozen[2 * f], k++;
+        if (p->frozen[2 * f + 1] > at) at = p->frozen[2 * f + 1];
+    }
+    if (at < numel) out[2 * k] = at, out[2 * k + 1] = numel, k++;
+    return k;
 }
 
 int train_dp_frozen_ranges(const aca_model *m, size_t *ranges, int max) {
@@ -247,6 +271,23 @@ int train_dp_frozen_ranges(const aca_model *m, size_t *ranges, int max) {
     for (int i = 0; i < np && k < max; i++)
         if (!strncmp(pi[i].name, "embeddings.", 11) && strstr(pi[i].name, "_embeddings.weight"))
             ranges[2 * k] = pi[i].offset, ranges[2 * k + 1] = pi[i].offset + pi[i].numel, k++;
+    return k;
+}
+
+// Whether parameter p is left untrained by o.
+static int param_frozen(const aca_param_info *p, const aca_train_opts *o) {
+    int table = !strncmp(p->name, "embeddings.", 11) && strstr(p->name, "_embeddings.weight");
+    return (o->freeze_base && p->base) || (o->dp && o->dp_freeze_embeddings && table);
+}
+
+int train_frozen_ranges(const aca_model *m, const aca_train_opts *o, size_t *ranges, int max) {
+    int np = 0, k = 0;
+    const aca_param_info *pi = model_params(m, &np); // in offset order
+    for (int i = 0; i < np; i++) {
+        if (!param_frozen(&pi[i], o)) continue;
+        if (k > 0 && ranges[2 * k - 1] == pi[i].offset) ranges[2 * k - 1] += pi[i].numel;
+        else if (k < max) ranges[2 * k] = pi[i].offset, ranges[2 * k + 1] = pi[i].offset + pi[i].numel, k++;
+    }
     return k;
 }
 
@@ -298,6 +339,85 @@ int train_dp_grad(aca_model *m, const aca_dataset *d, const uint32_t *idx, int n
     free(ids);
     free(mask);
     free(g);
+    return rc;
+}
+
+// The embedding tables among the frozen ranges, as model_ghost_norms's skip bits.
+static unsigned dp_ghost_skip(const aca_model *m, const aca_dp_step *p) {
+    static const struct {
+        const char *name;
+        unsigned bit;
+    } tables[] = {{"embeddings.word_embeddings.weight", ACA_GHOST_SKIP_WTE},
+                  {"embeddings.position_embeddings.weight", ACA_GHOST_SKIP_WPE},
+                  {"embeddings.token_type_embeddings.weight", ACA_GHOST_SKIP_TTE}};
+    unsigned skip = 0;
+    for (size_t t = 0; t < ACA_ARRAY_LEN(tables); t++) {
+        const aca_param_info *pi = model_param_find(m, tables[t].name);
+        for (int f = 0; pi && f < p->n_frozen; f++)
+            if (p->frozen[2 * f] <= pi->offset && pi->offset + pi->numel <= p->frozen[2 * f + 1]) skip |= tables[t].bit;
+    }
+    return skip;
+}
+
+// Host buffers of the ghost step, for chunks of up to max_B examples of up to T0 tokens.
+typedef struct {
+    aca_ghost_opts go;
+    int32_t *ids, *mask, *labels; // (max_B, T0), (max_B, T0), (max_B)
+    double *sq;                   // (max_B) squared norms
+    float *w;                     // (max_B) clip factors
+} dp_ghost_work;
+
+// One chunk of the ghost step: examples idx[0..nb), k0 the first one's place in the batch.
+static int dp_ghost_chunk(aca_model *m, const aca_dataset *d, const uint32_t *idx, int nb, int k0, const aca_dp_step *p,
+                          dp_ghost_work *wk, double *norms, aca_dp_step_info *info, aca_err *e) {
+    int T = dataset_fill_batch(d, idx, nb, model_config(m)->pad_token_id, wk->ids, wk->mask, wk->labels);
+    aca_batch b = {wk->ids, wk->mask, NULL, wk->labels, nb, T};
+    float loss;
+    if (model_forward(m, &b, 1, train_example_seed(p->seed, p->step, k0), NULL, &loss, e))
+        return aca_err_prefix(e, "examples %d-%d of the batch", k0 + 1, k0 + nb);
+    if (!isfinite(loss))
+        return aca_errf(e, ACA_ERR_NUMERIC, "loss is %s in examples %d-%d of the batch", isnan(loss) ? "NaN" : "Inf", k0 + 1, k0 + nb);
+    if (model_ghost_norms(m, &wk->go, wk->sq, e)) return -1;
+    for (int k = 0; k < nb; k++) {
+        double norm = sqrt(wk->sq[k]);
+        if (!isfinite(norm))
+            return aca_errf(e, ACA_ERR_NUMERIC, "per-example gradient norm is %s for document %u", isnan(norm) ? "NaN" : "Inf",
+                            idx[k] + 1);
+        if (norms) norms[k0 + k] = norm;
+        wk->w[k] = (float)train_clip_coef(norm, p->clip);
+        info->clipped += norm > p->clip;
+    }
+    info->loss_sum += (double)loss * nb;
+    for (size_t i = 0; i < (size_t)nb * T; i++) info->tokens += wk->mask[i];
+    return model_backward_weighted(m, wk->w, e);
+}
+
+// Noise on the trained coordinates of the model's gradient buffer; the frozen ones are zeroed.
+static void dp_ghost_noise(aca_model *m, const aca_dp_step *p) {
+    aca_backend *be = model_backend(m);
+    float *g = model_grad_buffer(m);
+    size_t numel = model_num_params(m), *tr = xmalloc(2 * ((size_t)p->n_frozen + 1) * sizeof *tr);
+    int nt = dp_trained_ranges(p, numel, tr);
+    for (int k = 0; k < nt && p->sigma > 0; k++)
+        be->ops->dp_noise(be, g, tr[2 * k], tr[2 * k + 1], p->sigma * p->clip, dp_key(p->seed, DP_TAG_NOISE), (uint64_t)p->step);
+    for (int f = 0; f < p->n_frozen; f++)
+        be->ops->memset0(be, g + p->frozen[2 * f], (p->frozen[2 * f + 1] - p->frozen[2 * f]) * sizeof *g);
+    free(tr);
+}
+
+int train_dp_grad_ghost(aca_model *m, const aca_dataset *d, const uint32_t *idx, int nb, const aca_dp_step *p,
+                        aca_ghost_form form, double *norms, aca_dp_step_info *info, aca_err *e) {
+    memset(info, 0, sizeof *info);
+    model_zero_grad(m);
+    const int mx = model_max_batch(m);
+    const size_t mb = (size_t)(p->chunk > 0 && p->chunk < mx ? p->chunk : mx), T0 = (size_t)(d->max_len > 0 ? d->max_len : 1);
+    dp_ghost_work wk = {{form, dp_ghost_skip(m, p)}, xmalloc(mb * T0 * 4), xmalloc(mb * T0 * 4), xmalloc(mb * 4),
+                        xmalloc(mb * sizeof(double)), xmalloc(mb * sizeof(float))};
+    int rc = 0;
+    for (int k0 = 0; k0 < nb && !rc; k0 += (int)mb)
+        rc = dp_ghost_chunk(m, d, idx + k0, nb - k0 < (int)mb ? nb - k0 : (int)mb, k0, p, &wk, norms, info, e);
+    free(wk.ids), free(wk.mask), free(wk.labels), free(wk.sq), free(wk.w);
+    if (!rc) dp_ghost_noise(m, p);
     return rc;
 }
 
@@ -377,6 +497,7 @@ void train_fingerprint(const aca_model *m, const aca_dataset *d, const aca_train
     if (be->dtype == ACA_DT_F16)
         buf_printf(b, "fp16 loss scale, window\t%.9g %d\n", (double)o->loss_scale_init, o->loss_scale_window);
     buf_printf(b, "per-example gradients\t%s\n", o->per_example_grads ? "on" : "off");
+    if (o->freeze_base) buf_printf(b, "--freeze-base\ton\n"); // absent when off: older checkpoints still resume
     buf_printf(b, "DP-SGD\t%s\n", o->dp ? "on" : "off");
     if (o->dp) {
         buf_printf(b, "--dp-clip\t%s\n", fp_num(x, sizeof x, o->dp_clip));
@@ -385,6 +506,8 @@ void train_fingerprint(const aca_model *m, const aca_dataset *d, const aca_train
         buf_printf(b, "--dp-delta\t%s\n", fp_num(x, sizeof x, o->dp_delta));
         buf_printf(b, "--dp-sampling\t%s\n", train_dp_sampling_name(o->dp_sampling));
         buf_printf(b, "--dp-freeze-embeddings\t%s\n", o->dp_freeze_embeddings ? "on" : "off");
+        buf_printf(b, "--dp-grad\t%s\n", train_dp_grad_name(o->dp_grad));
+        if (o->dp_grad == TRAIN_DP_GRAD_GHOST) buf_printf(b, "--dp-micro-batch\t%d\n", o->dp_micro_batch);
     }
     buf_printf(b, "training data\t%zu documents, %llu tokens, hash %016llx\n", d->n, (unsigned long long)d->off[d->n],
                (unsigned long long)fp_dataset_hash(d));
@@ -633,10 +756,14 @@ int train_run(aca_model *m, const aca_dataset *d, const aca_train_opts *o, aca_t
         return aca_errf(e, ACA_ERR_VALUE, "max length %d exceeds the model's max_position_embeddings %d", d->max_len,
                         cfg->max_position);
 
-    const int pe = o->dp || o->per_example_grads; // per-example gradients (train_dp_grad)
-    if (pe && strcmp(model_backend(m)->ops->name, "cpu"))
-        return aca_errf(e, ACA_ERR_VALUE, "%s: DP-SGD and per-example gradients are CPU-only for now (use --device cpu)",
-                        o->dp ? "--dp-sigma/--dp-epsilon" : "per_example_grads");
+    const int pe = o->dp || o->per_example_grads; // per-example gradients (train_dp_grad or _ghost)
+    const int ghost = o->dp && o->dp_grad == TRAIN_DP_GRAD_GHOST;
+    if (pe && !ghost && strcmp(model_backend(m)->ops->name, "cpu"))
+        return aca_errf(e, ACA_ERR_VALUE, "%s: the per-example path (one B=1 pass per example) is CPU-only; use --device cpu, "
+                        "or ghost clipping (--dp-grad ghost)", o->dp ? "--dp-grad per-example" : "per_example_grads");
+    if (o->dp && model_backend(m)->dtype == ACA_DT_F16)
+        return aca_errf(e, ACA_ERR_VALUE, "--precision fp16 with DP-SGD: per-example clipping runs without loss scaling; use "
+                        "fp32 or bf16");
 
     const long spe = (long)((d->n + (size_t)o->batch - 1) / (size_t)o->batch); // steps per epoch
     const long total = spe * o->epochs;
@@ -684,10 +811,13 @@ int train_run(aca_model *m, const aca_dataset *d, const aca_train_opts *o, aca_t
     int32_t *mask = xmalloc((size_t)B * d->max_len * sizeof *mask);
     int32_t *labels = xmalloc((size_t)B * sizeof *labels);
     uint32_t *sample = pe && o->dp && o->dp_sampling == TRAIN_DP_POISSON ? xmalloc(d->n * sizeof *sample) : NULL;
-    float *gsum = pe ? xmalloc(model_num_params(m) * sizeof *gsum) : NULL;
-    // DP-SGD with frozen embedding tables: their element ranges
-    size_t frozen[8];
-    const int n_frozen = o->dp && o->dp_freeze_embeddings ? train_dp_frozen_ranges(m, frozen, 4) : 0;
+    float *gsum = pe && !ghost ? xmalloc(model_num_params(m) * sizeof *gsum) : NULL;
+    // Frozen parameters (dp_freeze_embeddings, freeze_base) and the trained ranges AdamW updates.
+    size_t frozen[8], trained[10];
+    const int n_frozen = train_frozen_ranges(m, o, frozen, 4);
+    aca_dp_step franges = {0, 0, 0, 0, frozen, n_frozen, 0};
+    const int n_trained = dp_trained_ranges(&franges, model_num_params(m), trained);
+    model_set_top_only(m, o->freeze_base);
     long dp_clipped = 0;
     const long start = ts.step;
     const double t0 = time_now();
@@ -711,9 +841,11 @@ int train_run(aca_model *m, const aca_dataset *d, const aca_train_opts *o, aca_t
         double norm, lr = train_lr_at(o->lr, s, total), div = 1.0, tokens = 0;
         if (pe) {
             // Per-example gradients: their (clipped, noised) sum, divided through AdamW's grad_scale.
-            aca_dp_step ps = {o->dp ? o->dp_clip : INFINITY, o->dp ? dp_sigma : 0, o->seed, s, frozen, n_frozen};
+            aca_dp_step ps = {o->dp ? o->dp_clip : INFINITY, o->dp ? dp_sigma : 0, o->seed, s, frozen, n_frozen, o->dp_micro_batch};
             aca_dp_step_info info;
-            if (train_dp_grad(m, d, bidx, nb, &ps, gsum, NULL, &info, e)) {
+            int grc = ghost ? train_dp_grad_ghost(m, d, bidx, nb, &ps, ACA_GHOST_AUTO, NULL, &info, e)
+                            : train_dp_grad(m, d, bidx, nb, &ps, gsum, NULL, &info, e);
+            if (grc) {
                 rc = train_step_error(e, s, start, total, ep, lr);
                 break;
             }
@@ -721,7 +853,7 @@ int train_run(aca_model *m, const aca_dataset *d, const aca_train_opts *o, aca_t
             tokens = info.tokens;
             dp_clipped += info.clipped;
             st->dp_examples += nb;
-            model_set_grads(m, gsum);
+            if (!ghost) model_set_grads(m, gsum);
             div = train_dp_divisor(o, d->n, nb);
             norm = model_grad_norm(m) / div;
         } else {
@@ -756,7 +888,8 @@ int train_run(aca_model *m, const aca_dataset *d, const aca_train_opts *o, aca_t
             double coef = o->dp ? 1.0 : train_clip_coef(norm, o->max_grad_norm); // DP: no global clipping
             aca_adamw h = {(float)lr, (float)o->beta1, (float)o->beta2, (float)o->eps, (float)o->weight_decay,
                            (float)(pe ? coef / div : coef / scale), (int)(ts.adam_t + 1)};
-            model_adamw_step(m, &h);
+            if (n_frozen) model_adamw_step_ranges(m, &h, trained, n_trained);
+            else model_adamw_step(m, &h);
             ts.adam_t++;
         } else {
             st->skipped_steps++;
@@ -791,6 +924,7 @@ int train_run(aca_model *m, const aca_dataset *d, const aca_train_opts *o, aca_t
             break;
         }
     }
+    model_set_top_only(m, 0);
     st->steps = ts.step;
     st->steps_this_run = ts.step - start;
     st->seconds = time_now() - t0;

@@ -87,7 +87,26 @@ static void test_spec_errors(void **st) {
     grid_json(j, sizeof j, "\"train\": {\"bucket\": true}, \"dp\": {\"epsilon\": \"none\"},", ""); // no DP cell
     TU_OK(grid_spec_parse(j, "g.json", &g, &e), &e);
     grid_spec_free(&g);
-    expect_spec_err("\"dp\": {\"epsilon\": 8}, \"device\": \"cuda\",", "", "g.json: dp: DP-SGD runs on the CPU");
+    // DP-SGD by ghost clipping runs on either device; the per-example path on the CPU only; no fp16.
+    expect_spec_err("\"dp\": {\"epsilon\": 8, \"grad\": \"per-example\"}, \"device\": \"cuda\",", "",
+                    "g.json: dp.grad: 'per-example' runs on the CPU backend only");
+    expect_spec_err("\"dp\": {\"epsilon\": 8}, \"device\": \"cuda\", \"precision\": \"fp16\",", "",
+                    "g.json: precision: 'fp16' with \"dp\": per-example clipping runs without loss scaling");
+    expect_spec_err("\"dp\": {\"epsilon\": 8, \"grad\": \"ghosts\"},", "", "g.json: dp.grad: 'ghosts' is not a way");
+    expect_spec_err("\"dp\": {\"epsilon\": 8, \"micro_batch\": 0},", "", "g.json: dp.micro_batch:");
+    expect_spec_err("\"train\": {\"freeze_base\": 1},", "", "g.json: train.freeze_base:");
+    // ${NAME} in a path: the environment's value; unset is an error naming the field and the variable.
+    unsetenv("ACA_TEST_UNSET_DIR");
+    expect_spec_err("\"model\": {\"dir\": \"${ACA_TEST_UNSET_DIR}/ckpt\"},", "",
+                    "g.json: model.dir: '${ACA_TEST_UNSET_DIR}/ckpt' names the environment variable ACA_TEST_UNSET_DIR, which is not set");
+    setenv("ACA_TEST_DIR", "/some/where", 1);
+    grid_json(j, sizeof j, "\"model\": {\"dir\": \"${ACA_TEST_DIR}/ck$pt\", \"vocab\": \"v${ACA_TEST_DIR}\"}, \"dp\": {\"epsilon\": 8, \"grad\": \"per-example\", \"micro_batch\": 7},", "");
+    TU_OK(grid_spec_parse(j, "g.json", &g, &e), &e);
+    assert_string_equal(g.model_dir, "/some/where/ck$pt");
+    assert_string_equal(g.vocab_path, "v/some/where");
+    assert_int_equal(g.dp_grad, TRAIN_DP_GRAD_PER_EXAMPLE);
+    assert_int_equal(g.dp_micro_batch, 7);
+    grid_spec_free(&g);
     expect_spec_err("\"planner\": {\"delta\": 1.5},", "", "g.json: planner.delta: must be a number in (0, 1)");
     expect_spec_err("\"planner\": {\"eps\": 0},", "", "g.json: planner.eps: unknown field");
     expect_spec_err("\"planner\": 3,", "", "g.json: planner: must be true, false or");
@@ -1681,6 +1700,8 @@ static void preset_check(const char *path, int *n_presets) {
 static void test_presets_parse(void **st) {
     (void)st;
     int n = 0, fig4 = 0;
+    // Presets name the MiniLM checkpoint as ${ACA_MINILM_DIR} (grids/dp); parsing does not open it.
+    if (!getenv("ACA_MINILM_DIR")) setenv("ACA_MINILM_DIR", "/not/opened/by/the/parser", 1);
     DIR *d = opendir("grids");
     assert_non_null(d);
     struct dirent *de;

@@ -18,9 +18,12 @@
 //   split        {"train": N, "test": N} (default: mutate's)
 //   model        {"dir": HF checkpoint} or {"config": config.json} (random init; default
 //                models/configs/distilbert-tiny.json), optional "vocab" (default: the checkpoint's,
-//                else models/vocab/bert-base-uncased.txt)
+//                else models/vocab/bert-base-uncased.txt).  In these paths and corpus.path, ${NAME} is
+//                the environment variable NAME (unset or empty: an error naming the field), e.g.
+//                {"dir": "${ACA_MINILM_DIR}"}
 //   train        {"epochs", "batch", "lr", "weight_decay", "max_grad_norm", "max_len", "bucket",
-//                 "eval_batch"} (defaults: the HF Trainer's, max_len 512, eval_batch 32)
+//                 "eval_batch", "freeze_base"} (defaults: the HF Trainer's, max_len 512, eval_batch 32;
+//                freeze_base false: train.h, only the parameters outside the pretrained base train)
 //   device       "cpu" | "cuda";  precision "fp32" | "bf16" | "fp16"
 //   attention    "auto" (default) | "gemm" | "cudnn": the CUDA attention path (ops.h)
 //   overlap      "disjoint" (default) | "allow"
@@ -32,11 +35,13 @@
 //   period       insertion period for collectives without one: a number >= 1 or an array (an axis)
 //   homogeneity  p in [0,1] or an array (an axis): collectives without "sampling" draw members with
 //                {"kind": "propensity", "seed_class": <their target>, "p": p}
-//   dp           DP-SGD training (CPU; train.h): {"epsilon": E or an array (an axis; each E > 0, or
+//   dp           DP-SGD training (train.h): {"epsilon": E or an array (an axis; each E > 0, or
 //                "none" for training without DP), "delta": D in (0,1) (default 1e-5), "clip": C > 0
 //                (default 1), "sampling": "poisson" (the only one accepted: "fixed" is refused, as is
-//                "train.bucket" beside a DP cell; see train_dp_check_opts), "freeze_embeddings": false}
-//                (see train.h); sigma is chosen per cell so that the whole training spends E at D
+//                "train.bucket" beside a DP cell; see train_dp_check_opts), "freeze_embeddings": false,
+//                "grad": "ghost" (default; any device) | "per-example" (CPU), "micro_batch": 32 (ghost:
+//                examples per forward pass)} (see train.h); sigma is chosen per cell so that the whole
+//                training spends E at D.  "precision": "fp16" is refused beside a DP cell.
 //   planner      true or {"delta": D in (0,1)} (default 0.05): the report adds the planner's lower
 //                bound (plan.h) beside the measured success of each collective's alone runs, as a
 //                table in summary.md and plots/staircase.* (feature-label and unplant collectives)
@@ -131,7 +136,7 @@ typedef struct {
     size_t n_train, n_test;
     // model and training
     char *model_dir, *config_path, *vocab_path;
-    int epochs, batch, max_len, eval_batch, bucket;
+    int epochs, batch, max_len, eval_batch, bucket, freeze_base;
     double lr, weight_decay, max_grad_norm;
     char *device, *precision, *attention;
     char *overlap;
@@ -148,6 +153,8 @@ typedef struct {
     double dp_delta, dp_clip;
     int dp_sampling;       // TRAIN_DP_POISSON | TRAIN_DP_FIXED
     int dp_freeze;         // train.h dp_freeze_embeddings
+    int dp_grad;           // train.h dp_grad (TRAIN_DP_GRAD_GHOST default)
+    int dp_micro_batch;    // train.h dp_micro_batch (32)
     int planner;           // report the planner's bound beside the measured success
     double planner_delta;  // 0.05
     // runs

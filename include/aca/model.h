@@ -129,6 +129,42 @@ const char *model_prefix(const aca_model *m);
 // Returns -1 (e filled) if i is out of range or no forward has run.
 int model_get_hidden(const aca_model *m, int i, float *host, aca_err *e);
 
+// ---- DP-SGD: per-example gradient norms and the reweighted backward (docs/dp.md) ----
+// Ghost clipping (Li et al. 2022; Bu et al. 2022): each example's gradient norm from the saved
+// inputs and output gradients of every op with parameters, never forming the whole per-example
+// gradient.  Per linear layer either the Gram form or the layer's per-example gradient (ops.h
+// ghost_linear): ACA_GHOST_AUTO picks by Bu et al.'s mixed rule (aca_ghost_gram); the others force
+// one form everywhere (tests compare them).
+typedef enum { ACA_GHOST_AUTO = 0, ACA_GHOST_GRAM, ACA_GHOST_MATERIALISE } aca_ghost_form;
+enum { ACA_GHOST_SKIP_WTE = 1, ACA_GHOST_SKIP_WPE = 2, ACA_GHOST_SKIP_TTE = 4 }; // embedding tables
+typedef struct {
+    aca_ghost_form form;
+    unsigned skip; // ACA_GHOST_SKIP_* bits: tables left out of the norms (frozen parameters)
+} aca_ghost_opts;
+// After a forward with labels: sq (B, host) receives, for each example b of that batch, the squared
+// L2 norm over every parameter (but the skipped tables) of the gradient of b's own cross-entropy
+// (unscaled: not divided by B), under the forward's dropout masks.  Runs one backward pass; the
+// model's gradient buffer is left as it was.  -1 (e filled) when no forward with labels ran or the
+// backend has no ghost-clipping ops.
+int model_ghost_norms(aca_model *m, const aca_ghost_opts *o, double *sq, aca_err *e);
+// Backward of the last forward with example b's loss gradient weighted by w[b] (host, B floats)
+// instead of 1/B: the gradients ACCUMULATE sum_b w[b] * d loss_b / d theta.  Errors as above.
+int model_backward_weighted(aca_model *m, const float *w, aca_err *e);
+// The largest batch the model was created for (model_create's max_B).
+int model_max_batch(const aca_model *m);
+// on != 0: only the parameters outside the base model (aca_param_info.base == 0: BERT's classifier,
+// DistilBERT's pre_classifier and classifier) train, so every backward pass (model_backward,
+// model_ghost_norms, model_backward_weighted) stops below them: no gradient of the base model is
+// computed (its gradients stay as they were: zero after model_zero_grad) and the per-example norms
+// are those of the parameters outside it.
+void model_set_top_only(aca_model *m, int on);
+// AdamW (as model_adamw_step) over the n parameter ranges [begin, end) only (ranges 2n, increasing):
+// the rest, frozen, keeps its values (no weight decay) and its AdamW state.
+void model_adamw_step_ranges(aca_model *m, const aca_adamw *h, const size_t *ranges, int n);
+// The fp32 parameter-gradient buffer itself (numel floats, backend memory), for the trainer's ops on
+// it (DP-SGD noise, frozen ranges).
+float *model_grad_buffer(aca_model *m);
+
 // A batch from a JSON file {"input_ids":[[..]], "attention_mask":[[..]], "token_type_ids":[[..]],
 // "labels":[..]}: only input_ids is required; every row the same length (ragged rows, non-integers,
 // unknown fields and a labels count other than the rows are errors naming the file and field).

@@ -145,7 +145,40 @@ struct aca_ops {
     // n_decay elements get weight decay.  When pc != NULL, pc = cast(p) in the compute dtype.
     void (*adamw)(aca_backend *be, float *p, const float *g, float *m, float *v, void *pc, size_t n,
                   size_t n_decay, const aca_adamw *h);
+
+    // ==== DP-SGD: per-example gradient norms (ghost clipping), reweighting, noise ====
+    // (models/ghost.c drives them; docs/dp.md.)  Example b of a (B,T,...) tensor owns rows
+    // [b*T, b*T + lens[b]); lens (B) int32 backend memory, or NULL: every example has T rows.  Rows
+    // past lens[b] are padding whose output gradient is zero (the model's backward guarantees it):
+    // a backend may skip them or include them, they add exact zeros.  sq outputs are (B) fp64 and
+    // ACCUMULATE (+=): the squared L2 norm of the example's gradient of that parameter.
+    // linear: example b's weight gradient is G_b^T A_b (OC,IC), A_b = its rows of in (T,IC), G_b =
+    //   its rows of dout (T,OC).  gram != 0: sq_w[b] += sum_{t,s} (a_t . a_s)(g_t . g_s) (the Gram
+    //   form, O(T^2 (IC+OC))); gram == 0: G_b^T A_b is formed and its entries squared (O(T IC OC)).
+    //   sq_b (NULL: none) += ||sum_t g_t||^2, the bias's.  Which form is cheaper: aca_ghost_gram.
+    void (*ghost_linear)(aca_backend *be, double *sq_w, double *sq_b, const void *dout, const void *in,
+                         const int32_t *lens, int B, int T, int IC, int OC, int gram);
+    // layernorm: sq[b] += ||sum_t dout_t * xhat_t||^2 + ||sum_t dout_t||^2 (weight and bias),
+    //   xhat = (in - mean) * rstd as layernorm_backward computes it.
+    void (*ghost_layernorm)(aca_backend *be, double *sq, const void *dout, const void *in, const float *mean,
+                            const float *rstd, const int32_t *lens, int B, int T, int C);
+    // embed (its backward's tables, each NULL to leave it out): sq_wte[b] += sum over token ids v !=
+    //   pad_id of ||sum_{t: ids_t = v} dout_t||^2; sq_wpe[b] += sum_t ||dout_t||^2; sq_tte[b] +=
+    //   sum over types y of ||sum_{t: type_t = y} dout_t||^2 (type_ids NULL: every token type 0).
+    void (*ghost_embed)(aca_backend *be, double *sq_wte, double *sq_wpe, double *sq_tte, const void *dout,
+                        const int32_t *ids, const int32_t *type_ids, const int32_t *lens, int B, int T, int C,
+                        int pad_id);
+    // x (rows, cols) compute dtype: row r *= w[r] (w (rows) fp32), in place.
+    void (*scale_rows)(aca_backend *be, void *x, const float *w, int rows, int cols);
+    // g[j] += std * z_j for j in [begin, end), z_j ~ N(0,1) the Box-Muller pair (2p, 2p+1) of the
+    // Philox draw with key `key`, counter (p, step) (train.h train_dp_add_noise), computed in double.
+    void (*dp_noise)(aca_backend *be, float *g, size_t begin, size_t end, double std, uint64_t key, uint64_t step);
 };
+
+// Bu et al.'s mixed ghost norm rule ("Scalable and Efficient Training of Large Convolutional Neural
+// Networks with Differential Privacy", NeurIPS 2022, Sec. 4; their fastDP code): per layer, the Gram
+// form when 2 T^2 <= IC * OC (two (T,T) Gram matrices per example against one (OC,IC) gradient).
+static inline int aca_ghost_gram(int T, int IC, int OC) { return 2.0 * T * (double)T <= (double)IC * OC; }
 
 // Backends.  device: "cpu" or "cuda"; precision: "fp32", "bf16", "fp16" (cpu: fp32 only).
 aca_backend *aca_backend_create(const char *device, const char *precision, aca_err *e);

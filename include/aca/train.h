@@ -75,11 +75,15 @@ typedef struct {
     // fp16 dynamic loss scaling (used when the backend computes in fp16):
     float loss_scale_init;   // 65536
     int loss_scale_window;   // grow x2 after this many good steps (2000)
-    // DP-SGD (dp != 0; CPU backend, fp32): each step's examples are drawn by dp_sampling, each
-    // example's gradient is computed alone (a B=1 forward and backward: the simple method that
-    // materialises per-example gradients; ghost clipping is the faster alternative, not done yet),
-    // clipped to L2 norm dp_clip, summed, N(0, (dp_sigma dp_clip)^2) noise added per coordinate
-    // (Philox from (seed, step)), divided by the expected batch size, then the AdamW step.
+    // DP-SGD (dp != 0; fp32 or bf16): each step's examples are drawn by dp_sampling, each example's
+    // gradient is clipped to L2 norm dp_clip, the clipped gradients summed, N(0, (dp_sigma dp_clip)^2)
+    // noise added per coordinate (Philox from (seed, step)), the sum divided by the expected batch
+    // size, then the AdamW step.  How the per-example norms and the clipped sum are computed is
+    // dp_grad: TRAIN_DP_GRAD_GHOST (default; any backend) runs the examples in batches of at most the
+    // model's max_B (train_model_batch): a forward, the per-example norms by ghost clipping
+    // (model_ghost_norms), and a second backward with each example's loss weighted by its clip
+    // factor; TRAIN_DP_GRAD_PER_EXAMPLE (CPU) gives every example its own B=1 forward and backward
+    // (the reference: train_dp_grad).
     // max_grad_norm is not applied in DP mode.  Exactly one of dp_sigma / dp_epsilon is set (the
     // other NaN); with dp_epsilon, sigma is the smallest reaching it at dp_delta after all steps (dp.h).
     int dp;
@@ -91,6 +95,15 @@ typedef struct {
     int dp_freeze_embeddings; // the embedding tables (word, position, token type) are not trained:
                               // their gradient is left out of every norm, clip and noise, so the
                               // noise goes only where the model learns (usual in DP fine-tuning)
+    int dp_grad;          // TRAIN_DP_GRAD_GHOST (default) | TRAIN_DP_GRAD_PER_EXAMPLE
+    int dp_micro_batch;   // ghost: examples per forward pass at most (default 32; memory, not math)
+    // Only the parameters outside the pretrained base model train (BERT: the classifier, on the
+    // pooler's output; DistilBERT: pre_classifier and classifier): embeddings, encoder layers and
+    // BERT's pooler are frozen (model_set_top_only: no backward below them; AdamW on them alone, so no
+    // weight decay elsewhere).  With or without DP; under DP-SGD the norms, clipping and noise cover
+    // them alone: DP training of a linear model on fixed pretrained features, the remedy of Tramer &
+    // Boneh 2021 for small training sets.
+    int freeze_base;
     // Non-DP reference path: each batch's gradient is the sum of its examples' B=1 gradients in
     // batch order (the same code as DP-SGD), times 1/batch and the global clip coefficient.  DP-SGD
     // with dp_clip = INFINITY, dp_sigma = 0 and fixed sampling equals this bit for bit on the CPU.
@@ -105,13 +118,20 @@ typedef struct {
 } aca_train_opts;
 
 enum { TRAIN_DP_POISSON = 0, TRAIN_DP_FIXED = 1 };
+enum { TRAIN_DP_GRAD_GHOST = 0, TRAIN_DP_GRAD_PER_EXAMPLE = 1 };
 
 void train_opts_default(aca_train_opts *o);
 // "poisson" | "fixed" -> TRAIN_DP_*; -1 if neither.
 int train_dp_sampling_parse(const char *s);
 const char *train_dp_sampling_name(int sampling);
+// "ghost" | "per-example" -> TRAIN_DP_GRAD_*; -1 if neither.
+int train_dp_grad_parse(const char *s);
+const char *train_dp_grad_name(int dp_grad);
+// The batch size the model must be created for (model_create's max_B) to run o: min(batch,
+// dp_micro_batch) for DP-SGD by ghost clipping, 1 for the per-example path, else batch.
+int train_model_batch(const aca_train_opts *o);
 // Validates the DP options (when o->dp); messages name the command-line flag (--dp-clip,
-// --dp-sigma, --dp-epsilon, --dp-delta, --dp-sampling, --bucket).  Refused because the accountant
+// --dp-sigma, --dp-epsilon, --dp-delta, --dp-sampling, --dp-grad, --dp-micro-batch, --bucket).  Refused because the accountant
 // (Poisson-subsampled Gaussian, dp.h) would not bound them: fixed sampling with noise (kept for
 // sigma = 0, the bit-for-bit reference, which claims no privacy) and length buckets.  0 or -1.
 int train_dp_check_opts(const aca_train_opts *o, aca_err *e);
@@ -161,7 +181,8 @@ uint64_t train_example_seed(uint64_t seed, long s, int k);
 // Poisson sampling of step s: each of the n examples independently with probability q (a Philox
 // draw keyed by seed, counter (i, s)); idx (n) receives the chosen indices in increasing order.
 size_t train_dp_poisson_batch(size_t n, double q, uint64_t seed, long s, uint32_t *idx);
-// Adds std * N(0,1) to g[0..n) (Box-Muller on Philox draws keyed by seed, counter (j/2, s)).
+// Adds std * N(0,1) to g[0..n) (Box-Muller on Philox draws keyed by seed, counter (j/2, s):
+// aca/dp_gauss.h; the backends' dp_noise op draws the same numbers).
 void train_dp_add_noise(float *g, size_t n, double std, uint64_t seed, long s);
 
 typedef struct {
@@ -169,8 +190,10 @@ typedef struct {
     double sigma;  // noise multiplier: noise std sigma*C per coordinate (0: none)
     uint64_t seed; // run seed (dropout, noise)
     long step;     // global 0-based step
-    const size_t *frozen; // (2 * n_frozen) [begin, end) element ranges left out (zero in out), or NULL
+    const size_t *frozen; // (2 * n_frozen) [begin, end) element ranges left out (zero in out), or NULL;
+                          // increasing and disjoint (train_dp_frozen_ranges)
     int n_frozen;
+    int chunk;     // ghost path: examples per forward pass at most (0: the model's max_B)
 } aca_dp_step;
 
 typedef struct {
@@ -189,8 +212,23 @@ typedef struct {
 // The element ranges of the embedding tables (word, position, token type) that
 // dp_freeze_embeddings leaves out: [begin, end) pairs into ranges (2 * max); returns their count.
 int train_dp_frozen_ranges(const aca_model *m, size_t *ranges, int max);
+// Every range o leaves untrained, increasing and disjoint (adjacent parameters merged): the
+// embedding tables under DP-SGD with dp_freeze_embeddings, every parameter of the base model with
+// freeze_base.  Returns their count (at most max; 4 always suffice).
+int train_frozen_ranges(const aca_model *m, const aca_train_opts *o, size_t *ranges, int max);
 int train_dp_grad(aca_model *m, const aca_dataset *d, const uint32_t *idx, int nb, const aca_dp_step *p, float *out,
                   double *norms, aca_dp_step_info *info, aca_err *e);
+// The same step by ghost clipping (the default path): the examples run in chunks of at most
+// p->chunk (and model_max_batch(m)), each chunk a training-mode forward with dropout seed
+// train_example_seed(seed, step, k0) (k0 its first example), model_ghost_norms (the frozen tables
+// left out) giving each |g_k|, then model_backward_weighted with c_k = train_clip_coef(|g_k|, C).
+// Noise (ops dp_noise, the numbers of train_dp_add_noise) is added outside the frozen ranges, which
+// are zeroed.  The result is left in the model's gradient buffer (model_get_grads); norms and info
+// as train_dp_grad.  form: ACA_GHOST_AUTO, or one form forced (tests).  The per-example gradients
+// are those of the batched pass (its padding and dropout masks), so they equal train_dp_grad's only
+// up to rounding, and only with dropout off (docs/dp.md).
+int train_dp_grad_ghost(aca_model *m, const aca_dataset *d, const uint32_t *idx, int nb, const aca_dp_step *p,
+                        aca_ghost_form form, double *norms, aca_dp_step_info *info, aca_err *e);
 // What a step's summed gradient is divided by: the expected batch size q*n = min(batch, n) with
 // Poisson sampling; the batch's actual size nb with fixed sampling (= batch except a last partial
 // batch, as the non-DP trainer's mean) and in the per-example path.
@@ -222,7 +260,8 @@ typedef struct {
 // The fingerprint of a run: one "name\tvalue\n" line per thing that changes its trajectory, named
 // as the user sets it — every training option (--epochs, --batch, --lr, --weight-decay,
 // --max-grad-norm, --seed, --bucket, --max-len, --device, --precision, AdamW's betas and eps, the
-// fp16 loss scaler, per-example gradients, the DP-SGD options), the training data (documents,
+// fp16 loss scaler, per-example gradients, --freeze-base (when on), the DP-SGD options with
+// --dp-grad and, for ghost clipping, --dp-micro-batch), the training data (documents,
 // tokens and a hash of every id and label), every field of the model's config.json (class names
 // included), a hash of the model's initial weights (the --model checkpoint, or --config with
 // --init-seed; m must not have been trained yet), then o->fingerprint_extra.  Appended to b.

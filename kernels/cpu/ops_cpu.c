@@ -14,6 +14,7 @@
 
 #include "aca/ops.h"
 #include "cpu_kernels.h"
+#include "dp_kernels.h"
 
 static void cpu_destroy(aca_backend *be) { free(be); }
 
@@ -146,6 +147,12 @@ static const aca_ops CPU_OPS = {
     .cross_entropy = cpu_cross_entropy,
     .sumsq = cpu_sumsq,
     .adamw = cpu_adamw,
+    // DP-SGD (ops_cpu_dp.c)
+    .ghost_linear = cpu_op_ghost_linear,
+    .ghost_layernorm = cpu_op_ghost_layernorm,
+    .ghost_embed = cpu_op_ghost_embed,
+    .scale_rows = cpu_op_scale_rows,
+    .dp_noise = cpu_op_dp_noise,
 };
 
 aca_backend *aca_backend_cpu_create(aca_err *e) {

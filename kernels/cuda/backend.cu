@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common.cuh"
+#include "dp_ghost.cuh"
 
 // ---- one way to fail ---------------------------------------------------------------------------
 static void print_oom_hint(void) {
@@ -225,6 +226,12 @@ static const aca_ops CUDA_OPS = {
     .cross_entropy = cuda_cross_entropy,
     .sumsq = cuda_sumsq,
     .adamw = cuda_adamw,
+    // DP-SGD (dp_ghost.cu)
+    .ghost_linear = cuda_ghost_linear,
+    .ghost_layernorm = cuda_ghost_layernorm,
+    .ghost_embed = cuda_ghost_embed,
+    .scale_rows = cuda_scale_rows,
+    .dp_noise = cuda_dp_noise,
 };
 
 extern "C" aca_backend *aca_backend_cuda_create(aca_dtype dtype, aca_err *e) {

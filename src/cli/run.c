@@ -211,8 +211,8 @@ int cmd_run(int argc, char **argv) {
     if (cli_dp_opts(&s.train, opts, (int)ACA_ARRAY_LEN(opts), dp_clip, dp_sigma, dp_eps, dp_delta, dp_sampling)) return 2;
     if (dp_freeze && !(&s.train)->dp) return fprintf(stderr, "aca: --dp-freeze-embeddings needs --dp-sigma X or --dp-epsilon E\n"), 2;
     (&s.train)->dp_freeze_embeddings = dp_freeze;
-    if (s.train.dp && strcmp(device, "cpu"))
-        return fprintf(stderr, "aca: DP-SGD is CPU-only for now (per-example gradients): use --device cpu\n"), 2;
+    if (s.train.dp && !strcmp(precision, "fp16"))
+        return fprintf(stderr, "aca: --precision fp16 with DP-SGD: per-example clipping runs without loss scaling; use fp32 or bf16\n"), 2;
     char cfg_buf[4096], vocab_buf[4096];
     int rc = cli_default_model(&s, cfg_buf, vocab_buf, sizeof cfg_buf);
     if (rc) return rc;

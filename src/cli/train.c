@@ -84,9 +84,30 @@ void cli_print_train_end(const aca_train_stats *st, const char *device) {
     fputc('\n', stderr);
 }
 
-static int opt_seen(const aca_opt *opts, int n, const char *name) {
+static const aca_opt *opt_find(const aca_opt *opts, int n, const char *name) {
     for (int i = 0; i < n; i++)
-        if (!strcmp(opts[i].name, name)) return opts[i].seen;
+        if (!strcmp(opts[i].name, name)) return &opts[i];
+    return NULL;
+}
+
+static int opt_seen(const aca_opt *opts, int n, const char *name) {
+    const aca_opt *o = opt_find(opts, n, name);
+    return o && o->seen;
+}
+
+// --dp-grad and --dp-micro-batch, where the command has them (train does).
+static int cli_dp_grad_opts(aca_train_opts *to, const aca_opt *opts, int n_opts) {
+    const aca_opt *g = opt_find(opts, n_opts, "--dp-grad"), *mb = opt_find(opts, n_opts, "--dp-micro-batch");
+    if (g && g->seen) {
+        const char *v = *(const char **)g->dst;
+        if ((to->dp_grad = train_dp_grad_parse(v)) < 0)
+            return fprintf(stderr, "aca: --dp-grad %s: must be ghost or per-example\n", v), 2;
+    }
+    if (mb && mb->seen) {
+        long v = *(const long *)mb->dst;
+        if (v < 1 || v > 65536) return fprintf(stderr, "aca: --dp-micro-batch %ld: must be in [1, 65536]\n", v), 2;
+        to->dp_micro_batch = (int)v;
+    }
     return 0;
 }
 
@@ -94,7 +115,7 @@ int cli_dp_opts(aca_train_opts *to, const aca_opt *opts, int n_opts, double clip
                 double delta, const char *sampling) {
     int has_sigma = opt_seen(opts, n_opts, "--dp-sigma"), has_eps = opt_seen(opts, n_opts, "--dp-epsilon");
     if (!has_sigma && !has_eps) {
-        static const char *const others[] = {"--dp-clip", "--dp-delta", "--dp-sampling"};
+        static const char *const others[] = {"--dp-clip", "--dp-delta", "--dp-sampling", "--dp-grad", "--dp-micro-batch"};
         for (size_t i = 0; i < ACA_ARRAY_LEN(others); i++)
             if (opt_seen(opts, n_opts, others[i]))
                 return fprintf(stderr, "aca: %s needs --dp-sigma X or --dp-epsilon E (which turn DP-SGD on)\n", others[i]), 2;
@@ -107,6 +128,7 @@ int cli_dp_opts(aca_train_opts *to, const aca_opt *opts, int n_opts, double clip
     to->dp_delta = delta;
     to->dp_sampling = train_dp_sampling_parse(sampling);
     if (to->dp_sampling < 0) return fprintf(stderr, "aca: --dp-sampling %s: must be poisson or fixed\n", sampling), 2;
+    if (cli_dp_grad_opts(to, opts, n_opts)) return 2;
     aca_err e = {0};
     if (train_dp_check_opts(to, &e)) return fprintf(stderr, "aca: %s\n", e.msg), 2;
     return 0;
@@ -155,21 +177,22 @@ static const char USAGE[] =
     "max length 512.  Checkpoints go to OUT.ckpt/ (--save-every); --resume continues from there, only\n"
     "the run that wrote it (options, data, model config, initial weights and tokenizer are checked).\n"
     "A --model checkpoint's head is matched to the data's classes by name (--new-head: a fresh one).\n"
-    "DP-SGD (CPU): --dp-sigma X or --dp-epsilon E turns it on: per-example gradients clipped to\n"
-    "--dp-clip, Gaussian noise sigma*C, Poisson batches, no global clip; the epsilon spent at\n"
-    "--dp-delta is reported at the end (RDP of the Poisson-subsampled Gaussian, add/remove-one adjacency;\n"
-    "docs/dp.md).  Refused under DP-SGD, as the accountant would not bound them: --dp-sampling fixed\n"
-    "(allowed only with --dp-sigma 0, no privacy) and --bucket.";
+    "DP-SGD: --dp-sigma X or --dp-epsilon E turns it on: per-example gradients (norms by ghost\n"
+    "clipping, or --dp-grad per-example) clipped to --dp-clip, Gaussian noise sigma*C, Poisson batches,\n"
+    "no global clip; the epsilon spent at --dp-delta is reported at the end (RDP of the Poisson-subsampled\n"
+    "Gaussian, add/remove-one adjacency; docs/dp.md).  Refused under DP-SGD, as the accountant would\n"
+    "not bound them: --dp-sampling fixed (allowed only with --dp-sigma 0, no privacy) and --bucket.";
 
 int cmd_train(int argc, char **argv) {
     const char *model = NULL, *config = NULL, *data = NULL, *out = NULL, *vocab = NULL;
     const char *device = "cpu", *precision = "fp32", *attention = "auto";
     long epochs = 5, batch = 8, max_len = 512, save_every = 0, log_every = 50, stop_after = 0;
     double lr = 5e-5, wd = 0.0, clip = 1.0, dp_clip = 1.0, dp_sigma = NAN, dp_eps = NAN, dp_delta = 1e-5;
-    const char *dp_sampling = "poisson";
+    const char *dp_sampling = "poisson", *dp_grad = "ghost";
+    long dp_micro = 32;
     int dp_freeze = 0;
     uint64_t seed = 42, init_seed = 0;
-    int resume = 0, bucket = 0, quiet = 0, new_head = 0, replace = 0;
+    int resume = 0, bucket = 0, quiet = 0, new_head = 0, replace = 0, freeze_base = 0;
     aca_opt opts[] = {
         {"--model", OPT_STR, &model, "DIR", "Hugging Face checkpoint directory to fine-tune", 0, 0},
         {"--config", OPT_STR, &config, "FILE", "config.json for a randomly initialised model (needs --vocab)", 0, 0},
@@ -199,6 +222,11 @@ int cmd_train(int argc, char **argv) {
         {"--dp-sampling", OPT_STR, &dp_sampling, "poisson|fixed", "DP-SGD: batch sampling (default poisson; fixed only with --dp-sigma 0)", 0, 0},
         {"--dp-freeze-embeddings", OPT_FLAG, &dp_freeze, NULL,
          "DP-SGD: do not train the embedding tables (no clip budget or noise spent on them)", 0, 0},
+        {"--dp-grad", OPT_STR, &dp_grad, "ghost|per-example",
+         "DP-SGD: per-example norms by ghost clipping in batches (default), or one B=1 pass per example (CPU)", 0, 0},
+        {"--dp-micro-batch", OPT_INT, &dp_micro, "N", "DP-SGD ghost clipping: examples per forward pass at most (default 32)", 0, 0},
+        {"--freeze-base", OPT_FLAG, &freeze_base, NULL,
+         "train only what the pretrained base lacks (BERT: classifier; DistilBERT: pre_classifier, classifier)", 0, 0},
         {"--quiet", OPT_FLAG, &quiet, NULL, "no progress or log output (errors still print)", 0, 0},
         {"--replace", OPT_FLAG, &replace, NULL, "replace an existing --out DIR that is not an aca model output", 0, 0},
         {"--attention", OPT_STR, &attention, "auto|gemm|cudnn", "CUDA attention path (default auto: cuDNN where it runs)", 0, 0},
@@ -243,11 +271,14 @@ int cmd_train(int argc, char **argv) {
     to->resume = resume;
     to->stop_after = stop_after;
     to->log_every = log_every;
+    to->freeze_base = freeze_base;
     if (cli_dp_opts(to, opts, (int)ACA_ARRAY_LEN(opts), dp_clip, dp_sigma, dp_eps, dp_delta, dp_sampling)) return 2;
     if (dp_freeze && !(to)->dp) return fprintf(stderr, "aca: --dp-freeze-embeddings needs --dp-sigma X or --dp-epsilon E\n"), 2;
     (to)->dp_freeze_embeddings = dp_freeze;
-    if (to->dp && strcmp(device, "cpu"))
-        return fprintf(stderr, "aca: DP-SGD is CPU-only for now (per-example gradients): use --device cpu\n"), 2;
+    if (to->dp && to->dp_grad == TRAIN_DP_GRAD_PER_EXAMPLE && strcmp(device, "cpu"))
+        return fprintf(stderr, "aca: --dp-grad per-example is CPU-only: use --device cpu, or --dp-grad ghost\n"), 2;
+    if (to->dp && !strcmp(precision, "fp16"))
+        return fprintf(stderr, "aca: --precision fp16 with DP-SGD: per-example clipping runs without loss scaling; use fp32 or bf16\n"), 2;
     if (!vocab && !model) return fprintf(stderr, "aca: --config needs --vocab FILE|DIR (the tokenizer)\n"), 2;
     cli_progress prog;
     cli_progress_init(&prog, "train");
@@ -283,7 +314,7 @@ int cmd_train(int argc, char **argv) {
     if (data_load_jsonl(dd.train_path, dd.classes, dd.n_classes, tok, s.max_len, cache_dir, &train, &e)) goto done;
     log_info("%s: %zu training documents, %d classes (tokens in %.2f s; token cache %s)", dd.train_path, train.n,
              dd.n_classes, time_now() - t0, cache_dir);
-    if (run_load_model(&s, dd.classes, dd.n_classes, to->batch, &m, &e)) goto done;
+    if (run_load_model(&s, dd.classes, dd.n_classes, train_model_batch(to), &m, &e)) goto done;
     if (tokenizer_fits_model(tok, model_config(m)->vocab_size, &e)) goto done;
     log_info("model: %zu parameters, %s/%s, attention %s; %ld steps (%d epochs x %ld batches of %d)", model_num_params(m),
              device, precision, aca_backend_attention_name(model_backend(m)), train_total_steps(train.n, to->batch, to->epochs), to->epochs,
