@@ -121,6 +121,8 @@ TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 GPU_TEST_SRC := $(wildcard tests/gpu/test_*.c)
 GPU_TEST_BIN := $(if $(NVCC),$(GPU_TEST_SRC:tests/gpu/%.c=$(BUILD)/tests/gpu/%))
+# The golden test's normaliser (tests/golden/README.md); tests/test_golden runs it.
+GOLDEN_BIN := $(BUILD)/tests/golden/golden
 BENCH_SRC := $(wildcard bench/bench_*.c)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
@@ -202,7 +204,7 @@ PTXAS_SM70 ?= $(firstword $(wildcard $(PY_PURELIB)/nvidia/cuda_nvcc/bin/ptxas \
 check-sm70:
 	@scripts/check_sm70.sh $(BUILD)/ptx $(PTXAS_SM70)
 
-tests-build: $(TEST_BIN) $(BENCH_BIN)
+tests-build: $(TEST_BIN) $(BENCH_BIN) $(GOLDEN_BIN)
 
 test-gpu: deps
 	@$(MAKE) --no-print-directory -j$(NPROC) all $(GPU_TEST_BIN)
