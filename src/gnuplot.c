@@ -54,13 +54,18 @@ static void vappend(aca_buf *b, const char *fmt, va_list ap) {
 }
 
 // ---- data --------------------------------------------------------------------------------------
+// prefix, the formatted text and a newline.
+static void vline(aca_buf *b, const char *prefix, const char *fmt, va_list ap) {
+    buf_puts(b, prefix);
+    vappend(b, fmt, ap);
+    buf_putc(b, '\n');
+}
+
 int gnuplot_block(aca_gnuplot *p, const char *header_fmt, ...) {
     if (header_fmt) {
         va_list ap;
         va_start(ap, header_fmt);
-        buf_puts(&p->dat, "# ");
-        vappend(&p->dat, header_fmt, ap);
-        buf_putc(&p->dat, '\n');
+        vline(&p->dat, "# ", header_fmt, ap);
         va_end(ap);
     }
     return p->n_blocks++;
@@ -86,9 +91,7 @@ void gnuplot_comment(aca_gnuplot *p, const char *text) { buf_printf(&p->head, "#
 void gnuplot_set(aca_gnuplot *p, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    buf_puts(&p->head, "set ");
-    vappend(&p->head, fmt, ap);
-    buf_putc(&p->head, '\n');
+    vline(&p->head, "set ", fmt, ap);
     va_end(ap);
 }
 
@@ -121,8 +124,7 @@ void gnuplot_tics_end(aca_gnuplot *p) {
 void gnuplot_draw(aca_gnuplot *p, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    vappend(&p->body, fmt, ap);
-    buf_putc(&p->body, '\n');
+    vline(&p->body, "", fmt, ap);
     va_end(ap);
 }
 

@@ -1,13 +1,9 @@
 // aca plan: the statistical planner (include/aca/plan.h) for every collective of a spec — the lower
 // bound on success at the spec's size, the smallest size that guarantees success >= --success with
 // probability >= 1 - delta, for each strategy; optionally a plot of bound vs n (gnuplot).
-#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "aca/gnuplot.h"
 #include "aca/jsonw.h"
