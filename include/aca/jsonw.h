@@ -33,7 +33,7 @@ typedef struct {
 // Writes into b (appending); 6 significant digits, compact.
 void jsonw_init(aca_jsonw *w, aca_buf *b);
 void jsonw_spaced(aca_jsonw *w);
-// The next item (key or value) starts on a new line indented by `indent` spaces.
+// The next key, or array element, starts on a new line indented by `indent` spaces (after its comma).
 void jsonw_newline(aca_jsonw *w, int indent);
 
 void jsonw_obj(aca_jsonw *w);      // {
