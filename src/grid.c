@@ -946,7 +946,9 @@ static int run_cell(const aca_grid_spec *g, const aca_grid_inputs *in, const aca
         s.data_dir = sub_data;
         act = RUN_ACT_ALL;
     }
-    if (run_condition(&s, act, only, r, e)) goto done;
+    // The inputs as hashed, before the cell and after it (else its result is not recorded).
+    if (grid_inputs_unchanged(g, in, e) || run_condition(&s, act, only, r, e) || grid_inputs_unchanged(g, in, e))
+        goto done;
     buf_clear(&b);
     buf_puts(&b, "{\"grid\":");
     cell_grid_json(g, in, c, &b);

@@ -630,6 +630,32 @@ static int remove_aside(const char *dir, const char *given, aca_err *e) {
     return 0;
 }
 
+// dir's device and inode ({-1, -1} when absent).
+static void dir_identity(const char *dir, int64_t id[2]) {
+    struct stat st;
+    int ok = lstat(dir, &st) == 0;
+    id[0] = ok ? (int64_t)st.st_dev : -1, id[1] = ok ? (int64_t)st.st_ino : -1;
+}
+
+// Another live aca process of this host building canon: the pid of its temporary beside it (its
+// name into name[n]), or 0.
+static long live_writer(const char *parent, const char *canon, char *name, size_t name_n) {
+    char *mine = tmp_name(canon, 0); // canon's name as temporaries carry it (cut to fit NAME_MAX)
+    const char *base = strrchr(mine, '/') + 1;
+    const size_t n = (size_t)(strstr(base, TMP_TAG) - base);
+    DIR *dd = opendir(parent);
+    struct dirent *de;
+    long pid = 0, other = 0;
+    int here;
+    while (dd && !other && (de = readdir(dd)))
+        if (!strncmp(de->d_name, base, n) && !strncmp(de->d_name + n, TMP_TAG, strlen(TMP_TAG)) &&
+            tmp_name_parse(de->d_name, &pid, &here) && here && pid != (long)getpid() && pid_alive(pid))
+            other = pid, snprintf(name, name_n, "%s", de->d_name);
+    if (dd) closedir(dd);
+    free(mine);
+    return other;
+}
+
 int outdir_begin(aca_outdir *d, const char *dir, const char *kind, int replace, aca_err *e) {
     memset(d, 0, sizeof *d);
     d->slot = -1;
@@ -641,10 +667,17 @@ int outdir_begin(aca_outdir *d, const char *dir, const char *kind, int replace, 
     if (!rc) rc = dir_state(&o, canon, e) < 0 ? -1 : 0;
     if (!rc) rc = dir_make(parent, e);
     aca_tmp t = {0};
+    long other = 0;
+    char their[NAME_MAX + 1];
     if (!rc) {
         tmp_sweep(parent, 0);
-        rc = tmp_create(&t, canon, 1, NULL, e);
+        if ((other = live_writer(parent, canon, their, sizeof their)))
+            rc = aca_errf(e, ACA_ERR_REFUSED,
+                          "%s: another aca (process %ld) is writing this output now (its temporary %s is beside it): "
+                          "wait for it to finish, or choose another path; if process %ld is no aca, remove %s",
+                          dir, other, their, other, their);
     }
+    if (!rc) dir_identity(canon, d->was), rc = tmp_create(&t, canon, 1, NULL, e);
     free(parent);
     if (rc) return free(canon), -1;
     d->given = xstrdup(dir), d->dir = canon, d->tmp = t.path, d->slot = t.slot, d->replace = replace;
@@ -692,7 +725,13 @@ int outdir_commit(aca_outdir *d, aca_err *e) {
     aca_out o = {.path = d->given, .option = "output directory", .kind = d->kind, .mode = OUT_DIR_REPLACE,
                  .replace = d->replace};
     tmp_hold();
-    int st = dir_state(&o, d->dir, e), rc = 0;
+    int64_t now[2];
+    dir_identity(d->dir, now);
+    int st = now[0] != d->was[0] || now[1] != d->was[1]
+                 ? aca_errf(e, ACA_ERR_REFUSED, "another process wrote it meanwhile (an aca with the same output?), "
+                            "and the last to finish would replace the other's output unseen")
+                 : dir_state(&o, d->dir, e),
+        rc = 0;
     if (st < 0) {
         tmp_release();
         rc = keep_new(d, e);

@@ -66,7 +66,7 @@ int cmd_eval(int argc, char **argv) {
         return 2;
     }
     if (batch < 1 || batch > 65536) return fprintf(stderr, "aca: --batch must be in [1, 65536]\n"), 2;
-    if (max_len < 2 || max_len > 1 << 20) return fprintf(stderr, "aca: --max-len must be >= 2\n"), 2;
+    if (max_len < 2 || max_len > 1 << 20) return fprintf(stderr, "aca: --max-len must be in [2, 1048576], got %ld\n", max_len), 2;
 
     aca_run_setup s;
     run_setup_default(&s);
