@@ -355,12 +355,10 @@ int collide_check_signals(const aca_spec *sp, const aca_tokenizer *tok, aca_err 
     return 0;
 }
 
-int collide_check_spec_file(const char *spec_path, const char *vocab, const char *model_dir, aca_err *e) {
+int collide_check_spec_file(const char *spec_path, const aca_tokenizer *tok, aca_err *e) {
     aca_spec sp;
     if (spec_load(spec_path, &sp, e)) return -1;
-    aca_tokenizer *tok = vocab || model_dir ? tokenizer_for_model(vocab, model_dir, e) : NULL;
-    int rc = (vocab || model_dir) && !tok ? -1 : collide_check_signals(&sp, tok, e);
-    if (tok) tokenizer_free(tok);
+    int rc = collide_check_signals(&sp, tok, e);
     spec_free(&sp);
     return rc;
 }

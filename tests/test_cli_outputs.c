@@ -637,6 +637,11 @@ static void test_refused_before_work(void **st) {
     expect(aca("train --config zero.json --vocab vocab.txt --data d --out x5 --epochs 1 --max-len 16"), ACA_EXIT_VALUE,
            "zero.json: field 'dim'");
     assert_null(strstr(g_out, "training documents"));
+    expect(aca("run spec.json --corpus c/corpus.txt --config zero.json --vocab vocab.txt --out rz --epochs 1"),
+           ACA_EXIT_VALUE, "zero.json: field 'dim'");
+    expect(aca("run spec.json --corpus c/corpus.txt --config cfg.json --vocab vocab.txt --max-len 600 --out rz"),
+           ACA_EXIT_VALUE, "--max-len 600 exceeds");
+    assert_false(exists("rz") || exists("x5"));
     char cwd[PATH_MAX], args[PATH_MAX + 256];
     assert_non_null(getcwd(cwd, sizeof cwd));
     snprintf(args, sizeof args, "train --model '%s/tests/fixtures/cased_ckpt' --vocab vocab.txt --data d --out x6", cwd);

@@ -1164,6 +1164,15 @@ static void test_trust_validation(void **st_) {
     trust_spec(&t, "g.json", NULL, extra[2], &g);
     TU_EXPECT_ERR(trust_run(&g, t.out, -1, &st, &e), &e, "has 1 class: a classifier needs at least two");
     grid_spec_free(&g);
+    // A pipe as the corpus: read once for the hash, it would block the cells (refused unopened).
+    char *fifo = tu_path(t.d, "fifo"), fx[600];
+    assert_int_equal(mkfifo(fifo, 0666), 0);
+    snprintf(fx, sizeof fx, ", \"corpus\": {\"path\": \"%s\"}", fifo);
+    trust_spec(&t, "g.json", NULL, fx, &g);
+    TU_EXPECT_ERR(trust_run(&g, t.out, -1, &st, &e), &e, "g.json: corpus.path: ");
+    assert_non_null(strstr(e.msg, "is not a regular file (a pipe)"));
+    grid_spec_free(&g);
+    free(fifo);
     // Nothing ran: no cell directory, no record.
     char *cells = tu_path(t.out, "cells"), *rec = tu_path(t.out, "inputs.json");
     assert_int_equal(tu_dir_count(cells), 0);

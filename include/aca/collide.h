@@ -94,9 +94,8 @@ void collide_report_free(collide_report *r);
 // tokenizer strips plants nothing, and every efficacy measured on it would be meaningless.  tok NULL:
 // judged by Hugging Face BertTokenizer's defaults (uncased), code point by code point.
 int collide_check_signals(const aca_spec *sp, const aca_tokenizer *tok, aca_err *e);
-// The same for a spec file and the tokenizer tokenizer_for_model(vocab, model_dir) opens (both NULL:
-// BertTokenizer's defaults); errors of the spec or the tokenizer as spec_load and tokenizer_load say.
-int collide_check_spec_file(const char *spec_path, const char *vocab, const char *model_dir, aca_err *e);
+// The same for a spec file (its errors as spec_load says them).
+int collide_check_spec_file(const char *spec_path, const aca_tokenizer *tok, aca_err *e);
 // The report as text (a table per collective, per pair, suggestions) or one JSON object + '\n'.
 void collide_report_text(const collide_report *r, const aca_tokenizer *tok, aca_buf *out);
 void collide_report_json(const collide_report *r, const aca_tokenizer *tok, aca_buf *out);

@@ -47,7 +47,10 @@ int cmd_mutate(int argc, char **argv) {
     const char *inputs[] = {corpus, spec, classes, vocab};
     aca_out od = {.path = out, .option = "--out", .kind = "mutate", .mode = OUT_DIR_REPLACE, .replace = replace};
     if ((rc = cli_check_out(&od, inputs, (int)ACA_ARRAY_LEN(inputs)))) return rc;
-    if (collide_check_spec_file(spec, vocab, NULL, &e)) return cli_fail(&e);
+    aca_tokenizer *tok = vocab ? tokenizer_load(vocab, -1, &e) : NULL;
+    rc = (vocab && !tok) || collide_check_spec_file(spec, tok, &e);
+    if (tok) tokenizer_free(tok);
+    if (rc) return cli_fail(&e);
     char **names = NULL;
     int nnames = 0;
     if (classes) {

@@ -239,7 +239,11 @@ int cmd_run(int argc, char **argv) {
     int rc = cli_default_model(&s, cfg_buf, vocab_buf, sizeof cfg_buf);
     if (rc) return rc;
     s.corpus_path = corpus; // NULL: synthesized into OUT below
-    if (collide_check_spec_file(s.spec_path, s.vocab_path, s.model_dir, &e)) return cli_fail(&e);
+    // The spec's signals and the model, checked with the tokenizer before OUT is made.
+    aca_tokenizer *tok = tokenizer_for_model(s.vocab_path, s.model_dir, &e);
+    rc = !tok || collide_check_spec_file(s.spec_path, tok, &e) || run_check_model(&s, tok, &e);
+    if (tok) tokenizer_free(tok);
+    if (rc) return cli_fail(&e);
     if ((rc = run_outputs_open(out, results, replace, &s))) return rc;
     char *corpus_path = NULL;
     if (corpus) {
