@@ -654,6 +654,24 @@ static void test_refused_before_work(void **st) {
     tu_rm_rf(P("r"));
 }
 
+// aca eval never prints "nan": an agreement over a probe set that lost a line is "n/a" (JSON null).
+static void test_eval_no_nan(void **st) {
+    (void)st;
+    expect(aca("train --config cfg.json --vocab vocab.txt --data d --out mq --epochs 1 --max-len 16 --quiet"), 0, "wrote mq");
+    expect(aca("mutate --corpus c/corpus.txt --spec spec.json --out dq --quiet"), 0, NULL);
+    size_t n;
+    char *probe = at("dq/probe_A.jsonl"), *text = tu_read_file(probe, &n);
+    assert_true(n > 2);
+    char *last = text + n - 2;
+    while (last > text && *last != '\n') last--;
+    tu_write_bytes(probe, text, (size_t)(last - text) + 1); // one document fewer than test.jsonl
+    expect(aca("eval --model mq --data dq --max-len 16"), 0, "n/a");
+    assert_null(strstr(g_out, "nan"));
+    expect(aca("eval --model mq --data dq --max-len 16 --json"), 0, "\"agreement\":null");
+    free(probe), free(text);
+    tu_rm_rf(P("mq")), tu_rm_rf(P("dq"));
+}
+
 // Two aca processes with one output directory: the second to begin is refused while the first is
 // alive; one that began alongside finds the directory written meanwhile and keeps its own aside.
 static void test_concurrent_outputs(void **st) {
@@ -713,6 +731,7 @@ int main(void) {
         cmocka_unit_test(test_one_class_corpus),      cmocka_unit_test(test_omp_wait_policy),
         cmocka_unit_test(test_invisible_signal),      cmocka_unit_test(test_option_values),
         cmocka_unit_test(test_refused_before_work),   cmocka_unit_test(test_concurrent_outputs),
+        cmocka_unit_test(test_eval_no_nan),
     };
     if (getenv("ACA_TEST_FILTER")) cmocka_set_test_filter(getenv("ACA_TEST_FILTER")); // e.g. "test_sweep"
     return cmocka_run_group_tests(tests, setup, teardown);
