@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -766,15 +767,40 @@ int outdir_commit(aca_outdir *d, aca_err *e) {
     return 0;
 }
 
-int outdir_open_into(const char *dir, const char *kind, int replace, aca_err *e) {
+// An exclusive lock on the directory canon, held through a descriptor left open until the process
+// ends (forked children share it); ACA_ERR_REFUSED when another process holds it.
+static int lock_dir(const char *canon, const char *given, aca_err *e) {
+    int fd = open(canon, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return aca_errf(e, ACA_ERR_IO, "%s: cannot open it to lock it: %s", given, strerror(errno));
+    if (flock(fd, LOCK_EX | LOCK_NB) == 0) return 0;
+    int err = errno;
+    close(fd);
+    if (err == EWOULDBLOCK)
+        return aca_errf(e, ACA_ERR_REFUSED, "%s: another aca is writing into it now (it holds the directory's lock): wait "
+                        "for it to finish, or choose another --out", given);
+    return aca_errf(e, ACA_ERR_IO, "%s: cannot lock it: %s", given, strerror(err));
+}
+
+static int open_into(const char *dir, const char *kind, int replace, int lock, aca_err *e) {
     aca_out o = {.path = dir, .option = "--out", .kind = kind, .mode = OUT_DIR_INTO, .replace = replace};
     char *canon = path_canonical(dir, e);
     if (!canon) return -1;
     int st = dir_state(&o, canon, e), rc = st < 0 ? -1 : 0;
-    if (!rc && replace && (st == ST_OURS || st == ST_FOREIGN)) rc = remove_aside(canon, dir, e);
+    const int existed = st == ST_OURS || st == ST_FOREIGN;
+    if (!rc && lock && existed) rc = lock_dir(canon, dir, e); // before --replace moves it aside
+    if (!rc && replace && existed) rc = remove_aside(canon, dir, e);
     if (!rc) rc = dir_make(canon, e);
+    if (!rc && lock && (replace || !existed)) rc = lock_dir(canon, dir, e);
     if (!rc && !outdir_is(canon, kind)) rc = outdir_mark(canon, kind, e);
     if (!rc) tmp_sweep(canon, SWEEP_DEPTH);
     free(canon);
     return rc;
+}
+
+int outdir_open_into(const char *dir, const char *kind, int replace, aca_err *e) {
+    return open_into(dir, kind, replace, 0, e);
+}
+
+int outdir_open_into_locked(const char *dir, const char *kind, int replace, aca_err *e) {
+    return open_into(dir, kind, replace, 1, e);
 }

@@ -685,7 +685,9 @@ static void test_concurrent_outputs(void **st) {
         close(down[1]);
         aca_outdir od;
         aca_err e;
-        char ok = outdir_begin(&od, P("cc"), "model", 0, &e) == 0 ? 'y' : 'n';
+        char ok = outdir_begin(&od, P("cc"), "model", 0, &e) == 0 && outdir_open_into_locked(P("ru"), "run", 0, &e) == 0
+                      ? 'y'
+                      : 'n';
         if (write(up[1], &ok, 1) != 1) _exit(1);
         while (read(down[0], &ok, 1) > 0) {}
         _exit(0);
@@ -700,10 +702,16 @@ static void test_concurrent_outputs(void **st) {
     snprintf(want, sizeof want, "another aca (process %ld) is writing this output now", (long)pid);
     int refused = outdir_begin(&od, P("cc"), "model", 0, &e);
     if (!refused) outdir_abort(&od);
+    // A run's OUT (written into, not swapped): locked; --replace does not move it from under the holder.
+    aca_err e2 = {0}, e3 = {0};
+    int locked = outdir_open_into_locked(P("ru"), "run", 0, &e2) && e2.kind == ACA_ERR_REFUSED &&
+                 outdir_open_into_locked(P("ru"), "run", 1, &e3) && e3.kind == ACA_ERR_REFUSED && exists("ru/" OUT_MARKER);
     kill(pid, SIGKILL); // as kill -9: its temporary stays
     waitpid(pid, NULL, 0);
     close(up[0]), close(down[1]);
     if (!refused || !strstr(e.msg, want) || e.kind != ACA_ERR_REFUSED) fail_msg("while another writes cc: '%s'", e.msg);
+    if (!locked || !strstr(e3.msg, "another aca is writing into it now")) fail_msg("while another writes into ru: '%s'", e3.msg);
+    TU_OK(outdir_open_into_locked(P("ru"), "run", 1, &e), &e); // the holder is gone
     TU_OK(outdir_begin(&od, P("cc"), "model", 0, &e), &e); // its temporary is swept: the process is gone
     char *f = path_join(od.tmp, "mine.txt");
     tu_write_file(f, "mine\n");
@@ -717,7 +725,7 @@ static void test_concurrent_outputs(void **st) {
     snprintf(kept, sizeof kept, "%s/cc.aca-kept.%ld/mine.txt", g_dir, (long)getpid());
     assert_true(file_exists(kept));
     *strrchr(kept, '/') = 0;
-    tu_rm_rf(kept), tu_rm_rf(P("cc"));
+    tu_rm_rf(kept), tu_rm_rf(P("cc")), tu_rm_rf(P("ru"));
     no_temporaries(g_dir);
 }
 

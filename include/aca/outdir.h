@@ -87,6 +87,9 @@ void outdir_abort(aca_outdir *d);
 // OUT_DIR_INTO: checks dir, removes it first when replace is asked, creates it (mkdir -p), writes
 // the marker when missing, and sweeps dead temporaries under it.
 int outdir_open_into(const char *dir, const char *kind, int replace, aca_err *e);
+// The same, and an exclusive lock on dir for the rest of the process (taken before --replace moves
+// an existing dir aside): another process writing into it (aca run, demo) is ACA_ERR_REFUSED.
+int outdir_open_into_locked(const char *dir, const char *kind, int replace, aca_err *e);
 // 1 when dir holds the marker of kind.
 int outdir_is(const char *dir, const char *kind);
 // Writes dir/.aca-output for kind (dir exists).

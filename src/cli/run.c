@@ -98,7 +98,7 @@ static int run_outputs_open(const char *out, const char *results, int replace, c
     if (!rc && results) rc = cli_check_out(&ro, inputs, n);
     if (!rc && results) rc = results_in_out(out, results);
     aca_err e = {0};
-    if (!rc && outdir_open_into(out, "run", replace, &e)) rc = cli_fail(&e);
+    if (!rc && outdir_open_into_locked(out, "run", replace, &e)) rc = cli_fail(&e);
     return rc;
 }
 
