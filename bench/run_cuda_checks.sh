@@ -5,7 +5,8 @@
 #   2. make test-gpu: every op and the whole model vs the CPU, each attention path and precision;
 #   3. compute-sanitizer memcheck (the op test, small shapes) and racecheck (attention, small shapes);
 #   4. the kernel bench (B=32, T=512) and the training-step bench at B=8 and 32, T=512, fp32 and
-#      bf16, each attention path;
+#      bf16, each attention path; then grids/dp/run_gpu.sh: DP-SGD's CUDA test against the CPU and
+#      the plain and DP-SGD step of all-MiniLM-L6-v2's shape (B=64, T=128, fp32 and bf16);
 #   5. bench/results/<date>-<gpu>.json (also in $OUT): rows {engine, config, precision, attention,
 #      step_ms, tokens_per_s} of aca and Hugging Face, and aca's step over HF's per config.
 # Logs under $OUT (default build/cuda-checks).  Any failed or timed-out step fails the script,
@@ -61,7 +62,8 @@ fi
 # compare its numbers with ../shared/anchors (measured alone) before trusting a ratio.
 jobs=$(( $(nproc) > 8 ? $(nproc) - 6 : 2 ))
 step build 330 make -j"$jobs" CUDA_ARCH="$cc" all build/tests/gpu/test_ops_cuda build/tests/gpu/test_model_cuda \
-  build/bench/bench_kernels_cuda build/bench/bench_train_cuda || { tail -30 "$out/build.log"; }
+  build/bench/bench_kernels_cuda build/bench/bench_train_cuda build/tests/gpu/test_dp_cuda build/bench/bench_train \
+  || { tail -30 "$out/build.log"; }
 grep -E "^aca: " "$out/build.log" | tee -a "$summary" # cuDNN path built or not, and why
 if [ -n "$hf_pid" ]; then
   wait "$hf_pid"
@@ -87,6 +89,9 @@ if [ -x build/bench/bench_train_cuda ]; then
       tail -1 "$out/train_B${b}_${prec}_$att.log" >> "$out/aca_rows.jsonl"
     fi
   done
+  # DP-SGD (issue 16): its rows join the results file's ("MiniLM-L6 B=64 T=128 plain|DP-SGD ghost")
+  step dp 200 env OUT="$out" CUDA_ARCH="$cc" grids/dp/run_gpu.sh
+  [ -f "$out/dp/dp_rows.jsonl" ] && cat "$out/dp/dp_rows.jsonl" >> "$out/aca_rows.jsonl"
 fi
 
 # ---- 5. the results file -------------------------------------------------------------------------
@@ -127,6 +132,7 @@ grep -hE "^(FAIL|\[  FAILED|\[  PASSED|tests:)" "$out"/test_gpu.log 2>/dev/null 
 grep -hE "ERROR SUMMARY|RACECHECK SUMMARY" "$out"/memcheck.log "$out"/racecheck.log 2>/dev/null
 grep -hE "attention_(fwd|bwd)|matmul ceiling" "$out"/bench_kernels.log 2>/dev/null
 grep -h "^| distilbert-base" "$out"/train_*.log 2>/dev/null
+grep -hE "^(DP/plain|aca: DP)" "$out"/dp.log 2>/dev/null
 cat "$summary"
 echo "total $(( $(date +%s) - t_start ))s"
 if [ ${#failed[@]} -gt 0 ]; then

@@ -6,6 +6,8 @@
 #include <string.h>
 #include <utf8proc.h>
 
+#include "aca/jsonw.h"
+
 // Contexts of five words: the signal goes in once, after the third word (period 3), as the
 // mutation stage would put it.  The second puts punctuation right before the insertion point.
 enum { CTX_PERIOD = 3, CTX_WORDS = 5 };
@@ -291,7 +293,7 @@ const char *collide_pair_kind_name(collide_pair_kind k) {
 }
 
 // ---- reports -----------------------------------------------------------------------------------
-static void put_codepoints(aca_buf *b, const char *s, int json);
+static void put_codepoints(aca_buf *b, const char *s);
 
 // ---- signals the model cannot see --------------------------------------------------------------
 // Some context gives the signal no id (tok NULL: every code point has a drop reason).
@@ -342,7 +344,7 @@ int collide_check_signals(const aca_spec *sp, const aca_tokenizer *tok, aca_err 
         if (!r) continue;
         aca_buf m = {0};
         buf_printf(&m, "%s: collectives[%d].signal: the signal of collective %s (", sp->source_path, i, c->name);
-        put_codepoints(&m, c->signal, 0);
+        put_codepoints(&m, c->signal);
         buf_printf(&m, ") gives the model no token: ");
         put_drop_reasons(&m, tok, c->signal);
         buf_printf(&m, ". Its documents would reach the model unchanged and its efficacy would measure nothing; "
@@ -363,18 +365,21 @@ int collide_check_spec_file(const char *spec_path, const aca_tokenizer *tok, aca
     return rc;
 }
 
+// The code point at byte i of p (a byte that is not UTF-8 stands for itself); returns the next i.
+static size_t next_codepoint(const unsigned char *p, size_t n, size_t i, uint32_t *cp) {
+    size_t l = utf8_decode(p + i, n - i, cp);
+    if (!l) *cp = p[i], l = 1;
+    return i + l;
+}
+
 // The signal's code points as "U+2E17 U+2E18".
-static void put_codepoints(aca_buf *b, const char *s, int json) {
+static void put_codepoints(aca_buf *b, const char *s) {
     const unsigned char *p = (const unsigned char *)s;
-    size_t n = strlen(s), i = 0;
-    int first = 1;
-    while (i < n) {
+    for (size_t i = 0, n = strlen(s); i < n;) {
         uint32_t cp;
-        size_t l = utf8_decode(p + i, n - i, &cp);
-        if (!l) cp = p[i], l = 1;
-        buf_printf(b, json ? "%s\"U+%04X\"" : "%sU+%04X", first ? "" : json ? "," : " ", (unsigned)cp);
-        first = 0;
-        i += l;
+        size_t next = next_codepoint(p, n, i, &cp);
+        buf_printf(b, "%sU+%04X", i ? " " : "", (unsigned)cp);
+        i = next;
     }
 }
 
@@ -412,7 +417,7 @@ void collide_report_text(const collide_report *r, const aca_tokenizer *tok, aca_
     for (int i = 0; i < r->n; i++) {
         const collide_signal *s = &r->sig[i];
         buf_printf(out, "  %-12s -> %-22s signal ", s->name, s->target);
-        put_codepoints(out, s->signal, 0);
+        put_codepoints(out, s->signal);
         buf_puts(out, "\n      tokens ");
         put_tokens(out, tok, s->ids, s->n_ids);
         if (s->docs_per_id) {
@@ -451,74 +456,101 @@ void collide_report_text(const collide_report *r, const aca_tokenizer *tok, aca_
     }
 }
 
-static void put_ids_json(aca_buf *b, const int32_t *ids, int n) {
-    buf_putc(b, '[');
-    for (int k = 0; k < n; k++) buf_printf(b, k ? ",%d" : "%d", ids[k]);
-    buf_putc(b, ']');
+static void ids_json(const int32_t *ids, int n, aca_jsonw *w) {
+    jsonw_arr(w);
+    for (int k = 0; k < n; k++) jsonw_int(w, ids[k]);
+    jsonw_end(w);
 }
 
-static void put_tokens_json(aca_buf *b, const aca_tokenizer *tok, const int32_t *ids, int n) {
-    buf_putc(b, '[');
-    for (int k = 0; k < n; k++) {
-        const char *t = tokenizer_id_to_token(tok, ids[k]);
-        if (k) buf_putc(b, ',');
-        buf_json_str(b, t ? t : "", t ? strlen(t) : 0);
+static void signal_json(const collide_signal *s, const aca_tokenizer *tok, aca_jsonw *w) {
+    jsonw_obj(w);
+    jsonw_kstr(w, "name", s->name);
+    jsonw_kstr(w, "target", s->target);
+    jsonw_kstr(w, "signal", s->signal);
+    jsonw_key(w, "codepoints");
+    jsonw_arr(w);
+    const unsigned char *p = (const unsigned char *)s->signal;
+    for (size_t i = 0, n = strlen(s->signal); i < n;) {
+        uint32_t cp;
+        char u[16];
+        i = next_codepoint(p, n, i, &cp);
+        snprintf(u, sizeof u, "U+%04X", (unsigned)cp);
+        jsonw_str(w, u);
     }
-    buf_putc(b, ']');
+    jsonw_end(w);
+    jsonw_key(w, "ids");
+    ids_json(s->ids, s->n_ids, w);
+    jsonw_key(w, "tokens");
+    jsonw_arr(w);
+    for (int k = 0; k < s->n_ids; k++) {
+        const char *t = tokenizer_id_to_token(tok, s->ids[k]);
+        jsonw_str(w, t ? t : "");
+    }
+    jsonw_end(w);
+    jsonw_kbool(w, "unk", s->has_unk);
+    jsonw_kbool(w, "context_consistent", s->consistent);
+    jsonw_key(w, "docs");
+    if (s->docs_per_id) jsonw_int(w, s->docs);
+    else jsonw_null(w);
+    jsonw_key(w, "docs_per_id");
+    if (s->docs_per_id) {
+        jsonw_arr(w);
+        for (int k = 0; k < s->n_ids; k++) jsonw_int(w, s->docs_per_id[k]);
+        jsonw_end(w);
+    } else {
+        jsonw_null(w);
+    }
+    jsonw_kstr(w, "verdict", collide_sig_verdict_name(s->verdict));
+    jsonw_end(w);
+}
+
+static void suggestion_json(const collide_suggestion *g, aca_jsonw *w) {
+    char ch[8], u[16];
+    size_t l = utf8_encode(ch, g->cp);
+    snprintf(u, sizeof u, "U+%04X", (unsigned)g->cp);
+    jsonw_obj(w);
+    jsonw_key(w, "char"), jsonw_strn(w, ch, l);
+    jsonw_kstr(w, "codepoint", u);
+    jsonw_kint(w, "id", g->id);
+    jsonw_kstr(w, "category", utf8proc_category_string((utf8proc_int32_t)g->cp));
+    jsonw_key(w, "docs");
+    if (g->docs >= 0) jsonw_int(w, g->docs);
+    else jsonw_null(w);
+    jsonw_end(w);
 }
 
 void collide_report_json(const collide_report *r, const aca_tokenizer *tok, aca_buf *out) {
-    buf_printf(out, "{\"unk_id\":%d,\"corpus_docs\":", r->unk_id);
-    if (r->has_corpus) buf_printf(out, "%zu,\"unk_docs\":%ld", r->n_docs, r->unk_docs);
-    else buf_puts(out, "null,\"unk_docs\":null");
-    buf_puts(out, ",\"collectives\":[");
-    for (int i = 0; i < r->n; i++) {
-        const collide_signal *s = &r->sig[i];
-        buf_puts(out, i ? ",{\"name\":" : "{\"name\":");
-        buf_json_str(out, s->name, strlen(s->name));
-        buf_puts(out, ",\"target\":");
-        buf_json_str(out, s->target, strlen(s->target));
-        buf_puts(out, ",\"signal\":");
-        buf_json_str(out, s->signal, strlen(s->signal));
-        buf_puts(out, ",\"codepoints\":[");
-        put_codepoints(out, s->signal, 1);
-        buf_puts(out, "],\"ids\":");
-        put_ids_json(out, s->ids, s->n_ids);
-        buf_puts(out, ",\"tokens\":");
-        put_tokens_json(out, tok, s->ids, s->n_ids);
-        buf_printf(out, ",\"unk\":%s,\"context_consistent\":%s,\"docs\":", s->has_unk ? "true" : "false",
-                   s->consistent ? "true" : "false");
-        if (s->docs_per_id) {
-            buf_printf(out, "%ld,\"docs_per_id\":[", s->docs);
-            for (int k = 0; k < s->n_ids; k++) buf_printf(out, k ? ",%ld" : "%ld", s->docs_per_id[k]);
-            buf_putc(out, ']');
-        } else {
-            buf_puts(out, "null,\"docs_per_id\":null");
-        }
-        buf_printf(out, ",\"verdict\":\"%s\"}", collide_sig_verdict_name(s->verdict));
-    }
-    buf_puts(out, "],\"pairs\":[");
+    aca_jsonw w;
+    jsonw_init(&w, out);
+    jsonw_obj(&w);
+    jsonw_kint(&w, "unk_id", r->unk_id);
+    jsonw_key(&w, "corpus_docs");
+    if (r->has_corpus) jsonw_uint(&w, r->n_docs);
+    else jsonw_null(&w);
+    jsonw_key(&w, "unk_docs");
+    if (r->has_corpus) jsonw_int(&w, r->unk_docs);
+    else jsonw_null(&w);
+    jsonw_key(&w, "collectives");
+    jsonw_arr(&w);
+    for (int i = 0; i < r->n; i++) signal_json(&r->sig[i], tok, &w);
+    jsonw_end(&w);
+    jsonw_key(&w, "pairs");
+    jsonw_arr(&w);
     for (int p = 0; p < r->n_pairs; p++) {
         const collide_pair *q = &r->pairs[p];
-        buf_puts(out, p ? ",{\"a\":" : "{\"a\":");
-        buf_json_str(out, r->sig[q->a].name, strlen(r->sig[q->a].name));
-        buf_puts(out, ",\"b\":");
-        buf_json_str(out, r->sig[q->b].name, strlen(r->sig[q->b].name));
-        buf_printf(out, ",\"kind\":\"%s\",\"shared_ids\":", collide_pair_kind_name(q->kind));
-        put_ids_json(out, q->shared, q->n_shared);
-        buf_putc(out, '}');
+        jsonw_obj(&w);
+        jsonw_kstr(&w, "a", r->sig[q->a].name);
+        jsonw_kstr(&w, "b", r->sig[q->b].name);
+        jsonw_kstr(&w, "kind", collide_pair_kind_name(q->kind));
+        jsonw_key(&w, "shared_ids");
+        ids_json(q->shared, q->n_shared, &w);
+        jsonw_end(&w);
     }
-    buf_puts(out, "],\"suggestions\":[");
-    for (int i = 0; i < r->n_sugg; i++) {
-        const collide_suggestion *g = &r->sugg[i];
-        char ch[8];
-        size_t l = utf8_encode(ch, g->cp);
-        buf_puts(out, i ? ",{\"char\":" : "{\"char\":");
-        buf_json_str(out, ch, l);
-        buf_printf(out, ",\"codepoint\":\"U+%04X\",\"id\":%d,\"category\":\"%s\",\"docs\":", (unsigned)g->cp, g->id,
-                   utf8proc_category_string((utf8proc_int32_t)g->cp));
-        if (g->docs >= 0) buf_printf(out, "%ld}", g->docs);
-        else buf_puts(out, "null}");
-    }
-    buf_puts(out, "]}\n");
+    jsonw_end(&w);
+    jsonw_key(&w, "suggestions");
+    jsonw_arr(&w);
+    for (int i = 0; i < r->n_sugg; i++) suggestion_json(&r->sugg[i], &w);
+    jsonw_end(&w);
+    jsonw_end(&w);
+    buf_putc(out, '\n');
 }

@@ -8,6 +8,7 @@
 
 #include "aca/corpus.h"
 #include "aca/jsontext.h"
+#include "aca/jsonw.h"
 #include "aca/tokcache.h"
 
 // ---- the data directory ------------------------------------------------------------------------
@@ -273,50 +274,51 @@ void eval_result_free(aca_eval_result *r) {
     memset(r, 0, sizeof *r);
 }
 
-static void json_num(aca_buf *b, double x) {
-    if (isfinite(x)) buf_printf(b, "%.6g", x);
-    else buf_puts(b, "null");
+static void efficacy_json(const aca_efficacy *f, char *const *classes, aca_jsonw *w) {
+    jsonw_obj(w);
+    jsonw_kstr(w, "name", f->name);
+    jsonw_kstr(w, "target", classes[f->target]);
+    jsonw_kuint(w, "n_probe", f->n);
+    jsonw_kuint(w, "hits", f->hits);
+    jsonw_knum(w, "efficacy", f->efficacy);
+    jsonw_kuint(w, "n_nontarget", f->n_nontarget);
+    jsonw_kuint(w, "hits_nontarget", f->hits_nontarget);
+    jsonw_knum(w, "efficacy_nontarget", f->efficacy_nontarget);
+    jsonw_knum(w, "clean_target_rate", f->clean_target_rate);
+    jsonw_knum(w, "clean_target_rate_nontarget", f->clean_target_rate_nontarget);
+    jsonw_knum(w, "agreement", f->agreement);
+    jsonw_knum(w, "baseline", f->clean_target_rate); // aliases for readers of older results
+    jsonw_knum(w, "baseline_nontarget", f->clean_target_rate_nontarget);
+    jsonw_end(w);
 }
 
 void eval_result_to_json(const aca_eval_result *r, char *const *classes, aca_buf *out) {
     const int K = r->clean.K;
-    buf_puts(out, "{\"accuracy\":");
-    json_num(out, r->clean.accuracy);
-    buf_printf(out, ",\"n_test\":%zu,\"correct\":%zu,\"classes\":[", r->clean.n, r->clean.correct);
-    for (int k = 0; k < K; k++) {
-        if (k) buf_putc(out, ',');
-        buf_json_str(out, classes[k], strlen(classes[k]));
-    }
-    buf_puts(out, "],\"confusion\":[");
+    aca_jsonw w;
+    jsonw_init(&w, out);
+    jsonw_obj(&w);
+    jsonw_knum(&w, "accuracy", r->clean.accuracy);
+    jsonw_kuint(&w, "n_test", r->clean.n);
+    jsonw_kuint(&w, "correct", r->clean.correct);
+    jsonw_key(&w, "classes");
+    jsonw_arr(&w);
+    for (int k = 0; k < K; k++) jsonw_str(&w, classes[k]);
+    jsonw_end(&w);
+    jsonw_key(&w, "confusion");
+    jsonw_arr(&w);
     for (int i = 0; i < K; i++) {
-        buf_puts(out, i ? ",[" : "[");
-        for (int j = 0; j < K; j++) buf_printf(out, "%s%ld", j ? "," : "", r->clean.confusion[(size_t)i * K + j]);
-        buf_putc(out, ']');
+        jsonw_arr(&w);
+        for (int j = 0; j < K; j++) jsonw_int(&w, r->clean.confusion[(size_t)i * K + j]);
+        jsonw_end(&w);
     }
-    buf_puts(out, "],\"collectives\":[");
-    for (int i = 0; i < r->n_coll; i++) {
-        const aca_efficacy *f = &r->eff[i];
-        if (i) buf_putc(out, ',');
-        buf_puts(out, "{\"name\":");
-        buf_json_str(out, f->name, strlen(f->name));
-        buf_puts(out, ",\"target\":");
-        buf_json_str(out, classes[f->target], strlen(classes[f->target]));
-        buf_printf(out, ",\"n_probe\":%zu,\"hits\":%zu,\"efficacy\":", f->n, f->hits);
-        json_num(out, f->efficacy);
-        buf_printf(out, ",\"n_nontarget\":%zu,\"hits_nontarget\":%zu,\"efficacy_nontarget\":", f->n_nontarget,
-                   f->hits_nontarget);
-        json_num(out, f->efficacy_nontarget);
-        buf_puts(out, ",\"clean_target_rate\":");
-        json_num(out, f->clean_target_rate);
-        buf_puts(out, ",\"clean_target_rate_nontarget\":");
-        json_num(out, f->clean_target_rate_nontarget);
-        buf_puts(out, ",\"agreement\":");
-        json_num(out, f->agreement);
-        buf_puts(out, ",\"baseline\":"); // aliases for readers of older results
-        json_num(out, f->clean_target_rate);
-        buf_puts(out, ",\"baseline_nontarget\":");
-        json_num(out, f->clean_target_rate_nontarget);
-        buf_putc(out, '}');
-    }
-    buf_printf(out, "],\"eval_seconds\":%.3f}", r->seconds);
+    jsonw_end(&w);
+    jsonw_key(&w, "collectives");
+    jsonw_arr(&w);
+    for (int i = 0; i < r->n_coll; i++) efficacy_json(&r->eff[i], classes, &w);
+    jsonw_end(&w);
+    jsonw_key(&w, "eval_seconds");
+    char t[40];
+    snprintf(t, sizeof t, "%.3f", r->seconds);
+    jsonw_raw(&w, t);
+    jsonw_end(&w);
 }

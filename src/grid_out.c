@@ -1,22 +1,20 @@
 // A grid's output directory: what may be written there and by whom (locks), what its finished cells
 // were computed from (OUT/inputs.json and each cell's definition), and OUT/results.jsonl, derived
 // from the cells.  See include/aca/grid.h, "The output directory".
-#include "aca/grid.h"
+#include "grid_internal.h"
+
 #include "aca/outdir.h"
 
 #include <cjson/cJSON.h>
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "aca/corpus.h"
+#include "aca/jsonw.h"
 #include "aca/mutate.h"
 
 #define RECORD_FORMAT "aca grid inputs 1"
@@ -155,29 +153,56 @@ const aca_grid_input *grid_input_of(const aca_grid_inputs *in, const char *role)
 }
 
 // ---- the record of the inputs (OUT/inputs.json) ------------------------------------------------
-static void put_num(aca_buf *b, double v);
-
 // A synthetic corpus's settings: {"docs": N, "seed": S, "char_rates": {"U+007B": 0.0008, ...}}.
-static void synth_json(const aca_grid_spec *g, aca_buf *b) {
-    buf_printf(b, "{\"docs\": %ld, \"seed\": %llu, \"char_rates\": {", g->synth_docs, (unsigned long long)g->synth_seed);
+static void synth_json(const aca_grid_spec *g, aca_jsonw *w) {
+    jsonw_obj(w);
+    jsonw_kint(w, "docs", g->synth_docs);
+    jsonw_kuint(w, "seed", g->synth_seed);
+    jsonw_key(w, "char_rates");
+    jsonw_obj(w);
     for (int k = 0; k < g->synth_opts.n; k++) {
-        buf_printf(b, "%s\"U+%04X\": ", k ? ", " : "", (unsigned)g->synth_opts.cp[k]);
-        put_num(b, g->synth_opts.rate[k]);
+        char cp[16];
+        snprintf(cp, sizeof cp, "U+%04X", (unsigned)g->synth_opts.cp[k]);
+        jsonw_key(w, cp), jsonw_num_exact(w, g->synth_opts.rate[k]);
     }
-    buf_puts(b, "}}");
+    jsonw_end(w);
+    jsonw_end(w);
+}
+
+static void synth_text(const aca_grid_spec *g, aca_buf *b) {
+    aca_jsonw w;
+    jsonw_init(&w, b);
+    jsonw_spaced(&w);
+    synth_json(g, &w);
 }
 
 static void record_json(const aca_grid_spec *g, const aca_grid_inputs *in, aca_buf *b) {
-    buf_printf(b, "{\"format\": \"%s\",\n \"inputs\": [", RECORD_FORMAT);
+    aca_jsonw w;
+    jsonw_init(&w, b);
+    jsonw_spaced(&w);
+    jsonw_obj(&w);
+    jsonw_kstr(&w, "format", RECORD_FORMAT);
+    jsonw_newline(&w, 1);
+    jsonw_key(&w, "inputs");
+    jsonw_arr(&w);
     for (int k = 0; k < in->n; k++) {
         const aca_grid_input *x = &in->v[k];
-        buf_printf(b, "%s\n  {\"role\": \"%s\", \"field\": \"%s\", \"path\": ", k ? "," : "", x->role, x->field);
-        buf_json_str(b, x->path, strlen(x->path));
-        buf_printf(b, ", \"sha256\": \"%s\"}", x->sha256);
+        jsonw_newline(&w, 2);
+        jsonw_obj(&w);
+        jsonw_kstr(&w, "role", x->role);
+        jsonw_kstr(&w, "field", x->field);
+        jsonw_kstr(&w, "path", x->path);
+        jsonw_kstr(&w, "sha256", x->sha256);
+        jsonw_end(&w);
     }
-    buf_puts(b, "]");
-    if (!g->corpus_path) buf_puts(b, ",\n \"synthetic\": "), synth_json(g, b);
-    buf_puts(b, "}\n");
+    jsonw_end(&w);
+    if (!g->corpus_path) {
+        jsonw_newline(&w, 1);
+        jsonw_key(&w, "synthetic");
+        synth_json(g, &w);
+    }
+    jsonw_end(&w);
+    buf_putc(b, '\n');
 }
 
 // OUT/inputs.json parsed (*rec NULL when absent).
@@ -211,7 +236,7 @@ static int record_check_synthetic(const aca_grid_spec *g, const char *out_dir, c
     aca_buf now = {0};
     char *was = s ? cJSON_PrintUnformatted(s) : NULL, *want = NULL;
     if (!g->corpus_path) {
-        synth_json(g, &now);
+        synth_text(g, &now);
         cJSON *n = cJSON_Parse(now.data);
         want = cJSON_PrintUnformatted(n);
         cJSON_Delete(n);
@@ -383,84 +408,84 @@ int grid_cell_done(const char *out_dir, const aca_grid_cell *c) {
 }
 
 // ---- a cell's definition -----------------------------------------------------------------------
-static void put_num(aca_buf *b, double v) {
-    char s[40];
-    snprintf(s, sizeof s, "%.15g", v);
-    if (strtod(s, NULL) != v) snprintf(s, sizeof s, "%.17g", v);
-    buf_puts(b, s);
+static void train_json(const aca_grid_spec *g, aca_jsonw *w) {
+    jsonw_obj(w);
+    jsonw_kint(w, "epochs", g->epochs);
+    jsonw_kint(w, "batch", g->batch);
+    jsonw_key(w, "lr"), jsonw_num_exact(w, g->lr);
+    jsonw_key(w, "weight_decay"), jsonw_num_exact(w, g->weight_decay);
+    jsonw_key(w, "max_grad_norm"), jsonw_num_exact(w, g->max_grad_norm);
+    jsonw_kint(w, "max_len", g->max_len);
+    jsonw_kbool(w, "bucket", g->bucket);
+    jsonw_kint(w, "eval_batch", g->eval_batch);
+    jsonw_end(w);
 }
 
-static void put_kv_num(aca_buf *b, const char *k, double v) {
-    buf_printf(b, "\"%s\":", k);
-    put_num(b, v);
-}
-
-static void put_kv_str(aca_buf *b, const char *k, const char *v) {
-    buf_printf(b, "\"%s\":", k);
-    buf_json_str(b, v, strlen(v));
-}
-
-void grid_cell_definition(const aca_grid_spec *g, const aca_grid_inputs *in, const aca_grid_cell *c, aca_buf *b) {
-    static const char *const kinds[] = {"baseline", "alone", "joint"};
-    int pi, hi, ei;
-    grid_variant_axes(g, c->variant, &pi, &hi, &ei);
-    buf_puts(b, "{");
-    put_kv_num(b, "seed", (double)g->seed);
-    buf_printf(b, ",\"trial\":%d,\"kind\":\"%s\",\"inputs\":{", c->trial, kinds[c->kind]);
-    for (int k = 0; k < in->n; k++) {
-        buf_puts(b, k ? "," : "");
-        put_kv_str(b, in->v[k].role, in->v[k].sha256);
-    }
-    buf_puts(b, "},\"corpus\":{");
-    put_kv_str(b, "encoding", g->encoding ? g->encoding : "auto");
-    buf_printf(b, "},\"split\":{\"train\":%zu,\"test\":%zu},\"train\":{\"epochs\":%d,\"batch\":%d,", g->n_train,
-               g->n_test, g->epochs, g->batch);
-    put_kv_num(b, "lr", g->lr);
-    buf_putc(b, ',');
-    put_kv_num(b, "weight_decay", g->weight_decay);
-    buf_putc(b, ',');
-    put_kv_num(b, "max_grad_norm", g->max_grad_norm);
-    buf_printf(b, ",\"max_len\":%d,\"bucket\":%s,\"eval_batch\":%d},", g->max_len, g->bucket ? "true" : "false",
-               g->eval_batch);
-    put_kv_str(b, "device", g->device);
-    buf_putc(b, ',');
-    put_kv_str(b, "precision", g->precision);
-    buf_putc(b, ',');
-    put_kv_str(b, "attention", g->attention ? g->attention : "auto");
-    buf_puts(b, ",\"dp\":");
+// DP-SGD of the cell's variant (null: none).
+static void dp_json(const aca_grid_spec *g, int ei, aca_jsonw *w) {
     if (g->eps[ei] < 0) {
-        buf_puts(b, "null");
-    } else {
-        buf_puts(b, "{");
-        put_kv_num(b, "epsilon", g->eps[ei]);
-        buf_putc(b, ',');
-        put_kv_num(b, "delta", g->dp_delta);
-        buf_putc(b, ',');
-        put_kv_num(b, "clip", g->dp_clip);
-        buf_printf(b, ",\"sampling\":\"%s\",\"freeze_embeddings\":%s}", train_dp_sampling_name(g->dp_sampling),
-                   g->dp_freeze ? "true" : "false");
+        jsonw_null(w);
+        return;
     }
-    buf_puts(b, ",\"acting\":[");
-    for (int i = 0, first = 1; i < g->n_coll; i++)
-        if (c->acting >> i & 1) {
-            buf_puts(b, first ? "" : ",");
-            buf_json_str(b, g->coll[i].name, strlen(g->coll[i].name));
-            first = 0;
-        }
-    // The collectives as mutate sees them: every field normalized (defaults filled in), sizes of this cell.
-    buf_puts(b, "],\"mutation\":");
-    aca_buf sj = {0};
+    jsonw_obj(w);
+    jsonw_key(w, "epsilon"), jsonw_num_exact(w, g->eps[ei]);
+    jsonw_key(w, "delta"), jsonw_num_exact(w, g->dp_delta);
+    jsonw_key(w, "clip"), jsonw_num_exact(w, g->dp_clip);
+    jsonw_kstr(w, "sampling", train_dp_sampling_name(g->dp_sampling));
+    jsonw_kbool(w, "freeze_embeddings", g->dp_freeze);
+    jsonw_end(w);
+}
+
+// The collectives as mutate sees them: every field normalized (defaults filled in), sizes of this cell.
+static void mutation_json(const aca_grid_spec *g, const aca_grid_cell *c, aca_jsonw *w) {
+    aca_buf sj = {0}, norm = {0};
     grid_cell_spec_json(g, c, &sj);
     aca_spec sp;
     aca_err e = {0};
     if (!spec_parse(sj.data, g->path, &sp, &e)) {
-        spec_write_json(b, &sp);
+        spec_write_json(&norm, &sp);
         spec_free(&sp);
+        jsonw_raw(w, norm.data);
     } else {
-        buf_puts(b, sj.data);
+        jsonw_raw(w, sj.data);
     }
-    buf_free(&sj);
-    buf_putc(b, '}');
+    buf_free(&sj), buf_free(&norm);
+}
+
+void grid_cell_definition(const aca_grid_spec *g, const aca_grid_inputs *in, const aca_grid_cell *c, aca_buf *b) {
+    int pi, hi, ei;
+    grid_variant_axes(g, c->variant, &pi, &hi, &ei);
+    aca_jsonw w;
+    jsonw_init(&w, b);
+    jsonw_obj(&w);
+    jsonw_key(&w, "seed"), jsonw_num_exact(&w, (double)g->seed);
+    jsonw_kint(&w, "trial", c->trial);
+    jsonw_kstr(&w, "kind", grid_kind_json(c->kind));
+    jsonw_key(&w, "inputs");
+    jsonw_obj(&w);
+    for (int k = 0; k < in->n; k++) jsonw_kstr(&w, in->v[k].role, in->v[k].sha256);
+    jsonw_end(&w);
+    jsonw_key(&w, "corpus");
+    jsonw_obj(&w);
+    jsonw_kstr(&w, "encoding", g->encoding ? g->encoding : "auto");
+    jsonw_end(&w);
+    jsonw_key(&w, "split");
+    jsonw_obj(&w);
+    jsonw_kuint(&w, "train", g->n_train);
+    jsonw_kuint(&w, "test", g->n_test);
+    jsonw_end(&w);
+    jsonw_key(&w, "train");
+    train_json(g, &w);
+    jsonw_kstr(&w, "device", g->device);
+    jsonw_kstr(&w, "precision", g->precision);
+    jsonw_kstr(&w, "attention", g->attention ? g->attention : "auto");
+    jsonw_key(&w, "dp");
+    dp_json(g, ei, &w);
+    jsonw_key(&w, "acting");
+    grid_acting_json(g, c->acting, &w);
+    jsonw_key(&w, "mutation");
+    mutation_json(g, c, &w);
+    jsonw_end(&w);
 }
 
 // The first difference between the recorded definition a and the current b, as a path ("train.lr",
@@ -650,158 +675,6 @@ int grid_out_commit(const aca_grid_spec *g, const char *out_dir, aca_grid_out_mo
     if (!rc && !same_bytes(sp, &spec)) rc = file_write_atomic(sp, spec.data, spec.len, e);
     buf_free(&want), buf_free(&spec);
     free(rp), free(sp);
-    return rc;
-}
-
-// ---- locks -------------------------------------------------------------------------------------
-// "process 123 (aca grid g.json --out o)" for every other process holding a flock on fd's file.
-static void lock_holders(int fd, aca_buf *out) {
-    struct stat st;
-    FILE *f = fopen("/proc/locks", "r");
-    if (fstat(fd, &st) != 0 || !f) {
-        if (f) fclose(f);
-        return;
-    }
-    char line[256];
-    while (fgets(line, sizeof line, f)) {
-        char kind[32];
-        int pid;
-        unsigned maj, min;
-        unsigned long ino;
-        if (sscanf(line, "%*d: %31s %*s %*s %d %x:%x:%lu", kind, &pid, &maj, &min, &ino) != 5 || strcmp(kind, "FLOCK") ||
-            maj != major(st.st_dev) || min != minor(st.st_dev) || ino != st.st_ino || pid == getpid())
-            continue;
-        char cp[64], cmd[160] = "";
-        snprintf(cp, sizeof cp, "/proc/%d/cmdline", pid);
-        FILE *c = fopen(cp, "r");
-        size_t n = c ? fread(cmd, 1, sizeof cmd - 1, c) : 0;
-        if (c) fclose(c);
-        for (size_t i = 0; i + 1 < n; i++)
-            if (!cmd[i]) cmd[i] = ' ';
-        cmd[n] = 0;
-        buf_printf(out, "%sprocess %d%s%s%s", out->len ? ", " : "", pid, *cmd ? " (" : "", cmd, *cmd ? ")" : "");
-    }
-    fclose(f);
-}
-
-int grid_lock(const char *out_dir, const char *name, int exclusive, int wait, const char *busy, int *fd, aca_err *e) {
-    char *dir = path_join(out_dir, "locks");
-    char *p = path_join(dir, name);
-    int rc = dir_make(dir, e);
-    *fd = -1;
-    if (!rc && (*fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0666)) < 0)
-        rc = aca_errf(e, ACA_ERR_IO, "%s: cannot open the lock file: %s", p, strerror(errno));
-    int op = (exclusive ? LOCK_EX : LOCK_SH) | (wait ? 0 : LOCK_NB);
-    while (!rc && flock(*fd, op) != 0) {
-        if (errno == EINTR) continue;
-        if (errno == EWOULDBLOCK) {
-            aca_buf who = {0};
-            lock_holders(*fd, &who);
-            rc = aca_errf(e, ACA_ERR_VALUE, "%s: %s: %s.  Wait for it to finish, or stop it, then run again", out_dir, busy,
-                          who.len ? who.data : "another process holds the lock");
-            buf_free(&who);
-        } else {
-            rc = aca_errf(e, ACA_ERR_IO, "%s: cannot lock: %s", p, strerror(errno));
-        }
-    }
-    if (rc && *fd >= 0) close(*fd), *fd = -1;
-    free(dir), free(p);
-    return rc;
-}
-
-void grid_unlock(int fd) {
-    if (fd >= 0) close(fd); // closing the last descriptor of the file releases the flock
-}
-
-// ---- results.jsonl -----------------------------------------------------------------------------
-// Each finished cell's result.json as one line, in cell order.
-int grid_results_collect(const char *out_dir, const aca_grid_cell *cells, int n, aca_buf *out) {
-    int done = 0;
-    for (int k = 0; k < n; k++) {
-        aca_buf t = {0};
-        cJSON *root = grid_cell_result(out_dir, &cells[k], &t);
-        if (!root) continue;
-        if (memchr(t.data, '\n', t.len)) { // written by hand or another tool: one line it is
-            char *s = cJSON_PrintUnformatted(root);
-            buf_printf(out, "%s\n", s);
-            cJSON_free(s);
-        } else {
-            buf_printf(out, "%s\n", t.data);
-        }
-        done++;
-        cJSON_Delete(root);
-        buf_free(&t);
-    }
-    return done;
-}
-
-int grid_results_rebuild(const char *out_dir, const aca_grid_cell *cells, int n, aca_err *e) {
-    int fd;
-    if (grid_lock(out_dir, "results", 1, 1, "", &fd, e)) return -1;
-    aca_buf b = {0};
-    grid_results_collect(out_dir, cells, n, &b);
-    char *p = path_join(out_dir, "results.jsonl");
-    int rc = file_write_atomic(p, b.data ? b.data : "", b.len, e);
-    free(p);
-    buf_free(&b);
-    grid_unlock(fd);
-    return rc;
-}
-
-// 1 when some line of b starts with prefix.
-static int has_line(const aca_buf *b, const aca_buf *prefix) {
-    for (size_t at = 0; at < b->len;) {
-        if (b->len - at >= prefix->len && !memcmp(b->data + at, prefix->data, prefix->len)) return 1;
-        const char *nl = memchr(b->data + at, '\n', b->len - at);
-        if (!nl) break;
-        at = (size_t)(nl - b->data) + 1;
-    }
-    return 0;
-}
-
-// Appends line + '\n' under fd (results.jsonl, read into cur): a torn last line (a kill or a full disk
-// during an earlier append) is cut first; a short write is undone.
-static int append_line(int fd, const char *path, aca_buf *cur, const char *line, size_t n, aca_err *e) {
-    size_t keep = cur->len;
-    while (keep && cur->data[keep - 1] != '\n') keep--;
-    if (keep != cur->len && ftruncate(fd, (off_t)keep) != 0)
-        return aca_errf(e, ACA_ERR_IO, "%s: cannot cut a torn last line: %s", path, strerror(errno));
-    char *s = xmalloc(n + 1);
-    memcpy(s, line, n);
-    s[n] = '\n';
-    ssize_t w = pwrite(fd, s, n + 1, (off_t)keep);
-    int err = errno, rc = 0;
-    free(s);
-    if (w != (ssize_t)(n + 1)) {
-        if (ftruncate(fd, (off_t)keep) != 0) { /* the next rebuild repairs it */ }
-        rc = aca_errf(e, ACA_ERR_IO, "%s: append failed: %s", path, w < 0 ? strerror(err) : "short write (disk full?)");
-    } else if (fsync(fd) != 0) {
-        rc = aca_errf(e, ACA_ERR_IO, "%s: fsync failed: %s", path, strerror(errno));
-    }
-    return rc;
-}
-
-int grid_results_add(const char *out_dir, const aca_grid_cell *c, const char *line, size_t n, aca_err *e) {
-    int lfd;
-    if (grid_lock(out_dir, "results", 1, 1, "", &lfd, e)) return -1;
-    char *p = path_join(out_dir, "results.jsonl");
-    aca_buf cur = {0}, prefix = {0};
-    int rc = 0, fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
-    if (fd < 0) rc = aca_errf(e, ACA_ERR_IO, "%s: cannot open for appending: %s", p, strerror(errno));
-    if (!rc && file_read_all(p, &cur, e)) rc = -1;
-    buf_puts(&prefix, "{\"grid\":{\"cell\":");
-    buf_json_str(&prefix, c->id, strlen(c->id));
-    buf_putc(&prefix, ',');
-    if (!rc && !has_line(&cur, &prefix)) rc = append_line(fd, p, &cur, line, n, e);
-    if (rc) { // the cell's result.json is written: the next run or report puts its line back
-        static const char more[] = " (its result.json is kept; the next run or report rebuilds results.jsonl)";
-        size_t at = strlen(e->msg);
-        if (at + sizeof more <= sizeof e->msg) memcpy(e->msg + at, more, sizeof more);
-    }
-    if (fd >= 0) close(fd);
-    buf_free(&cur), buf_free(&prefix);
-    free(p);
-    grid_unlock(lfd);
     return rc;
 }
 

@@ -10,6 +10,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include "aca/jsonw.h"
 #include "aca/model.h"
 #include "aca/mutate.h"
 #include "aca/ops.h"
@@ -271,99 +272,96 @@ done:
 }
 
 // ---- results -----------------------------------------------------------------------------------
-static void json_num(aca_buf *b, double x) {
-    if (isfinite(x)) buf_printf(b, "%.6g", x);
-    else buf_puts(b, "null");
+static void config_json(const aca_run_setup *s, const aca_run_result *r, aca_jsonw *w) {
+    jsonw_obj(w);
+    jsonw_kstr(w, "corpus", s->corpus_path);
+    jsonw_kstr(w, "spec", s->spec_path);
+    jsonw_kstr(w, "data_dir", r->data_dir);
+    jsonw_kstr(w, "model", s->model_dir);
+    jsonw_kstr(w, "config", s->config_path);
+    jsonw_kuint(w, "n_train", s->n_train);
+    jsonw_kuint(w, "n_test", s->n_test);
+    jsonw_kint(w, "epochs", s->train.epochs);
+    jsonw_kint(w, "batch", s->train.batch);
+    jsonw_knum(w, "lr", s->train.lr);
+    jsonw_knum(w, "weight_decay", s->train.weight_decay);
+    jsonw_knum(w, "max_grad_norm", s->train.max_grad_norm);
+    jsonw_kint(w, "max_len", s->max_len);
+    jsonw_kint(w, "bucket", s->train.bucket);
+    jsonw_kstr(w, "precision", s->precision);
+    jsonw_end(w);
 }
 
-static void json_kv_str(aca_buf *b, const char *k, const char *v) {
-    buf_printf(b, "\"%s\":", k);
-    if (v) buf_json_str(b, v, strlen(v));
-    else buf_puts(b, "null");
+static void timings_json(const aca_run_result *r, aca_jsonw *w) {
+    jsonw_obj(w);
+    jsonw_knum(w, "mutate_s", r->t_mutate);
+    jsonw_knum(w, "tokenize_s", r->t_tokenize);
+    jsonw_knum(w, "train_s", r->t_train);
+    jsonw_knum(w, "eval_s", r->t_eval);
+    jsonw_knum(w, "total_s", r->t_total);
+    jsonw_knum(w, "tokens_per_s", r->train.tokens_per_s);
+    jsonw_kuint(w, "peak_rss_bytes", r->peak_rss);
+    jsonw_end(w);
+}
+
+// DP-SGD's settings and what the training spent (epsilon null when infinite: sigma = 0); null without DP.
+static void dp_json(const aca_run_setup *s, const aca_run_result *r, aca_jsonw *w) {
+    if (!s->train.dp) {
+        jsonw_null(w);
+        return;
+    }
+    jsonw_obj(w);
+    jsonw_kstr(w, "sampling", train_dp_sampling_name(s->train.dp_sampling));
+    jsonw_kbool(w, "freeze_embeddings", s->train.dp_freeze_embeddings);
+    jsonw_knum(w, "clip", s->train.dp_clip);
+    jsonw_knum(w, "sigma", r->train.dp_sigma);
+    jsonw_knum(w, "target_epsilon", s->train.dp_epsilon);
+    jsonw_knum(w, "q", r->train.dp_q);
+    jsonw_knum(w, "delta", s->train.dp_delta);
+    jsonw_knum(w, "epsilon", r->train.dp_epsilon);
+    jsonw_knum(w, "rdp_order", r->train.dp_order);
+    jsonw_knum(w, "clipped_frac", r->train.dp_clipped_frac);
+    jsonw_end(w);
 }
 
 void run_result_to_json(const aca_run_setup *s, const aca_run_result *r, aca_buf *out) {
     char ts[32];
     time_iso8601(ts, sizeof ts);
-    buf_putc(out, '{');
-    json_kv_str(out, "condition", r->cond_name);
-    buf_putc(out, ',');
-    json_kv_str(out, "act", run_act_name(r->act));
-    buf_putc(out, ',');
-    json_kv_str(out, "only", r->only);
-    buf_putc(out, ',');
-    json_kv_str(out, "time", ts);
-    buf_putc(out, ',');
-    json_kv_str(out, "git", aca_git_revision());
-    buf_putc(out, ',');
-    json_kv_str(out, "device", r->device);
-    buf_putc(out, ',');
-    json_kv_str(out, "attention", r->attention);
-    buf_puts(out, ",\"config\":{");
-    json_kv_str(out, "corpus", s->corpus_path);
-    buf_putc(out, ',');
-    json_kv_str(out, "spec", s->spec_path);
-    buf_putc(out, ',');
-    json_kv_str(out, "data_dir", r->data_dir);
-    buf_putc(out, ',');
-    json_kv_str(out, "model", s->model_dir);
-    buf_putc(out, ',');
-    json_kv_str(out, "config", s->config_path);
-    buf_printf(out, ",\"n_train\":%zu,\"n_test\":%zu,\"epochs\":%d,\"batch\":%d,\"lr\":", s->n_train, s->n_test,
-               s->train.epochs, s->train.batch);
-    json_num(out, s->train.lr);
-    buf_puts(out, ",\"weight_decay\":");
-    json_num(out, s->train.weight_decay);
-    buf_puts(out, ",\"max_grad_norm\":");
-    json_num(out, s->train.max_grad_norm);
-    buf_printf(out, ",\"max_len\":%d,\"bucket\":%d,\"precision\":", s->max_len, s->train.bucket);
-    buf_json_str(out, s->precision, strlen(s->precision));
-    buf_printf(out, "},\"seeds\":{\"data\":%llu,\"train\":%llu,\"init\":%llu}", (unsigned long long)r->data_seed,
-               (unsigned long long)r->train_seed, (unsigned long long)s->init_seed);
-    buf_puts(out, ",\"timings\":{\"mutate_s\":");
-    json_num(out, r->t_mutate);
-    buf_puts(out, ",\"tokenize_s\":");
-    json_num(out, r->t_tokenize);
-    buf_puts(out, ",\"train_s\":");
-    json_num(out, r->t_train);
-    buf_puts(out, ",\"eval_s\":");
-    json_num(out, r->t_eval);
-    buf_puts(out, ",\"total_s\":");
-    json_num(out, r->t_total);
-    buf_puts(out, ",\"tokens_per_s\":");
-    json_num(out, r->train.tokens_per_s);
-    buf_printf(out, ",\"peak_rss_bytes\":%zu}", r->peak_rss);
-    buf_printf(out, ",\"train\":{\"steps\":%ld,\"skipped_steps\":%ld,\"first_loss\":", r->train.steps,
-               r->train.skipped_steps);
-    json_num(out, r->train.first_loss);
-    buf_puts(out, ",\"last_epoch_loss\":");
-    json_num(out, r->train.last_epoch_loss);
-    buf_puts(out, ",\"dp\":");
-    if (s->train.dp) { // epsilon null when infinite (sigma = 0)
-        buf_printf(out, "{\"sampling\":\"%s\",\"freeze_embeddings\":%s,\"clip\":", train_dp_sampling_name(s->train.dp_sampling),
-                   s->train.dp_freeze_embeddings ? "true" : "false");
-        json_num(out, s->train.dp_clip);
-        buf_puts(out, ",\"sigma\":");
-        json_num(out, r->train.dp_sigma);
-        buf_puts(out, ",\"target_epsilon\":");
-        json_num(out, s->train.dp_epsilon);
-        buf_puts(out, ",\"q\":");
-        json_num(out, r->train.dp_q);
-        buf_puts(out, ",\"delta\":");
-        json_num(out, s->train.dp_delta);
-        buf_puts(out, ",\"epsilon\":");
-        json_num(out, r->train.dp_epsilon);
-        buf_puts(out, ",\"rdp_order\":");
-        json_num(out, r->train.dp_order);
-        buf_puts(out, ",\"clipped_frac\":");
-        json_num(out, r->train.dp_clipped_frac);
-        buf_putc(out, '}');
-    } else {
-        buf_puts(out, "null");
-    }
-    buf_puts(out, "},\"metrics\":");
-    eval_result_to_json(&r->eval, r->classes, out);
-    buf_putc(out, '}');
+    aca_jsonw w;
+    jsonw_init(&w, out);
+    jsonw_obj(&w);
+    jsonw_kstr(&w, "condition", r->cond_name);
+    jsonw_kstr(&w, "act", run_act_name(r->act));
+    jsonw_kstr(&w, "only", r->only);
+    jsonw_kstr(&w, "time", ts);
+    jsonw_kstr(&w, "git", aca_git_revision());
+    jsonw_kstr(&w, "device", r->device);
+    jsonw_kstr(&w, "attention", r->attention);
+    jsonw_key(&w, "config");
+    config_json(s, r, &w);
+    jsonw_key(&w, "seeds");
+    jsonw_obj(&w);
+    jsonw_kuint(&w, "data", r->data_seed);
+    jsonw_kuint(&w, "train", r->train_seed);
+    jsonw_kuint(&w, "init", s->init_seed);
+    jsonw_end(&w);
+    jsonw_key(&w, "timings");
+    timings_json(r, &w);
+    jsonw_key(&w, "train");
+    jsonw_obj(&w);
+    jsonw_kint(&w, "steps", r->train.steps);
+    jsonw_kint(&w, "skipped_steps", r->train.skipped_steps);
+    jsonw_knum(&w, "first_loss", r->train.first_loss);
+    jsonw_knum(&w, "last_epoch_loss", r->train.last_epoch_loss);
+    jsonw_key(&w, "dp");
+    dp_json(s, r, &w);
+    jsonw_end(&w);
+    aca_buf m = {0};
+    eval_result_to_json(&r->eval, r->classes, &m);
+    jsonw_key(&w, "metrics");
+    jsonw_raw(&w, m.data);
+    jsonw_end(&w);
+    buf_free(&m);
 }
 
 int run_results_append(const char *path, const char *line, size_t n, aca_err *e) {
@@ -542,46 +540,33 @@ void experiment_summary(const aca_experiment *x, aca_buf *out) {
 }
 
 void experiment_to_json(const aca_experiment *x, aca_buf *out) {
-    buf_puts(out, "{\"clean_accuracy\":{");
-    int first = 1;
-    if (x->has_none) {
-        buf_puts(out, "\"none\":");
-        json_num(out, x->none.eval.clean.accuracy);
-        first = 0;
-    }
-    for (int i = 0; i < x->n_coll; i++) {
-        buf_puts(out, first ? "" : ",");
-        first = 0;
-        buf_json_str(out, x->alone[i].cond_name, strlen(x->alone[i].cond_name));
-        buf_putc(out, ':');
-        json_num(out, x->alone[i].eval.clean.accuracy);
-    }
-    buf_puts(out, first ? "\"joint\":" : ",\"joint\":");
-    json_num(out, x->joint.eval.clean.accuracy);
-    buf_puts(out, "},\"collectives\":[");
+    aca_jsonw w;
+    jsonw_init(&w, out);
+    jsonw_obj(&w);
+    jsonw_key(&w, "clean_accuracy");
+    jsonw_obj(&w);
+    if (x->has_none) jsonw_knum(&w, "none", x->none.eval.clean.accuracy);
+    for (int i = 0; i < x->n_coll; i++) jsonw_knum(&w, x->alone[i].cond_name, x->alone[i].eval.clean.accuracy);
+    jsonw_knum(&w, "joint", x->joint.eval.clean.accuracy);
+    jsonw_end(&w);
+    jsonw_key(&w, "collectives");
+    jsonw_arr(&w);
     for (int i = 0; i < x->n_coll; i++) {
         const aca_efficacy *a = find_eff(&x->alone[i], x->names[i]), *j = find_eff(&x->joint, x->names[i]);
-        if (i) buf_putc(out, ',');
-        buf_puts(out, "{\"name\":");
-        buf_json_str(out, x->names[i], strlen(x->names[i]));
-        buf_puts(out, ",\"eff_alone\":");
-        json_num(out, a ? a->efficacy : NAN);
-        buf_puts(out, ",\"eff_alone_nontarget\":");
-        json_num(out, a ? a->efficacy_nontarget : NAN);
-        buf_puts(out, ",\"eff_joint\":");
-        json_num(out, j ? j->efficacy : NAN);
-        buf_puts(out, ",\"eff_joint_nontarget\":");
-        json_num(out, j ? j->efficacy_nontarget : NAN);
+        jsonw_obj(&w);
+        jsonw_kstr(&w, "name", x->names[i]);
+        jsonw_knum(&w, "eff_alone", a ? a->efficacy : NAN);
+        jsonw_knum(&w, "eff_alone_nontarget", a ? a->efficacy_nontarget : NAN);
+        jsonw_knum(&w, "eff_joint", j ? j->efficacy : NAN);
+        jsonw_knum(&w, "eff_joint_nontarget", j ? j->efficacy_nontarget : NAN);
         const char *keys[] = {"delta_joint_alone", "unpoisoned_eff", "ct_karan", "unpoisoned_target_rate",
                               "alone_clean_target_rate", "ct", "baseline", "ct_rel"}; // the last 3: old names
         const double vals[] = {x->delta[i], x->unpoisoned_eff[i], x->ct_karan[i], x->unpoisoned_rate[i],
                                a ? a->clean_target_rate : NAN, x->delta[i], a ? a->clean_target_rate : NAN,
                                x->delta_over_lift[i]};
-        for (size_t k = 0; k < ACA_ARRAY_LEN(keys); k++) {
-            buf_printf(out, ",\"%s\":", keys[k]);
-            json_num(out, vals[k]);
-        }
-        buf_putc(out, '}');
+        for (size_t k = 0; k < ACA_ARRAY_LEN(keys); k++) jsonw_knum(&w, keys[k], vals[k]);
+        jsonw_end(&w);
     }
-    buf_puts(out, "]}");
+    jsonw_end(&w);
+    jsonw_end(&w);
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "aca/jsontext.h"
+#include "aca/jsonw.h"
 #include "aca/mutate.h"
 
 static const char *const STRATEGY_NAMES[] = {"feature-label", "feature-only", "label-only", "strike", "unplant", "erase"};
@@ -403,57 +404,65 @@ void spec_free(aca_spec *s) {
 }
 
 // ---- normalized form ---------------------------------------------------------------------------
-static void put_str(aca_buf *b, const char *s) { buf_json_str(b, s, strlen(s)); }
+// The signal as its code points, "U+2E17 U+2E18" (U+FFFD for a byte that is not UTF-8).
+static void signal_codepoints(const char *sig, aca_buf *b) {
+    const unsigned char *p = (const unsigned char *)sig;
+    size_t n = strlen(sig);
+    for (size_t k = 0, first = 1; k < n; first = 0) {
+        uint32_t cp = 0xFFFD;
+        size_t m = utf8_decode(p + k, n - k, &cp);
+        k += m ? m : 1;
+        buf_printf(b, "%sU+%04X", first ? "" : " ", (unsigned)cp);
+    }
+}
 
-// The shortest of %.15g / %.17g that reads back to the same double.
-static void put_double(aca_buf *b, double v) {
-    char s[40];
-    snprintf(s, sizeof s, "%.15g", v);
-    if (strtod(s, NULL) != v) snprintf(s, sizeof s, "%.17g", v);
-    buf_puts(b, s);
+// How members are drawn: {"kind", "seed_class", "p"}.
+static void sampling_json(const aca_collective *c, aca_jsonw *w) {
+    jsonw_obj(w);
+    jsonw_kstr(w, "kind", SAMPLING_NAMES[c->sampling]);
+    if (c->seed_class) jsonw_kstr(w, "seed_class", c->seed_class);
+    if (c->sampling == SAMPLING_PROPENSITY) jsonw_key(w, "p"), jsonw_num_exact(w, c->p);
+    jsonw_end(w);
+}
+
+static void collective_json(const aca_collective *c, aca_jsonw *w) {
+    jsonw_obj(w);
+    jsonw_kstr(w, "name", c->name);
+    jsonw_kstr(w, "target", c->target);
+    if (c->signal) {
+        aca_buf cps = {0};
+        signal_codepoints(c->signal, &cps);
+        jsonw_kstr(w, "signal", cps.data ? cps.data : "");
+        buf_free(&cps);
+    }
+    jsonw_kint(w, "period", c->period);
+    jsonw_key(w, "size");
+    if (c->count >= 0) jsonw_int(w, c->count);
+    else if (c->fraction < 1) jsonw_num_exact(w, c->fraction);
+    else jsonw_str(w, "100%");
+    if (c->members) {
+        jsonw_key(w, "members");
+        jsonw_arr(w);
+        for (size_t k = 0; k < c->n_members; k++) jsonw_str(w, c->members[k]);
+        jsonw_end(w);
+    } else {
+        jsonw_key(w, "sampling");
+        sampling_json(c, w);
+    }
+    jsonw_kstr(w, "strategy", STRATEGY_NAMES[c->strategy]);
+    if (c->n_e >= 0) jsonw_kint(w, "n_e", c->n_e);
+    jsonw_end(w);
 }
 
 void spec_write_json(aca_buf *out, const aca_spec *s) {
-    buf_printf(out, "{\"seed\":%llu,\"overlap\":\"%s\",\"collectives\":[", (unsigned long long)s->seed,
-               s->overlap == OVERLAP_ALLOW ? "allow" : "disjoint");
-    for (int i = 0; i < s->n; i++) {
-        const aca_collective *c = &s->collectives[i];
-        buf_puts(out, i ? ",{\"name\":" : "{\"name\":");
-        put_str(out, c->name);
-        buf_puts(out, ",\"target\":");
-        put_str(out, c->target);
-        if (c->signal) {
-            buf_puts(out, ",\"signal\":\"");
-            const unsigned char *p = (const unsigned char *)c->signal;
-            size_t n = strlen(c->signal);
-            for (size_t k = 0, first = 1; k < n; first = 0) {
-                uint32_t cp = 0xFFFD;
-                size_t m = utf8_decode(p + k, n - k, &cp);
-                k += m ? m : 1;
-                buf_printf(out, "%sU+%04X", first ? "" : " ", (unsigned)cp);
-            }
-            buf_putc(out, '"');
-        }
-        buf_printf(out, ",\"period\":%d,\"size\":", c->period);
-        if (c->count >= 0) buf_printf(out, "%ld", c->count);
-        else if (c->fraction < 1) put_double(out, c->fraction);
-        else buf_puts(out, "\"100%\"");
-        if (c->members) {
-            buf_puts(out, ",\"members\":[");
-            for (size_t k = 0; k < c->n_members; k++) {
-                if (k) buf_putc(out, ',');
-                put_str(out, c->members[k]);
-            }
-            buf_putc(out, ']');
-        } else {
-            buf_printf(out, ",\"sampling\":{\"kind\":\"%s\"", SAMPLING_NAMES[c->sampling]);
-            if (c->seed_class) buf_puts(out, ",\"seed_class\":"), put_str(out, c->seed_class);
-            if (c->sampling == SAMPLING_PROPENSITY) buf_puts(out, ",\"p\":"), put_double(out, c->p);
-            buf_putc(out, '}');
-        }
-        buf_printf(out, ",\"strategy\":\"%s\"", STRATEGY_NAMES[c->strategy]);
-        if (c->n_e >= 0) buf_printf(out, ",\"n_e\":%ld", c->n_e);
-        buf_putc(out, '}');
-    }
-    buf_puts(out, "]}");
+    aca_jsonw w;
+    jsonw_init(&w, out);
+    jsonw_obj(&w);
+    jsonw_kuint(&w, "seed", s->seed);
+    jsonw_kstr(&w, "overlap", s->overlap == OVERLAP_ALLOW ? "allow" : "disjoint");
+    jsonw_key(&w, "collectives");
+    jsonw_arr(&w);
+    for (int i = 0; i < s->n; i++) collective_json(&s->collectives[i], &w);
+    jsonw_end(&w);
+    jsonw_end(&w);
 }

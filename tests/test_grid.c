@@ -776,6 +776,54 @@ static void test_planner_staircase(void **st) {
     free(d), free(cfg), free(out), free(gp);
 }
 
+// A grid name with a quote and a backslash: every figure's script quotes it (the staircase's title
+// once printed it raw, and gnuplot refused the script), and gnuplot draws the staircase.
+static void test_plot_titles_quoted(void **st) {
+    (void)st;
+    char *d = tu_tmpdir(), *cfg = tu_path(d, "tiny.json"), *out = tu_path(d, "out"), *gp = tu_path(d, "quoted.json");
+    tu_write_file(cfg, TINY_CFG);
+    char j[4096];
+    snprintf(j, sizeof j,
+             "{\"name\": \"stair \\\"q\\\" \\\\ x\", \"seed\": 4, \"corpus\": {\"synthetic\": 60, \"seed\": 6},"
+             " \"split\": {\"train\": 40, \"test\": 20},"
+             " \"model\": {\"config\": \"%s\", \"vocab\": \"models/vocab/bert-base-uncased.txt\"},"
+             " \"train\": {\"epochs\": 1, \"batch\": 16, \"lr\": 1e-3, \"max_len\": 16},"
+             " \"collectives\": [{\"name\": \"A\", \"target\": \"Software Developer\", \"signal\": \"U+2E17\"}],"
+             " \"counts\": [4], \"planner\": true, \"runs\": {\"baseline\": false, \"joint\": false}}",
+             cfg);
+    tu_write_file(gp, j);
+    aca_grid_spec g;
+    aca_err e = {0};
+    TU_OK(grid_spec_load(gp, &g, &e), &e);
+    assert_string_equal(g.name, "stair \"q\" \\ x");
+    aca_grid_stats gs;
+    run_grid(&g, out, &gs);
+    free(report(&g, out));
+    static const char *const scripts[][2] = {
+        {"plots/staircase.gp", "set title \"stair \\\"q\\\" \\\\ x\\nplanner lower bound"},
+        {"plots/fig3.gp", "set title \"stair \\\"q\\\" \\\\ x\\n(1 trial)\""},
+    };
+    for (size_t k = 0; k < ACA_ARRAY_LEN(scripts); k++) {
+        char *p = tu_path(out, scripts[k][0]);
+        char *txt = tu_read_file(p, NULL);
+        if (!strstr(txt, scripts[k][1])) {
+            print_error("%s lacks '%s':\n%s\n", p, scripts[k][1], txt);
+            fail();
+        }
+        free(txt), free(p);
+    }
+    if (system("command -v gnuplot >/dev/null 2>&1") == 0) {
+        char *png = tu_path(out, "plots/staircase.png");
+        assert_true(file_exists(png));
+        free(png);
+    } else {
+        print_message("skipped: gnuplot is not installed (the staircase is not drawn)\n");
+    }
+    grid_spec_free(&g);
+    tu_rm_rf(d);
+    free(d), free(cfg), free(out), free(gp);
+}
+
 // A tiny Figure-4 grid end to end: product mode over two collectives' sizes, every joint
 // combination trained, the summary holding each combination and the heat-map data and scripts
 // written for both collectives (efficacy and CT).
@@ -1827,6 +1875,7 @@ int main(void) {
         cmocka_unit_test(test_end_to_end_resume),
         cmocka_unit_test(test_dp_axis_end_to_end),
         cmocka_unit_test(test_planner_staircase),
+        cmocka_unit_test(test_plot_titles_quoted),
         cmocka_unit_test(test_fig4_product_end_to_end),
         cmocka_unit_test(test_jobs_same_results),
         cmocka_unit_test(test_cli_errors),

@@ -291,7 +291,7 @@ int grid_results_add(const char *out_dir, const aca_grid_cell *c, const char *li
 // that set them in a grid (train.max_len ...), the message then starting with the spec's path.
 void grid_err_fields(const aca_grid_spec *g, aca_err *e);
 
-// ---- aggregation (src/grid.c) and report (src/grid_report.c) -----------------------------------
+// ---- aggregation (src/grid_aggregate.c) and report (src/grid_report.c) --------------------------
 // One cell's metrics as read back from result.json.
 typedef struct {
     int have;
@@ -338,12 +338,14 @@ typedef struct {
     int n_groups;
     int K;
     char **classes;        // (K) from the first finished cell
+    struct grid_stairs *stairs; // with g->planner: the planner's bound beside the measured success
+                                // of each collective's alone runs (src/grid_planner.c), else NULL
 } aca_grid_agg;
 
 // Mean and sample standard deviation (n-1; 0 for n = 1; NaN for n = 0) of the finite values of x.
 void grid_mean_std(const double *x, int n, double *mean, double *std, int *n_used);
 // Reads every finished cell's result.json under out_dir and aggregates.  Unfinished cells are
-// left out (m[k].have = 0).
+// left out (m[k].have = 0).  With g->planner, also the planner's rows, from the grid's corpus.
 int grid_aggregate(const aca_grid_spec *g, const char *out_dir, aca_grid_agg *a, aca_err *e);
 // Aggregates metrics already filled in a->m (tests; grid_aggregate calls it).
 void grid_aggregate_metrics(aca_grid_agg *a);
@@ -357,16 +359,13 @@ double grid_loo_harm(const aca_grid_agg *a, int variant, int point, int i, int j
 double grid_ct_pair(const aca_grid_agg *a, int variant, int point, int i, int j);
 
 // Writes OUT/summary.csv, OUT/summary.md, OUT/plots/* (gnuplot; a note on stderr when it is
-// missing) and OUT/bundle/.
+// missing) and OUT/bundle/ (src/grid_report.c).  With a->stairs, summary.md and plots/staircase.*
+// add the planner's bound beside the measured success.
 int grid_report(const aca_grid_spec *g, const char *out_dir, aca_grid_agg *a, aca_err *e);
 int grid_write_summary(const aca_grid_agg *a, aca_buf *csv, aca_buf *md);
+// The figures of Karan et al.'s Figures 3 and 4 under plot_dir (src/grid_plots.c, gnuplot.h).
 int grid_write_plots(const aca_grid_agg *a, const char *plot_dir, int run_gnuplot, aca_err *e);
-// Runs gnuplot on dir/script (in dir); a missing gnuplot or a failed run is a warning, not an error.
-void grid_run_gnuplot(const char *dir, const char *script);
-// The planner's bound beside the measured success (src/grid_planner.c), when g->planner: a section
-// appended to md, and plots/staircase.* under out_dir.
-int grid_planner_report(const aca_grid_spec *g, const char *out_dir, const aca_grid_agg *a, aca_buf *md, aca_err *e);
-// The Slurm array script for the grid (written atomically to path).
+// The Slurm array script for the grid (written atomically to path; src/grid_slurm.c).
 int grid_emit_slurm(const aca_grid_spec *g, const char *grid_path, const char *out_dir, const char *exe,
                     const char *path, int n_cells, aca_err *e);
 

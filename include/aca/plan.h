@@ -167,4 +167,66 @@ long plan_n_floor(plan_strategy s, const plan_params *pp);
 int plan_min_n(plan_strategy s, const plan_stats *st, const double *member_share, const plan_params *pp, long N,
                double s_min, long n_max, long *n_min, plan_bound *at, aca_err *e);
 
+// ---- planning collectives and specs (src/plan_spec.c) ------------------------------------------
+// One collective's plan: its inputs (plan_collective_inputs), and for each strategy of q->strategies
+// that has a bound under q->pp.kind, the bound at size n and the smallest sufficient size.  The one
+// planning function `aca plan` (through plan_spec) and the grid's planner report share.
+typedef struct {
+    const char *name, *target, *signal; // the collective's (borrowed from its spec)
+    int has_signal;                     // 0: only the inputs (nothing to plan without a signal)
+    plan_stats st;
+    double share[PLAN_MAX_CLASSES];
+    int uniform;                        // a uniform collective: plan_eval gets NULL shares
+    long n;                             // the size bounded (0: none)
+    int ok_n[PLAN_N_STRATEGIES];        // at_n[s] holds the bound at n (plan_n_floor <= n < N)
+    plan_bound at_n[PLAN_N_STRATEGIES];
+    long n_min[PLAN_N_STRATEGIES];      // the smallest size whose bound reaches s_min; -1: none up to n_max
+    plan_bound at_min[PLAN_N_STRATEGIES];
+} plan_coll;
+
+typedef struct {
+    plan_params pp;
+    long N;              // platform size
+    unsigned strategies; // bit s: strategy s (those without a bound under pp.kind are skipped)
+    double s_min;        // > 0: search the smallest size in [plan_n_floor, n_max] reaching s_min
+    long n_max;
+} plan_query;
+
+// where names the collective in errors ("spec.json: collectives[0]"); c, corpus_name as in
+// plan_collective_inputs.
+int plan_collective(const aca_corpus *c, const char *corpus_name, const aca_collective *k, const char *where,
+                    const plan_query *q, long n, plan_coll *out, aca_err *e);
+// The bound of strategy s for p's collective at size n of N; *ok = 0 (and no bound) when n is
+// outside [plan_n_floor, N).
+int plan_coll_at(const plan_coll *p, plan_strategy s, const plan_params *pp, long n, long N, plan_bound *b, int *ok,
+                 aca_err *e);
+// A spec collective's size on a platform of N: its count, or round(fraction * N) and at least 1 (0:
+// no size).
+long plan_size(const aca_collective *k, long N);
+
+// `aca plan`: every collective of a spec, every strategy.
+typedef struct {
+    const char *spec_path;
+    const char *corpus_path; // NULL: the 10 resume classes, equally frequent, the signal absent
+    plan_params pp;          // n_test < 0: the corpus' test split (plan_default_sizes)
+    long N;                  // 0: the corpus' train split (plan_default_sizes)
+    long n_max;              // 0 or >= N: N - 1
+    double s_min;            // in (0, 1]
+} plan_spec_opts;
+
+typedef struct {
+    plan_params pp; // as used (n_test resolved)
+    long N, n_max;
+    double s_min;
+    aca_spec spec;
+    aca_corpus corpus;
+    int have_corpus;
+    plan_coll *coll; // (spec.n)
+} plan_spec_result;
+
+// Loads the spec and the corpus and plans each collective at its size.  Errors name the file and
+// field, or the option of `aca plan` (--n-train, --n-max) a size came from.
+int plan_spec(const plan_spec_opts *o, plan_spec_result *r, aca_err *e);
+void plan_spec_free(plan_spec_result *r);
+
 #endif

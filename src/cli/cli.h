@@ -22,6 +22,8 @@ int cli_fail(const aca_err *e);
 // Checks an output (outdir.h out_check: not an input, not something aca did not write) before any
 // work; prints the error.  0 ok, else the exit status.  inputs: n paths, NULL entries skipped.
 int cli_check_out(const aca_out *o, const char *const *inputs, int n);
+// 1 when the option `name` ("--cell") of opts was given on the command line (after opt_parse).
+int cli_opt_seen(const aca_opt *opts, int n, const char *name);
 
 // Subcommands (argv[0] is the subcommand name).
 int cmd_corpus(int argc, char **argv);

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "aca/jsonw.h"
 #include "aca/model.h"
 #include "cli.h"
 
@@ -16,9 +17,45 @@ static const char *USAGE = "usage: aca forward --model DIR|CONFIG.json --batch B
                            "Hugging Face name.  --model is a checkpoint directory (config.json + model.safetensors) or a\n"
                            "config.json for a random (HF-style) initialisation from --seed.";
 
-static void put_num(aca_buf *o, double v) {
-    if (isfinite(v)) buf_printf(o, "%.9g", v);
-    else buf_puts(o, "null"); // JSON has no NaN/Inf
+// {"logits":[[..]],"loss":x,"grad_norms":{..},"grad_norm":x}: 9 digits, NaN/Inf as null; after the
+// forward pass, and with grad the backward pass run here.
+static void forward_json(aca_model *m, const aca_batch_json *bf, int num_labels, const float *logits, float loss,
+                         float *grads, aca_buf *o) {
+    aca_jsonw w;
+    jsonw_init(&w, o);
+    w.digits = 9;
+    jsonw_obj(&w);
+    jsonw_key(&w, "logits");
+    jsonw_arr(&w);
+    for (int i = 0; i < bf->B; i++) {
+        jsonw_arr(&w);
+        for (int k = 0; k < num_labels; k++) jsonw_num(&w, logits[(size_t)i * num_labels + k]);
+        jsonw_end(&w);
+    }
+    jsonw_end(&w);
+    jsonw_key(&w, "loss");
+    if (bf->labels) jsonw_num(&w, loss);
+    else jsonw_null(&w);
+    if (grads) {
+        model_zero_grad(m);
+        model_backward(m, 1.0f);
+        model_get_grads(m, grads);
+        int n;
+        const aca_param_info *info = model_params(m, &n);
+        jsonw_key(&w, "grad_norms");
+        jsonw_obj(&w);
+        for (int i = 0; i < n; i++) {
+            double ss = 0;
+            for (size_t k = 0; k < info[i].numel; k++) ss += (double)grads[info[i].offset + k] * grads[info[i].offset + k];
+            char name[512];
+            snprintf(name, sizeof name, "%s%s%s", info[i].base ? model_prefix(m) : "", info[i].base ? "." : "", info[i].name);
+            jsonw_knum(&w, name, sqrt(ss));
+        }
+        jsonw_end(&w);
+        jsonw_knum(&w, "grad_norm", model_grad_norm(m));
+    }
+    jsonw_end(&w);
+    buf_putc(o, '\n');
 }
 
 int cmd_forward(int argc, char **argv) {
@@ -72,37 +109,9 @@ int cmd_forward(int argc, char **argv) {
         aca_err_prefix(&e, "%s", batch_path);
         goto done;
     }
+    if (grad) grads = xmalloc(model_num_params(m) * sizeof(float));
     aca_buf o = {0};
-    buf_puts(&o, "{\"logits\":[");
-    for (int i = 0; i < bf.B; i++) {
-        buf_puts(&o, i ? ",[" : "[");
-        for (int k = 0; k < cfg.num_labels; k++) {
-            if (k) buf_putc(&o, ',');
-            put_num(&o, logits[(size_t)i * cfg.num_labels + k]);
-        }
-        buf_putc(&o, ']');
-    }
-    buf_puts(&o, "],\"loss\":");
-    if (bf.labels) put_num(&o, loss);
-    else buf_puts(&o, "null");
-    if (grad) {
-        model_zero_grad(m);
-        model_backward(m, 1.0f);
-        grads = xmalloc(model_num_params(m) * sizeof(float));
-        model_get_grads(m, grads);
-        int n;
-        const aca_param_info *info = model_params(m, &n);
-        buf_puts(&o, ",\"grad_norms\":{");
-        for (int i = 0; i < n; i++) {
-            double ss = 0;
-            for (size_t k = 0; k < info[i].numel; k++) ss += (double)grads[info[i].offset + k] * grads[info[i].offset + k];
-            buf_printf(&o, "%s\"%s%s%s\":", i ? "," : "", info[i].base ? model_prefix(m) : "", info[i].base ? "." : "", info[i].name);
-            put_num(&o, sqrt(ss));
-        }
-        buf_printf(&o, "},\"grad_norm\":");
-        put_num(&o, model_grad_norm(m));
-    }
-    buf_puts(&o, "}\n");
+    forward_json(m, &bf, cfg.num_labels, logits, loss, grads, &o);
     fputs(o.data, stdout);
     buf_free(&o);
     rc = 0;

@@ -83,143 +83,120 @@ static const char USAGE[] =
     "the reproduction bundle OUT/bundle/.  The GRID.json format is described in include/aca/grid.h and\n"
     "README.md; presets are in grids/.";
 
-int cmd_grid(int argc, char **argv) {
-    const char *out = NULL, *slurm = NULL;
-    long cell = -1, jobs = 1;
-    int list = 0, report = 0, plot = 0, keep = 0, quiet = 0, replace = 0;
+typedef struct {
+    const char *out, *slurm;
+    long cell, jobs;
+    int list, report, plot, keep, quiet, replace;
+} grid_args;
+
+// The options, checked against each other (exit 2 naming them); 0 ok, 1: --help printed.
+static int grid_parse_args(int argc, char **argv, grid_args *a, const char **grid_path) {
     aca_opt opts[] = {
-        {"--out", OPT_STR, &out, "DIR", "output directory (default out/grid/<GRID file name>)", 0, 0},
-        {"--cell", OPT_INT, &cell, "K", "run only cell K (0-based; see --list); skipped when finished", 0, 0},
-        {"--list", OPT_FLAG, &list, NULL, "print the cells (index, id, done/todo) and exit", 0, 0},
-        {"--emit-slurm", OPT_STR, &slurm, "FILE", "write a Slurm array script (one task per cell) and exit", 0, 0},
-        {"--report", OPT_FLAG, &report, NULL, "only aggregate the finished cells: summary, plots, bundle", 0, 0},
-        {"--plot", OPT_FLAG, &plot, NULL, "same as --report", 0, 0},
-        {"--keep-work", OPT_FLAG, &keep, NULL, "keep each cell's mutated data and checkpoint directories", 0, 0},
-        {"--jobs", OPT_INT, &jobs, "N", "run N cells at a time in worker processes (CPU: cores are split; "
-                                         "CUDA: N contexts share the GPU); default 1", 0, 0},
-        {"--quiet", OPT_FLAG, &quiet, NULL, "no progress output", 0, 0},
-        {"--replace", OPT_FLAG, &replace, NULL, "with --emit-slurm: overwrite a FILE that aca did not write", 0, 0},
+        {"--out", OPT_STR, &a->out, "DIR", "output directory (default out/grid/<GRID file name>)", 0, 0},
+        {"--cell", OPT_INT, &a->cell, "K", "run only cell K (0-based; see --list); skipped when finished", 0, 0},
+        {"--list", OPT_FLAG, &a->list, NULL, "print the cells (index, id, done/todo) and exit", 0, 0},
+        {"--emit-slurm", OPT_STR, &a->slurm, "FILE", "write a Slurm array script (one task per cell) and exit", 0, 0},
+        {"--report", OPT_FLAG, &a->report, NULL, "only aggregate the finished cells: summary, plots, bundle", 0, 0},
+        {"--plot", OPT_FLAG, &a->plot, NULL, "same as --report", 0, 0},
+        {"--keep-work", OPT_FLAG, &a->keep, NULL, "keep each cell's mutated data and checkpoint directories", 0, 0},
+        {"--jobs", OPT_INT, &a->jobs, "N", "run N cells at a time in worker processes (CPU: cores are split; "
+                                           "CUDA: N contexts share the GPU); default 1", 0, 0},
+        {"--quiet", OPT_FLAG, &a->quiet, NULL, "no progress output", 0, 0},
+        {"--replace", OPT_FLAG, &a->replace, NULL, "with --emit-slurm: overwrite a FILE that aca did not write", 0, 0},
     };
+    const int n = (int)ACA_ARRAY_LEN(opts);
     aca_err e = {0};
-    const char *pos[1];
-    int npos = 0;
-    int r = opt_parse(opts, (int)ACA_ARRAY_LEN(opts), argc, argv, 1, pos, 1, &npos, USAGE, &e);
-    if (r == 1) return 0;
-    if (r < 0) {
-        cli_fail(&e);
-        return 2;
-    }
+    int npos = 0, r = opt_parse(opts, n, argc, argv, 1, grid_path, 1, &npos, USAGE, &e);
+    if (r == 1) return 1;
+    if (r < 0) return cli_fail(&e), 2;
     if (npos != 1) return fprintf(stderr, "aca: grid needs one GRID.json (see --help)\n"), 2;
-    report |= plot;
-    if ((cell >= 0) + list + !!slurm + report > 1)
+    a->report |= a->plot;
+    if ((a->cell >= 0) + a->list + !!a->slurm + a->report > 1)
         return fprintf(stderr, "aca: give at most one of --cell, --list, --emit-slurm, --report\n"), 2;
-    if (opts[1].seen && cell < 0) return fprintf(stderr, "aca: --cell must be >= 0\n"), 2;
-    if (jobs < 1 || jobs > 256) return fprintf(stderr, "aca: --jobs must be in [1, 256]\n"), 2;
-    if (replace && !slurm) return fprintf(stderr, "aca: --replace goes with --emit-slurm (a grid's --out is never replaced)\n"), 2;
-    if (quiet) aca_log_level = 0;
-    aca_grid_spec g;
-    if (grid_spec_load(pos[0], &g, &e)) return cli_fail(&e);
-    int rc = 1;
-    // Default model: the tiny config with the uncased BERT vocabulary.
+    if (cli_opt_seen(opts, n, "--cell") && a->cell < 0) return fprintf(stderr, "aca: --cell must be >= 0\n"), 2;
+    if (a->jobs < 1 || a->jobs > 256) return fprintf(stderr, "aca: --jobs must be in [1, 256]\n"), 2;
+    if (a->replace && !a->slurm)
+        return fprintf(stderr, "aca: --replace goes with --emit-slurm (a grid's --out is never replaced)\n"), 2;
+    if (a->quiet) aca_log_level = 0;
+    return 0;
+}
+
+// Default model: the tiny config with the uncased BERT vocabulary.  0 ok, else the exit status.
+static int grid_default_model(aca_grid_spec *g) {
     aca_run_setup s;
     run_setup_default(&s);
-    s.model_dir = g.model_dir;
-    s.config_path = g.config_path;
-    s.vocab_path = g.vocab_path;
+    s.model_dir = g->model_dir;
+    s.config_path = g->config_path;
+    s.vocab_path = g->vocab_path;
     char cfg_buf[4096], vocab_buf[4096];
-    if ((rc = cli_default_model(&s, cfg_buf, vocab_buf, sizeof cfg_buf))) {
-        grid_spec_free(&g);
-        return rc;
-    }
-    if (!g.config_path && s.config_path) g.config_path = xstrdup(s.config_path);
-    if (!g.vocab_path && s.vocab_path) g.vocab_path = xstrdup(s.vocab_path);
-    char *outd = NULL;
-    if (out) {
-        outd = xstrdup(out);
-    } else {
-        // out/grid/<GRID file name without .json>
-        const char *slash = strrchr(pos[0], '/');
-        char *base = xstrdup(slash ? slash + 1 : pos[0]);
-        char *dot = strrchr(base, '.');
-        if (dot && dot != base) *dot = 0;
-        outd = path_join("out/grid", base);
-        free(base);
-    }
-    aca_grid_cell *cells = NULL;
-    int n = 0;
-    rc = 1;
-    if (grid_cells(&g, &cells, &n, &e)) {
-        rc = cli_fail(&e);
-        goto done;
-    }
-    if (list) {
-        for (int k = 0; k < n; k++) printf("%d\t%s\t%s\n", k, cells[k].id, grid_cell_done(outd, &cells[k]) ? "done" : "todo");
-        rc = 0;
-        goto done;
-    }
-    if ((rc = grid_outputs_open(outd, slurm, replace, &g))) goto done;
-    rc = 1;
-    if (slurm) {
-        char exe[PATH_MAX];
-        ssize_t k = readlink("/proc/self/exe", exe, sizeof exe - 1);
-        if (k <= 0) {
-            fprintf(stderr, "aca: cannot find the path of this binary (/proc/self/exe)\n");
-            goto done;
-        }
-        exe[k] = 0;
-        if (grid_emit_slurm(&g, pos[0], outd, exe, slurm, n, &e)) {
-            rc = cli_fail(&e);
-            goto done;
-        }
-        printf("wrote %s: a Slurm array of %d tasks (0-%d), one cell each, results under %s\n"
-               "submit: sbatch %s   then, when all are done: aca grid %s --out %s --report\n",
-               slurm, n, n - 1, outd, slurm, pos[0], outd);
-        rc = 0;
-        goto done;
-    }
-    if (!report) {
-        grid_ui ui;
-        memset(&ui, 0, sizeof ui);
-        cli_progress_init(&ui.prog, "train");
-        aca_grid_opts o;
-        memset(&o, 0, sizeof o);
-        o.out_dir = outd;
-        o.cell = (int)cell;
-        o.keep_work = keep;
-        o.jobs = (int)jobs;
-        o.on_cell = on_cell;
-        o.ctx = &ui;
-        if (ui.prog.tty && aca_log_level > 0) o.on_step = cli_progress_step, o.on_step_ctx = &ui.prog;
-        aca_grid_stats st;
-        double t0 = time_now();
-        int grc = grid_run(&g, &o, &st, &e);
-        cli_progress_end(&ui.prog);
-        if (grc) {
-            rc = cli_fail(&e);
-            goto done;
-        }
-        if (aca_log_level > 0)
-            fprintf(stderr, "aca: %d cell%s run, %d skipped (finished earlier), %.0f s\n", st.ran, st.ran == 1 ? "" : "s",
-                    st.skipped, time_now() - t0);
-        if (cell >= 0) {
-            rc = 0;
-            goto done;
-        }
-    }
-    if (report && !file_exists(outd)) {
-        fprintf(stderr, "aca: %s: no such directory: run the grid there first (--report aggregates its finished cells)\n",
-                outd);
-        goto done;
-    }
+    int rc = cli_default_model(&s, cfg_buf, vocab_buf, sizeof cfg_buf);
+    if (!rc && !g->config_path && s.config_path) g->config_path = xstrdup(s.config_path);
+    if (!rc && !g->vocab_path && s.vocab_path) g->vocab_path = xstrdup(s.vocab_path);
+    return rc;
+}
+
+// --out, else out/grid/<GRID file name without .json> (malloc'd).
+static char *grid_out_dir(const char *out, const char *grid_path) {
+    if (out) return xstrdup(out);
+    const char *slash = strrchr(grid_path, '/');
+    char *base = xstrdup(slash ? slash + 1 : grid_path);
+    char *dot = strrchr(base, '.');
+    if (dot && dot != base) *dot = 0;
+    char *d = path_join("out/grid", base);
+    free(base);
+    return d;
+}
+
+static int grid_slurm(const aca_grid_spec *g, const char *grid_path, const char *outd, const char *slurm, int n) {
+    char exe[PATH_MAX];
+    ssize_t k = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (k <= 0) return fprintf(stderr, "aca: cannot find the path of this binary (/proc/self/exe)\n"), 1;
+    exe[k] = 0;
+    aca_err e = {0};
+    if (grid_emit_slurm(g, grid_path, outd, exe, slurm, n, &e)) return cli_fail(&e);
+    printf("wrote %s: a Slurm array of %d tasks (0-%d), one cell each, results under %s\n"
+           "submit: sbatch %s   then, when all are done: aca grid %s --out %s --report\n",
+           slurm, n, n - 1, outd, slurm, grid_path, outd);
+    return 0;
+}
+
+// Runs the grid's cells (all, or --cell) with progress on stderr.
+static int grid_run_cells(const aca_grid_spec *g, const char *outd, const grid_args *a) {
+    grid_ui ui;
+    memset(&ui, 0, sizeof ui);
+    cli_progress_init(&ui.prog, "train");
+    aca_grid_opts o;
+    memset(&o, 0, sizeof o);
+    o.out_dir = outd;
+    o.cell = (int)a->cell;
+    o.keep_work = a->keep;
+    o.jobs = (int)a->jobs;
+    o.on_cell = on_cell;
+    o.ctx = &ui;
+    if (ui.prog.tty && aca_log_level > 0) o.on_step = cli_progress_step, o.on_step_ctx = &ui.prog;
+    aca_grid_stats st;
+    aca_err e = {0};
+    double t0 = time_now();
+    int grc = grid_run(g, &o, &st, &e);
+    cli_progress_end(&ui.prog);
+    if (grc) return cli_fail(&e);
+    if (aca_log_level > 0)
+        fprintf(stderr, "aca: %d cell%s run, %d skipped (finished earlier), %.0f s\n", st.ran, st.ran == 1 ? "" : "s",
+                st.skipped, time_now() - t0);
+    return 0;
+}
+
+// Aggregates the finished cells, writes the report and prints summary.md.
+static int grid_print_report(const aca_grid_spec *g, const char *outd, int report_only) {
+    if (report_only && !file_exists(outd))
+        return fprintf(stderr, "aca: %s: no such directory: run the grid there first (--report aggregates its finished cells)\n",
+                       outd), 1;
     aca_grid_agg a;
-    if (grid_aggregate(&g, outd, &a, &e)) {
-        rc = cli_fail(&e);
-        goto done;
-    }
-    if (grid_report(&g, outd, &a, &e)) {
+    aca_err e = {0};
+    if (grid_aggregate(g, outd, &a, &e)) return cli_fail(&e);
+    if (grid_report(g, outd, &a, &e)) {
         grid_agg_free(&a);
-        rc = cli_fail(&e);
-        goto done;
+        return cli_fail(&e);
     }
     char *md = path_join(outd, "summary.md");
     aca_buf b = {0};
@@ -229,8 +206,33 @@ int cmd_grid(int argc, char **argv) {
     buf_free(&b);
     free(md);
     grid_agg_free(&a);
-    rc = 0;
-done:
+    return 0;
+}
+
+int cmd_grid(int argc, char **argv) {
+    grid_args a = {.cell = -1, .jobs = 1};
+    const char *grid_path;
+    int rc = grid_parse_args(argc, argv, &a, &grid_path);
+    if (rc) return rc == 1 ? 0 : rc;
+    aca_grid_spec g;
+    aca_err e = {0};
+    if (grid_spec_load(grid_path, &g, &e)) return cli_fail(&e);
+    if ((rc = grid_default_model(&g))) {
+        grid_spec_free(&g);
+        return rc;
+    }
+    char *outd = grid_out_dir(a.out, grid_path);
+    aca_grid_cell *cells = NULL;
+    int n = 0;
+    if (grid_cells(&g, &cells, &n, &e)) {
+        rc = cli_fail(&e);
+    } else if (a.list) {
+        for (int k = 0; k < n; k++) printf("%d\t%s\t%s\n", k, cells[k].id, grid_cell_done(outd, &cells[k]) ? "done" : "todo");
+    } else if (!(rc = grid_outputs_open(outd, a.slurm, a.replace, &g))) {
+        if (a.slurm) rc = grid_slurm(&g, grid_path, outd, a.slurm, n);
+        else if (!a.report) rc = grid_run_cells(&g, outd, &a);
+        if (!rc && !a.slurm && a.cell < 0) rc = grid_print_report(&g, outd, a.report);
+    }
     grid_cells_free(cells, n);
     grid_spec_free(&g);
     free(outd);

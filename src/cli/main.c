@@ -42,6 +42,12 @@ int cli_check_out(const aca_out *o, const char *const *inputs, int n) {
     return out_check(o, inputs, n, &e) ? cli_fail(&e) : 0;
 }
 
+int cli_opt_seen(const aca_opt *opts, int n, const char *name) {
+    for (int k = 0; k < n; k++)
+        if (!strcmp(opts[k].name, name)) return opts[k].seen;
+    return 0;
+}
+
 static void usage(FILE *f) {
     fprintf(f, "usage: aca <command> [options]   (aca <command> --help for each)\n\ncommands:\n");
     for (size_t i = 0; i < ACA_ARRAY_LEN(COMMANDS); i++)

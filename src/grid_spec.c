@@ -1,0 +1,639 @@
+// GRID.json parsing (see include/aca/grid.h): each section by its own function, every error naming
+// the JSON path of the field.
+#include "aca/grid.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aca/corpus.h"
+#include "aca/jsontext.h"
+#include "aca/mutate.h"
+
+// ---- spec parsing ------------------------------------------------------------------------------
+typedef struct {
+    const char *file;
+    aca_err *e;
+} pctx;
+
+static int perr(const pctx *p, const char *field, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int perr(const pctx *p, const char *field, const char *fmt, ...) {
+    char msg[700];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return aca_errf(p->e, ACA_ERR_VALUE, "%s: %s: %s", p->file, field, msg);
+}
+
+// Unknown keys of an object are an error naming "<prefix>.<key>".
+static int check_keys(const pctx *p, const cJSON *o, const char *prefix, const char *const *allowed, size_t n) {
+    const cJSON *it;
+    cJSON_ArrayForEach(it, o) {
+        int ok = 0;
+        for (size_t k = 0; k < n && !ok; k++) ok = !strcmp(it->string, allowed[k]);
+        if (!ok) {
+            char f[300];
+            snprintf(f, sizeof f, "%s%s%s", prefix, *prefix ? "." : "", it->string);
+            return perr(p, f, "unknown field");
+        }
+    }
+    return 0;
+}
+
+static int get_obj(const pctx *p, const cJSON *root, const char *key, const cJSON **out) {
+    *out = cJSON_GetObjectItemCaseSensitive(root, key);
+    if (*out && !cJSON_IsObject(*out)) return perr(p, key, "must be an object");
+    return 0;
+}
+
+static int get_str(const pctx *p, const cJSON *o, const char *key, const char *field, char **out) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!v) return 0;
+    if (!cJSON_IsString(v) || !*v->valuestring) return perr(p, field, "must be a non-empty string");
+    free(*out);
+    *out = xstrdup(v->valuestring);
+    return 0;
+}
+
+static int is_whole(double x) { return isfinite(x) && x == floor(x); }
+
+// A path field: every ${NAME} in it is replaced by the environment variable NAME (unset or empty: an
+// error naming the field and the variable), so a preset can point at a checkpoint that lives in a
+// different place on every machine (e.g. "${ACA_MINILM_DIR}").  Other text, '$' included, is kept.
+static int get_path(const pctx *p, const cJSON *o, const char *key, const char *field, char **out) {
+    if (get_str(p, o, key, field, out) || !*out || !strstr(*out, "${")) return 0;
+    aca_buf b = {0};
+    for (const char *s = *out; *s;) {
+        const char *open = strstr(s, "${"), *close = open ? strchr(open + 2, '}') : NULL;
+        if (!open || !close) {
+            buf_puts(&b, s);
+            break;
+        }
+        buf_printf(&b, "%.*s", (int)(open - s), s);
+        char name[128];
+        snprintf(name, sizeof name, "%.*s", (int)(close - open - 2), open + 2);
+        const char *v = close > open + 2 && (size_t)(close - open - 2) < sizeof name ? getenv(name) : NULL;
+        if (!v || !*v) {
+            buf_free(&b);
+            return perr(p, field, "'%s' names the environment variable %s, which is not set (set it to the path)", *out, name);
+        }
+        buf_puts(&b, v);
+        s = close + 1;
+    }
+    free(*out);
+    *out = b.data ? b.data : xstrdup("");
+    return 0;
+}
+
+// A whole number in [lo, hi] (when present).
+static int get_int(const pctx *p, const cJSON *o, const char *key, const char *field, long lo, long hi, long *out) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!v) return 0;
+    if (!cJSON_IsNumber(v) || !is_whole(v->valuedouble) || v->valuedouble < (double)lo || v->valuedouble > (double)hi)
+        return perr(p, field, "must be a whole number in [%ld, %ld]", lo, hi);
+    *out = (long)v->valuedouble;
+    return 0;
+}
+
+static int get_num(const pctx *p, const cJSON *o, const char *key, const char *field, double lo, int lo_open,
+                   double *out) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!v) return 0;
+    if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) || v->valuedouble < lo || (lo_open && v->valuedouble == lo))
+        return perr(p, field, "must be a number %s %g", lo_open ? ">" : ">=", lo);
+    *out = v->valuedouble;
+    return 0;
+}
+
+static int get_bool(const pctx *p, const cJSON *o, const char *key, const char *field, int *out) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!v) return 0;
+    if (!cJSON_IsBool(v)) return perr(p, field, "must be true or false");
+    *out = cJSON_IsTrue(v);
+    return 0;
+}
+
+// corpus.char_rates: {"{": 0.001, "U+2E17": 0.01}, on top of the synthetic corpus's defaults.
+static int get_char_rates(const pctx *p, const cJSON *corpus, aca_synth_opts *o) {
+    const cJSON *r = cJSON_GetObjectItemCaseSensitive(corpus, "char_rates"), *it;
+    if (!r) return 0;
+    if (!cJSON_IsObject(r)) return perr(p, "corpus.char_rates", "must be an object {\"CHAR\": share of documents, ...}");
+    cJSON_ArrayForEach(it, r) {
+        char f[300];
+        snprintf(f, sizeof f, "corpus.char_rates.%s", it->string);
+        aca_err e2 = {0};
+        if (!cJSON_IsNumber(it)) return perr(p, f, "must be a number in [0, 1]");
+        if (corpus_synth_set_rate(o, it->string, strlen(it->string), it->valuedouble, &e2)) return perr(p, f, "%s", e2.msg);
+    }
+    return 0;
+}
+
+// "levels" (fractions in (0,1]) or "counts" (whole numbers >= 1) of an object; *n = 0 when neither.
+static int parse_levels(const pctx *p, const cJSON *o, const char *prefix, double **lv, int *n, int *is_count) {
+    const cJSON *l = cJSON_GetObjectItemCaseSensitive(o, "levels"), *c = cJSON_GetObjectItemCaseSensitive(o, "counts");
+    char f[300];
+    *n = 0;
+    if (l && c) {
+        snprintf(f, sizeof f, "%s%scounts", prefix, *prefix ? "." : "");
+        return perr(p, f, "give either \"levels\" (fractions) or \"counts\", not both");
+    }
+    const cJSON *a = l ? l : c;
+    if (!a) return 0;
+    *is_count = c != NULL;
+    snprintf(f, sizeof f, "%s%s%s", prefix, *prefix ? "." : "", l ? "levels" : "counts");
+    if (!cJSON_IsArray(a) || cJSON_GetArraySize(a) < 1) return perr(p, f, "must be a non-empty array of numbers");
+    int k = cJSON_GetArraySize(a);
+    double *v = xcalloc((size_t)k, sizeof *v);
+    for (int i = 0; i < k; i++) {
+        const cJSON *x = cJSON_GetArrayItem(a, i);
+        char fi[340];
+        snprintf(fi, sizeof fi, "%s[%d]", f, i);
+        if (!cJSON_IsNumber(x)) return free(v), perr(p, fi, "must be a number");
+        double d = x->valuedouble;
+        if (*is_count && (!is_whole(d) || d < 1 || d > 1e9))
+            return free(v), perr(p, fi, "%g is not a member count (a whole number >= 1)", d);
+        if (!*is_count && !(d > 0 && d <= 1))
+            return free(v), perr(p, fi, "%g is not a participation level in (0,1] (fraction of the training split; use \"counts\" for member counts)", d);
+        for (int j = 0; j < i; j++)
+            if (v[j] == d) return free(v), perr(p, fi, "%g is listed twice", d);
+        v[i] = d;
+    }
+    *lv = v;
+    *n = k;
+    return 0;
+}
+
+// An axis: a scalar or a non-empty array.  Values written to *vals (malloc'd).
+static int parse_axis(const pctx *p, const cJSON *root, const char *key, int whole, double lo, double hi,
+                      double **vals, int *n) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, key);
+    *n = 0;
+    *vals = NULL;
+    if (!v) return 0;
+    int k = cJSON_IsArray(v) ? cJSON_GetArraySize(v) : 1;
+    if (k < 1) return perr(p, key, "must be a number or a non-empty array of numbers");
+    double *a = xcalloc((size_t)k, sizeof *a);
+    for (int i = 0; i < k; i++) {
+        const cJSON *x = cJSON_IsArray(v) ? cJSON_GetArrayItem(v, i) : v;
+        char f[64];
+        if (cJSON_IsArray(v)) snprintf(f, sizeof f, "%s[%d]", key, i);
+        else snprintf(f, sizeof f, "%s", key);
+        if (!cJSON_IsNumber(x) || !isfinite(x->valuedouble) || x->valuedouble < lo || x->valuedouble > hi ||
+            (whole && !is_whole(x->valuedouble)))
+            return free(a), perr(p, f, "must be %s in [%g, %g]", whole ? "a whole number" : "a number", lo, hi);
+        a[i] = x->valuedouble;
+    }
+    *vals = a;
+    *n = k;
+    return 0;
+}
+
+
+void grid_spec_free(aca_grid_spec *g) {
+    for (int i = 0; g->coll && i < g->n_coll; i++) {
+        free(g->coll[i].name);
+        free(g->coll[i].target);
+        free(g->coll[i].json);
+        free(g->coll[i].levels);
+    }
+    free(g->coll);
+    free(g->path), free(g->name), free(g->corpus_path), free(g->encoding);
+    free(g->model_dir), free(g->config_path), free(g->vocab_path);
+    free(g->device), free(g->precision), free(g->overlap), free(g->attention);
+    free(g->periods), free(g->homog), free(g->eps);
+    grid_inputs_free(g->inputs);
+    free(g->inputs);
+    memset(g, 0, sizeof *g);
+}
+
+
+static char *base_name(const char *path) {
+    const char *s = strrchr(path, '/');
+    s = s ? s + 1 : path;
+    char *b = xstrdup(s);
+    char *dot = strrchr(b, '.');
+    if (dot && dot != b) *dot = 0;
+    return b;
+}
+
+static int parse_collectives(const pctx *p, const cJSON *root, aca_grid_spec *g) {
+    const cJSON *cs = cJSON_GetObjectItemCaseSensitive(root, "collectives");
+    if (!cJSON_IsArray(cs) || cJSON_GetArraySize(cs) < 1)
+        return perr(p, "collectives", "must be a non-empty array of collective objects");
+    int n = cJSON_GetArraySize(cs);
+    if (n > GRID_MAX_COLL) return perr(p, "collectives", "at most %d collectives in a grid (got %d)", GRID_MAX_COLL, n);
+    double *lv = NULL;
+    int nl = 0, is_count = 0;
+    if (parse_levels(p, root, "", &lv, &nl, &is_count)) return -1;
+    g->coll = xcalloc((size_t)n, sizeof *g->coll);
+    g->n_coll = n;
+    static const char *const keys[] = {"name", "target", "signal", "period", "sampling", "strategy", "levels", "counts"};
+    int rc = 0;
+    for (int i = 0; i < n && !rc; i++) {
+        const cJSON *c = cJSON_GetArrayItem(cs, i);
+        aca_grid_coll *k = &g->coll[i];
+        char pre[64];
+        snprintf(pre, sizeof pre, "collectives[%d]", i);
+        if (!cJSON_IsObject(c)) {
+            rc = perr(p, pre, "must be an object");
+            break;
+        }
+        if (cJSON_GetObjectItemCaseSensitive(c, "size") || cJSON_GetObjectItemCaseSensitive(c, "members")) {
+            char f[80];
+            snprintf(f, sizeof f, "%s.%s", pre, cJSON_GetObjectItemCaseSensitive(c, "size") ? "size" : "members");
+            rc = perr(p, f, "not allowed in a grid: sizes come from \"levels\" or \"counts\"");
+            break;
+        }
+        if ((rc = check_keys(p, c, pre, keys, ACA_ARRAY_LEN(keys)))) break;
+        char f[80];
+        snprintf(f, sizeof f, "%s.name", pre);
+        if ((rc = get_str(p, c, "name", f, &k->name))) break;
+        snprintf(f, sizeof f, "%s.target", pre);
+        if ((rc = get_str(p, c, "target", f, &k->target))) break;
+        if (!k->name || !k->target) {
+            snprintf(f, sizeof f, "%s.%s", pre, k->name ? "target" : "name");
+            rc = perr(p, f, "required");
+            break;
+        }
+        k->has_period = cJSON_GetObjectItemCaseSensitive(c, "period") != NULL;
+        k->has_sampling = cJSON_GetObjectItemCaseSensitive(c, "sampling") != NULL;
+        if ((rc = parse_levels(p, c, pre, &k->levels, &k->n_levels, &k->is_count))) break;
+        if (!k->n_levels) {
+            if (!nl) {
+                rc = perr(p, pre, "no participation levels: give \"levels\" or \"counts\" at the top level or in the collective");
+                break;
+            }
+            k->levels = xcalloc((size_t)nl, sizeof *k->levels);
+            memcpy(k->levels, lv, (size_t)nl * sizeof *lv);
+            k->n_levels = nl;
+            k->is_count = is_count;
+        }
+        cJSON *dup = cJSON_Duplicate(c, 1);
+        cJSON_DeleteItemFromObjectCaseSensitive(dup, "levels");
+        cJSON_DeleteItemFromObjectCaseSensitive(dup, "counts");
+        char *txt = cJSON_PrintUnformatted(dup);
+        k->json = xstrdup(txt);
+        cJSON_free(txt);
+        cJSON_Delete(dup);
+    }
+    free(lv);
+    return rc;
+}
+
+// "dp": {"epsilon": E | [E or "none", ...], "delta", "clip", "sampling", "freeze_embeddings", "grad",
+// "micro_batch"}; refuses
+// what the accountant would not bound (train_dp_check_opts): fixed sampling, and "train.bucket" (parsed
+// before "dp") beside a DP cell.
+static int parse_dp(const pctx *p, const cJSON *dp, const char *const *keys, size_t nkeys, aca_grid_spec *g) {
+    if (check_keys(p, dp, "dp", keys, nkeys)) return -1;
+    const cJSON *ev = cJSON_GetObjectItemCaseSensitive(dp, "epsilon");
+    if (!ev) return perr(p, "dp.epsilon", "required: the target epsilon (a number > 0, \"none\", or an array of them)");
+    int k = cJSON_IsArray(ev) ? cJSON_GetArraySize(ev) : 1;
+    if (k < 1 || k > 1000) return perr(p, "dp.epsilon", "must be a number > 0, \"none\" or a non-empty array of them");
+    free(g->eps);
+    g->eps = xcalloc((size_t)k, sizeof *g->eps);
+    g->n_eps = k;
+    for (int i = 0; i < k; i++) {
+        const cJSON *x = cJSON_IsArray(ev) ? cJSON_GetArrayItem(ev, i) : ev;
+        char f[64];
+        if (cJSON_IsArray(ev)) snprintf(f, sizeof f, "dp.epsilon[%d]", i);
+        else snprintf(f, sizeof f, "dp.epsilon");
+        if (cJSON_IsString(x) && !strcmp(x->valuestring, "none")) g->eps[i] = -1;
+        else if (cJSON_IsNumber(x) && isfinite(x->valuedouble) && x->valuedouble > 0) g->eps[i] = x->valuedouble;
+        else return perr(p, f, "must be a number > 0 or \"none\" (epsilon <= 0 gives no privacy budget to train with)");
+        for (int j = 0; j < i; j++)
+            if (g->eps[j] == g->eps[i]) return perr(p, f, "is listed twice");
+    }
+    const cJSON *dv = cJSON_GetObjectItemCaseSensitive(dp, "delta");
+    if (dv && !(cJSON_IsNumber(dv) && dv->valuedouble > 0 && dv->valuedouble < 1))
+        return perr(p, "dp.delta", "must be a number in (0, 1)");
+    if (dv) g->dp_delta = dv->valuedouble;
+    if (get_num(p, dp, "clip", "dp.clip", 0, 1, &g->dp_clip)) return -1;
+    if (get_bool(p, dp, "freeze_embeddings", "dp.freeze_embeddings", &g->dp_freeze)) return -1;
+    char *grad = NULL;
+    if (get_str(p, dp, "grad", "dp.grad", &grad)) return -1;
+    if (grad) {
+        g->dp_grad = train_dp_grad_parse(grad);
+        if (g->dp_grad < 0) perr(p, "dp.grad", "'%s' is not a way to compute per-example norms (ghost | per-example)", grad);
+        free(grad);
+        if (g->dp_grad < 0) return -1;
+    }
+    long mb = g->dp_micro_batch;
+    if (get_int(p, dp, "micro_batch", "dp.micro_batch", 1, 65536, &mb)) return -1;
+    g->dp_micro_batch = (int)mb;
+    char *smp = NULL;
+    if (get_str(p, dp, "sampling", "dp.sampling", &smp)) return -1;
+    if (smp) {
+        int v = train_dp_sampling_parse(smp);
+        if (v < 0) perr(p, "dp.sampling", "'%s' is not a sampling (poisson)", smp);
+        else if (v == TRAIN_DP_FIXED) perr(p, "dp.sampling", "'fixed': %s", train_dp_fixed_refusal());
+        free(smp);
+        if (v != TRAIN_DP_POISSON) return -1;
+        g->dp_sampling = v;
+    }
+    for (int i = 0; i < g->n_eps; i++) // a DP cell with length buckets
+        if (g->eps[i] >= 0 && g->bucket) return perr(p, "train.bucket", "true with \"dp\": %s", train_dp_bucket_refusal());
+    return 0;
+}
+
+
+// The defaults every grid starts from: the HF Trainer's training settings, one trial, baseline,
+// alone and joint runs, a 2000-document synthetic corpus, no DP.
+static void spec_defaults(aca_grid_spec *g, const char *path) {
+    g->path = xstrdup(path);
+    g->inputs = xcalloc(1, sizeof *g->inputs);
+    g->epochs = 5, g->batch = 8, g->max_len = 512, g->eval_batch = 32;
+    g->lr = 5e-5, g->weight_decay = 0, g->max_grad_norm = 1.0;
+    g->trials = 1;
+    g->baseline = g->alone = g->joint = 1;
+    g->synth_docs = 2000;
+    corpus_synth_opts_default(&g->synth_opts);
+    g->dp_delta = 1e-5, g->dp_clip = 1.0, g->dp_sampling = TRAIN_DP_POISSON;
+    g->dp_grad = TRAIN_DP_GRAD_GHOST, g->dp_micro_batch = 32;
+    g->planner_delta = 0.05;
+}
+
+// The top-level keys, "name" and "seed".
+static int parse_top(const pctx *p, const cJSON *root, aca_grid_spec *g) {
+    static const char *const top[] = {"name",   "seed",    "corpus",      "split",     "model",    "train",
+                                      "device", "precision", "overlap",   "collectives", "levels", "counts",
+                                      "trials", "period",  "homogeneity", "runs", "dp", "planner", "attention"};
+    long v = 0;
+    if (check_keys(p, root, "", top, ACA_ARRAY_LEN(top)) || get_str(p, root, "name", "name", &g->name)) return -1;
+    if (!g->name) g->name = base_name(p->file);
+    if (get_int(p, root, "seed", "seed", 0, 9007199254740991L, &v)) return -1;
+    g->seed = g->synth_seed = (uint64_t)v;
+    return 0;
+}
+
+// "corpus": {"path", "encoding"} or {"synthetic", "seed", "char_rates"}.
+static int parse_corpus(const pctx *p, const cJSON *root, aca_grid_spec *g) {
+    static const char *const keys[] = {"path", "encoding", "synthetic", "seed", "char_rates"};
+    const cJSON *corpus;
+    if (get_obj(p, root, "corpus", &corpus)) return -1;
+    if (!corpus) return 0;
+    if (check_keys(p, corpus, "corpus", keys, ACA_ARRAY_LEN(keys)) ||
+        get_path(p, corpus, "path", "corpus.path", &g->corpus_path) ||
+        get_str(p, corpus, "encoding", "corpus.encoding", &g->encoding))
+        return -1;
+    if (!!g->corpus_path == (cJSON_GetObjectItemCaseSensitive(corpus, "synthetic") != NULL))
+        return perr(p, "corpus", "give exactly one of \"path\" (a corpus file) or \"synthetic\" (a document count)");
+    long v = (long)g->synth_seed;
+    if (get_int(p, corpus, "synthetic", "corpus.synthetic", 10, 100000000, &g->synth_docs) ||
+        get_int(p, corpus, "seed", "corpus.seed", 0, 9007199254740991L, &v))
+        return -1;
+    g->synth_seed = (uint64_t)v;
+    if (g->corpus_path && cJSON_GetObjectItemCaseSensitive(corpus, "char_rates"))
+        return perr(p, "corpus.char_rates", "shapes a synthetic corpus only (not with \"path\")");
+    if (get_char_rates(p, corpus, &g->synth_opts)) return -1;
+    aca_corpus_encoding enc;
+    if (g->encoding && corpus_parse_encoding(g->encoding, &enc, p->e))
+        return aca_err_prefix(p->e, "%s: corpus.encoding", p->file);
+    return 0;
+}
+
+// "split": {"train": N, "test": N}, both or neither.
+static int parse_split(const pctx *p, const cJSON *root, aca_grid_spec *g) {
+    static const char *const keys[] = {"train", "test"};
+    const cJSON *split;
+    long tr = 0, te = 0;
+    if (get_obj(p, root, "split", &split)) return -1;
+    if (!split) return 0;
+    if (check_keys(p, split, "split", keys, ACA_ARRAY_LEN(keys)) ||
+        get_int(p, split, "train", "split.train", 1, 100000000, &tr) ||
+        get_int(p, split, "test", "split.test", 1, 100000000, &te))
+        return -1;
+    if (!tr || !te) return perr(p, "split", "give both \"train\" and \"test\"");
+    g->n_train = (size_t)tr, g->n_test = (size_t)te;
+    return 0;
+}
+
+// "model": {"dir"} or {"config"}, optional "vocab".
+static int parse_model(const pctx *p, const cJSON *root, aca_grid_spec *g) {
+    static const char *const keys[] = {"dir", "config", "vocab"};
+    const cJSON *model;
+    if (get_obj(p, root, "model", &model)) return -1;
+    if (!model) return 0;
+    if (check_keys(p, model, "model", keys, ACA_ARRAY_LEN(keys)) || get_path(p, model, "dir", "model.dir", &g->model_dir) ||
+        get_path(p, model, "config", "model.config", &g->config_path) ||
+        get_path(p, model, "vocab", "model.vocab", &g->vocab_path))
+        return -1;
+    if (g->model_dir && g->config_path)
+        return perr(p, "model", "give at most one of \"dir\" (a checkpoint) or \"config\" (random init)");
+    return 0;
+}
+
+// "train": the training settings.
+static int parse_train(const pctx *p, const cJSON *root, aca_grid_spec *g) {
+    static const char *const keys[] = {"epochs", "batch", "lr", "weight_decay", "max_grad_norm", "max_len", "bucket",
+                                       "eval_batch", "freeze_base"};
+    const cJSON *train;
+    if (get_obj(p, root, "train", &train)) return -1;
+    if (!train) return 0;
+    long ep = g->epochs, b = g->batch, ml = g->max_len, eb = g->eval_batch;
+    if (check_keys(p, train, "train", keys, ACA_ARRAY_LEN(keys)) ||
+        get_int(p, train, "epochs", "train.epochs", 1, 100000, &ep) ||
+        get_int(p, train, "batch", "train.batch", 1, 65536, &b) ||
+        get_int(p, train, "max_len", "train.max_len", 8, 1 << 20, &ml) ||
+        get_int(p, train, "eval_batch", "train.eval_batch", 1, 65536, &eb) ||
+        get_num(p, train, "lr", "train.lr", 0, 1, &g->lr) ||
+        get_num(p, train, "weight_decay", "train.weight_decay", 0, 0, &g->weight_decay) ||
+        get_num(p, train, "max_grad_norm", "train.max_grad_norm", 0, 0, &g->max_grad_norm) ||
+        get_bool(p, train, "bucket", "train.bucket", &g->bucket) ||
+        get_bool(p, train, "freeze_base", "train.freeze_base", &g->freeze_base))
+        return -1;
+    g->epochs = (int)ep, g->batch = (int)b, g->max_len = (int)ml, g->eval_batch = (int)eb;
+    return 0;
+}
+
+// 0 when v is one of the '|'-separated names of `list` ("cpu|cuda").
+static int one_of(const char *v, const char *list) {
+    for (const char *s = list;;) {
+        const char *bar = strchr(s, '|');
+        size_t n = bar ? (size_t)(bar - s) : strlen(s);
+        if (strlen(v) == n && !strncmp(v, s, n)) return 0;
+        if (!bar) return -1;
+        s = bar + 1;
+    }
+}
+
+// "device", "precision", "overlap" and "attention", with their defaults.
+static int parse_choices(const pctx *p, const cJSON *root, aca_grid_spec *g) {
+    if (get_str(p, root, "device", "device", &g->device) || get_str(p, root, "precision", "precision", &g->precision) ||
+        get_str(p, root, "overlap", "overlap", &g->overlap) || get_str(p, root, "attention", "attention", &g->attention))
+        return -1;
+    if (!g->attention) g->attention = xstrdup("auto");
+    aca_attention att_path;
+    aca_err att_e;
+    if (aca_attention_parse(g->attention, &att_path, &att_e))
+        return perr(p, "attention", "'%s' is not an attention path (auto | gemm | cudnn)", g->attention);
+    if (!g->device) g->device = xstrdup("cpu");
+    if (!g->precision) g->precision = xstrdup("fp32");
+    if (!g->overlap) g->overlap = xstrdup("disjoint");
+    if (one_of(g->device, "cpu|cuda")) return perr(p, "device", "'%s' is not a device (cpu | cuda)", g->device);
+    if (one_of(g->precision, "fp32|bf16|fp16"))
+        return perr(p, "precision", "'%s' is not a precision (fp32 | bf16 | fp16)", g->precision);
+    if (one_of(g->overlap, "disjoint|allow"))
+        return perr(p, "overlap", "'%s' is not an overlap rule (disjoint | allow)", g->overlap);
+    return 0;
+}
+
+static int parse_trials(const pctx *p, const cJSON *root, aca_grid_spec *g) {
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(root, "trials");
+    if (t && (!cJSON_IsNumber(t) || !is_whole(t->valuedouble) || t->valuedouble < 1 || t->valuedouble > 100000)) {
+        char got[64];
+        if (cJSON_IsNumber(t)) snprintf(got, sizeof got, "%g", t->valuedouble);
+        else snprintf(got, sizeof got, "a non-number");
+        return perr(p, "trials", "must be a whole number in [1, 100000] (got %s)", got);
+    }
+    if (t) g->trials = (int)t->valuedouble;
+    return 0;
+}
+
+// The axes "period" (0: each collective's own) and "homogeneity" (< 0: no override), one value each
+// when absent.
+static int parse_axes(const pctx *p, const cJSON *root, aca_grid_spec *g) {
+    double *ax = NULL;
+    int nax = 0;
+    if (parse_axis(p, root, "period", 1, 1, 1e6, &ax, &nax)) return -1;
+    g->n_periods = nax ? nax : 1;
+    g->periods = xcalloc((size_t)g->n_periods, sizeof *g->periods);
+    for (int i = 0; i < nax; i++) g->periods[i] = (int)ax[i];
+    free(ax);
+    if (parse_axis(p, root, "homogeneity", 0, 0, 1, &ax, &nax)) return -1;
+    g->n_homog = nax ? nax : 1;
+    g->homog = xcalloc((size_t)g->n_homog, sizeof *g->homog);
+    for (int i = 0; i < g->n_homog; i++) g->homog[i] = nax ? ax[i] : -1;
+    free(ax);
+    return 0;
+}
+
+// DP-SGD: the epsilon axis, one "none" (no DP) without "dp".
+static int parse_dp_axis(const pctx *p, const cJSON *root, aca_grid_spec *g) {
+    static const char *const keys[] = {"epsilon", "delta", "clip", "sampling", "freeze_embeddings", "grad", "micro_batch"};
+    const cJSON *dp;
+    g->n_eps = 1;
+    g->eps = xcalloc(1, sizeof *g->eps);
+    g->eps[0] = -1;
+    if (get_obj(p, root, "dp", &dp)) return -1;
+    return dp ? parse_dp(p, dp, keys, ACA_ARRAY_LEN(keys), g) : 0;
+}
+
+// "planner": true | false | {"delta": D}.
+static int parse_planner(const pctx *p, const cJSON *root, aca_grid_spec *g) {
+    static const char *const keys[] = {"delta"};
+    const cJSON *pl = cJSON_GetObjectItemCaseSensitive(root, "planner");
+    if (cJSON_IsBool(pl)) {
+        g->planner = cJSON_IsTrue(pl);
+    } else if (cJSON_IsObject(pl)) {
+        const cJSON *dv = cJSON_GetObjectItemCaseSensitive(pl, "delta");
+        if (check_keys(p, pl, "planner", keys, ACA_ARRAY_LEN(keys))) return -1;
+        if (dv && !(cJSON_IsNumber(dv) && dv->valuedouble > 0 && dv->valuedouble < 1))
+            return perr(p, "planner.delta", "must be a number in (0, 1)");
+        if (dv) g->planner_delta = dv->valuedouble;
+        g->planner = 1;
+    } else if (pl) {
+        return perr(p, "planner", "must be true, false or {\"delta\": D}");
+    }
+    return 0;
+}
+
+// "runs": which cells, and the mode (line | product).
+static int parse_runs(const pctx *p, const cJSON *root, aca_grid_spec *g) {
+    static const char *const keys[] = {"baseline", "alone", "joint", "mode", "pairs", "loo"};
+    const cJSON *runs;
+    if (get_obj(p, root, "runs", &runs)) return -1;
+    if (!runs) return 0;
+    if (check_keys(p, runs, "runs", keys, ACA_ARRAY_LEN(keys)) ||
+        get_bool(p, runs, "baseline", "runs.baseline", &g->baseline) ||
+        get_bool(p, runs, "alone", "runs.alone", &g->alone) || get_bool(p, runs, "joint", "runs.joint", &g->joint) ||
+        get_bool(p, runs, "pairs", "runs.pairs", &g->pairs) || get_bool(p, runs, "loo", "runs.loo", &g->loo))
+        return -1;
+    char *mode = NULL;
+    int rc = get_str(p, runs, "mode", "runs.mode", &mode);
+    if (!rc && mode && !strcmp(mode, "product")) g->mode = GRID_MODE_PRODUCT;
+    else if (!rc && mode && strcmp(mode, "line")) rc = perr(p, "runs.mode", "'%s' is not a mode (line | product)", mode);
+    free(mode);
+    return rc;
+}
+
+// What no single section can check: levels in line mode, pairs/loo, DP beside device and precision,
+// at least one run.
+static int check_combinations(const pctx *p, const aca_grid_spec *g) {
+    if (g->mode == GRID_MODE_LINE)
+        for (int i = 1; i < g->n_coll; i++)
+            if (g->coll[i].n_levels != g->coll[0].n_levels) {
+                char f[64];
+                snprintf(f, sizeof f, "collectives[%d].levels", i);
+                return perr(p, f, "mode \"line\" needs every collective to have as many levels (%d here, %d for %s)",
+                            g->coll[i].n_levels, g->coll[0].n_levels, g->coll[0].name);
+            }
+    if ((g->pairs || g->loo) && g->mode != GRID_MODE_LINE)
+        return perr(p, g->pairs ? "runs.pairs" : "runs.loo", "needs \"mode\": \"line\"");
+    for (int i = 0; i < g->n_eps; i++) {
+        if (g->eps[i] >= 0 && g->dp_grad == TRAIN_DP_GRAD_PER_EXAMPLE && strcmp(g->device, "cpu"))
+            return perr(p, "dp.grad", "'per-example' runs on the CPU backend only (\"device\" is \"%s\"); use \"ghost\"",
+                        g->device);
+        if (g->eps[i] >= 0 && !strcmp(g->precision, "fp16"))
+            return perr(p, "precision", "'fp16' with \"dp\": per-example clipping runs without loss scaling; use fp32 or bf16");
+    }
+    if (!g->baseline && !g->alone && !g->joint && !g->pairs && !g->loo) return perr(p, "runs", "asks for no runs at all");
+    return 0;
+}
+
+// Every collective through the collectives-spec parser (signal, period, sampling, strategy, names),
+// with the sizes of a first cell.
+static int check_collectives(const pctx *p, const aca_grid_spec *g) {
+    aca_grid_cell c;
+    memset(&c, 0, sizeof c);
+    aca_buf b = {0};
+    grid_cell_spec_json(g, &c, &b);
+    aca_spec sp;
+    int r = spec_parse(b.data, p->file, &sp, p->e);
+    buf_free(&b);
+    if (!r) spec_free(&sp);
+    return r ? -1 : 0;
+}
+
+int grid_spec_parse(const char *json, const char *path, aca_grid_spec *g, aca_err *e) {
+    memset(g, 0, sizeof *g);
+    cJSON *root = cJSON_Parse(json);
+    if (!root || !cJSON_IsObject(root)) {
+        cJSON_Delete(root);
+        return aca_errf(e, ACA_ERR_FORMAT, "%s: not a JSON object (syntax error near byte %ld)", path,
+                        (long)(cJSON_GetErrorPtr() ? cJSON_GetErrorPtr() - json : 0));
+    }
+    if (json_doc_check(json, strlen(json), path, e)) return cJSON_Delete(root), -1; // strict; no U+0000 in a string
+    const pctx p = {path, e};
+    spec_defaults(g, path);
+    int rc = parse_top(&p, root, g) || parse_corpus(&p, root, g) || parse_split(&p, root, g) ||
+             parse_model(&p, root, g) || parse_train(&p, root, g) || parse_choices(&p, root, g) ||
+             parse_trials(&p, root, g) || parse_axes(&p, root, g) || parse_dp_axis(&p, root, g) ||
+             parse_planner(&p, root, g) || parse_runs(&p, root, g) || parse_collectives(&p, root, g) ||
+             check_combinations(&p, g) || check_collectives(&p, g);
+    cJSON_Delete(root);
+    if (rc) { // keep the message, free the rest
+        aca_err keep = *e;
+        grid_spec_free(g);
+        *e = keep;
+        return -1;
+    }
+    return 0;
+}
+
+int grid_spec_load(const char *path, aca_grid_spec *g, aca_err *e) {
+    aca_buf b = {0};
+    memset(g, 0, sizeof *g);
+    if (file_read_all(path, &b, e)) return -1;
+    // a raw NUL would end the C string grid_spec_parse reads: the scanner names where it is
+    size_t bom = utf8_bom_len(b.data, b.len);
+    int rc = memchr(b.data, 0, b.len) && json_doc_check(b.data + bom, b.len - bom, path, e)
+                 ? -1
+                 : grid_spec_parse(b.data + bom, path, g, e);
+    buf_free(&b);
+    return rc;
+}
+
