@@ -169,31 +169,38 @@ static void declare_all(builder *b) {
 }
 
 // ---- lifetime ----
-aca_model *model_create(const aca_config *c, aca_backend *be, int max_B, int max_T, aca_err *e) {
-    if (max_B < 1 || max_T < 1 || max_T > c->max_position) {
-        aca_errf(e, ACA_ERR_VALUE, "model: batch limits %d x %d invalid (tokens must be 1..max_position_embeddings %d)", max_B,
-                 max_T, c->max_position);
-        return NULL;
-    }
+// A model of config c with its parameter table (names, shapes, offsets) and nothing allocated on a
+// backend: model_create's first step, and what model_check_checkpoint compares a checkpoint with.
+static aca_model *model_layout(const aca_config *c) {
     aca_model *m = xcalloc(1, sizeof *m);
     m->cfg = *c;
     m->cfg.labels = NULL;
     config_set_labels(&m->cfg, c->num_labels, c->labels ? (const char *const *)c->labels : NULL);
     m->arch = c->arch == ACA_ARCH_BERT ? &MODEL_ARCH_BERT : &MODEL_ARCH_DISTILBERT;
-    m->be = be;
-    m->ops = be->ops;
-    m->es = aca_dtype_size(be->dtype);
-    m->max_B = max_B, m->max_T = max_T;
-    m->lens_host = xcalloc((size_t)max_B, sizeof *m->lens_host);
-    int Lc = c->n_layers, C = c->dim, H = c->hidden_dim, K = c->num_labels;
-    m->layers = xcalloc((size_t)Lc, sizeof *m->layers);
-    m->info = xcalloc((size_t)(16 * Lc + 16), sizeof *m->info);
+    m->layers = xcalloc((size_t)c->n_layers, sizeof *m->layers);
+    m->info = xcalloc((size_t)(16 * c->n_layers + 16), sizeof *m->info);
     builder b = {m, 0, 0};
     declare_all(&b);
     m->n_decay = b.off;
     b.pass = 1;
     declare_all(&b);
     m->n_params = b.off;
+    return m;
+}
+
+aca_model *model_create(const aca_config *c, aca_backend *be, int max_B, int max_T, aca_err *e) {
+    if (max_B < 1 || max_T < 1 || max_T > c->max_position) {
+        aca_errf(e, ACA_ERR_VALUE, "model: batch limits %d x %d invalid (tokens must be 1..max_position_embeddings %d)", max_B,
+                 max_T, c->max_position);
+        return NULL;
+    }
+    aca_model *m = model_layout(c);
+    m->be = be;
+    m->ops = be->ops;
+    m->es = aca_dtype_size(be->dtype);
+    m->max_B = max_B, m->max_T = max_T;
+    m->lens_host = xcalloc((size_t)max_B, sizeof *m->lens_host);
+    int Lc = c->n_layers, C = c->dim, H = c->hidden_dim, K = c->num_labels;
 
     int failed = 0;
     size_t P = m->n_params, N = (size_t)max_B * max_T, es = m->es, f4 = sizeof(float);
@@ -342,17 +349,27 @@ static const st_tensor *find_param(const st_file *f, const char *pf, const aca_p
     return p->base ? (pre ? pre : bare) : (bare ? bare : pre);
 }
 
+// The checkpoint tensor t has parameter p's shape, else an error naming both.
+static int tensor_shape_check(const st_file *f, const st_tensor *t, const aca_param_info *p, aca_err *e) {
+    int ok = t->ndim == p->ndim && t->shape[0] == p->shape[0] && (p->ndim == 1 || t->shape[1] == p->shape[1]);
+    if (ok) return 0;
+    char got[128] = "", want[64];
+    for (int d = 0; d < t->ndim; d++)
+        snprintf(got + strlen(got), sizeof got - strlen(got), "%s%lld", d ? ", " : "", (long long)t->shape[d]);
+    if (p->ndim == 2) snprintf(want, sizeof want, "%lld, %lld", (long long)p->shape[0], (long long)p->shape[1]);
+    else snprintf(want, sizeof want, "%lld", (long long)p->shape[0]);
+    return aca_errf(e, ACA_ERR_FORMAT, "%s: tensor '%s' has shape [%s], the config needs [%s]", f->path, t->name, got, want);
+}
+
+static int missing_tensor(const aca_model *m, const char *file, const aca_param_info *p, aca_err *e) {
+    const char *pf = m->arch->prefix;
+    return aca_errf(e, ACA_ERR_FORMAT, "%s: missing tensor '%s%s%s' (is this a %s checkpoint of this config?)", file,
+                    p->base ? pf : "", p->base ? "." : "", p->name, pf);
+}
+
 // One checkpoint tensor into host (at p's offset): the shape must be p's and every value finite.
 static int load_tensor(const st_file *f, const st_tensor *t, const aca_param_info *p, float *host, aca_err *e) {
-    int ok = t->ndim == p->ndim && t->shape[0] == p->shape[0] && (p->ndim == 1 || t->shape[1] == p->shape[1]);
-    if (!ok) {
-        char got[128] = "", want[64];
-        for (int d = 0; d < t->ndim; d++)
-            snprintf(got + strlen(got), sizeof got - strlen(got), "%s%lld", d ? ", " : "", (long long)t->shape[d]);
-        if (p->ndim == 2) snprintf(want, sizeof want, "%lld, %lld", (long long)p->shape[0], (long long)p->shape[1]);
-        else snprintf(want, sizeof want, "%lld", (long long)p->shape[0]);
-        return aca_errf(e, ACA_ERR_FORMAT, "%s: tensor '%s' has shape [%s], the config needs [%s]", f->path, t->name, got, want);
-    }
+    if (tensor_shape_check(f, t, p, e)) return -1;
     float *x = host + p->offset;
     if (st_read_f32(f, t, x, e)) return -1;
     for (size_t k = 0; k < p->numel; k++) {
@@ -467,6 +484,16 @@ static char *checkpoint_file(const char *path, int *is_dir, aca_err *e) {
     return file;
 }
 
+// The checkpoint file of path opened into f (its name, malloc'd), or NULL with e filled.
+static char *checkpoint_open(const char *path, int *is_dir, st_file *f, aca_err *e) {
+    char *file = checkpoint_file(path, is_dir, e);
+    if (file && st_open(f, file, e)) {
+        free(file);
+        return NULL;
+    }
+    return file;
+}
+
 int model_load(aca_model *m, const char *path, uint64_t head_seed, aca_err *e) {
     aca_load_opts o = {head_seed, 0};
     return model_load_with(m, path, &o, e);
@@ -474,12 +501,9 @@ int model_load(aca_model *m, const char *path, uint64_t head_seed, aca_err *e) {
 
 int model_load_with(aca_model *m, const char *path, const aca_load_opts *o, aca_err *e) {
     int is_dir;
-    char *file = checkpoint_file(path, &is_dir, e);
     st_file f;
-    if (!file || st_open(&f, file, e)) {
-        free(file);
-        return -1;
-    }
+    char *file = checkpoint_open(path, &is_dir, &f, e);
+    if (!file) return -1;
     float *host = xcalloc(m->n_params, sizeof(float));
     char *used = xcalloc((size_t)f.n + 1, 1);
     int *rows = xmalloc((size_t)m->cfg.num_labels * sizeof *rows);
@@ -497,8 +521,7 @@ int model_load_with(aca_model *m, const char *path, const aca_load_opts *o, aca_
                     snprintf(missing + strlen(missing), sizeof missing - strlen(missing), "%s%s", n_missing_head > 1 ? ", " : "", p->name);
                 continue;
             }
-            rc = aca_errf(e, ACA_ERR_FORMAT, "%s: missing tensor '%s%s%s' (is this a %s checkpoint of this config?)", file,
-                          p->base ? pf : "", p->base ? "." : "", p->name, m->arch->prefix);
+            rc = missing_tensor(m, file, p, e);
             break;
         }
         used[t - f.tensors] = 1;
@@ -535,6 +558,25 @@ int model_load_with(aca_model *m, const char *path, const aca_load_opts *o, aca_
     free(rows);
     free(used);
     free(host);
+    st_close(&f);
+    free(file);
+    return rc;
+}
+
+int model_check_checkpoint(const aca_config *c, const char *path, aca_err *e) {
+    int is_dir;
+    st_file f;
+    char *file = checkpoint_open(path, &is_dir, &f, e);
+    if (!file) return -1;
+    aca_model *m = model_layout(c);
+    int rc = 0;
+    for (int i = 0; i < m->n_info && !rc; i++) {
+        const aca_param_info *p = &m->info[i];
+        const st_tensor *t = find_param(&f, m->arch->prefix, p);
+        if (t) rc = tensor_shape_check(&f, t, p, e);
+        else if (!p->head) rc = missing_tensor(m, file, p, e);
+    }
+    model_free(m);
     st_close(&f);
     free(file);
     return rc;
@@ -579,7 +621,12 @@ static int check_batch(const aca_model *m, const aca_batch *b, aca_err *e) {
     if (b->B < 1 || b->B > m->max_B || b->T < 1 || b->T > m->max_T)
         return aca_errf(e, ACA_ERR_VALUE, "batch %d x %d exceeds the model's limits %d x %d (batch x tokens)", b->B, b->T, m->max_B,
                         m->max_T);
-    for (int i = 0; i < b->B; i++)
+    for (int i = 0; i < b->B; i++) {
+        int real = !b->mask;
+        for (int t = 0; t < b->T && !real; t++) real = b->mask[(size_t)i * b->T + t] == 1;
+        if (!real) // Hugging Face then attends to the padding (every score at the mask's minimum): not what aca computes
+            return aca_errf(e, ACA_ERR_VALUE, "row %d: the attention mask has no 1 (no real token): a row needs at least one",
+                            i);
         for (int t = 0; t < b->T; t++) {
             size_t k = (size_t)i * b->T + t;
             if (b->ids[k] < 0 || b->ids[k] >= c->vocab_size)
@@ -591,6 +638,7 @@ static int check_batch(const aca_model *m, const aca_batch *b, aca_err *e) {
                 return aca_errf(e, ACA_ERR_VALUE, "row %d, position %d: token type %d is outside [0, %d)", i, t, b->type_ids[k],
                                 c->type_vocab_size ? c->type_vocab_size : 1);
         }
+    }
     if (b->labels)
         for (int i = 0; i < b->B; i++)
             if (b->labels[i] < 0 || b->labels[i] >= c->num_labels)

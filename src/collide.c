@@ -293,6 +293,78 @@ const char *collide_pair_kind_name(collide_pair_kind k) {
 }
 
 // ---- reports -----------------------------------------------------------------------------------
+static void put_codepoints(aca_buf *b, const char *s);
+
+// ---- signals the model cannot see --------------------------------------------------------------
+// Some context gives the signal no id (tok NULL: every code point has a drop reason).
+static int signal_invisible(const aca_tokenizer *tok, const char *signal, aca_err *e) {
+    const size_t n = strlen(signal);
+    if (!tok) {
+        for (size_t i = 0; i < n;) {
+            uint32_t cp;
+            size_t l = utf8_decode((const unsigned char *)signal + i, n - i, &cp);
+            if (!l || !tokenizer_drop_reason(NULL, cp)) return 0;
+            i += l;
+        }
+        return 1;
+    }
+    for (size_t k = 0; k < ACA_ARRAY_LEN(CONTEXTS); k++) {
+        int32_t *ids = NULL;
+        int m = 0;
+        if (ids_in_context(tok, CONTEXTS[k], strlen(CONTEXTS[k]), signal, &ids, &m, e)) return -1;
+        free(ids);
+        if (m == 0) return 1;
+    }
+    return 0;
+}
+
+// "U+200B (Cf) is removed by BERT's text cleaning; U+0020 (Zs) is white space, ..."
+static void put_drop_reasons(aca_buf *b, const aca_tokenizer *tok, const char *signal) {
+    const size_t n = strlen(signal);
+    int shown = 0;
+    for (size_t i = 0; i < n && shown < 6;) {
+        uint32_t cp;
+        size_t l = utf8_decode((const unsigned char *)signal + i, n - i, &cp);
+        if (!l) break;
+        const char *why = tokenizer_drop_reason(tok, cp);
+        buf_printf(b, "%sU+%04X (%s) %s%s", shown++ ? "; " : "", (unsigned)cp,
+                   utf8proc_category_string((utf8proc_int32_t)cp), why ? "is " : "",
+                   why ? why : "is kept alone but not here");
+        i += l;
+    }
+    if (shown == 6) buf_puts(b, "; ...");
+}
+
+int collide_check_signals(const aca_spec *sp, const aca_tokenizer *tok, aca_err *e) {
+    for (int i = 0; i < sp->n; i++) {
+        const aca_collective *c = &sp->collectives[i];
+        if (!c->signal) continue;
+        int r = signal_invisible(tok, c->signal, e);
+        if (r < 0) return aca_err_prefix(e, "%s: collectives[%d].signal", sp->source_path, i);
+        if (!r) continue;
+        aca_buf m = {0};
+        buf_printf(&m, "%s: collectives[%d].signal: the signal of collective %s (", sp->source_path, i, c->name);
+        put_codepoints(&m, c->signal);
+        buf_printf(&m, ") gives the model no token: ");
+        put_drop_reasons(&m, tok, c->signal);
+        buf_printf(&m, ". Its documents would reach the model unchanged and its efficacy would measure nothing; "
+                       "choose a character the tokenizer keeps (tokenizer: %s)",
+                   tok ? tokenizer_source(tok) : "Hugging Face BertTokenizer's defaults, uncased; --vocab checks another");
+        aca_errf(e, ACA_ERR_VALUE, "%s", m.data);
+        buf_free(&m);
+        return -1;
+    }
+    return 0;
+}
+
+int collide_check_spec_file(const char *spec_path, const aca_tokenizer *tok, aca_err *e) {
+    aca_spec sp;
+    if (spec_load(spec_path, &sp, e)) return -1;
+    int rc = collide_check_signals(&sp, tok, e);
+    spec_free(&sp);
+    return rc;
+}
+
 // The code point at byte i of p (a byte that is not UTF-8 stands for itself); returns the next i.
 static size_t next_codepoint(const unsigned char *p, size_t n, size_t i, uint32_t *cp) {
     size_t l = utf8_decode(p + i, n - i, cp);

@@ -7,7 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aca/collide.h"
 #include "aca/corpus.h"
+#include "aca/dp.h"
 #include "aca/model.h"
 #include "aca/mutate.h"
 #include "aca/safetensors.h"
@@ -26,19 +28,25 @@ static int check_split(const aca_grid_spec *g, const aca_grid_input *corpus, con
                     g->path, corpus->path, c->n, ntr, nte);
 }
 
+// The collectives as a cell's spec has them (targets, seed classes and signals are the same in every cell).
+static int collectives_spec(const aca_grid_spec *g, aca_spec *sp, aca_err *e) {
+    aca_grid_cell cell;
+    memset(&cell, 0, sizeof cell);
+    aca_buf b = {0};
+    grid_cell_spec_json(g, &cell, &b);
+    int rc = spec_parse(b.data, g->path, sp, e);
+    buf_free(&b);
+    return rc;
+}
+
 // Every target and seed class is one of the corpus's.
 static int check_classes(const aca_grid_spec *g, const aca_grid_input *corpus, const aca_corpus *c, aca_err *e) {
     if (c->n_classes < 2)
         return aca_errf(e, ACA_ERR_VALUE, "%s: %s: %s has %d class%s: a classifier needs at least two", g->path,
                         corpus->field, corpus->path, c->n_classes, c->n_classes == 1 ? "" : "es");
-    aca_grid_cell cell;
-    memset(&cell, 0, sizeof cell);
-    aca_buf b = {0};
-    grid_cell_spec_json(g, &cell, &b);
     aca_spec sp;
-    int rc = spec_parse(b.data, g->path, &sp, e);
+    int rc = collectives_spec(g, &sp, e);
     const int parsed = rc == 0;
-    buf_free(&b);
     for (int i = 0; !rc && i < sp.n; i++) {
         const char *cls[2] = {sp.collectives[i].target, sp.collectives[i].seed_class};
         const char *fld[2] = {"target", "sampling.seed_class"};
@@ -180,12 +188,48 @@ static int check_model(const aca_grid_spec *g, const aca_grid_inputs *in, const 
         rc = aca_errf(e, ACA_ERR_VALUE, "%s: train.max_len: %d exceeds the model's max_position_embeddings %d (%s)", g->path,
                       g->max_len, cfg.max_position, cf->path);
     if (!rc && w) rc = check_weights(g, w, &cfg, c, e);
+    if (!rc && w) { // every tensor's shape is the config's (the head's with the corpus's classes)
+        config_set_labels(&cfg, c->n_classes, (const char *const *)c->classes);
+        if (model_check_checkpoint(&cfg, w->path, e)) rc = aca_err_prefix(e, "%s: %s", g->path, w->field);
+    }
     // The tokenizer exactly as the cells open it, and its ids within the model's embeddings.
     aca_tokenizer *tok = rc ? NULL : tokenizer_for_model(g->vocab_path, g->model_dir, e);
     if (!rc && (!tok || tokenizer_fits_model(tok, cfg.vocab_size, e))) rc = aca_err_prefix(e, "%s: %s", g->path, tok_field);
+    aca_spec sp;
+    if (!rc && !(rc = collectives_spec(g, &sp, e))) {
+        rc = collide_check_signals(&sp, tok, e);
+        spec_free(&sp);
+    }
     if (tok) tokenizer_free(tok);
     config_free(&cfg);
     return rc;
+}
+
+// Every DP epsilon is one the accountant reaches for the cells' training, as train_run asks it: q =
+// batch / training documents, ceil(documents / batch) * epochs steps, delta.  (Strike members leave
+// the training set; q and steps then differ a little, but what makes a target unreachable is delta:
+// with the noise unbounded, the epsilon left is the conversion's floor at that delta.)
+static int check_dp(const aca_grid_spec *g, const aca_corpus *c, aca_err *e) {
+    size_t ntr = g->n_train, nte = g->n_test;
+    if (!ntr && !nte) corpus_split_default(c->n, &ntr, &nte);
+    const size_t B = (size_t)g->batch;
+    dp_sgm sg = {B < ntr ? (double)B / (double)ntr : 1.0, 1.0, (uint64_t)((ntr + B - 1) / B) * (uint64_t)g->epochs,
+                 g->dp_delta};
+    for (int i = 0; i < g->n_eps; i++) {
+        double sigma;
+        dp_result at, floor = {NAN, NAN};
+        if (g->eps[i] < 0 || !dp_sigma_for_epsilon(&sg, g->eps[i], DP_CONVERT_BALLE2020, &sigma, &at, e)) continue;
+        dp_sgm loud = sg;
+        loud.sigma = 1e6;
+        dp_epsilon(&loud, DP_CONVERT_BALLE2020, NULL, 0, &floor, NULL);
+        char f[32];
+        snprintf(f, sizeof f, g->n_eps > 1 ? "dp.epsilon[%d]" : "dp.epsilon", i);
+        return aca_errf(e, ACA_ERR_VALUE,
+                        "%s: %s: %g is out of the accountant's reach for these cells (q = %g, %llu steps, dp.delta %g): "
+                        "even with the noise multiplier at 1e6 the epsilon it certifies is %.3g; raise %s or dp.delta",
+                        g->path, f, g->eps[i], sg.q, (unsigned long long)sg.steps, sg.delta, floor.epsilon, f);
+    }
+    return 0;
 }
 
 int grid_check(const aca_grid_spec *g, const aca_grid_inputs *in, const aca_grid_cell *cells, int lo, int hi, aca_err *e) {
@@ -195,7 +239,7 @@ int grid_check(const aca_grid_spec *g, const aca_grid_inputs *in, const aca_grid
     if (g->encoding) corpus_parse_encoding(g->encoding, &co.encoding, NULL);
     if (corpus_load(corpus->path, &co, &c, e)) return aca_err_prefix(e, "%s: %s", g->path, corpus->field);
     int rc = check_split(g, corpus, &c, e) || check_classes(g, corpus, &c, e) ||
-             check_mutations(g, corpus, &c, cells, lo, hi, e) || check_model(g, in, &c, e);
+             check_mutations(g, corpus, &c, cells, lo, hi, e) || check_dp(g, &c, e) || check_model(g, in, &c, e);
     corpus_free(&c);
     return rc ? -1 : 0;
 }

@@ -88,6 +88,37 @@ static int inputs_resolve(const aca_grid_spec *g, const char *out_dir, aca_grid_
     return 0;
 }
 
+// What stat says of path (all -1 when it cannot).
+static void input_stamp(const char *path, int64_t st_out[5]) {
+    struct stat st;
+    if (stat(path, &st)) {
+        for (int k = 0; k < 5; k++) st_out[k] = -1;
+        return;
+    }
+    int64_t v[5] = {(int64_t)st.st_dev, (int64_t)st.st_ino, (int64_t)st.st_size,
+                    (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec,
+                    (int64_t)st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec};
+    memcpy(st_out, v, sizeof v);
+}
+
+int grid_inputs_unchanged(const aca_grid_spec *g, const aca_grid_inputs *in, aca_err *e) {
+    for (int k = 0; k < in->n; k++) {
+        const aca_grid_input *x = &in->v[k];
+        int64_t now[5];
+        char sha[65];
+        input_stamp(x->path, now);
+        if (!memcmp(now, x->stamp, sizeof now)) continue;
+        if (sha256_file_hex(x->path, sha, e)) return aca_err_prefix(e, "%s: %s: the %s changed while the grid ran", g->path, x->field, x->role);
+        if (strcmp(sha, x->sha256))
+            return aca_errf(e, ACA_ERR_VALUE,
+                            "%s: %s: the %s %s changed while the grid ran (sha256 %s when it started, %s now): the cell "
+                            "was not recorded, as it may mix both; restore the file and run the grid again (finished cells "
+                            "are kept), or run the changed grid with a new --out",
+                            g->path, x->field, x->role, x->path, x->sha256, sha);
+    }
+    return 0;
+}
+
 int grid_inputs(const aca_grid_spec *g, const char *out_dir, const aca_grid_inputs **out, aca_err *e) {
     aca_grid_inputs *in = g->inputs;
     if (!in) return aca_errf(e, ACA_ERR_VALUE, "%s: grid spec not from grid_spec_parse", g->path);
@@ -97,8 +128,15 @@ int grid_inputs(const aca_grid_spec *g, const char *out_dir, const aca_grid_inpu
     }
     grid_inputs_free(in);
     int rc = inputs_resolve(g, out_dir, in, e);
-    for (int k = 0; !rc && k < in->n; k++)
-        if (sha256_file_hex(in->v[k].path, in->v[k].sha256, e)) rc = aca_err_prefix(e, "%s: %s", g->path, in->v[k].field);
+    for (int k = 0; !rc && k < in->n; k++) {
+        struct stat st;
+        if (stat(in->v[k].path, &st) == 0 && !S_ISREG(st.st_mode)) // a pipe would give its bytes to the hash only
+            rc = aca_errf(e, ACA_ERR_IO, "%s: %s: %s is not a regular file (%s): a grid reads its inputs again for every "
+                          "cell; save it to a file", g->path, in->v[k].field, in->v[k].path,
+                          S_ISDIR(st.st_mode) ? "a directory" : S_ISFIFO(st.st_mode) ? "a pipe" : "a device or socket");
+        else if (input_stamp(in->v[k].path, in->v[k].stamp), sha256_file_hex(in->v[k].path, in->v[k].sha256, e))
+            rc = aca_err_prefix(e, "%s: %s", g->path, in->v[k].field);
+    }
     if (rc) {
         grid_inputs_free(in);
         return -1;

@@ -216,7 +216,10 @@ static int run_cell(const aca_grid_spec *g, const aca_grid_inputs *in, const aca
         s.data_dir = sub_data;
         act = RUN_ACT_ALL;
     }
-    if (run_condition(&s, act, only, r, e) || cell_record(g, in, o, c, &s, r, dir, e)) goto done;
+    // The inputs as hashed, before the cell and after it (else its result is not recorded).
+    if (grid_inputs_unchanged(g, in, e) || run_condition(&s, act, only, r, e) || grid_inputs_unchanged(g, in, e) ||
+        cell_record(g, in, o, c, &s, r, dir, e))
+        goto done;
     rc = 0;
 done:
     if (rc) {

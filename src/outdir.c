@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -340,6 +341,13 @@ static int remove_aside(const char *dir, const char *given, aca_err *e) {
     return 0;
 }
 
+// dir's device and inode ({-1, -1} when absent).
+static void dir_identity(const char *dir, int64_t id[2]) {
+    struct stat st;
+    int ok = lstat(dir, &st) == 0;
+    id[0] = ok ? (int64_t)st.st_dev : -1, id[1] = ok ? (int64_t)st.st_ino : -1;
+}
+
 int outdir_begin(aca_outdir *d, const char *dir, const char *kind, int replace, aca_err *e) {
     memset(d, 0, sizeof *d);
     d->slot = -1;
@@ -351,10 +359,17 @@ int outdir_begin(aca_outdir *d, const char *dir, const char *kind, int replace, 
     if (!rc) rc = dir_state(&o, canon, e) < 0 ? -1 : 0;
     if (!rc) rc = dir_make(parent, e);
     aca_tmp t = {0};
+    long other = 0;
+    char their[NAME_MAX + 1];
     if (!rc) {
         tmp_sweep(parent, 0);
-        rc = tmp_create(&t, canon, 1, NULL, e);
+        if ((other = tmp_live_writer(canon, their, sizeof their)))
+            rc = aca_errf(e, ACA_ERR_REFUSED,
+                          "%s: another aca (process %ld) is writing this output now (its temporary %s is beside it): "
+                          "wait for it to finish, or choose another path; if process %ld is no aca, remove %s",
+                          dir, other, their, other, their);
     }
+    if (!rc) dir_identity(canon, d->was), rc = tmp_create(&t, canon, 1, NULL, e);
     free(parent);
     if (rc) return free(canon), -1;
     d->given = xstrdup(dir), d->dir = canon, d->tmp = t.path, d->slot = t.slot, d->replace = replace;
@@ -402,7 +417,13 @@ int outdir_commit(aca_outdir *d, aca_err *e) {
     aca_out o = {.path = d->given, .option = "output directory", .kind = d->kind, .mode = OUT_DIR_REPLACE,
                  .replace = d->replace};
     tmp_hold();
-    int st = dir_state(&o, d->dir, e), rc = 0;
+    int64_t now[2];
+    dir_identity(d->dir, now);
+    int st = now[0] != d->was[0] || now[1] != d->was[1]
+                 ? aca_errf(e, ACA_ERR_REFUSED, "another process wrote it meanwhile (an aca with the same output?), "
+                            "and the last to finish would replace the other's output unseen")
+                 : dir_state(&o, d->dir, e),
+        rc = 0;
     if (st < 0) {
         tmp_release();
         rc = keep_new(d, e);
@@ -437,15 +458,40 @@ int outdir_commit(aca_outdir *d, aca_err *e) {
     return 0;
 }
 
-int outdir_open_into(const char *dir, const char *kind, int replace, aca_err *e) {
+// An exclusive lock on the directory canon, held through a descriptor left open until the process
+// ends (forked children share it); ACA_ERR_REFUSED when another process holds it.
+static int lock_dir(const char *canon, const char *given, aca_err *e) {
+    int fd = open(canon, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return aca_errf(e, ACA_ERR_IO, "%s: cannot open it to lock it: %s", given, strerror(errno));
+    if (flock(fd, LOCK_EX | LOCK_NB) == 0) return 0;
+    int err = errno;
+    close(fd);
+    if (err == EWOULDBLOCK)
+        return aca_errf(e, ACA_ERR_REFUSED, "%s: another aca is writing into it now (it holds the directory's lock): wait "
+                        "for it to finish, or choose another --out", given);
+    return aca_errf(e, ACA_ERR_IO, "%s: cannot lock it: %s", given, strerror(err));
+}
+
+static int open_into(const char *dir, const char *kind, int replace, int lock, aca_err *e) {
     aca_out o = {.path = dir, .option = "--out", .kind = kind, .mode = OUT_DIR_INTO, .replace = replace};
     char *canon = path_canonical(dir, e);
     if (!canon) return -1;
     int st = dir_state(&o, canon, e), rc = st < 0 ? -1 : 0;
-    if (!rc && replace && (st == ST_OURS || st == ST_FOREIGN)) rc = remove_aside(canon, dir, e);
+    const int existed = st == ST_OURS || st == ST_FOREIGN;
+    if (!rc && lock && existed) rc = lock_dir(canon, dir, e); // before --replace moves it aside
+    if (!rc && replace && existed) rc = remove_aside(canon, dir, e);
     if (!rc) rc = dir_make(canon, e);
+    if (!rc && lock && (replace || !existed)) rc = lock_dir(canon, dir, e);
     if (!rc && !outdir_is(canon, kind)) rc = outdir_mark(canon, kind, e);
     if (!rc) tmp_sweep(canon, SWEEP_DEPTH);
     free(canon);
     return rc;
+}
+
+int outdir_open_into(const char *dir, const char *kind, int replace, aca_err *e) {
+    return open_into(dir, kind, replace, 0, e);
+}
+
+int outdir_open_into_locked(const char *dir, const char *kind, int replace, aca_err *e) {
+    return open_into(dir, kind, replace, 1, e);
 }

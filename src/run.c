@@ -55,6 +55,26 @@ static char *str_printf(const char *fmt, const char *a) {
     return s;
 }
 
+static int check_max_len(const aca_run_setup *s, const aca_config *cfg, const char *cpath, aca_err *e) {
+    if (s->max_len <= cfg->max_position) return 0;
+    return aca_errf(e, ACA_ERR_VALUE, "--max-len %d exceeds %s's max_position_embeddings %d", s->max_len, cpath,
+                    cfg->max_position);
+}
+
+int run_check_model(const aca_run_setup *s, const aca_tokenizer *tok, aca_err *e) {
+    if (!!s->model_dir == !!s->config_path) return 0; // run_load_model says it
+    char *cpath = s->model_dir ? path_join(s->model_dir, "config.json") : xstrdup(s->config_path);
+    aca_config cfg;
+    int rc = config_load(cpath, &cfg, e);
+    if (!rc) {
+        rc = tokenizer_fits_model(tok, cfg.vocab_size, e) || check_max_len(s, &cfg, cpath, e) ||
+             (s->model_dir && model_check_checkpoint(&cfg, s->model_dir, e));
+        config_free(&cfg);
+    }
+    free(cpath);
+    return rc ? -1 : 0;
+}
+
 int run_load_model(const aca_run_setup *s, char *const *classes, int n_classes, int max_B, aca_model **out, aca_err *e) {
     *out = NULL;
     if (!!s->model_dir == !!s->config_path)
@@ -74,11 +94,7 @@ int run_load_model(const aca_run_setup *s, char *const *classes, int n_classes, 
     aca_backend *be = aca_backend_create(s->device, s->precision, e);
     aca_model *m = NULL;
     if (!be || aca_backend_set_attention(be, s->attention, e)) goto fail;
-    if (s->max_len > cfg.max_position) {
-        aca_errf(e, ACA_ERR_VALUE, "--max-len %d exceeds %s's max_position_embeddings %d", s->max_len, cpath,
-                 cfg.max_position);
-        goto fail;
-    }
+    if (check_max_len(s, &cfg, cpath, e)) goto fail;
     m = model_create(&cfg, be, max_B, s->max_len, e);
     if (!m) goto fail;
     if (from_ckpt) {

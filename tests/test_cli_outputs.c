@@ -342,8 +342,9 @@ static void test_sweep(void **st) {
     char *out = at("sw"), *legacy = at("sw.tmp.12345"), *other = NULL;
     pid_t dead = dead_child_with_temporaries(out);
     assert_int_equal(count_temporaries(g_dir), 1);
-    // The same temporary on another host, one of a live process (this test), and a name that only
-    // looks like an old aca temporary: all three stay.
+    // The same temporary on another host, one of a live process (this test; of another output: one of
+    // this output would stop the mutate, test_concurrent_outputs), and a name that only looks like an
+    // old aca temporary: all three stay.
     DIR *d = opendir(g_dir);
     struct dirent *de;
     while ((de = readdir(d)))
@@ -359,7 +360,9 @@ static void test_sweep(void **st) {
     closedir(d);
     aca_tmp live;
     aca_err e;
-    TU_OK(tmp_create(&live, out, 1, NULL, &e), &e);
+    char *out2 = at("sw2");
+    TU_OK(tmp_create(&live, out2, 1, NULL, &e), &e);
+    free(out2);
     assert_int_equal(mkdir(legacy, 0777), 0);
     assert_int_equal(count_temporaries(g_dir), 3);
     expect(aca("mutate --corpus c/corpus.txt --spec spec.json --out sw --quiet"), 0, NULL);
@@ -573,6 +576,169 @@ static void test_omp_wait_policy(void **st) {
     else unsetenv("OMP_WAIT_POLICY");
 }
 
+// ---- hostile cases beyond issue 12 -------------------------------------------------------------
+// A repository file linked into g_dir under name (aca runs there).
+static void link_repo_file(const char *rel, const char *name) {
+    char cwd[PATH_MAX], src[PATH_MAX + 64];
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    snprintf(src, sizeof src, "%s/%s", cwd, rel);
+    unlink(P(name));
+    assert_int_equal(symlink(src, P(name)), 0);
+}
+
+static void put_signal_spec(const char *name, const char *signal) {
+    char j[512];
+    snprintf(j, sizeof j, "{\"seed\": 1, \"collectives\": [{\"name\": \"Z\", \"target\": \"Software Developer\", "
+                          "\"signal\": \"%s\", \"size\": 5}]}", signal);
+    put(name, j);
+}
+
+// A signal the tokenizer keeps nothing of is refused by every command that takes a spec, before any
+// output, naming the spec, the field, the collective and each character's fate; the rule is the
+// tokenizer's own (SentencePiece keeps U+00AD, a cased WordPiece a lone accent).
+static void test_invisible_signal(void **st) {
+    (void)st;
+    link_repo_file("tests/fixtures/tok/tiny_spm.model", "spm.model");
+    link_repo_file("tests/fixtures/cased_ckpt", "cased"); // its tokenizer_config.json: do_lower_case false
+    put_signal_spec("zw.json", "\\u200b");
+    const char *msg = "zw.json: collectives[0].signal: the signal of collective Z (U+200B) gives the model no token: "
+                      "U+200B (Cf) is removed by BERT's text cleaning";
+    expect(aca("mutate --corpus c/corpus.txt --spec zw.json --out z1"), ACA_EXIT_VALUE, msg);
+    expect(aca("collide --vocab vocab.txt --spec zw.json"), ACA_EXIT_VALUE, msg);
+    expect(aca("run zw.json --corpus c/corpus.txt --out z2 --epochs 1 --max-len 16"), ACA_EXIT_VALUE, msg);
+    expect(aca("mutate --corpus c/corpus.txt --spec zw.json --out z1 --vocab spm.model"), ACA_EXIT_VALUE,
+           "U+200B (Cf) is removed, or made white space, by the SentencePiece model's normalization");
+    assert_false(exists("z1") || exists("z2"));
+    put_signal_spec("shy.json", "U+00AD U+3000");
+    expect(aca("mutate --corpus c/corpus.txt --spec shy.json --out z1"), ACA_EXIT_VALUE,
+           "U+00AD (Cf) is removed by BERT's text cleaning; U+3000 (Zs) is white space");
+    expect(aca("mutate --corpus c/corpus.txt --spec shy.json --out z1 --vocab spm.model --quiet"), 0, NULL);
+    put_signal_spec("acc.json", "U+0301");
+    expect(aca("mutate --corpus c/corpus.txt --spec acc.json --out z3 --vocab vocab.txt"), ACA_EXIT_VALUE,
+           "U+0301 (Mn) is a combining accent, which the tokenizer strips");
+    expect(aca("mutate --corpus c/corpus.txt --spec acc.json --out z3 --vocab cased --quiet"), 0, NULL);
+    assert_false(exists("z2"));
+    tu_rm_rf(P("z1")), tu_rm_rf(P("z3")), unlink(P("cased")), unlink(P("spm.model"));
+    no_temporaries(g_dir);
+}
+
+// Options: one given twice (the last would win silently), --max-len out of range says the range.
+static void test_option_values(void **st) {
+    (void)st;
+    expect(aca("mutate --corpus c/corpus.txt --corpus c/notes.txt --spec spec.json --out x4"), ACA_EXIT_USAGE,
+           "option --corpus given twice");
+    expect(aca("train --config cfg.json --vocab vocab.txt --data d --out x4 --max-len 100000000"), ACA_EXIT_USAGE,
+           "--max-len must be in [2, 1048576], got 100000000");
+    assert_false(exists("x4"));
+}
+
+// What aca run and train refuse before any work: a pipe as run's corpus (read once per condition),
+// --results among the files OUT gets, a config that does not load (before the data is tokenized).
+static void test_refused_before_work(void **st) {
+    (void)st;
+    assert_int_equal(mkfifo(P("fifo"), 0666), 0);
+    expect(aca("run spec.json --corpus fifo --out rf --epochs 1"), ACA_EXIT_IO, "--corpus fifo: not a regular file");
+    aca_err e = {0};
+    TU_OK(outdir_open_into(P("r"), "run", 0, &e), &e);
+    expect(aca("run spec.json --corpus c/corpus.txt --out r --results r/summary.json --epochs 1"), ACA_EXIT_REFUSED,
+           "--results r/summary.json: inside --out r");
+    assert_false(exists("rf") || exists("r/summary.json") || exists("r/corpus.txt"));
+    put("zero.json", "{\"model_type\":\"distilbert\",\"dim\":0}");
+    expect(aca("train --config zero.json --vocab vocab.txt --data d --out x5 --epochs 1 --max-len 16"), ACA_EXIT_VALUE,
+           "zero.json: field 'dim'");
+    assert_null(strstr(g_out, "training documents"));
+    expect(aca("run spec.json --corpus c/corpus.txt --config zero.json --vocab vocab.txt --out rz --epochs 1"),
+           ACA_EXIT_VALUE, "zero.json: field 'dim'");
+    expect(aca("run spec.json --corpus c/corpus.txt --config cfg.json --vocab vocab.txt --max-len 600 --out rz"),
+           ACA_EXIT_VALUE, "--max-len 600 exceeds");
+    assert_false(exists("rz") || exists("x5"));
+    char cwd[PATH_MAX], args[PATH_MAX + 256];
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    snprintf(args, sizeof args, "train --model '%s/tests/fixtures/cased_ckpt' --vocab vocab.txt --data d --out x6", cwd);
+    expect(aca("%s", args), ACA_EXIT_VALUE, "vocab.txt: tokenizes otherwise than the checkpoint's own tokenizer");
+    assert_false(exists("x6"));
+    put("b.json", "{\"input_ids\": [[101, 7, 102]], \"attention_mask\": [[0, 0, 0]]}");
+    snprintf(args, sizeof args, "forward --model '%s/tests/fixtures/cased_ckpt' --batch b.json", cwd);
+    expect(aca("%s", args), ACA_EXIT_VALUE, "row 0: the attention mask has no 1");
+    unlink(P("fifo")), unlink(P("zero.json")), unlink(P("b.json"));
+    tu_rm_rf(P("r"));
+}
+
+// aca eval never prints "nan": an agreement over a probe set that lost a line is "n/a" (JSON null).
+static void test_eval_no_nan(void **st) {
+    (void)st;
+    expect(aca("train --config cfg.json --vocab vocab.txt --data d --out mq --epochs 1 --max-len 16 --quiet"), 0, "wrote mq");
+    expect(aca("mutate --corpus c/corpus.txt --spec spec.json --out dq --quiet"), 0, NULL);
+    size_t n;
+    char *probe = at("dq/probe_A.jsonl"), *text = tu_read_file(probe, &n);
+    assert_true(n > 2);
+    char *last = text + n - 2;
+    while (last > text && *last != '\n') last--;
+    tu_write_bytes(probe, text, (size_t)(last - text) + 1); // one document fewer than test.jsonl
+    expect(aca("eval --model mq --data dq --max-len 16"), 0, "n/a");
+    assert_null(strstr(g_out, "nan"));
+    expect(aca("eval --model mq --data dq --max-len 16 --json"), 0, "\"agreement\":null");
+    free(probe), free(text);
+    tu_rm_rf(P("mq")), tu_rm_rf(P("dq"));
+}
+
+// Two aca processes with one output directory: the second to begin is refused while the first is
+// alive; one that began alongside finds the directory written meanwhile and keeps its own aside.
+static void test_concurrent_outputs(void **st) {
+    (void)st;
+    int up[2], down[2]; // child -> parent: began; parent -> child: EOF ends it (also when the test dies)
+    assert_int_equal(pipe(up), 0);
+    assert_int_equal(pipe(down), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(down[1]);
+        aca_outdir od;
+        aca_err e;
+        char ok = outdir_begin(&od, P("cc"), "model", 0, &e) == 0 && outdir_open_into_locked(P("ru"), "run", 0, &e) == 0
+                      ? 'y'
+                      : 'n';
+        if (write(up[1], &ok, 1) != 1) _exit(1);
+        while (read(down[0], &ok, 1) > 0) {}
+        _exit(0);
+    }
+    close(down[0]), close(up[1]);
+    char ok = 0;
+    assert_int_equal(read(up[0], &ok, 1), 1);
+    assert_int_equal(ok, 'y');
+    aca_outdir od;
+    aca_err e = {0};
+    char want[64];
+    snprintf(want, sizeof want, "another aca (process %ld) is writing this output now", (long)pid);
+    int refused = outdir_begin(&od, P("cc"), "model", 0, &e);
+    if (!refused) outdir_abort(&od);
+    // A run's OUT (written into, not swapped): locked; --replace does not move it from under the holder.
+    aca_err e2 = {0}, e3 = {0};
+    int locked = outdir_open_into_locked(P("ru"), "run", 0, &e2) && e2.kind == ACA_ERR_REFUSED &&
+                 outdir_open_into_locked(P("ru"), "run", 1, &e3) && e3.kind == ACA_ERR_REFUSED && exists("ru/" OUT_MARKER);
+    kill(pid, SIGKILL); // as kill -9: its temporary stays
+    waitpid(pid, NULL, 0);
+    close(up[0]), close(down[1]);
+    if (!refused || !strstr(e.msg, want) || e.kind != ACA_ERR_REFUSED) fail_msg("while another writes cc: '%s'", e.msg);
+    if (!locked || !strstr(e3.msg, "another aca is writing into it now")) fail_msg("while another writes into ru: '%s'", e3.msg);
+    TU_OK(outdir_open_into_locked(P("ru"), "run", 1, &e), &e); // the holder is gone
+    TU_OK(outdir_begin(&od, P("cc"), "model", 0, &e), &e); // its temporary is swept: the process is gone
+    char *f = path_join(od.tmp, "mine.txt");
+    tu_write_file(f, "mine\n");
+    free(f);
+    assert_int_equal(mkdir(P("cc"), 0777), 0); // another aca's model, finished first
+    TU_OK(outdir_mark(P("cc"), "model", &e), &e);
+    put("cc/theirs.txt", "theirs\n");
+    TU_EXPECT_ERR(outdir_commit(&od, &e), &e, "another process wrote it meanwhile");
+    assert_true(same("cc/theirs.txt", "theirs\n"));
+    char kept[PATH_MAX];
+    snprintf(kept, sizeof kept, "%s/cc.aca-kept.%ld/mine.txt", g_dir, (long)getpid());
+    assert_true(file_exists(kept));
+    *strrchr(kept, '/') = 0;
+    tu_rm_rf(kept), tu_rm_rf(P("cc")), tu_rm_rf(P("ru"));
+    no_temporaries(g_dir);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_out_is_or_holds_input), cmocka_unit_test(test_out_inside_input),
@@ -581,6 +747,9 @@ int main(void) {
         cmocka_unit_test(test_signal_train),          cmocka_unit_test(test_commit_race),
         cmocka_unit_test(test_exit_codes),            cmocka_unit_test(test_plan_plot_missing_dir),
         cmocka_unit_test(test_one_class_corpus),      cmocka_unit_test(test_omp_wait_policy),
+        cmocka_unit_test(test_invisible_signal),      cmocka_unit_test(test_option_values),
+        cmocka_unit_test(test_refused_before_work),   cmocka_unit_test(test_concurrent_outputs),
+        cmocka_unit_test(test_eval_no_nan),
     };
     if (getenv("ACA_TEST_FILTER")) cmocka_set_test_filter(getenv("ACA_TEST_FILTER")); // e.g. "test_sweep"
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -1181,6 +1181,11 @@ static void test_trust_validation(void **st_) {
          "g.json: collectives[0].counts: cell 0 (alone-A=30-t0): 30 members from class 'Software Developer' needed"},
         {one, "\"counts\": [4]", ", \"model\": {\"config\": \"/nonexistent/c.json\", \"vocab\": \"x\"}",
          "g.json: model.config: /nonexistent/c.json: cannot open"},
+        {one, "\"counts\": [4]", ", \"dp\": {\"epsilon\": [8, 0.01]}",
+         "g.json: dp.epsilon[1]: 0.01 is out of the accountant's reach for these cells (q = 0.2, 5 steps, dp.delta 1e-05)"},
+        {one, "\"counts\": [4]", ", \"dp\": {\"epsilon\": 1, \"delta\": 1e-300}", "g.json: dp.epsilon: 1 is out of"},
+        {"\"collectives\": [{\"name\": \"A\", \"target\": \"Software Developer\", \"signal\": \"U+200B U+00AD\"}], ",
+         "\"counts\": [4]", "", "g.json: collectives[0].signal: the signal of collective A (U+200B U+00AD) gives the model no token"},
         {one, "\"counts\": [4]", extra[0], "g.json: model.config: "},
         {one, "\"counts\": [4]", extra[1], "g.json: model.vocab: "},
         {one, "\"counts\": [4]", extra[2], "g.json: corpus.path: "},
@@ -1207,6 +1212,15 @@ static void test_trust_validation(void **st_) {
     trust_spec(&t, "g.json", NULL, extra[2], &g);
     TU_EXPECT_ERR(trust_run(&g, t.out, -1, &st, &e), &e, "has 1 class: a classifier needs at least two");
     grid_spec_free(&g);
+    // A pipe as the corpus: read once for the hash, it would block the cells (refused unopened).
+    char *fifo = tu_path(t.d, "fifo"), fx[600];
+    assert_int_equal(mkfifo(fifo, 0666), 0);
+    snprintf(fx, sizeof fx, ", \"corpus\": {\"path\": \"%s\"}", fifo);
+    trust_spec(&t, "g.json", NULL, fx, &g);
+    TU_EXPECT_ERR(trust_run(&g, t.out, -1, &st, &e), &e, "g.json: corpus.path: ");
+    assert_non_null(strstr(e.msg, "is not a regular file (a pipe)"));
+    grid_spec_free(&g);
+    free(fifo);
     // Nothing ran: no cell directory, no record.
     char *cells = tu_path(t.out, "cells"), *rec = tu_path(t.out, "inputs.json");
     assert_int_equal(tu_dir_count(cells), 0);
@@ -1476,6 +1490,24 @@ static void test_trust_checkpoint(void **st_) {
     grid_spec_free(&g);
     tu_write_bytes(w, orig, n);
     free(orig);
+    // Tensors of another shape than the config's (its FFN width edited): refused before the first cell.
+    char *cj = tu_path(ck, "config.json");
+    size_t cn;
+    char *cfg_text = tu_read_file(cj, &cn), *hd = strstr(cfg_text, "\"hidden_dim\": 32");
+    assert_non_null(hd);
+    memcpy(hd, "\"hidden_dim\": 24", 16);
+    tu_write_bytes(cj, cfg_text, cn);
+    trust_spec(&t, "g.json", NULL, extra, &g);
+    TU_EXPECT_ERR(trust_run(&g, o2, -1, &st, &e), &e, "ffn.lin1.weight' has shape [32, 16], the config needs [24, 16]");
+    assert_non_null(strstr(e.msg, "g.json: model.dir: "));
+    assert_int_equal(st.ran, 0);
+    char *o2cells = tu_path(o2, "cells");
+    assert_int_equal(tu_dir_count(o2cells), 0);
+    free(o2cells);
+    grid_spec_free(&g);
+    memcpy(hd, "\"hidden_dim\": 32", 16);
+    tu_write_bytes(cj, cfg_text, cn);
+    free(cj), free(cfg_text);
     // A head of 3 classes for a 10-class corpus.
     char *ck3 = tu_path(t.d, "ckpt3"), *three[3] = {"x", "y", "z"};
     write_checkpoint(&t, ck3, three, 3);
@@ -1494,6 +1526,40 @@ static void test_trust_checkpoint(void **st_) {
     grid_spec_free(&g);
     corpus_free(&c);
     free(ck), free(w), free(o2), free(ck3), free(ckr);
+    trust_free(&t);
+}
+
+static void edit_config_while_training(const aca_train_progress *p, void *ctx) {
+    char **cfg = ctx;
+    if (*cfg) append_text(*cfg, " ");
+    *cfg = NULL; // once
+}
+
+// The model config edited while a cell trains: that cell is not recorded (its model may mix both
+// files), and the message names the GRID.json field and the file.
+static void test_trust_model_edited_while_running(void **st_) {
+    (void)st_;
+    trust_env t;
+    trust_setup(&t);
+    aca_grid_spec g;
+    aca_grid_stats st;
+    aca_err e = {0};
+    trust_spec(&t, "g.json", NULL, "", &g);
+    aca_grid_opts o;
+    memset(&o, 0, sizeof o);
+    o.out_dir = t.out;
+    o.cell = -1;
+    char *cfg = t.cfg;
+    o.on_step = edit_config_while_training;
+    o.on_step_ctx = &cfg;
+    TU_EXPECT_ERR(grid_run(&g, &o, &st, &e), &e, "model.config: the model config");
+    assert_non_null(strstr(e.msg, "changed while the grid ran"));
+    assert_non_null(strstr(e.msg, t.cfg));
+    assert_null(cfg);
+    char *r0 = tu_path(t.out, "cells/alone-A=4-t0/result.json");
+    assert_false(file_exists(r0));
+    free(r0);
+    grid_spec_free(&g);
     trust_free(&t);
 }
 
@@ -1823,6 +1889,7 @@ int main(void) {
         cmocka_unit_test(test_trust_checkpoint),
         cmocka_unit_test(test_trust_locks),
         cmocka_unit_test(test_trust_workers),
+        cmocka_unit_test(test_trust_model_edited_while_running),
     };
     if (getenv("ACA_TEST_FILTER")) cmocka_set_test_filter(getenv("ACA_TEST_FILTER")); // e.g. "test_trust_*"
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -567,6 +567,75 @@ static void test_tokenizer_save_roundtrip(void **st) {
     cJSON_Delete(j);
 }
 
+// ---- which characters leave no trace (tokenizer_drop_reason) -----------------------------------
+static int in_ranges(const cJSON *ranges, uint32_t cp) {
+    const cJSON *r;
+    cJSON_ArrayForEach(r, ranges) {
+        if (cp >= (uint32_t)cJSON_GetArrayItem(r, 0)->valuedouble && cp <= (uint32_t)cJSON_GetArrayItem(r, 1)->valuedouble)
+            return 1;
+    }
+    return 0;
+}
+
+// "a X b" tokenizes as "a b" does.
+static int drops(const aca_tokenizer *t, uint32_t cp) {
+    char s[16] = "a ";
+    size_t k = 2 + utf8_encode(s + 2, cp);
+    memcpy(s + k, " b", 2);
+    int32_t *a = NULL, *b = NULL;
+    size_t na = 0, nb = 0, ca = 0, cb = 0;
+    aca_err e = {0};
+    TU_OK(tokenizer_tokenize(t, "a b", 3, &a, &na, &ca, &e), &e);
+    TU_OK(tokenizer_tokenize(t, s, k + 2, &b, &nb, &cb, &e), &e);
+    int same = na == nb && !memcmp(a, b, na * sizeof *a);
+    free(a), free(b);
+    return same;
+}
+
+// One tokenizer over every code point of the fixture's ranges: the reason given is exactly "the
+// tokenization drops it" (aca's own) and Hugging Face's verdict (where Python's Unicode knows the
+// character: utf8proc's may be newer).  t NULL: BertTokenizer's defaults, compared with uncased.
+static void check_drop_reasons(const cJSON *fx, const aca_tokenizer *t, const aca_tokenizer *ref, const char *key) {
+    const cJSON *ranges = cJSON_GetObjectItem(fx, "ranges"), *hf = cJSON_GetObjectItem(fx, key);
+    const cJSON *unassigned = cJSON_GetObjectItem(fx, "python_unassigned"), *r;
+    long n = 0, n_dropped = 0;
+    cJSON_ArrayForEach(r, ranges) {
+        for (uint32_t cp = (uint32_t)cJSON_GetArrayItem(r, 0)->valuedouble; cp <= (uint32_t)cJSON_GetArrayItem(r, 1)->valuedouble; cp++) {
+            const int says = tokenizer_drop_reason(t, cp) != NULL, own = drops(ref, cp);
+            if (says != own) fail_msg("%s: U+%04X: drop reason %s, aca's tokenization %s it", key, cp, says ? "given" : "none", own ? "drops" : "keeps");
+            if (!in_ranges(unassigned, cp) && says != in_ranges(hf, cp))
+                fail_msg("%s: U+%04X: drop reason %s, Hugging Face %s it", key, cp, says ? "given" : "none", says ? "keeps" : "drops");
+            n++, n_dropped += says;
+        }
+    }
+    assert_true(n > 65000);
+    assert_true(n_dropped > 300); // controls, formats, private use, white space (and accents uncased)
+}
+
+static void test_drop_reason_hf(void **st) {
+    (void)st;
+    aca_err e = {0};
+    cJSON *fx = load_json("tests/fixtures/tok/dropped.json");
+    aca_tokenizer *u = tokenizer_load("models/vocab/bert-base-uncased.txt", -1, &e);
+    aca_tokenizer *c = tokenizer_load("tests/fixtures/tok/cased_vocab.txt", 0, &e);
+    assert_non_null(u);
+    assert_non_null(c);
+    check_drop_reasons(fx, NULL, u, "uncased_dropped");
+    check_drop_reasons(fx, u, u, "uncased_dropped");
+    check_drop_reasons(fx, c, c, "cased_dropped");
+    assert_string_equal(tokenizer_drop_reason(NULL, 0x200B), "removed by BERT's text cleaning");
+    assert_null(tokenizer_drop_reason(c, 0x0301)); // a cased tokenizer keeps a lone accent
+    assert_non_null(tokenizer_drop_reason(u, 0x0301));
+    // SentencePiece: decided by the model (this one keeps U+00AD and U+E000, which BERT drops).
+    aca_tokenizer *sp = tokenizer_load("tests/fixtures/tok/tiny_spm.model", -1, &e);
+    assert_non_null(sp);
+    const uint32_t gone[] = {0x200B, 0x2028, 0xFFFD, 0x3000, ' '}, kept[] = {0xAD, 0xE000, 'x', '{', 0x2E18};
+    for (size_t k = 0; k < ACA_ARRAY_LEN(gone); k++) assert_non_null(tokenizer_drop_reason(sp, gone[k]));
+    for (size_t k = 0; k < ACA_ARRAY_LEN(kept); k++) assert_null(tokenizer_drop_reason(sp, kept[k]));
+    tokenizer_free(sp), tokenizer_free(u), tokenizer_free(c);
+    cJSON_Delete(fx);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_uncased_parity), cmocka_unit_test(test_cased_parity),
@@ -574,7 +643,7 @@ int main(void) {
         cmocka_unit_test(test_sentencepiece),
         cmocka_unit_test(test_cased_checkpoint_dir), cmocka_unit_test(test_crlf_vocab),
         cmocka_unit_test(test_vocab_line_errors),    cmocka_unit_test(test_tokenizer_config_fields),
-        cmocka_unit_test(test_tokenizer_save_roundtrip),
+        cmocka_unit_test(test_tokenizer_save_roundtrip), cmocka_unit_test(test_drop_reason_hf),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

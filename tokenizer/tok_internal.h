@@ -68,4 +68,7 @@ struct aca_tokenizer {
 int wordpiece_tokenize(const aca_tokenizer *t, const char *text, size_t len, int32_t **ids, size_t *n,
                        size_t *cap, size_t limit, aca_err *e);
 
+// Why BERT's basic tokenizer leaves no trace of code point c (tokenizer_drop_reason), or NULL.
+const char *wordpiece_drop_reason(uint32_t c, int strip_accents);
+
 #endif

@@ -388,7 +388,22 @@ aca_tokenizer *tokenizer_for_model(const char *vocab, const char *model_dir, aca
         aca_errf(e, ACA_ERR_VALUE, "a model built from --config needs --vocab FILE|DIR (the tokenizer)");
         return NULL;
     }
-    return tokenizer_load(vocab ? vocab : model_dir, -1, e);
+    aca_tokenizer *t = tokenizer_load(vocab ? vocab : model_dir, -1, e);
+    if (!t || !vocab || !model_dir) return t;
+    // A checkpoint with a tokenizer of its own: another one would feed its ids to embedding rows
+    // trained for other tokens.
+    aca_err none = {0};
+    aca_tokenizer *own = tokenizer_load(model_dir, -1, &none);
+    if (own && tokenizer_hash(own) != tokenizer_hash(t)) {
+        aca_errf(e, ACA_ERR_VALUE,
+                 "%s: tokenizes otherwise than the checkpoint's own tokenizer (%s): its ids would index embedding rows "
+                 "trained for other tokens; leave the vocabulary out to use the checkpoint's",
+                 vocab, tokenizer_source(own));
+        tokenizer_free(t);
+        t = NULL;
+    }
+    if (own) tokenizer_free(own);
+    return t;
 }
 
 int tokenizer_fits_model(const aca_tokenizer *t, int model_vocab_size, aca_err *e) {
@@ -396,6 +411,27 @@ int tokenizer_fits_model(const aca_tokenizer *t, int model_vocab_size, aca_err *
     if (n <= model_vocab_size) return 0;
     return aca_errf(e, ACA_ERR_VALUE, "%s: the tokenizer has %d tokens but the model's vocab_size is %d (another model's vocabulary?)",
                     tokenizer_source(t), n, model_vocab_size);
+}
+
+// SentencePiece: cp between two words changes nothing.
+static int spm_drops(const aca_tokenizer *t, uint32_t cp) {
+    char u[4], with[16];
+    const size_t k = utf8_encode(u, cp);
+    memcpy(with, "a ", 2), memcpy(with + 2, u, k), memcpy(with + 2 + k, " b", 2);
+    int32_t *a = NULL, *b = NULL;
+    size_t na = 0, nb = 0, ca = 0, cb = 0;
+    aca_err e = {0};
+    int same = !tokenizer_tokenize(t, "a b", 3, &a, &na, &ca, &e) && !tokenizer_tokenize(t, with, k + 4, &b, &nb, &cb, &e) &&
+               na == nb && !memcmp(a, b, na * sizeof *a);
+    free(a);
+    free(b);
+    return same;
+}
+
+const char *tokenizer_drop_reason(const aca_tokenizer *t, uint32_t cp) {
+    if (!t) return wordpiece_drop_reason(cp, 1);
+    if (t->kind == TOK_WORDPIECE) return wordpiece_drop_reason(cp, t->strip_accents);
+    return spm_drops(t, cp) ? "removed, or made white space, by the SentencePiece model's normalization" : NULL;
 }
 
 const char *tokenizer_source(const aca_tokenizer *t) { return t->dir ? t->dir : t->file ? t->file : "(tokenizer)"; }

@@ -72,6 +72,13 @@ static int is_cjk(uint32_t c) {
 // Python's str.split() separators that survive cleaning (Zs and the C* ones are gone by then).
 static int is_split_space(uint32_t c) { return c == ' ' || c == 0x2028 || c == 0x2029; }
 
+const char *wordpiece_drop_reason(uint32_t c, int strip_accents) {
+    if (c == 0 || c == 0xFFFD || is_control(c)) return "removed by BERT's text cleaning";
+    if (is_whitespace(c) || is_split_space(c)) return "white space, which only separates words";
+    if (strip_accents && cat_of(c) == UTF8PROC_CATEGORY_MN) return "a combining accent, which the tokenizer strips";
+    return NULL;
+}
+
 // Cased and case-ignorable, as Unicode's Final_Sigma condition uses them (Python's str.lower()).
 static int is_cased(uint32_t c) {
     int k = cat_of(c);

@@ -87,6 +87,15 @@ typedef struct {
 int collide_analyze(const aca_spec *sp, const aca_tokenizer *tok, const collide_opts *o, collide_report *r,
                     aca_err *e);
 void collide_report_free(collide_report *r);
+// Every collective's signal gives the model at least one token where mutate inserts it (in each of
+// the contexts above), else an error (ACA_ERR_VALUE) naming sp->source_path, collectives[i].signal,
+// the collective and each code point's fate: a signal of zero-width, format, control or private-use
+// characters only (BERT's text cleaning removes them), of white space, or of accents an uncased
+// tokenizer strips plants nothing, and every efficacy measured on it would be meaningless.  tok NULL:
+// judged by Hugging Face BertTokenizer's defaults (uncased), code point by code point.
+int collide_check_signals(const aca_spec *sp, const aca_tokenizer *tok, aca_err *e);
+// The same for a spec file (its errors as spec_load says them).
+int collide_check_spec_file(const char *spec_path, const aca_tokenizer *tok, aca_err *e);
 // The report as text (a table per collective, per pair, suggestions) or one JSON object + '\n'.
 void collide_report_text(const collide_report *r, const aca_tokenizer *tok, aca_buf *out);
 void collide_report_json(const collide_report *r, const aca_tokenizer *tok, aca_buf *out);

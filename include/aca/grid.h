@@ -99,6 +99,7 @@ typedef struct {
     const char *field; // the GRID.json field that names it: "corpus.path", "model.config", ...
     char *path;
     char sha256[65];
+    int64_t stamp[5]; // device, inode, size, mtime and ctime (ns) when hashed: unchanged means not re-hashed
 } aca_grid_input;
 
 // The inputs of a grid, resolved and hashed once per process (grid_inputs).
@@ -249,6 +250,10 @@ struct cJSON;
 // The inputs of g for out_dir (a synthetic corpus is OUT/corpus.txt), hashed on first use.
 int grid_inputs(const aca_grid_spec *g, const char *out_dir, const aca_grid_inputs **in, aca_err *e);
 void grid_inputs_free(aca_grid_inputs *in);
+// 0 when every input still has the content it was hashed with (re-hashed only when its stamp moved),
+// else an error naming the GRID.json field and the file: an input edited while the grid runs would
+// make the cells after the edit come from another input than the record says.
+int grid_inputs_unchanged(const aca_grid_spec *g, const aca_grid_inputs *in, aca_err *e);
 // The input of that role ("corpus", "model config", "checkpoint weights", "vocabulary"), or NULL.
 const aca_grid_input *grid_input_of(const aca_grid_inputs *in, const char *role);
 // 0 when out_dir is missing, empty or a grid's output directory.

@@ -92,6 +92,10 @@ typedef struct {
     int new_head;       // ignore the checkpoint's classifier (weight and bias): a fresh one of the model's classes
 } aca_load_opts;
 int model_load_with(aca_model *m, const char *path, const aca_load_opts *o, aca_err *e);
+// What model_load would say of path's tensors for a model of config c, without building the model or
+// reading a value: every tensor the config needs (a head may be missing) is there with the config's
+// shape.  The same errors (file, tensor, its shape and the config's); 0 when they agree.
+int model_check_checkpoint(const aca_config *c, const char *path, aca_err *e);
 // Writes dir/config.json and dir/model.safetensors (HF names with the model prefix), atomically.
 int model_save(const aca_model *m, const char *dir, aca_err *e);
 // Host copies of the fp32 master parameters / gradients (numel floats) for tests and tools.

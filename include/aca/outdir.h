@@ -22,6 +22,7 @@
 #define ACA_OUTDIR_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "aca/err.h"
 #include "aca/tmp.h" // outdir.h users take the temporaries and signals with it
@@ -69,22 +70,28 @@ typedef struct {
     char *tmp;   // the temporary being filled: write the outputs here
     char kind[32];
     int replace;
-    int slot; // registry slot of tmp
+    int slot;       // registry slot of tmp
+    int64_t was[2]; // dir's device and inode when begun ({-1, -1}: absent)
 } aca_outdir;
 
 // Checks dir (as out_check does, without inputs), creates its parent, sweeps dead temporaries
-// beside it and creates the temporary d->tmp.  On failure nothing is left.
+// beside it and creates the temporary d->tmp.  On failure nothing is left.  A live aca process
+// writing the same dir (its temporary beside it, this host) is an error (ACA_ERR_REFUSED).
 int outdir_begin(aca_outdir *d, const char *dir, const char *kind, int replace, aca_err *e);
 // Writes the marker into d->tmp, checks dir again (it may have changed meanwhile) and swaps d->tmp
 // in; the old directory is removed.  On failure d->tmp is removed, unless dir changed into
-// something aca may not replace: then the new output is kept as <dir>.aca-kept.<pid> (named in
-// the message).  d is released either way.
+// something aca may not replace, or is no longer the directory it was at outdir_begin (another
+// process wrote it meanwhile: the last to finish would silently replace the other's output): then
+// the new output is kept as <dir>.aca-kept.<pid> (named in the message).  d is released either way.
 int outdir_commit(aca_outdir *d, aca_err *e);
 // Removes d->tmp and releases d (safe on a zeroed or released d).
 void outdir_abort(aca_outdir *d);
 // OUT_DIR_INTO: checks dir, removes it first when replace is asked, creates it (mkdir -p), writes
 // the marker when missing, and sweeps dead temporaries under it.
 int outdir_open_into(const char *dir, const char *kind, int replace, aca_err *e);
+// The same, and an exclusive lock on dir for the rest of the process (taken before --replace moves
+// an existing dir aside): another process writing into it (aca run, demo) is ACA_ERR_REFUSED.
+int outdir_open_into_locked(const char *dir, const char *kind, int replace, aca_err *e);
 // 1 when dir holds the marker of kind.
 int outdir_is(const char *dir, const char *kind);
 // Writes dir/.aca-output for kind (dir exists).

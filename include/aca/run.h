@@ -67,6 +67,10 @@ void run_setup_default(aca_run_setup *s);
 // only the order differs); other classes, another count or a head without class names are errors
 // unless s->new_head; a checkpoint without a head (a base model) gets a fresh head.
 int run_load_model(const aca_run_setup *s, char *const *classes, int n_classes, int max_B, aca_model **out, aca_err *e);
+// What run_load_model (and training with tok) would refuse of s's model, checked without building it
+// or reading the data: the config loads, tok fits its vocabulary, s->max_len its positions, and a
+// checkpoint's tensors have the config's shapes (model_check_checkpoint).
+int run_check_model(const aca_run_setup *s, const aca_tokenizer *tok, aca_err *e);
 // Frees the model and its backend.
 void run_free_model(aca_model *m);
 

@@ -8,6 +8,8 @@
 #ifndef ACA_TMP_H
 #define ACA_TMP_H
 
+#include <stddef.h>
+
 #include "aca/err.h"
 
 // ---- temporaries -------------------------------------------------------------------------------
@@ -31,6 +33,9 @@ int tmp_name_parse(const char *name, long *pid, int *this_host);
 // Removes, in dir and (depth > 0) its subdirectories down to depth levels, every aca temporary of
 // this host whose process is gone.  Never follows symlinks.  Returns how many it removed.
 int tmp_sweep(const char *dir, int depth);
+// Another live process of this host that holds a temporary of final_path (beside it): its process
+// id, and the temporary's name in name[name_n]; 0 when none.
+long tmp_live_writer(const char *final_path, char *name, size_t name_n);
 // Removes path recursively without following symlinks (async-signal-safe); 0 ok.
 int tmp_rm_tree(const char *path);
 

@@ -24,10 +24,17 @@ typedef struct aca_tokenizer aca_tokenizer;
 // lowercase: -1 = as above, 0 cased, 1 uncased (overrides tokenizer_config.json).
 aca_tokenizer *tokenizer_load(const char *path, int lowercase, aca_err *e);
 // The tokenizer of a run: vocab (a --vocab file or directory) when given, else the checkpoint
-// directory model_dir (tokenizer_load); neither is an error (a model from --config needs --vocab).
+// directory model_dir (tokenizer_load); neither is an error (a model from --config needs --vocab),
+// and so is a vocab that tokenizes otherwise (tokenizer_hash) than model_dir's own tokenizer.
 aca_tokenizer *tokenizer_for_model(const char *vocab, const char *model_dir, aca_err *e);
 // 0 when every id of t is below the model's vocab_size; else an error naming both sizes.
 int tokenizer_fits_model(const aca_tokenizer *t, int model_vocab_size, aca_err *e);
+// Why the tokenizer t leaves no trace of code point cp wherever it stands in a text: a phrase
+// ("removed by BERT's text cleaning", "white space", ...), or NULL when cp may give a token.  t NULL:
+// Hugging Face BertTokenizer's defaults (uncased, accents stripped; no vocabulary needed).  WordPiece:
+// decided per code point by the rules its tokenization applies (tests/test_tokenizer.c compares the
+// two over every code point); SentencePiece: "a cp b" encodes as "a b" does.
+const char *tokenizer_drop_reason(const aca_tokenizer *t, uint32_t cp);
 // Where it was loaded from (directory or file), for messages.
 const char *tokenizer_source(const aca_tokenizer *t);
 // Writes into dir (which exists) what Hugging Face needs to load the same tokenizer.  WordPiece:

@@ -55,6 +55,8 @@ int opt_parse(aca_opt *opts, int nopts, int argc, char **argv, int start, const 
             for (int k = 0; k < nopts; k++)
                 if (strlen(opts[k].name) == nlen && !strncmp(opts[k].name, a, nlen)) o = &opts[k];
             if (!o) return aca_errf(e, ACA_ERR_VALUE, "unknown option '%.*s' (see --help)", (int)nlen, a);
+            if (o->seen && o->kind != OPT_FLAG) // the last would win silently: a typo, or one of two inputs lost
+                return aca_errf(e, ACA_ERR_VALUE, "option %s given twice (give it once)", o->name);
             o->seen = 1;
             if (o->kind == OPT_FLAG) {
                 if (eq) return aca_errf(e, ACA_ERR_VALUE, "option %s takes no value", o->name);

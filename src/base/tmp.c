@@ -288,6 +288,24 @@ int tmp_name_parse(const char *name, long *pid, int *this_host) {
 
 static int pid_alive(long pid) { return pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno == EPERM; }
 
+long tmp_live_writer(const char *final_path, char *name, size_t name_n) {
+    char *mine = tmp_name(final_path, 0), *slash = strrchr(mine, '/'); // the name as temporaries carry it
+    const char *base = slash ? slash + 1 : mine;
+    const size_t n = (size_t)(strstr(base, TMP_TAG) - base);
+    if (slash) *slash = 0;
+    DIR *d = opendir(slash ? (*mine ? mine : "/") : ".");
+    struct dirent *de;
+    long pid = 0, other = 0;
+    int here;
+    while (d && !other && (de = readdir(d)))
+        if (!strncmp(de->d_name, base, n) && !strncmp(de->d_name + n, TMP_TAG, strlen(TMP_TAG)) &&
+            tmp_name_parse(de->d_name, &pid, &here) && here && pid != (long)getpid() && pid_alive(pid))
+            other = pid, snprintf(name, name_n, "%s", de->d_name);
+    if (d) closedir(d);
+    free(mine);
+    return other;
+}
+
 int tmp_sweep(const char *dir, int depth) {
     DIR *d = opendir(dir);
     if (!d) return 0;

@@ -71,7 +71,7 @@ int cmd_collide(int argc, char **argv) {
     int have_spec = 0, have_corpus = 0, rc = 1;
     if (spec_load(spec_path, &sp, &e)) goto fail;
     have_spec = 1;
-    if (!(tok = tokenizer_load(vocab ? vocab : model, cased ? 0 : -1, &e))) goto fail;
+    if (!(tok = tokenizer_load(vocab ? vocab : model, cased ? 0 : -1, &e)) || collide_check_signals(&sp, tok, &e)) goto fail;
     collide_opts o = {.suggest = (int)suggest, .threads = (int)threads, .max_len = (int)max_len};
     if (corpus_path) {
         aca_corpus_opts co = {0};

@@ -183,7 +183,7 @@ int cmd_demo(int argc, char **argv) {
     const char *inputs[] = {s.config_path, s.vocab_path};
     aca_out od = {.path = out, .option = "--out", .kind = "demo", .mode = OUT_DIR_INTO, .replace = replace};
     if ((rc = cli_check_out(&od, inputs, (int)ACA_ARRAY_LEN(inputs)))) return rc;
-    if (outdir_open_into(out, "demo", replace, &e)) return cli_fail(&e);
+    if (outdir_open_into_locked(out, "demo", replace, &e)) return cli_fail(&e);
     char *corpus = path_join(out, "corpus.txt"), *spec1 = path_join(out, "spec_collide.json"),
          *spec2 = path_join(out, "spec_distinct.json"), *dir1 = path_join(out, "collide"),
          *dir2 = path_join(out, "distinct"), *results = path_join(out, "results.jsonl"),

@@ -17,6 +17,13 @@ static const char USAGE[] =
     "true class is not the target, beside the clean target rate (unmodified test docs this model predicts\n"
     "as the target).";
 
+// x as a percentage in width characters, or "n/a" when it is not a number (an agreement over probe
+// and test sets of different sizes, a non-target rate with no non-target probe).
+static void put_pct(double x, int width) {
+    if (isfinite(x)) printf(" %*.1f%%", width - 1, 100.0 * x);
+    else printf(" %*s", width, "n/a");
+}
+
 static void print_text(const aca_eval_result *r, const aca_datadir *dd) {
     const int K = r->clean.K;
     printf("clean accuracy: %.2f%% (%zu/%zu test documents)\n\n", 100.0 * r->clean.accuracy, r->clean.correct,
@@ -34,8 +41,10 @@ static void print_text(const aca_eval_result *r, const aca_datadir *dd) {
            "clean->target", "agreement");
     for (int i = 0; i < r->n_coll; i++) {
         const aca_efficacy *f = &r->eff[i];
-        printf("%-12s %-22s %7zu %8.1f%% %12.1f%% %13.1f%% %9.1f%%\n", f->name, dd->classes[f->target], f->n,
-               100.0 * f->efficacy, 100.0 * f->efficacy_nontarget, 100.0 * f->clean_target_rate, 100.0 * f->agreement);
+        printf("%-12s %-22s %7zu", f->name, dd->classes[f->target], f->n);
+        put_pct(f->efficacy, 9), put_pct(f->efficacy_nontarget, 13), put_pct(f->clean_target_rate, 14);
+        put_pct(f->agreement, 10);
+        printf("\n");
     }
     printf("(clean->target: unmodified test documents this model predicts as the target;\n"
            " agreement: probes predicted as their unmodified test document; the success of erasing)\n");
@@ -66,7 +75,7 @@ int cmd_eval(int argc, char **argv) {
         return 2;
     }
     if (batch < 1 || batch > 65536) return fprintf(stderr, "aca: --batch must be in [1, 65536]\n"), 2;
-    if (max_len < 2 || max_len > 1 << 20) return fprintf(stderr, "aca: --max-len must be >= 2\n"), 2;
+    if (max_len < 2 || max_len > 1 << 20) return fprintf(stderr, "aca: --max-len must be in [2, 1048576], got %ld\n", max_len), 2;
 
     aca_run_setup s;
     run_setup_default(&s);

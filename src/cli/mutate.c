@@ -2,12 +2,13 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "aca/collide.h"
 #include "aca/mutate.h"
 #include "cli.h"
 
 int cmd_mutate(int argc, char **argv) {
     const char *corpus = NULL, *spec = NULL, *out = NULL, *split = NULL, *only = NULL;
-    const char *fmt = "auto", *enc = "auto", *multi = "first", *classes = NULL;
+    const char *fmt = "auto", *enc = "auto", *multi = "first", *classes = NULL, *vocab = NULL;
     uint64_t seed = 0;
     int quiet = 0, replace = 0;
     aca_opt opts[] = {
@@ -23,6 +24,7 @@ int cmd_mutate(int argc, char **argv) {
         {"--encoding", OPT_STR, &enc, "E", "cp1252 | utf8 | auto", 0, 0},
         {"--multilabel", OPT_STR, &multi, "R", "first | drop", 0, 0},
         {"--classes", OPT_STR, &classes, "FILE", "fixed class list (labels outside it are an error)", 0, 0},
+        {"--vocab", OPT_STR, &vocab, "FILE|DIR", "the tokenizer the signals must give tokens with (default: BERT's, uncased)", 0, 0},
         {"--quiet", OPT_FLAG, &quiet, NULL, "print nothing on success", 0, 0},
     };
     aca_err e = {0};
@@ -42,9 +44,13 @@ int cmd_mutate(int argc, char **argv) {
     }
     for (int i = 0; i < (int)ACA_ARRAY_LEN(opts); i++)
         if (!strcmp(opts[i].name, "--seed") && opts[i].seen) o.has_seed = 1, o.seed = seed;
-    const char *inputs[] = {corpus, spec, classes};
+    const char *inputs[] = {corpus, spec, classes, vocab};
     aca_out od = {.path = out, .option = "--out", .kind = "mutate", .mode = OUT_DIR_REPLACE, .replace = replace};
     if ((rc = cli_check_out(&od, inputs, (int)ACA_ARRAY_LEN(inputs)))) return rc;
+    aca_tokenizer *tok = vocab ? tokenizer_load(vocab, -1, &e) : NULL;
+    rc = (vocab && !tok) || collide_check_spec_file(spec, tok, &e);
+    if (tok) tokenizer_free(tok);
+    if (rc) return cli_fail(&e);
     char **names = NULL;
     int nnames = 0;
     if (classes) {

@@ -1,11 +1,13 @@
 // aca run: one experiment of a collectives spec — the unpoisoned model, each collective alone,
 // all joint — each condition mutated, tokenized, trained and evaluated.
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "aca/collide.h"
 #include "aca/corpus.h"
 #include "aca/run.h"
 #include "cli.h"
@@ -70,6 +72,21 @@ static int is_results_file(const char *path) {
     return (stat(path, &st) == 0 && st.st_size == 0) || out_file_starts_with(path, "{", 1);
 }
 
+// --results inside OUT may only be OUT/results.jsonl: the run writes or replaces the other files
+// there (summary.json, a condition's data), and lines appended to them would be lost.
+static int results_in_out(const char *out, const char *results) {
+    char ro[PATH_MAX], rr[PATH_MAX], *dir = xstrdup(results), *slash = strrchr(dir, '/');
+    if (slash) *slash = 0;
+    int inside = realpath(out, ro) && realpath(slash ? (*dir ? dir : "/") : ".", rr) &&
+                 !strncmp(rr, ro, strlen(ro)) && (rr[strlen(ro)] == '/' || rr[strlen(ro)] == 0);
+    int ok = !inside || (!strcmp(rr, ro) && !strcmp(slash ? slash + 1 : results, "results.jsonl"));
+    free(dir);
+    if (!ok)
+        fprintf(stderr, "aca: --results %s: inside --out %s, where aca run writes its own files: the lines would be "
+                        "lost; leave --results out (OUT/results.jsonl) or give a file outside\n", results, out);
+    return ok ? 0 : ACA_EXIT_REFUSED;
+}
+
 // OUT (and --results) checked against the inputs before any work, then OUT made and marked.
 static int run_outputs_open(const char *out, const char *results, int replace, const aca_run_setup *s) {
     const char *inputs[] = {s->spec_path, s->corpus_path, s->model_dir, s->config_path, s->vocab_path};
@@ -79,8 +96,9 @@ static int run_outputs_open(const char *out, const char *results, int replace, c
                   .recognise = is_results_file};
     int rc = cli_check_out(&od, inputs, n);
     if (!rc && results) rc = cli_check_out(&ro, inputs, n);
+    if (!rc && results) rc = results_in_out(out, results);
     aca_err e = {0};
-    if (!rc && outdir_open_into(out, "run", replace, &e)) rc = cli_fail(&e);
+    if (!rc && outdir_open_into_locked(out, "run", replace, &e)) rc = cli_fail(&e);
     return rc;
 }
 
@@ -173,7 +191,7 @@ int cmd_run(int argc, char **argv) {
     if (npos != 1) return fprintf(stderr, "aca: run needs one SPEC.json (see --help)\n"), 2;
     if (epochs < 1 || epochs > 100000) return fprintf(stderr, "aca: --epochs must be in [1, 100000]\n"), 2;
     if (batch < 1 || batch > 65536) return fprintf(stderr, "aca: --batch must be in [1, 65536]\n"), 2;
-    if (max_len < 2 || max_len > 1 << 20) return fprintf(stderr, "aca: --max-len must be >= 2\n"), 2;
+    if (max_len < 2 || max_len > 1 << 20) return fprintf(stderr, "aca: --max-len must be in [2, 1048576], got %ld\n", max_len), 2;
     if (docs < 10) return fprintf(stderr, "aca: --docs must be >= 10\n"), 2;
     if (n_train < 0 || n_test < 0 || (!n_train != !n_test))
         return fprintf(stderr, "aca: give both --train-size and --test-size (positive)\n"), 2;
@@ -182,6 +200,10 @@ int cmd_run(int argc, char **argv) {
     if (cli_synth_opts(char_rates, &so)) return 2;
     if (corpus && char_rates) return fprintf(stderr, "aca: --char-rate shapes the synthetic corpus: not with --corpus\n"), 2;
     if (!file_exists(pos[0])) return fprintf(stderr, "aca: %s: no such spec file\n", pos[0]), ACA_EXIT_IO;
+    struct stat cst;
+    if (corpus && stat(corpus, &cst) == 0 && !S_ISREG(cst.st_mode)) // a pipe would be empty for the second condition
+        return fprintf(stderr, "aca: --corpus %s: not a regular file: aca run reads the corpus once per condition; save "
+                               "it to a file\n", corpus), ACA_EXIT_IO;
     if (quiet) aca_log_level = 0;
 
     aca_run_setup s;
@@ -217,6 +239,11 @@ int cmd_run(int argc, char **argv) {
     int rc = cli_default_model(&s, cfg_buf, vocab_buf, sizeof cfg_buf);
     if (rc) return rc;
     s.corpus_path = corpus; // NULL: synthesized into OUT below
+    // The spec's signals and the model, checked with the tokenizer before OUT is made.
+    aca_tokenizer *tok = tokenizer_for_model(s.vocab_path, s.model_dir, &e);
+    rc = !tok || collide_check_spec_file(s.spec_path, tok, &e) || run_check_model(&s, tok, &e);
+    if (tok) tokenizer_free(tok);
+    if (rc) return cli_fail(&e);
     if ((rc = run_outputs_open(out, results, replace, &s))) return rc;
     char *corpus_path = NULL;
     if (corpus) {

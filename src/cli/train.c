@@ -241,7 +241,7 @@ int cmd_train(int argc, char **argv) {
     }
     if (epochs < 1 || epochs > 100000) return fprintf(stderr, "aca: --epochs must be in [1, 100000]\n"), 2;
     if (batch < 1 || batch > 65536) return fprintf(stderr, "aca: --batch must be in [1, 65536]\n"), 2;
-    if (max_len < 2 || max_len > 1 << 20) return fprintf(stderr, "aca: --max-len must be >= 2\n"), 2;
+    if (max_len < 2 || max_len > 1 << 20) return fprintf(stderr, "aca: --max-len must be in [2, 1048576], got %ld\n", max_len), 2;
     if (!(lr >= 0)) return fprintf(stderr, "aca: --lr must be >= 0\n"), 2;
     if (save_every < 0 || stop_after < 0 || log_every < 1)
         return fprintf(stderr, "aca: --save-every/--stop-after must be >= 0 and --log-every >= 1\n"), 2;
@@ -307,7 +307,7 @@ int cmd_train(int argc, char **argv) {
     aca_train_stats st;
     aca_buf fpx = {0};
     if (datadir_open(data, &dd, &e)) goto done;
-    if (!(tok = tokenizer_for_model(vocab, model, &e))) goto done;
+    if (!(tok = tokenizer_for_model(vocab, model, &e)) || run_check_model(&s, tok, &e)) goto done;
     buf_printf(&fpx, "tokenizer\t%016llx\n", (unsigned long long)tokenizer_hash(tok));
     to->fingerprint_extra = fpx.data;
     double t0 = time_now();
