@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aca/config.h"
 #include "aca/corpus.h"
-#include "aca/model.h"
 #include "aca/mutate.h"
 #include "aca/safetensors.h"
 #include "aca/tokenizer.h"
