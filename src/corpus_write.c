@@ -6,13 +6,17 @@
 #include "aca/corpus.h"
 
 // ---- writing -----------------------------------------------------------------------------------
-void corpus_json_line(aca_buf *b, const char *id, const char *t, size_t n, const char *label) {
+void corpus_json_fields(aca_buf *b, const char *id, const char *t, size_t n, const char *label) {
     buf_puts(b, "{\"id\":");
     buf_json_str(b, id, strlen(id));
     buf_puts(b, ",\"text\":");
     buf_json_str(b, t, n);
     buf_puts(b, ",\"label\":");
     buf_json_str(b, label, strlen(label));
+}
+
+void corpus_json_line(aca_buf *b, const char *id, const char *t, size_t n, const char *label) {
+    corpus_json_fields(b, id, t, n, label);
     buf_puts(b, "}\n");
 }
 

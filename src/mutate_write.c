@@ -43,12 +43,7 @@ static int out_close(out_file *w, aca_err *e) {
 
 static void json_line(aca_buf *b, const char *id, const char *t, size_t n, const char *label, const mut_ctx *m,
                       const uint8_t *mem) {
-    buf_puts(b, "{\"id\":");
-    buf_json_str(b, id, strlen(id));
-    buf_puts(b, ",\"text\":");
-    buf_json_str(b, t, n);
-    buf_puts(b, ",\"label\":");
-    buf_json_str(b, label, strlen(label));
+    corpus_json_fields(b, id, t, n, label);
     if (mem) {
         int first = 1;
         for (int j = 0; j < m->spec.n; j++) {
@@ -191,6 +186,16 @@ static void put_counts(aca_buf *b, const mut_ctx *m, const size_t *v) {
     buf_putc(b, '}');
 }
 
+// The ids of corpus documents idx (n) as a JSON array.
+static void put_ids(aca_buf *b, const aca_corpus *c, const uint32_t *idx, size_t n) {
+    buf_putc(b, '[');
+    for (size_t k = 0; k < n; k++) {
+        if (k) buf_putc(b, ',');
+        buf_json_str(b, c->docs[idx[k]].id, strlen(c->docs[idx[k]].id));
+    }
+    buf_putc(b, ']');
+}
+
 // Collective i's object in the manifest's "collectives" array.
 static void manifest_collective(aca_buf *b, const mut_ctx *m, int i) {
     const aca_corpus *c = &m->c;
@@ -216,13 +221,8 @@ static void manifest_collective(aca_buf *b, const mut_ctx *m, int i) {
                s->planted, s->unchanged);
     put_counts(b, m, by);
     free(by);
-    buf_puts(b, ", \"members\": [");
-    for (size_t k = 0; k < s->n_members; k++) {
-        if (k) buf_putc(b, ',');
-        const char *id = c->docs[s->members[k]].id;
-        buf_json_str(b, id, strlen(id));
-    }
-    buf_putc(b, ']');
+    buf_puts(b, ", \"members\": ");
+    put_ids(b, c, s->members, s->n_members);
     if (col->strategy == STRATEGY_UNPLANT) {
         buf_printf(b, ", \"unplant\": {\"n_e\": %zu, \"n_e_source\": \"%s\", \"planters\": %zu, \"estimated_label\": ",
                    s->n_e, s->n_e_from_planner ? "planner" : "spec", s->n_members - s->n_e);
@@ -230,13 +230,9 @@ static void manifest_collective(aca_buf *b, const mut_ctx *m, int i) {
         buf_printf(b, ", \"estimated_label_index\": %d, \"estimated_from\": \"%s\", \"estimator_carriers\": ", s->yhat,
                    s->from_carriers ? "signal carriers" : "label frequency (no estimator doc carries the signal)");
         put_counts(b, m, s->carriers);
-        buf_puts(b, ", \"estimators\": [");
-        for (size_t k = 0; k < s->n_e; k++) {
-            if (k) buf_putc(b, ',');
-            const char *id = c->docs[s->estimators[k]].id;
-            buf_json_str(b, id, strlen(id));
-        }
-        buf_puts(b, "]}");
+        buf_puts(b, ", \"estimators\": ");
+        put_ids(b, c, s->estimators, s->n_e);
+        buf_putc(b, '}');
     }
     buf_putc(b, '}');
 }
