@@ -1,8 +1,9 @@
-// The trainer: fine-tunes a model (model.h) on a tokenized dataset with the Hugging Face Trainer
-// defaults — AdamW (lr 5e-5, betas 0.9/0.999, eps 1e-8, weight decay 0 on weights only), linear
-// decay to 0 without warmup, global grad-norm clip 1.0, batch 8, 5 epochs, dropout on — plus
+// The trainer: fine-tunes a model (model.h) on a tokenized dataset (data.h) with the Hugging Face
+// Trainer defaults — AdamW (lr 5e-5, betas 0.9/0.999, eps 1e-8, weight decay 0 on weights only),
+// linear decay to 0 without warmup, global grad-norm clip 1.0, batch 8, 5 epochs, dropout on — plus
 // shuffling from the seed, optional length buckets, checkpoints that resume bit-identically on the
-// CPU, NaN/Inf detection, and fp16 dynamic loss scaling.
+// CPU, NaN/Inf detection, fp16 dynamic loss scaling, and DP-SGD.  The loop is src/train.c, DP-SGD
+// src/train_dp.c, fingerprints and checkpoints src/train_ckpt.c.
 //
 // Determinism: the order of epoch e is a permutation drawn from rng_seed(seed, stream e); the
 // dropout seed of step s is a hash of (seed, s).  Neither depends on anything but (seed, step),
