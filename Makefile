@@ -2,7 +2,7 @@
 # main job on the embedded default.  Options: SAN=1 (ASan/UBSan), CUDA_ARCH="70 80 90", NO_CUDA=1,
 # CUDA_HOME=/path.  Dependencies are Debian packages found with pkg-config (scripts/deps.sh installs them).
 
-# `all` is the default even though a rule for util.o appears above it (the git-revision rule).
+# `all` is the default even though a rule for sysinfo.o appears above it (the git-revision rule).
 .DEFAULT_GOAL := all
 
 CC       ?= cc
@@ -109,7 +109,7 @@ endif
 , := ,
 
 # ---- sources -----------------------------------------------------------------------------------
-LIB_C   := $(wildcard src/*.c tokenizer/*.c models/*.c kernels/*.c kernels/cpu/*.c)
+LIB_C   := $(wildcard src/base/*.c src/*.c tokenizer/*.c models/*.c kernels/*.c kernels/cpu/*.c)
 LIB_CXX := $(wildcard tokenizer/*.cc)
 CLI_C   := $(wildcard src/cli/*.c)
 LIB_OBJ := $(LIB_C:%.c=$(BUILD)/%.o) $(LIB_CXX:%.cc=$(BUILD)/%.o) $(CU_OBJ)
@@ -121,16 +121,18 @@ TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 GPU_TEST_SRC := $(wildcard tests/gpu/test_*.c)
 GPU_TEST_BIN := $(if $(NVCC),$(GPU_TEST_SRC:tests/gpu/%.c=$(BUILD)/tests/gpu/%))
+# The golden test's normaliser (tests/golden/README.md); tests/test_golden runs it.
+GOLDEN_BIN := $(BUILD)/tests/golden/golden
 BENCH_SRC := $(wildcard bench/bench_*.c)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
-# The git revision is baked into util.o; gitrev.h changes only when the revision does.
+# The git revision is baked into sysinfo.o; gitrev.h changes only when the revision does.
 GITREV := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)$(shell git diff --quiet HEAD 2>/dev/null || echo -dirty)
 $(shell mkdir -p $(BUILD); echo '#define ACA_GIT_REV "$(GITREV)"' > $(BUILD)/gitrev.h.new; cmp -s $(BUILD)/gitrev.h.new $(BUILD)/gitrev.h || mv $(BUILD)/gitrev.h.new $(BUILD)/gitrev.h)
-$(BUILD)/src/util.o: CFLAGS += -include $(BUILD)/gitrev.h
-$(BUILD)/src/util.o: $(BUILD)/gitrev.h
+$(BUILD)/src/base/sysinfo.o: CFLAGS += -include $(BUILD)/gitrev.h
+$(BUILD)/src/base/sysinfo.o: $(BUILD)/gitrev.h
 
-.PHONY: all deps test test-gpu demo bench clean sass fuzz cuda-notice check-sm70
+.PHONY: all deps test test-gpu demo bench clean sass fuzz cuda-notice check-sm70 check-layers
 all: cuda-notice $(BIN)
 
 cuda-notice:
@@ -189,7 +191,7 @@ $(BUILD)/bench/%: bench/%.c $(LIB)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
 # Tests: every tests/test_*.c is a cmocka program run from the repo root; any failure fails `make test`.
-test: deps
+test: deps check-layers
 	@$(MAKE) --no-print-directory -j$(NPROC) all tests-build
 	@$(MAKE) --no-print-directory check-sm70
 	@scripts/run_tests.sh $(TEST_BIN)
@@ -202,7 +204,12 @@ PTXAS_SM70 ?= $(firstword $(wildcard $(PY_PURELIB)/nvidia/cuda_nvcc/bin/ptxas \
 check-sm70:
 	@scripts/check_sm70.sh $(BUILD)/ptx $(PTXAS_SM70)
 
-tests-build: $(TEST_BIN) $(BENCH_BIN)
+tests-build: $(TEST_BIN) $(BENCH_BIN) $(GOLDEN_BIN)
+
+# Layers only look down and modules include each other in a DAG (scripts/check_layers.sh says how).
+check-layers:
+	@scripts/check_layers.sh --self-test
+	@scripts/check_layers.sh
 
 test-gpu: deps
 	@$(MAKE) --no-print-directory -j$(NPROC) all $(GPU_TEST_BIN)

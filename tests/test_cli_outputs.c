@@ -374,12 +374,21 @@ static void test_sweep(void **st) {
 
 // The registry in forked processes: a signal removes the process's own temporaries (not its
 // parent's) and exits with 128 + the signal; inside tmp_hold the signal waits for tmp_release.
+// A test run in the background (`make test &`, nohup) inherits SIGINT ignored, and aca rightly keeps an
+// inherited SIG_IGN; the children that must receive the signals start from the default disposition.
+static void signals_default(void) {
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGHUP, SIG_DFL);
+}
+
 static void test_signal_registry(void **st) {
     (void)st;
     char *base = at("sig"), *flag = at("sig-held");
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
+        signals_default();
         tmp_signals_install("test");
         aca_tmp a, b;
         aca_err e;
@@ -425,6 +434,7 @@ static void interrupt_train(int sig) {
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
+        signals_default();
         if (chdir(g_dir) || !freopen(errp, "w", stderr) || !freopen("/dev/null", "w", stdout)) _exit(126);
         execl(g_aca, g_aca, "train", "--config", "cfg.json", "--vocab", "vocab.txt", "--data", "d", "--out", "ms",
               "--epochs", "1000", "--max-len", "16", "--save-every", "1", "--log-every", "1", (char *)NULL);

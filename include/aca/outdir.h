@@ -16,14 +16,15 @@
 // commands that write into a directory of their own (run, demo, grid) create and mark it with
 // outdir_open_into.
 //
-// Temporaries are named <final name>.aca-tmp.<host>.<pid>.<n> beside their final path, created
-// exclusively (O_EXCL / mkdir: never an existing path), registered while they live, and removed on
-// failure, on SIGINT, SIGTERM or SIGHUP (tmp_signals_install), at exit, and by a later command's
-// sweep (tmp_sweep) once their process is gone: same host, process id not alive.
+// Temporaries (named <final name>.aca-tmp.<host>.<pid>.<n>, removed on failure, on a signal, at
+// exit and by a later command's sweep) and the signal handlers are tmp.h's.
 #ifndef ACA_OUTDIR_H
 #define ACA_OUTDIR_H
 
-#include "aca/util.h"
+#include <stddef.h>
+
+#include "aca/err.h"
+#include "aca/tmp.h" // outdir.h users take the temporaries and signals with it
 
 #define OUT_MARKER ".aca-output"
 #define OUT_MARKER_VERSION 1
@@ -88,37 +89,5 @@ int outdir_open_into(const char *dir, const char *kind, int replace, aca_err *e)
 int outdir_is(const char *dir, const char *kind);
 // Writes dir/.aca-output for kind (dir exists).
 int outdir_mark(const char *dir, const char *kind, aca_err *e);
-
-// ---- temporaries -------------------------------------------------------------------------------
-typedef struct {
-    char *path; // malloc'd; NULL when none
-    int slot;   // registry slot, -1 when the registry was full (then only the sweep removes it)
-} aca_tmp;
-
-// Creates a new temporary beside final_path: a file opened for writing (*fd) or an empty
-// directory (is_dir; fd may be NULL).  Never reuses an existing path.
-int tmp_create(aca_tmp *t, const char *final_path, int is_dir, int *fd, aca_err *e);
-// The temporary was renamed into place (or handed on): forget it.
-void tmp_forget(aca_tmp *t);
-// Removes the temporary (recursively for a directory) and forgets it.
-void tmp_remove(aca_tmp *t);
-// 1 when name (a file name, no '/') is an aca temporary: <x>.aca-tmp.<host>.<pid>.<n>; fills the
-// process id and whether host is this host.
-int tmp_name_parse(const char *name, long *pid, int *this_host);
-// Removes, in dir and (depth > 0) its subdirectories down to depth levels, every aca temporary of
-// this host whose process is gone.  Never follows symlinks.  Returns how many it removed.
-int tmp_sweep(const char *dir, int depth);
-// Removes path recursively without following symlinks (async-signal-safe); 0 ok.
-int tmp_rm_tree(const char *path);
-
-// ---- signals -----------------------------------------------------------------------------------
-// Installs the handlers of SIGINT, SIGTERM and SIGHUP (not where the signal is ignored, e.g.
-// under nohup) and an exit hook: the live temporaries of this process are removed, the process
-// that installed them prints "aca: <what> interrupted by SIG...; ..." and every process (forked
-// children too, silently) exits with 128 + the signal number.
-void tmp_signals_install(const char *what);
-// A critical section: a signal arriving inside it takes effect at its end (nestable, any thread).
-void tmp_hold(void);
-void tmp_release(void);
 
 #endif
