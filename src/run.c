@@ -10,7 +10,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
-#include "aca/data.h"
+#include "aca/datadir.h"
 #include "aca/model.h"
 #include "aca/mutate.h"
 #include "aca/ops.h"

@@ -1,6 +1,6 @@
 // The evaluator: clean accuracy and confusion matrix on the test set, each collective's efficacy on
 // its probe set (test documents with the collective's signal inserted), and the constructiveness
-// score CT, on a mutated data directory as data.h reads it (datadir_open).
+// score CT, on a mutated data directory as datadir.h reads it (datadir_open).
 //
 // Efficacy of collective i (Karan et al. 2025, Sec. 4.1: g_i(X~_i | theta) = the share of X~_i, the
 // test documents with i's signal inserted, classified as i's target).  Reported three ways so a
@@ -32,6 +32,7 @@
 #include <stdint.h>
 
 #include "aca/data.h"
+#include "aca/datadir.h"
 #include "aca/model.h"
 #include "aca/tokenizer.h"
 #include "aca/util.h"
