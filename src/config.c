@@ -1,11 +1,11 @@
-// Hugging Face config.json for DistilBERT and BERT (include/aca/model.h): parse with aliases, validate,
+// Hugging Face config.json for DistilBERT and BERT (include/aca/config.h): parse with aliases, validate,
 // and write back in the form transformers loads.
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "aca/model.h"
+#include "aca/config.h"
 
 // The first of the names present in j (NULL if none).  Names are listed canonical-first per arch.
 static const cJSON *field(const cJSON *j, const char *const *names, const char **which) {

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "aca/collide.h"
+#include "aca/config.h"
 #include "aca/corpus.h"
 #include "aca/dp.h"
 #include "aca/model.h"

@@ -10,6 +10,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include "aca/datadir.h"
 #include "aca/jsonw.h"
 #include "aca/model.h"
 #include "aca/mutate.h"

@@ -1,7 +1,6 @@
 // The evaluator: clean accuracy and confusion matrix on the test set, each collective's efficacy on
 // its probe set (test documents with the collective's signal inserted), and the constructiveness
-// score CT.  Also the reader of a mutated data directory (`aca mutate` output) shared by train,
-// eval and run.
+// score CT, on a mutated data directory as datadir.h reads it (datadir_open).
 //
 // Efficacy of collective i (Karan et al. 2025, Sec. 4.1: g_i(X~_i | theta) = the share of X~_i, the
 // test documents with i's signal inserted, classified as i's target).  Reported three ways so a
@@ -32,41 +31,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "aca/data.h"
+#include "aca/datadir.h"
 #include "aca/model.h"
 #include "aca/tokenizer.h"
-#include "aca/train.h"
 #include "aca/util.h"
-
-// ---- the mutated data directory ----------------------------------------------------------------
-typedef struct {
-    char *name;
-    char *target;     // class name as canonical in classes[]
-    int target_id;    // index into classes
-    char *probe_path; // DIR/probe_<name>.jsonl
-    int acts;         // 1 when this collective mutated train.jsonl (manifest "acting"), else probes only
-} aca_datadir_coll;
-
-typedef struct {
-    char *dir;
-    char **classes; // class list from manifest.json, index = label id
-    int n_classes;
-    aca_datadir_coll *coll;
-    int n_coll;
-    uint64_t seed;  // the manifest's data seed (0 if absent)
-    char *train_path, *test_path;
-} aca_datadir;
-
-// Reads DIR/manifest.json (classes, collectives) and checks that train.jsonl, test.jsonl and every
-// probe file exist.  Errors name the file and the field.
-int datadir_open(const char *dir, aca_datadir *dd, aca_err *e);
-void datadir_free(aca_datadir *dd);
-
-// Tokenizes a JSONL file of {"text":..., "label": class name} lines with tok at max_len, labels
-// mapped through the class list (an unknown label is an error naming file:line).  With cache_dir
-// (may be NULL) the tokens come from, or go to, the token cache there (tokcache.h): a file
-// tokenized once for a tokenizer, max length and class list is read back by later runs.
-int data_load_jsonl(const char *path, char *const *classes, int n_classes, const aca_tokenizer *tok,
-                    int max_len, const char *cache_dir, aca_dataset *out, aca_err *e);
 
 // ---- metrics -----------------------------------------------------------------------------------
 typedef struct {

@@ -22,10 +22,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "aca/act.h"
 #include "aca/util.h"
 
 typedef enum { ACA_DT_F32 = 0, ACA_DT_BF16, ACA_DT_F16 } aca_dtype;
-typedef enum { ACA_ACT_GELU = 0, ACA_ACT_RELU, ACA_ACT_TANH } aca_act; // GELU is the exact erf form
 // The CUDA attention paths (--attention): auto = cuDNN's fused flash attention where cuDNN builds its
 // graph for the model's shape (bf16/fp16, sm_80+), the tensor-core GEMMs otherwise.
 typedef enum { ACA_ATT_AUTO = 0, ACA_ATT_GEMM, ACA_ATT_CUDNN } aca_attention;

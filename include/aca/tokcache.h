@@ -1,5 +1,5 @@
 // Tokenized JSONL files and the token cache: a JSONL file of {"text": ..., "label": ...} lines
-// tokenized in parallel into a dataset (train.h), and a binary file that holds such a dataset so
+// tokenized in parallel into a dataset (data.h), and a binary file that holds such a dataset so
 // that later runs skip the tokenizer.
 //
 // Cache file (little-endian, every array 8-byte aligned so the file can be mmap'ed as is):
@@ -20,8 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "aca/data.h"
 #include "aca/tokenizer.h"
-#include "aca/train.h"
 #include "aca/util.h"
 
 // Version 2: texts read with their length (a "\u0000" no longer ends a text) and special tokens made

@@ -1,8 +1,9 @@
-// The trainer: fine-tunes a model (model.h) on a tokenized dataset with the Hugging Face Trainer
-// defaults — AdamW (lr 5e-5, betas 0.9/0.999, eps 1e-8, weight decay 0 on weights only), linear
-// decay to 0 without warmup, global grad-norm clip 1.0, batch 8, 5 epochs, dropout on — plus
+// The trainer: fine-tunes a model (model.h) on a tokenized dataset (data.h) with the Hugging Face
+// Trainer defaults — AdamW (lr 5e-5, betas 0.9/0.999, eps 1e-8, weight decay 0 on weights only),
+// linear decay to 0 without warmup, global grad-norm clip 1.0, batch 8, 5 epochs, dropout on — plus
 // shuffling from the seed, optional length buckets, checkpoints that resume bit-identically on the
-// CPU, NaN/Inf detection, and fp16 dynamic loss scaling.
+// CPU, NaN/Inf detection, fp16 dynamic loss scaling, and DP-SGD.  The loop is src/train.c, DP-SGD
+// src/train_dp.c, fingerprints and checkpoints src/train_ckpt.c.
 //
 // Determinism: the order of epoch e is a permutation drawn from rng_seed(seed, stream e); the
 // dropout seed of step s is a hash of (seed, s).  Neither depends on anything but (seed, step),
@@ -13,32 +14,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "aca/data.h"
 #include "aca/model.h"
 #include "aca/tokenizer.h"
 #include "aca/util.h"
-
-// A tokenized labelled dataset, ragged: document i is ids[off[i] .. off[i+1]), already encoded as
-// [CLS] ... [SEP] and at most max_len tokens long.  Memory is owned by whoever filled it
-// (dataset_free frees what dataset_* constructors here allocated).
-typedef struct {
-    size_t n;             // documents
-    const int32_t *ids;   // (off[n]) token ids
-    const uint64_t *off;  // (n+1) offsets into ids
-    const int32_t *labels; // (n) class ids, or NULL (unlabelled)
-    int max_len;          // every document has 1 <= length <= max_len
-    void *owned[3];       // internal: buffers to free
-} aca_dataset;
-
-void dataset_free(aca_dataset *d);
-static inline int dataset_len(const aca_dataset *d, size_t i) { return (int)(d->off[i + 1] - d->off[i]); }
-// Builds a dataset from host arrays (copied): lens (n), ids concatenated, labels (n) or NULL.
-void dataset_from_arrays(aca_dataset *d, size_t n, const int32_t *ids, const int32_t *lens,
-                         const int32_t *labels, int max_len);
-
-// Fills (B,T) host batch buffers ids/mask (pad id pad_id) for documents idx[0..B), T = the longest
-// of them; labels (B) when d->labels.  Returns T.
-int dataset_fill_batch(const aca_dataset *d, const uint32_t *idx, int B, int pad_id, int32_t *ids,
-                       int32_t *mask, int32_t *labels);
 
 typedef enum { TRAIN_PROGRESS_AUTO = 0, TRAIN_PROGRESS_BAR, TRAIN_PROGRESS_LINES, TRAIN_PROGRESS_OFF } aca_progress_mode;
 

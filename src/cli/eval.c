@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aca/datadir.h"
 #include "aca/eval.h"
 #include "aca/run.h"
 #include "cli.h"

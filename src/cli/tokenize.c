@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "aca/corpus.h"
-#include "aca/eval.h"
+#include "aca/datadir.h"
 #include "aca/tokcache.h"
 #include "cli.h"
 

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "aca/eval.h"
+#include "aca/datadir.h"
 #include "aca/run.h"
 #include "aca/train.h"
 #include "cli.h"
