@@ -35,11 +35,18 @@ static double log_erfc(double x) {
     return -x2 - log(x) - 0.5 * log(M_PI) + log(s);
 }
 
+// (i^2 - i) / (2 sigma^2): the exponent of the Gaussian terms.  0 when i is 0 or 1 even if 2 sigma^2
+// underflows to 0 (sigma < ~1e-154), where the division alone would give 0/0 = NaN.
+static double gauss_exp(double i, double s2) {
+    double k = i * i - i;
+    return k == 0 ? 0.0 : k / s2;
+}
+
 static double log_A_int(double q, double sigma, int alpha) {
     double la = -INFINITY, lq = log(q), l1q = log1p(-q), s2 = 2.0 * sigma * sigma;
     double lc = 0.0; // log C(alpha, i), updated as C(alpha, i+1) = C(alpha, i) (alpha - i) / (i + 1)
     for (int i = 0; i <= alpha; i++) {
-        la = log_add(la, lc + i * lq + (alpha - i) * l1q + ((double)i * i - i) / s2);
+        la = log_add(la, lc + i * lq + (alpha - i) * l1q + gauss_exp(i, s2));
         if (i < alpha) lc += log((double)(alpha - i)) - log(i + 1.0);
     }
     return la;
@@ -54,7 +61,7 @@ static double log_A_frac(double q, double sigma, double alpha) {
         double j = alpha - i;
         double lt0 = lcoef + i * lq + j * l1q, lt1 = lcoef + j * lq + i * l1q;
         double le0 = log(0.5) + log_erfc((i - z0) / rs), le1 = log(0.5) + log_erfc((z0 - j) / rs);
-        double ls0 = lt0 + ((double)i * i - i) / s2 + le0, ls1 = lt1 + (j * j - j) / s2 + le1;
+        double ls0 = lt0 + gauss_exp(i, s2) + le0, ls1 = lt1 + gauss_exp(j, s2) + le1;
         if (sign > 0) {
             la0 = log_add(la0, ls0), la1 = log_add(la1, ls1);
         } else {
@@ -101,6 +108,10 @@ int dp_rdp_step(double q, double sigma, double alpha, double *rdp, aca_err *e) {
         return 0;
     }
     double la = (alpha == floor(alpha) && alpha <= 1e6) ? log_A_int(q, sigma, (int)alpha) : log_A_frac(q, sigma, alpha);
+    // A sigma so small that exp((i^2 - i) / (2 sigma^2)) overflows: the series' terms are infinite
+    // (and the fractional series' alternating signs make inf - inf = NaN).  The RDP is infinite: as
+    // sigma -> 0 the sampled mechanism's output has mass where the neighbour's has none.
+    if (isnan(la) && isinf(gauss_exp(ceil(alpha), 2.0 * sigma * sigma))) la = INFINITY;
     if (isnan(la)) return aca_errf(e, ACA_ERR_NUMERIC, "RDP of q = %g, sigma = %g at alpha = %g is NaN", q, sigma, alpha);
     *rdp = la / (alpha - 1.0);
     return 0;

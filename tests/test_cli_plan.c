@@ -130,6 +130,10 @@ static void test_privacy(void **state) {
     tu_expect_cli("privacy --q 0.1 --epsilon -2 --steps 10 --delta 1e-5", 1, "option --epsilon");
     tu_expect_cli("privacy --q 0.1 --steps 10 --delta 1e-5", 1, "exactly one of --sigma");
     tu_expect_cli("privacy --sigma 1 --steps 10 --delta 1e-5", 1, "--q");
+    // No finite bound: "inf" in the text, null in the JSON (exited 8, "RDP ... is NaN", before).
+    tu_expect_cli("privacy --q 0.01 --sigma 1e-300 --steps 10 --delta 1e-5", 0, "epsilon = inf at delta");
+    tu_expect_cli("privacy --q 0.01 --sigma 1e-300 --steps 10 --delta 1e-5 --json", 0, "\"epsilon\":null,\"order\":null");
+    tu_expect_cli("privacy --q 0.01 --sigma 1e-10 --steps 10 --delta 1e-5", 0, "epsilon = 5.5e+20 at");
 }
 
 int main(void) {

@@ -153,11 +153,39 @@ static void test_bad_values(void **state) {
     assert_true(!strncmp(e.msg, "epsilon = ", 10));
 }
 
+// A sigma so small that 2 sigma^2 underflows to 0: the RDP is infinite (the series' first terms were
+// 0/0 = NaN and the accountant failed with "RDP ... is NaN").  Just above the underflow the values are
+// Google dp-accounting's (RdpAccountant, the default orders): 5.4999999999999993e+20 at sigma = 1e-10,
+// 5.5e+300 at 1e-150; at 1e-300 it divides by zero.
+static void test_tiny_sigma(void **state) {
+    (void)state;
+    const double sigmas[] = {1e-300, 1e-200, 1e-160};
+    for (size_t i = 0; i < ACA_ARRAY_LEN(sigmas); i++) {
+        dp_sgm p = {0.01, sigmas[i], 10, 1e-5};
+        dp_result r;
+        aca_err e = {0};
+        assert_int_equal(dp_epsilon(&p, DP_CONVERT_BALLE2020, NULL, 0, &r, &e), 0);
+        assert_true(isinf(r.epsilon) && r.epsilon > 0);
+        double rdp;
+        assert_int_equal(dp_rdp_step(0.01, sigmas[i], 2.5, &rdp, &e), 0);
+        assert_true(isinf(rdp) && rdp > 0);
+        assert_int_equal(dp_rdp_step(0.01, sigmas[i], 3.0, &rdp, &e), 0);
+        assert_true(isinf(rdp) && rdp > 0);
+    }
+    const double ref[][2] = {{1e-10, 5.4999999999999993e+20}, {1e-150, 5.5e+300}};
+    for (size_t i = 0; i < ACA_ARRAY_LEN(ref); i++) {
+        dp_sgm p = {0.01, ref[i][0], 10, 1e-5};
+        dp_result r;
+        assert_int_equal(dp_epsilon(&p, DP_CONVERT_BALLE2020, NULL, 0, &r, NULL), 0);
+        check_rel("eps at a tiny sigma", r.epsilon, ref[i][1], 1e-9);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_opacus_epsilon), cmocka_unit_test(test_opacus_rdp_step),
         cmocka_unit_test(test_published_tf_privacy), cmocka_unit_test(test_sigma_search),
-        cmocka_unit_test(test_monotone), cmocka_unit_test(test_bad_values),
+        cmocka_unit_test(test_monotone), cmocka_unit_test(test_bad_values), cmocka_unit_test(test_tiny_sigma),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

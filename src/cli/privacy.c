@@ -1,8 +1,11 @@
 // aca privacy: the DP-SGD accountant (include/aca/dp.h) — epsilon for (q, sigma, steps, delta), or the
 // smallest sigma for a target epsilon.
+#include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "aca/dp.h"
+#include "aca/jsonw.h"
 #include "cli.h"
 
 static const char USAGE[] =
@@ -11,7 +14,8 @@ static const char USAGE[] =
     "Privacy of DP-SGD with Poisson sampling rate Q (batch / train size), noise multiplier S and K\n"
     "steps, by the RDP accountant of the sampled Gaussian mechanism (Mironov et al. 2019) and the\n"
     "RDP-to-(eps, delta) conversion of Balle et al. 2020 (--classic: eps = rdp + log(1/delta)/(alpha-1)).\n"
-    "With --sigma prints epsilon; with --epsilon prints the smallest sigma that reaches it.";
+    "With --sigma prints epsilon; with --epsilon prints the smallest sigma that reaches it.  A sigma too\n"
+    "small for any finite bound prints epsilon = inf (null in --json).";
 
 int cmd_privacy(int argc, char **argv) {
     double q = 0, sigma = 0, delta = 0, target = 0;
@@ -31,27 +35,45 @@ int cmd_privacy(int argc, char **argv) {
     int rc = opt_parse(opts, (int)ACA_ARRAY_LEN(opts), argc, argv, 1, NULL, 0, &npos, USAGE, &e);
     if (rc == 1) return 0;
     if (rc < 0) return fprintf(stderr, "aca: privacy: %s\n", e.msg), 2;
-    if (opts[1].seen == opts[2].seen)
+    int by_sigma = cli_opt_seen(opts, (int)ACA_ARRAY_LEN(opts), "--sigma");
+    if (by_sigma == cli_opt_seen(opts, (int)ACA_ARRAY_LEN(opts), "--epsilon"))
         return fprintf(stderr, "aca: privacy: give exactly one of --sigma (to get epsilon) and --epsilon (to get sigma)\n"), 2;
     if (steps < 1) return fprintf(stderr, "aca: privacy: option --steps: %ld must be >= 1\n", steps), 2;
-    dp_sgm p = {q, opts[1].seen ? sigma : 1.0, (uint64_t)steps, delta};
+    dp_sgm p = {q, by_sigma ? sigma : 1.0, (uint64_t)steps, delta};
     dp_conversion conv = classic ? DP_CONVERT_CLASSIC : DP_CONVERT_BALLE2020;
     dp_result r;
-    if (opts[1].seen ? dp_epsilon(&p, conv, NULL, 0, &r, &e) : dp_sigma_for_epsilon(&p, target, conv, &sigma, &r, &e)) {
+    if (by_sigma ? dp_epsilon(&p, conv, NULL, 0, &r, &e) : dp_sigma_for_epsilon(&p, target, conv, &sigma, &r, &e)) {
         // A bad value's message starts with the parameter's name, which is also the option's.
         if (e.kind == ACA_ERR_VALUE) return fprintf(stderr, "aca: privacy: option --%s\n", e.msg), 2;
         return fprintf(stderr, "aca: privacy: %s\n", e.msg), aca_exit_status(e.kind);
     }
     const char *cname = classic ? "classic" : "balle2020";
-    if (json)
-        printf("{\"q\":%.17g,\"sigma\":%.17g,\"steps\":%ld,\"delta\":%.17g,\"epsilon\":%.17g,\"order\":%.17g,"
-               "\"conversion\":\"%s\"}\n",
-               q, sigma, steps, delta, r.epsilon, r.best_order, cname);
-    else if (opts[1].seen)
-        printf("epsilon = %.4f at delta = %g (q = %g, sigma = %g, steps = %ld; RDP order %g, %s conversion)\n", r.epsilon,
-               delta, q, sigma, steps, r.best_order, cname);
-    else
+    if (json) {
+        aca_buf b = {0};
+        aca_jsonw w;
+        jsonw_init(&w, &b);
+        jsonw_obj(&w);
+        jsonw_key(&w, "q"), jsonw_num_exact(&w, q);
+        jsonw_key(&w, "sigma"), jsonw_num_exact(&w, sigma);
+        jsonw_kint(&w, "steps", steps);
+        jsonw_key(&w, "delta"), jsonw_num_exact(&w, delta);
+        jsonw_key(&w, "epsilon"), jsonw_num_exact(&w, r.epsilon); // null: no finite bound
+        jsonw_key(&w, "order"), jsonw_num_exact(&w, r.best_order);
+        jsonw_kstr(&w, "conversion", cname);
+        jsonw_end(&w);
+        printf("%.*s\n", (int)b.len, b.data);
+        buf_free(&b);
+    } else if (by_sigma && isinf(r.epsilon)) {
+        printf("epsilon = inf at delta = %g (q = %g, sigma = %g, steps = %ld): no finite bound, the noise is too small\n",
+               delta, q, sigma, steps);
+    } else if (by_sigma) {
+        char eps[32];
+        snprintf(eps, sizeof eps, r.epsilon < 1e6 ? "%.4f" : "%.4g", r.epsilon);
+        printf("epsilon = %s at delta = %g (q = %g, sigma = %g, steps = %ld; RDP order %g, %s conversion)\n", eps, delta,
+               q, sigma, steps, r.best_order, cname);
+    } else {
         printf("sigma = %.4f reaches epsilon = %.4f <= %g at delta = %g (q = %g, steps = %ld; RDP order %g, %s conversion)\n",
                sigma, r.epsilon, target, delta, q, steps, r.best_order, cname);
+    }
     return 0;
 }
