@@ -367,6 +367,23 @@ static void test_slurm_script(void **st) {
     assert_int_equal(n_exec, 1);
     assert_true(gres);
     free(s);
+    // An output directory with a space, quotes and a %: the exec line quotes it for the shell, the
+    // #SBATCH line for sbatch's parser (double quotes, \" inside) and for its filename patterns (%%).
+    char *odd = tu_path(d, "o ut'\"%x");
+    TU_OK(grid_emit_slurm(&g, gp, odd, "/opt/aca/bin/aca", sp, n, &e), &e);
+    s = tu_read_file(sp, NULL);
+    char want_out[1024];
+    snprintf(want_out, sizeof want_out, "\n#SBATCH --output=\"%s/o ut'\\\"%%%%x/slurm/%%A_%%a.out\"\n", d);
+    if (!strstr(s, want_out)) fail_msg("no line %s in\n%s", want_out, s);
+    snprintf(want, sizeof want, "--out '%s/o ut'\\''\"%%x' --cell", d);
+    if (!strstr(s, want)) fail_msg("no %s in\n%s", want, s);
+    free(s);
+    // A backslash or newline cannot be carried by an #SBATCH line: refused, nothing written.
+    char *bs = tu_path(d, "a\\b");
+    unlink(sp);
+    TU_EXPECT_ERR(grid_emit_slurm(&g, gp, bs, "/opt/aca/bin/aca", sp, n, &e), &e, "holds a backslash");
+    assert_true(access(sp, F_OK) != 0 && access(bs, F_OK) != 0);
+    free(odd), free(bs);
     grid_cells_free(c, n);
     grid_spec_free(&g);
     free(gp), free(sp), free(out);

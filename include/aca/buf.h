@@ -19,5 +19,7 @@ void buf_clear(aca_buf *b);
 void buf_free(aca_buf *b);
 // Appends s as a JSON string literal (with quotes and escapes); s must be valid UTF-8.
 void buf_json_str(aca_buf *b, const char *s, size_t n);
+// Appends s as one POSIX shell word: in single quotes, a ' inside written as '\''.
+void buf_sh_quote(aca_buf *b, const char *s);
 
 #endif

@@ -70,3 +70,12 @@ void buf_json_str(aca_buf *b, const char *s, size_t n) {
     buf_append(b, s + run, n - run);
     buf_putc(b, '"');
 }
+
+void buf_sh_quote(aca_buf *b, const char *s) {
+    buf_putc(b, '\'');
+    for (; *s; s++) {
+        if (*s == '\'') buf_puts(b, "'\\''");
+        else buf_putc(b, *s);
+    }
+    buf_putc(b, '\'');
+}
