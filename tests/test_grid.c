@@ -1017,6 +1017,17 @@ static void expect_refused(const trust_env *t, const char *extra, const char *ms
     TU_EXPECT_ERR(trust_run(&g, t->out, 0, &st, &e), &e, msg);
     TU_EXPECT_ERR(grid_aggregate(&g, t->out, &a, &e), &e, msg);
     grid_spec_free(&g);
+    // `aca grid --list` says so too, instead of listing the old cell as done.
+    char aca[PATH_MAX + 8], cmd[3 * PATH_MAX], out[4096];
+    aca_binary(aca, sizeof aca);
+    snprintf(cmd, sizeof cmd, "'%s' grid '%s/g.json' --out '%s' --list 2>&1", aca, t->d, t->out);
+    FILE *f = popen(cmd, "r");
+    assert_non_null(f);
+    size_t n = fread(out, 1, sizeof out - 1, f);
+    out[n] = 0;
+    int status = pclose(f);
+    if (!(WIFEXITED(status) && WEXITSTATUS(status) != 0) || !strstr(out, msg))
+        fail_msg("%s: want a failure with '%s', got status %d and:\n%s", cmd, msg, status, out);
 }
 
 static void sha_of(const char *path, char hex[65]) {

@@ -216,6 +216,15 @@ static int grid_print_report(const aca_grid_spec *g, const char *outd, int repor
     return 0;
 }
 
+// The cells and whether each finished.  A finished cell counts only while it still belongs to this
+// grid: when an input or a setting changed since, the check's message replaces the list.
+static int grid_list(const aca_grid_spec *g, const char *outd, const aca_grid_cell *cells, int n) {
+    aca_err e = {0};
+    if (file_exists(outd) && grid_out_check(g, outd, cells, n, 0, n, GRID_OUT_REPORT, &e)) return cli_fail(&e);
+    for (int k = 0; k < n; k++) printf("%d\t%s\t%s\n", k, cells[k].id, grid_cell_done(outd, &cells[k]) ? "done" : "todo");
+    return 0;
+}
+
 int cmd_grid(int argc, char **argv) {
     grid_args a = {.cell = -1, .jobs = 1};
     const char *grid_path;
@@ -234,7 +243,7 @@ int cmd_grid(int argc, char **argv) {
     if (grid_cells(&g, &cells, &n, &e)) {
         rc = cli_fail(&e);
     } else if (a.list) {
-        for (int k = 0; k < n; k++) printf("%d\t%s\t%s\n", k, cells[k].id, grid_cell_done(outd, &cells[k]) ? "done" : "todo");
+        rc = grid_list(&g, outd, cells, n);
     } else if (!(rc = grid_outputs_open(outd, a.slurm, a.replace, &g))) {
         if (a.slurm) rc = grid_slurm(&g, grid_path, outd, a.slurm, n);
         else if (!a.report) rc = grid_run_cells(&g, outd, &a);
