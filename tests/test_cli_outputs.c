@@ -682,6 +682,24 @@ static void test_eval_no_nan(void **st) {
     tu_rm_rf(P("mq")), tu_rm_rf(P("dq"));
 }
 
+// A checkpoint whose tokenizer is a SentencePiece model alone (no vocab.txt): train --model, eval
+// and forward find it in the directory as tokenize --model does (issue 15: train --model failed).
+static void test_spm_only_checkpoint(void **st) {
+    (void)st;
+    link_repo_file("tests/fixtures/tok/tiny_spm.model", "spm.model");
+    expect(aca("train --config cfg.json --vocab spm.model --data d --out s1 --epochs 1 --max-len 16 --quiet"), 0, "wrote s1");
+    assert_true(exists("s1/spm.model") && !exists("s1/vocab.txt"));
+    expect(aca("train --model s1 --data d --out s2 --epochs 1 --max-len 16 --quiet"), 0, "wrote s2");
+    assert_true(exists("s2/spm.model") && !exists("s2/vocab.txt"));
+    expect(aca("eval --model s2 --data d --max-len 16"), 0, "clean accuracy: ");
+    expect(aca("tokenize --model s2 --in d/test.jsonl --jsonl --max-len 16"), 0, "{\"ids\":[4,"); // [CLS] = 4 in the .model
+    // Another tokenizer beside it is refused: its ids would index the wrong embedding rows.
+    expect(aca("train --model s2 --vocab vocab.txt --data d --out s3 --epochs 1 --max-len 16 --quiet"), ACA_EXIT_VALUE,
+           "tokenizes otherwise than the checkpoint's own tokenizer");
+    assert_false(exists("s3"));
+    tu_rm_rf(P("s1")), tu_rm_rf(P("s2")), unlink(P("spm.model"));
+}
+
 // Two aca processes with one output directory: the second to begin is refused while the first is
 // alive; one that began alongside finds the directory written meanwhile and keeps its own aside.
 static void test_concurrent_outputs(void **st) {
@@ -749,7 +767,7 @@ int main(void) {
         cmocka_unit_test(test_one_class_corpus),      cmocka_unit_test(test_omp_wait_policy),
         cmocka_unit_test(test_invisible_signal),      cmocka_unit_test(test_option_values),
         cmocka_unit_test(test_refused_before_work),   cmocka_unit_test(test_concurrent_outputs),
-        cmocka_unit_test(test_eval_no_nan),
+        cmocka_unit_test(test_eval_no_nan),           cmocka_unit_test(test_spm_only_checkpoint),
     };
     if (getenv("ACA_TEST_FILTER")) cmocka_set_test_filter(getenv("ACA_TEST_FILTER")); // e.g. "test_sweep"
     return cmocka_run_group_tests(tests, setup, teardown);
