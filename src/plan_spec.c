@@ -47,11 +47,15 @@ static int resolve_sizes(const plan_spec_opts *o, plan_spec_result *r, aca_err *
     if (r->N < 2)
         return aca_errf(e, ACA_ERR_VALUE, "%s: too few documents (%zu) for a platform; give --n-train", o->corpus_path,
                         r->corpus.n);
-    r->n_max = o->n_max <= 0 || o->n_max >= r->N ? r->N - 1 : o->n_max;
+    if (o->n_max >= r->N) // a collective is part of the platform's N documents
+        return aca_errf(e, ACA_ERR_VALUE, "option --n-max: %ld is not below the platform size N = %ld (at most %ld)",
+                        o->n_max, r->N, r->N - 1);
+    r->n_max = o->n_max > 0 ? o->n_max : r->N - 1;
     r->s_min = o->s_min;
     if (r->n_max < plan_n_floor(PLAN_UNPLANT, &r->pp))
-        return aca_errf(e, ACA_ERR_VALUE, "option --n-max: %ld leaves no room for unplanting (needs >= %ld%s)", r->n_max,
-                        plan_n_floor(PLAN_UNPLANT, &r->pp), r->pp.n_e ? ", --n-est + 1" : "");
+        return aca_errf(e, ACA_ERR_VALUE, "option --n-max: %ld%s leaves no room for unplanting (needs >= %ld%s)", r->n_max,
+                        o->n_max > 0 ? "" : " (the default, N - 1)", plan_n_floor(PLAN_UNPLANT, &r->pp),
+                        r->pp.n_e ? ", --n-est + 1" : "");
     return 0;
 }
 

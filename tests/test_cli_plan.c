@@ -95,6 +95,9 @@ static void test_plan_errors(void **state) {
         {"--eps-subopt 1", "option --eps-subopt"}, {"--n-train 1", "option --n-train"}, {"--n-max 0", "option --n-max"},
         {"--n-max 1", "option --n-max"},    {"--bogus", "unknown option"},  {"--bound Paper", "option --bound"},
         {"--n-est 0", "option --n-est"},    {"--n-est 10 --n-max 10", "option --n-max"},
+        // larger than the platform: was clipped to N - 1 silently
+        {"--n-train 5 --n-max 10", "option --n-max: 10 is not below the platform size N = 5"},
+        {"--n-train 5 --n-max 5", "option --n-max: 5 is not below the platform size N = 5"},
     };
     for (size_t i = 0; i < ACA_ARRAY_LEN(bad_opts); i++) {
         snprintf(a, sizeof a, "plan %s/spec.json --corpus %s/corpus.txt %s", g_dir, g_dir, bad_opts[i][0]);
