@@ -498,20 +498,6 @@ static int count_lines(const char *path) {
     return k;
 }
 
-// The path of build/aca beside this test program (build/tests/test_grid).
-static void aca_binary(char *out, size_t n) {
-    char exe[PATH_MAX];
-    ssize_t k = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    assert_true(k > 0);
-    exe[k] = 0;
-    char *d = dirname(dirname(exe));
-    snprintf(out, n, "%s/aca", d);
-    if (!file_exists(out)) {
-        print_error("%s not found (make builds it before the tests)\n", out);
-        fail();
-    }
-}
-
 static void test_end_to_end_resume(void **st) {
     (void)st;
     assert_true(file_exists("models/vocab/bert-base-uncased.txt")); // run from the repo root
@@ -528,7 +514,7 @@ static void test_end_to_end_resume(void **st) {
 
     // 1. The grid in a child process (the CLI), killed with SIGKILL once the first cell finished.
     char aca[PATH_MAX + 8];
-    aca_binary(aca, sizeof aca);
+    tu_aca_path(aca, sizeof aca);
     TU_OK(dir_make(killed, &e), &e);
     char *first = tu_path(killed, "cells/none-t0/result.json");
     pid_t pid = fork();
@@ -1019,7 +1005,7 @@ static void expect_refused(const trust_env *t, const char *extra, const char *ms
     grid_spec_free(&g);
     // `aca grid --list` says so too, instead of listing the old cell as done.
     char aca[PATH_MAX + 8], cmd[3 * PATH_MAX], out[4096];
-    aca_binary(aca, sizeof aca);
+    tu_aca_path(aca, sizeof aca);
     snprintf(cmd, sizeof cmd, "'%s' grid '%s/g.json' --out '%s' --list 2>&1", aca, t->d, t->out);
     FILE *f = popen(cmd, "r");
     assert_non_null(f);
@@ -1630,7 +1616,7 @@ static void test_trust_locks(void **st_) {
     grid_spec_free(&g);
     // Two Slurm tasks at once (the command line, one cell each) on a fresh directory.
     char aca[PATH_MAX + 8], *gp = tu_path(t.d, "g.json"), *o2 = tu_path(t.d, "slurm");
-    aca_binary(aca, sizeof aca);
+    tu_aca_path(aca, sizeof aca);
     pid_t kid[2];
     for (int k = 0; k < 2; k++) {
         kid[k] = fork();
@@ -1716,7 +1702,7 @@ static void test_trust_workers(void **st_) {
                " \"counts\": [4, 8], \"runs\": {\"baseline\": true, \"joint\": false}",
                ", \"trials\": 2", &g);
     char aca[PATH_MAX + 8], *gp = tu_path(t.d, "g.json");
-    aca_binary(aca, sizeof aca);
+    tu_aca_path(aca, sizeof aca);
     assert_int_equal(prctl(PR_SET_CHILD_SUBREAPER, 1), 0); // orphaned workers become this test's children
     pid_t p = start_jobs(aca, gp, t.out);
     int status, orphans = 0;

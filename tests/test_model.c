@@ -360,7 +360,8 @@ static void test_config(void **s) {
 }
 
 // ---- checkpoint errors, missing head, save / load ----
-static const char *TMP = "build/tests/tmp_model";
+static char TMP[200];        // <a fresh temporary directory>/tmp_model (main)
+static char BATCH_PATH[200]; // <the same directory>/tmp_batch.json
 
 // Writes the fixture checkpoint to path with tensor `drop` left out and `reshape` given a wrong shape,
 // plus `extra` extra tensors.
@@ -454,7 +455,7 @@ static void test_load_errors(void **s) {
     assert_int_equal(file_write_atomic(path, "hello", 5, &e), 0);
     assert_int_equal(model_load(f.m, path, 0, &e), -1);
     assert_non_null(strstr(e.msg, "too short"));
-    assert_int_equal(model_load(f.m, "build/tests/no_such_dir", 0, &e), -1);
+    assert_int_equal(model_load(f.m, "/nonexistent/aca/no_such_dir", 0, &e), -1);
     assert_non_null(strstr(e.msg, "no_such_dir: cannot open"));
     buf_free(&whole);
     unlink(path);
@@ -605,7 +606,7 @@ static void test_init_and_layout(void **s) {
 
 // ---- batch JSON (aca forward) ----
 static void expect_batch_error(const char *json, const char *needle) {
-    const char *path = "build/tests/tmp_batch.json";
+    const char *path = BATCH_PATH;
     aca_err e = {0};
     assert_int_equal(file_write_atomic(path, json, strlen(json), &e), 0);
     aca_batch_json b;
@@ -618,7 +619,7 @@ static void expect_batch_error(const char *json, const char *needle) {
 }
 
 static void test_batch_json(void **s) {
-    const char *path = "build/tests/tmp_batch.json";
+    const char *path = BATCH_PATH;
     const char *ok = "{\"input_ids\":[[2,5,7],[2,9,0]],\"attention_mask\":[[1,1,1],[1,1,0]],\"labels\":[1,0]}";
     aca_err e;
     assert_int_equal(file_write_atomic(path, ok, strlen(ok), &e), 0);
@@ -768,5 +769,12 @@ int main(void) {
         cmocka_unit_test(test_nonfinite_weights),
         cmocka_unit_test(test_head_matched_by_name),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    char *tmp = tu_tmpdir(); // not under build/: a fresh clone's sanitizer build has no build/tests
+    if (strlen(tmp) > 150) return fprintf(stderr, "test_model: TMPDIR %s is too long\n", tmp), 1;
+    snprintf(TMP, sizeof TMP, "%s/tmp_model", tmp);
+    snprintf(BATCH_PATH, sizeof BATCH_PATH, "%s/tmp_batch.json", tmp);
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    tu_rm_rf(tmp);
+    free(tmp);
+    return rc;
 }

@@ -126,7 +126,7 @@ static void test_dtypes(void **s) {
 }
 
 static void test_write_roundtrip(void **s) {
-    const char *path = "build/tests/tmp_st.safetensors";
+    char *dir = tu_tmpdir(), *path = path_join(dir, "tmp_st.safetensors");
     float a[6] = {1, 2, 3, 4, 5, 6.5f}, sc = 7;
     int32_t ids[3] = {-1, 0, 123456};
     st_out o[3] = {{.name = "w\"x", .ndim = 2, .shape = {2, 3}, .f32 = a},
@@ -151,11 +151,15 @@ static void test_write_roundtrip(void **s) {
     assert_memory_equal(iv, ids, sizeof ids);
     st_close(&f);
     // Unwritable path: an error naming it, nothing left behind.
-    assert_int_equal(st_write("build/tests/no/such/dir/x.safetensors", o, 1, NULL, 0, &e), -1);
-    assert_non_null(strstr(e.msg, "build/tests/no/such/dir/x.safetensors"));
-    assert_int_equal(st_open(&f, "build/tests/absent.safetensors", &e), -1);
+    char *bad = path_join(dir, "no/such/dir/x.safetensors"), *absent = path_join(dir, "absent.safetensors");
+    assert_int_equal(st_write(bad, o, 1, NULL, 0, &e), -1);
+    assert_non_null(strstr(e.msg, bad));
+    assert_int_equal(st_open(&f, absent, &e), -1);
     assert_non_null(strstr(e.msg, "absent.safetensors: cannot open"));
     unlink(path);
+    assert_int_equal(tu_dir_count(dir), 0); // nothing left behind
+    tu_rm_rf(dir);
+    free(dir), free(path), free(bad), free(absent);
 }
 
 int main(void) {

@@ -145,11 +145,31 @@ static inline void tu_expect_err_(int rc, const aca_err *e, const char *substr, 
 // ---- the command line --------------------------------------------------------------------------
 #include <sys/wait.h>
 
-// Runs `build/aca ARGS` from the repo root (stderr merged into out); returns the exit status.
+#include <libgen.h>
+#include <limits.h>
+#include <unistd.h>
+
+// The aca of this test program's build: BUILD/aca beside BUILD/tests/test_x (build/aca, or
+// build/san/aca for a sanitizer build of the test).  Fails the test when it is missing.
+static inline void tu_aca_path(char *out, size_t cap) {
+    char exe[PATH_MAX];
+    ssize_t k = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    assert_true(k > 0);
+    exe[k] = 0;
+    snprintf(out, cap, "%s/aca", dirname(dirname(exe)));
+    if (!file_exists(out)) {
+        print_error("%s not found (make builds it before the tests)\n", out);
+        fail();
+    }
+}
+
+// Runs `BUILD/aca ARGS` (tu_aca_path) from the repo root (stderr merged into out); returns the exit status.
 static inline int tu_run_cli(const char *args, char *out, size_t cap) {
-    size_t m = strlen(args) + 32;
+    char aca[PATH_MAX];
+    tu_aca_path(aca, sizeof aca);
+    size_t m = strlen(args) + strlen(aca) + 32;
     char *cmd = xmalloc(m);
-    snprintf(cmd, m, "build/aca %s 2>&1", args);
+    snprintf(cmd, m, "'%s' %s 2>&1", aca, args);
     FILE *p = popen(cmd, "r");
     free(cmd);
     assert_non_null(p);
@@ -159,7 +179,7 @@ static inline int tu_run_cli(const char *args, char *out, size_t cap) {
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-// Fails unless `build/aca ARGS` exits non-zero (want_fail) or zero, with `needle` in its output.
+// Fails unless `BUILD/aca ARGS` exits non-zero (want_fail) or zero, with `needle` in its output.
 static inline void tu_expect_cli(const char *args, int want_fail, const char *needle) {
     static char out[1 << 16];
     int rc = tu_run_cli(args, out, sizeof out);
