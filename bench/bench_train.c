@@ -14,6 +14,7 @@
 
 #include "aca/model.h"
 #include "aca/ops.h"
+#include "aca/run.h"
 #include "aca/train.h"
 
 typedef struct {
@@ -57,8 +58,9 @@ int main(int argc, char **argv) {
         fprintf(stderr, "bench_train: %s\n", r < 0 ? e.msg : "need --batch >= 1, --len >= 2, --steps >= 2, --dp-grad ghost|per-example");
         return 2;
     }
-    aca_train_opts o;
-    train_opts_default(&o);
+    aca_run_setup rs;
+    run_setup_default(&rs); // the run options table's defaults
+    aca_train_opts o = rs.train;
     o.epochs = 1;
     o.batch = (int)batch;
     if (!isnan(dp_sigma)) {

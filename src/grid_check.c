@@ -17,10 +17,10 @@
 #include "aca/tokenizer.h"
 
 static int check_split(const aca_grid_spec *g, const aca_grid_input *corpus, const aca_corpus *c, aca_err *e) {
-    size_t ntr = g->n_train, nte = g->n_test;
+    size_t ntr = g->run.n_train, nte = g->run.n_test;
     if (!ntr && !nte) corpus_split_default(c->n, &ntr, &nte);
     if (ntr >= 1 && nte >= 1 && ntr <= c->n && nte <= c->n - ntr) return 0;
-    if (g->n_train)
+    if (g->run.n_train)
         return aca_errf(e, ACA_ERR_VALUE, "%s: split: asks for %zu train + %zu test documents, but the corpus %s has only %zu",
                         g->path, ntr, nte, corpus->path, c->n);
     return aca_errf(e, ACA_ERR_VALUE,
@@ -122,8 +122,8 @@ static int check_mutations(const aca_grid_spec *g, const aca_grid_input *corpus,
             aca_mutate_opts mo;
             memset(&mo, 0, sizeof mo);
             mo.corpus_path = corpus->path;
-            mo.n_train = g->n_train;
-            mo.n_test = g->n_test;
+            mo.n_train = g->run.n_train;
+            mo.n_test = g->run.n_test;
             mo.has_seed = 1;
             mo.seed = sp.seed;
             mo.corpus_opts = co;
@@ -181,20 +181,20 @@ static int check_weights(const aca_grid_spec *g, const aca_grid_input *w, const 
 
 static int check_model(const aca_grid_spec *g, const aca_grid_inputs *in, const aca_corpus *c, aca_err *e) {
     const aca_grid_input *cf = grid_input_of(in, "model config"), *w = grid_input_of(in, "checkpoint weights");
-    const char *tok_field = g->vocab_path ? "model.vocab" : "model.dir";
+    const char *tok_field = g->run.vocab_path ? "model.vocab" : "model.dir";
     aca_config cfg;
     if (config_load(cf->path, &cfg, e)) return aca_err_prefix(e, "%s: %s", g->path, cf->field);
     int rc = 0;
-    if (g->max_len > cfg.max_position)
+    if (g->run.max_len > cfg.max_position)
         rc = aca_errf(e, ACA_ERR_VALUE, "%s: train.max_len: %d exceeds the model's max_position_embeddings %d (%s)", g->path,
-                      g->max_len, cfg.max_position, cf->path);
+                      g->run.max_len, cfg.max_position, cf->path);
     if (!rc && w) rc = check_weights(g, w, &cfg, c, e);
     if (!rc && w) { // every tensor's shape is the config's (the head's with the corpus's classes)
         config_set_labels(&cfg, c->n_classes, (const char *const *)c->classes);
         if (model_check_checkpoint(&cfg, w->path, e)) rc = aca_err_prefix(e, "%s: %s", g->path, w->field);
     }
     // The tokenizer exactly as the cells open it, and its ids within the model's embeddings.
-    aca_tokenizer *tok = rc ? NULL : tokenizer_for_model(g->vocab_path, g->model_dir, e);
+    aca_tokenizer *tok = rc ? NULL : tokenizer_for_model(g->run.vocab_path, g->run.model_dir, e);
     if (!rc && (!tok || tokenizer_fits_model(tok, cfg.vocab_size, e))) rc = aca_err_prefix(e, "%s: %s", g->path, tok_field);
     aca_spec sp;
     if (!rc && !(rc = collectives_spec(g, &sp, e))) {
@@ -211,11 +211,11 @@ static int check_model(const aca_grid_spec *g, const aca_grid_inputs *in, const 
 // the training set; q and steps then differ a little, but what makes a target unreachable is delta:
 // with the noise unbounded, the epsilon left is the conversion's floor at that delta.)
 static int check_dp(const aca_grid_spec *g, const aca_corpus *c, aca_err *e) {
-    size_t ntr = g->n_train, nte = g->n_test;
+    size_t ntr = g->run.n_train, nte = g->run.n_test;
     if (!ntr && !nte) corpus_split_default(c->n, &ntr, &nte);
-    const size_t B = (size_t)g->batch;
-    dp_sgm sg = {B < ntr ? (double)B / (double)ntr : 1.0, 1.0, (uint64_t)((ntr + B - 1) / B) * (uint64_t)g->epochs,
-                 g->dp_delta};
+    const size_t B = (size_t)g->run.train.batch;
+    dp_sgm sg = {B < ntr ? (double)B / (double)ntr : 1.0, 1.0, (uint64_t)((ntr + B - 1) / B) * (uint64_t)g->run.train.epochs,
+                 g->run.train.dp_delta};
     for (int i = 0; i < g->n_eps; i++) {
         double sigma;
         dp_result at, floor = {NAN, NAN};

@@ -68,19 +68,19 @@ static void tokenizer_dir_inputs(aca_grid_inputs *in, const char *dir, const cha
 static int inputs_resolve(const aca_grid_spec *g, const char *out_dir, aca_grid_inputs *in, aca_err *e) {
     if (g->corpus_path) input_add(in, "corpus", "corpus.path", xstrdup(g->corpus_path));
     else input_add(in, "corpus", "corpus.synthetic", path_join(out_dir, "corpus.txt"));
-    if (g->model_dir) {
-        input_add(in, "model config", "model.dir", path_join(g->model_dir, "config.json"));
-        input_add(in, "checkpoint weights", "model.dir", path_join(g->model_dir, "model.safetensors"));
-    } else if (g->config_path) {
-        input_add(in, "model config", "model.config", xstrdup(g->config_path));
+    if (g->run.model_dir) {
+        input_add(in, "model config", "model.dir", path_join(g->run.model_dir, "config.json"));
+        input_add(in, "checkpoint weights", "model.dir", path_join(g->run.model_dir, "model.safetensors"));
+    } else if (g->run.config_path) {
+        input_add(in, "model config", "model.config", xstrdup(g->run.config_path));
     } else {
         return aca_errf(e, ACA_ERR_VALUE, "%s: model: no model: give \"dir\" (a checkpoint) or \"config\" (random init)",
                         g->path);
     }
     // The tokenizer as the cells open it (tokenizer_for_model): "vocab" (a file or a directory), else
     // the checkpoint directory.  What it lacks there, grid_check reports.
-    const char *tok = g->vocab_path ? g->vocab_path : g->model_dir;
-    const char *field = g->vocab_path ? "model.vocab" : "model.dir";
+    const char *tok = g->run.vocab_path ? g->run.vocab_path : g->run.model_dir;
+    const char *field = g->run.vocab_path ? "model.vocab" : "model.dir";
     struct stat st;
     if (!tok) return aca_errf(e, ACA_ERR_VALUE, "%s: model.vocab: a model from \"config\" needs a vocabulary", g->path);
     if (stat(tok, &st) == 0 && S_ISDIR(st.st_mode)) tokenizer_dir_inputs(in, tok, field);
@@ -408,19 +408,6 @@ int grid_cell_done(const char *out_dir, const aca_grid_cell *c) {
 }
 
 // ---- a cell's definition -----------------------------------------------------------------------
-static void train_json(const aca_grid_spec *g, aca_jsonw *w) {
-    jsonw_obj(w);
-    jsonw_kint(w, "epochs", g->epochs);
-    jsonw_kint(w, "batch", g->batch);
-    jsonw_key(w, "lr"), jsonw_num_exact(w, g->lr);
-    jsonw_key(w, "weight_decay"), jsonw_num_exact(w, g->weight_decay);
-    jsonw_key(w, "max_grad_norm"), jsonw_num_exact(w, g->max_grad_norm);
-    jsonw_kint(w, "max_len", g->max_len);
-    jsonw_kbool(w, "bucket", g->bucket);
-    jsonw_kint(w, "eval_batch", g->eval_batch);
-    jsonw_end(w);
-}
-
 // DP-SGD of the cell's variant (null: none).
 static void dp_json(const aca_grid_spec *g, int ei, aca_jsonw *w) {
     if (g->eps[ei] < 0) {
@@ -429,10 +416,7 @@ static void dp_json(const aca_grid_spec *g, int ei, aca_jsonw *w) {
     }
     jsonw_obj(w);
     jsonw_key(w, "epsilon"), jsonw_num_exact(w, g->eps[ei]);
-    jsonw_key(w, "delta"), jsonw_num_exact(w, g->dp_delta);
-    jsonw_key(w, "clip"), jsonw_num_exact(w, g->dp_clip);
-    jsonw_kstr(w, "sampling", train_dp_sampling_name(g->dp_sampling));
-    jsonw_kbool(w, "freeze_embeddings", g->dp_freeze);
+    run_opts_write_json(&g->run, RUN_OPT_DEFINITION, "dp", w); // delta, clip, sampling, freeze_embeddings
     jsonw_end(w);
 }
 
@@ -469,16 +453,14 @@ void grid_cell_definition(const aca_grid_spec *g, const aca_grid_inputs *in, con
     jsonw_obj(&w);
     jsonw_kstr(&w, "encoding", g->encoding ? g->encoding : "auto");
     jsonw_end(&w);
-    jsonw_key(&w, "split");
-    jsonw_obj(&w);
-    jsonw_kuint(&w, "train", g->n_train);
-    jsonw_kuint(&w, "test", g->n_test);
-    jsonw_end(&w);
-    jsonw_key(&w, "train");
-    train_json(g, &w);
-    jsonw_kstr(&w, "device", g->device);
-    jsonw_kstr(&w, "precision", g->precision);
-    jsonw_kstr(&w, "attention", g->attention ? g->attention : "auto");
+    static const char *const sections[] = {"split", "train"}; // then device, precision, attention
+    for (size_t k = 0; k < ACA_ARRAY_LEN(sections); k++) {
+        jsonw_key(&w, sections[k]);
+        jsonw_obj(&w);
+        run_opts_write_json(&g->run, RUN_OPT_DEFINITION, sections[k], &w);
+        jsonw_end(&w);
+    }
+    run_opts_write_json(&g->run, RUN_OPT_DEFINITION, "", &w);
     jsonw_key(&w, "dp");
     dp_json(g, ei, &w);
     jsonw_key(&w, "acting");

@@ -75,7 +75,7 @@ static int stair_collective(const aca_grid_spec *g, const aca_corpus *c, const c
 
 int grid_planner_rows(const aca_grid_spec *g, const aca_corpus *c, const char *corpus_name, grid_stairs *st, aca_err *e) {
     memset(st, 0, sizeof *st);
-    long N = (long)g->n_train, n_test = (long)g->n_test;
+    long N = (long)g->run.n_train, n_test = (long)g->run.n_test;
     if (N == 0 && n_test == 0) plan_default_sizes(c->n, &N, &n_test);
     plan_params_default(&st->pp);
     st->pp.delta = g->planner_delta, st->pp.n_test = n_test;

@@ -66,27 +66,11 @@ static void cell_grid_json(const aca_grid_spec *g, const aca_grid_inputs *in, co
     buf_free(&def);
 }
 
+// The grid's run options (model, split, training, device; DP-SGD off), with its corpus.
 static void base_setup(const aca_grid_spec *g, const aca_grid_inputs *in, aca_run_setup *s) {
-    run_setup_default(s);
+    *s = g->run;
     s->corpus_path = grid_input_of(in, "corpus")->path;
     if (g->encoding) corpus_parse_encoding(g->encoding, &s->corpus_opts.encoding, NULL);
-    s->n_train = g->n_train;
-    s->n_test = g->n_test;
-    s->model_dir = g->model_dir;
-    s->config_path = g->config_path;
-    s->vocab_path = g->vocab_path;
-    s->train.epochs = g->epochs;
-    s->train.batch = g->batch;
-    s->train.lr = g->lr;
-    s->train.weight_decay = g->weight_decay;
-    s->train.max_grad_norm = g->max_grad_norm;
-    s->train.bucket = g->bucket;
-    s->train.freeze_base = g->freeze_base;
-    s->max_len = g->max_len;
-    s->eval_batch = g->eval_batch;
-    s->device = g->device;
-    s->precision = g->precision;
-    s->attention = g->attention;
 }
 
 // The data manifest of a cell (its split, seed and members) kept beside its result, once it shows
@@ -119,13 +103,7 @@ static void cell_dp(const aca_grid_spec *g, const aca_grid_cell *c, aca_train_op
     if (g->eps[ei] < 0) return;
     t->dp = 1;
     t->dp_epsilon = g->eps[ei];
-    t->dp_sigma = NAN;
-    t->dp_delta = g->dp_delta;
-    t->dp_clip = g->dp_clip;
-    t->dp_sampling = g->dp_sampling;
-    t->dp_freeze_embeddings = g->dp_freeze;
-    t->dp_grad = g->dp_grad;
-    t->dp_micro_batch = g->dp_micro_batch;
+    t->dp_sigma = NAN; // the other DP settings are the grid's run options (base_setup)
 }
 
 
@@ -156,8 +134,8 @@ static int cell_mutate_subset(const aca_grid_spec *g, const aca_run_setup *s, co
     mo.spec_path = s->spec_path;
     mo.out_dir = *data_dir;
     mo.only = names;
-    mo.n_train = g->n_train;
-    mo.n_test = g->n_test;
+    mo.n_train = g->run.n_train;
+    mo.n_test = g->run.n_test;
     mo.has_seed = 1;
     mo.seed = s->data_seed;
     mo.corpus_opts = s->corpus_opts;

@@ -61,7 +61,7 @@ int grid_emit_slurm(const aca_grid_spec *g, const char *grid_path, const char *o
         buf_printf(&b, "#SBATCH --array=0-%d\n#SBATCH --output=", n_cells - 1);
         sbatch_quote_pattern(&b, logs);
         buf_puts(&b, "\n");
-        if (!strcmp(g->device, "cuda")) buf_puts(&b, "#SBATCH --gres=gpu:1\n");
+        if (!strcmp(g->run.device, "cuda")) buf_puts(&b, "#SBATCH --gres=gpu:1\n");
         buf_puts(&b, "set -euo pipefail\ncd ");
         buf_sh_quote(&b, cwd);
         buf_puts(&b, "\nexec ");

@@ -28,11 +28,12 @@ static int perr(const pctx *p, const char *field, const char *fmt, ...) {
     return aca_errf(p->e, ACA_ERR_VALUE, "%s: %s: %s", p->file, field, msg);
 }
 
-// Unknown keys of an object are an error naming "<prefix>.<key>".
+// Unknown keys of an object are an error naming "<prefix>.<key>": known are `allowed` and the run
+// options whose GRID.json path lies in the section <prefix> (run.h).
 static int check_keys(const pctx *p, const cJSON *o, const char *prefix, const char *const *allowed, size_t n) {
     const cJSON *it;
     cJSON_ArrayForEach(it, o) {
-        int ok = 0;
+        int ok = run_opts_has_key(prefix, it->string);
         for (size_t k = 0; k < n && !ok; k++) ok = !strcmp(it->string, allowed[k]);
         if (!ok) {
             char f[300];
@@ -98,16 +99,6 @@ static int get_int(const pctx *p, const cJSON *o, const char *key, const char *f
     return 0;
 }
 
-static int get_num(const pctx *p, const cJSON *o, const char *key, const char *field, double lo, int lo_open,
-                   double *out) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    if (!v) return 0;
-    if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) || v->valuedouble < lo || (lo_open && v->valuedouble == lo))
-        return perr(p, field, "must be a number %s %g", lo_open ? ">" : ">=", lo);
-    *out = v->valuedouble;
-    return 0;
-}
-
 static int get_bool(const pctx *p, const cJSON *o, const char *key, const char *field, int *out) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
     if (!v) return 0;
@@ -128,6 +119,39 @@ static int get_char_rates(const pctx *p, const cJSON *corpus, aca_synth_opts *o)
         if (!cJSON_IsNumber(it)) return perr(p, f, "must be a number in [0, 1]");
         if (corpus_synth_set_rate(o, it->string, strlen(it->string), it->valuedouble, &e2)) return perr(p, f, "%s", e2.msg);
     }
+    return 0;
+}
+
+// One run option (run.h's table) of a section: read by its type, checked by its range (the same
+// check as the command line's, naming the GRID.json path).  A string replaces the spec's own.
+static int read_run_opt(const pctx *p, const cJSON *o, const aca_run_opt *r, aca_run_setup *s) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, run_opt_key(r));
+    char label[300], *str = NULL;
+    snprintf(label, sizeof label, "%s: %s", p->file, r->path);
+    if (r->type == RUN_OPT_FLAG && !cJSON_IsBool(v)) return perr(p, r->path, "must be true or false");
+    if (r->type == RUN_OPT_FLAG) return run_opt_set_num(r, s, cJSON_IsTrue(v), label, p->e);
+    if (r->type != RUN_OPT_STR && r->type != RUN_OPT_CHOICE && r->type != RUN_OPT_ENUM) {
+        if (!cJSON_IsNumber(v)) return perr(p, r->path, "must be a number");
+        return run_opt_set_num(r, s, v->valuedouble, label, p->e);
+    }
+    if (r->type == RUN_OPT_STR ? get_path(p, o, run_opt_key(r), r->path, &str) : get_str(p, o, run_opt_key(r), r->path, &str))
+        return -1;
+    const char **field = run_opt_field(r, s), *old = *field;
+    int rc = run_opt_set_str(r, s, str, label, p->e);
+    if (rc || r->type == RUN_OPT_ENUM) free(str); // an enum keeps the index
+    else if (old != str) free((char *)old);
+    return rc;
+}
+
+// The run options of the section ("train", "dp"; "" for the top level) that o gives; an axis
+// (dp.epsilon) is the grid's own to read.
+static int read_run_opts(const pctx *p, const cJSON *o, const char *section, aca_run_setup *s) {
+    int n;
+    const aca_run_opt *t = run_opts(&n);
+    for (int i = 0; i < n; i++)
+        if (run_opt_in_section(&t[i], section) && !(t[i].use & RUN_OPT_AXIS) &&
+            cJSON_GetObjectItemCaseSensitive(o, run_opt_key(&t[i])) && read_run_opt(p, o, &t[i], s))
+            return -1;
     return 0;
 }
 
@@ -201,8 +225,8 @@ void grid_spec_free(aca_grid_spec *g) {
     }
     free(g->coll);
     free(g->path), free(g->name), free(g->corpus_path), free(g->encoding);
-    free(g->model_dir), free(g->config_path), free(g->vocab_path);
-    free(g->device), free(g->precision), free(g->overlap), free(g->attention);
+    run_opts_free_strings(&g->run);
+    free(g->overlap);
     free(g->periods), free(g->homog), free(g->eps);
     grid_inputs_free(g->inputs);
     free(g->inputs);
@@ -283,12 +307,11 @@ static int parse_collectives(const pctx *p, const cJSON *root, aca_grid_spec *g)
     return rc;
 }
 
-// "dp": {"epsilon": E | [E or "none", ...], "delta", "clip", "sampling", "freeze_embeddings", "grad",
-// "micro_batch"}; refuses
-// what the accountant would not bound (train_dp_check_opts): fixed sampling, and "train.bucket" (parsed
-// before "dp") beside a DP cell.
-static int parse_dp(const pctx *p, const cJSON *dp, const char *const *keys, size_t nkeys, aca_grid_spec *g) {
-    if (check_keys(p, dp, "dp", keys, nkeys)) return -1;
+// "dp": {"epsilon": E | [E or "none", ...]} and the DP run options (delta, clip, sampling,
+// freeze_embeddings, grad, micro_batch); refuses what the accountant would not bound
+// (train_dp_check_opts): fixed sampling, and "train.bucket" (parsed before "dp") beside a DP cell.
+static int parse_dp(const pctx *p, const cJSON *dp, aca_grid_spec *g) {
+    if (check_keys(p, dp, "dp", NULL, 0)) return -1;
     const cJSON *ev = cJSON_GetObjectItemCaseSensitive(dp, "epsilon");
     if (!ev) return perr(p, "dp.epsilon", "required: the target epsilon (a number > 0, \"none\", or an array of them)");
     int k = cJSON_IsArray(ev) ? cJSON_GetArraySize(ev) : 1;
@@ -298,69 +321,44 @@ static int parse_dp(const pctx *p, const cJSON *dp, const char *const *keys, siz
     g->n_eps = k;
     for (int i = 0; i < k; i++) {
         const cJSON *x = cJSON_IsArray(ev) ? cJSON_GetArrayItem(ev, i) : ev;
-        char f[64];
+        char f[64], label[400];
         if (cJSON_IsArray(ev)) snprintf(f, sizeof f, "dp.epsilon[%d]", i);
         else snprintf(f, sizeof f, "dp.epsilon");
+        snprintf(label, sizeof label, "%s: %s", p->file, f);
         if (cJSON_IsString(x) && !strcmp(x->valuestring, "none")) g->eps[i] = -1;
-        else if (cJSON_IsNumber(x) && isfinite(x->valuedouble) && x->valuedouble > 0) g->eps[i] = x->valuedouble;
-        else return perr(p, f, "must be a number > 0 or \"none\" (epsilon <= 0 gives no privacy budget to train with)");
+        else if (!cJSON_IsNumber(x)) return perr(p, f, "must be a number > 0 or \"none\"");
+        else if (run_opt_check_num(run_opt_find("dp_epsilon"), x->valuedouble, label, p->e)) return -1;
+        else g->eps[i] = x->valuedouble;
         for (int j = 0; j < i; j++)
             if (g->eps[j] == g->eps[i]) return perr(p, f, "is listed twice");
     }
-    const cJSON *dv = cJSON_GetObjectItemCaseSensitive(dp, "delta");
-    if (dv && !(cJSON_IsNumber(dv) && dv->valuedouble > 0 && dv->valuedouble < 1))
-        return perr(p, "dp.delta", "must be a number in (0, 1)");
-    if (dv) g->dp_delta = dv->valuedouble;
-    if (get_num(p, dp, "clip", "dp.clip", 0, 1, &g->dp_clip)) return -1;
-    if (get_bool(p, dp, "freeze_embeddings", "dp.freeze_embeddings", &g->dp_freeze)) return -1;
-    char *grad = NULL;
-    if (get_str(p, dp, "grad", "dp.grad", &grad)) return -1;
-    if (grad) {
-        g->dp_grad = train_dp_grad_parse(grad);
-        if (g->dp_grad < 0) perr(p, "dp.grad", "'%s' is not a way to compute per-example norms (ghost | per-example)", grad);
-        free(grad);
-        if (g->dp_grad < 0) return -1;
-    }
-    long mb = g->dp_micro_batch;
-    if (get_int(p, dp, "micro_batch", "dp.micro_batch", 1, 65536, &mb)) return -1;
-    g->dp_micro_batch = (int)mb;
-    char *smp = NULL;
-    if (get_str(p, dp, "sampling", "dp.sampling", &smp)) return -1;
-    if (smp) {
-        int v = train_dp_sampling_parse(smp);
-        if (v < 0) perr(p, "dp.sampling", "'%s' is not a sampling (poisson)", smp);
-        else if (v == TRAIN_DP_FIXED) perr(p, "dp.sampling", "'fixed': %s", train_dp_fixed_refusal());
-        free(smp);
-        if (v != TRAIN_DP_POISSON) return -1;
-        g->dp_sampling = v;
-    }
+    if (read_run_opts(p, dp, "dp", &g->run)) return -1;
+    if (g->run.train.dp_sampling == TRAIN_DP_FIXED) return perr(p, "dp.sampling", "'fixed': %s", train_dp_fixed_refusal());
     for (int i = 0; i < g->n_eps; i++) // a DP cell with length buckets
-        if (g->eps[i] >= 0 && g->bucket) return perr(p, "train.bucket", "true with \"dp\": %s", train_dp_bucket_refusal());
+        if (g->eps[i] >= 0 && g->run.train.bucket)
+            return perr(p, "train.bucket", "true with \"dp\": %s", train_dp_bucket_refusal());
     return 0;
 }
 
-
-// The defaults every grid starts from: the HF Trainer's training settings, one trial, baseline,
-// alone and joint runs, a 2000-document synthetic corpus, no DP.
+// The defaults every grid starts from: the run options' (the HF Trainer's training settings), one
+// trial, baseline, alone and joint runs, a 2000-document synthetic corpus, no DP.
 static void spec_defaults(aca_grid_spec *g, const char *path) {
     g->path = xstrdup(path);
     g->inputs = xcalloc(1, sizeof *g->inputs);
-    g->epochs = 5, g->batch = 8, g->max_len = 512, g->eval_batch = 32;
-    g->lr = 5e-5, g->weight_decay = 0, g->max_grad_norm = 1.0;
+    run_setup_default(&g->run);
+    run_opts_own_strings(&g->run);
     g->trials = 1;
     g->baseline = g->alone = g->joint = 1;
     g->synth_docs = 2000;
     corpus_synth_opts_default(&g->synth_opts);
-    g->dp_delta = 1e-5, g->dp_clip = 1.0, g->dp_sampling = TRAIN_DP_POISSON;
-    g->dp_grad = TRAIN_DP_GRAD_GHOST, g->dp_micro_batch = 32;
     g->planner_delta = 0.05;
 }
 
-// The top-level keys, "name" and "seed".
+// The top-level keys, "name" and "seed" (the run options at the top level are known to check_keys).
 static int parse_top(const pctx *p, const cJSON *root, aca_grid_spec *g) {
-    static const char *const top[] = {"name",   "seed",    "corpus",      "split",     "model",    "train",
-                                      "device", "precision", "overlap",   "collectives", "levels", "counts",
-                                      "trials", "period",  "homogeneity", "runs", "dp", "planner", "attention"};
+    static const char *const top[] = {"name",   "seed",   "corpus",      "split",       "model",  "train",
+                                      "overlap", "collectives", "levels", "counts",      "trials", "period",
+                                      "homogeneity", "runs", "dp",     "planner"};
     long v = 0;
     if (check_keys(p, root, "", top, ACA_ARRAY_LEN(top)) || get_str(p, root, "name", "name", &g->name)) return -1;
     if (!g->name) g->name = base_name(p->file);
@@ -395,57 +393,24 @@ static int parse_corpus(const pctx *p, const cJSON *root, aca_grid_spec *g) {
     return 0;
 }
 
-// "split": {"train": N, "test": N}, both or neither.
-static int parse_split(const pctx *p, const cJSON *root, aca_grid_spec *g) {
-    static const char *const keys[] = {"train", "test"};
-    const cJSON *split;
-    long tr = 0, te = 0;
-    if (get_obj(p, root, "split", &split)) return -1;
-    if (!split) return 0;
-    if (check_keys(p, split, "split", keys, ACA_ARRAY_LEN(keys)) ||
-        get_int(p, split, "train", "split.train", 1, 100000000, &tr) ||
-        get_int(p, split, "test", "split.test", 1, 100000000, &te))
-        return -1;
-    if (!tr || !te) return perr(p, "split", "give both \"train\" and \"test\"");
-    g->n_train = (size_t)tr, g->n_test = (size_t)te;
-    return 0;
+// A section of run options ("model", "split", "train"), each field read and checked by the table.
+static int parse_section(const pctx *p, const cJSON *root, const char *section, aca_grid_spec *g, const cJSON **obj) {
+    if (get_obj(p, root, section, obj)) return -1;
+    return *obj && (check_keys(p, *obj, section, NULL, 0) || read_run_opts(p, *obj, section, &g->run)) ? -1 : 0;
 }
 
-// "model": {"dir"} or {"config"}, optional "vocab".
-static int parse_model(const pctx *p, const cJSON *root, aca_grid_spec *g) {
-    static const char *const keys[] = {"dir", "config", "vocab"};
-    const cJSON *model;
-    if (get_obj(p, root, "model", &model)) return -1;
-    if (!model) return 0;
-    if (check_keys(p, model, "model", keys, ACA_ARRAY_LEN(keys)) || get_path(p, model, "dir", "model.dir", &g->model_dir) ||
-        get_path(p, model, "config", "model.config", &g->config_path) ||
-        get_path(p, model, "vocab", "model.vocab", &g->vocab_path))
+// "split": {"train": N, "test": N}, both or neither (0 and 0: mutate's split); "model": {"dir"} or
+// {"config"}, optional "vocab"; "train": the training settings.
+static int parse_run_sections(const pctx *p, const cJSON *root, aca_grid_spec *g) {
+    const cJSON *split, *model, *train;
+    if (parse_section(p, root, "split", g, &split) || parse_section(p, root, "model", g, &model) ||
+        parse_section(p, root, "train", g, &train))
         return -1;
-    if (g->model_dir && g->config_path)
+    if (split && (!cJSON_GetObjectItemCaseSensitive(split, "train") || !cJSON_GetObjectItemCaseSensitive(split, "test") ||
+                  !g->run.n_train != !g->run.n_test))
+        return perr(p, "split", "give both \"train\" and \"test\"");
+    if (g->run.model_dir && g->run.config_path)
         return perr(p, "model", "give at most one of \"dir\" (a checkpoint) or \"config\" (random init)");
-    return 0;
-}
-
-// "train": the training settings.
-static int parse_train(const pctx *p, const cJSON *root, aca_grid_spec *g) {
-    static const char *const keys[] = {"epochs", "batch", "lr", "weight_decay", "max_grad_norm", "max_len", "bucket",
-                                       "eval_batch", "freeze_base"};
-    const cJSON *train;
-    if (get_obj(p, root, "train", &train)) return -1;
-    if (!train) return 0;
-    long ep = g->epochs, b = g->batch, ml = g->max_len, eb = g->eval_batch;
-    if (check_keys(p, train, "train", keys, ACA_ARRAY_LEN(keys)) ||
-        get_int(p, train, "epochs", "train.epochs", 1, 100000, &ep) ||
-        get_int(p, train, "batch", "train.batch", 1, 65536, &b) ||
-        get_int(p, train, "max_len", "train.max_len", 8, 1 << 20, &ml) ||
-        get_int(p, train, "eval_batch", "train.eval_batch", 1, 65536, &eb) ||
-        get_num(p, train, "lr", "train.lr", 0, 1, &g->lr) ||
-        get_num(p, train, "weight_decay", "train.weight_decay", 0, 0, &g->weight_decay) ||
-        get_num(p, train, "max_grad_norm", "train.max_grad_norm", 0, 0, &g->max_grad_norm) ||
-        get_bool(p, train, "bucket", "train.bucket", &g->bucket) ||
-        get_bool(p, train, "freeze_base", "train.freeze_base", &g->freeze_base))
-        return -1;
-    g->epochs = (int)ep, g->batch = (int)b, g->max_len = (int)ml, g->eval_batch = (int)eb;
     return 0;
 }
 
@@ -460,22 +425,10 @@ static int one_of(const char *v, const char *list) {
     }
 }
 
-// "device", "precision", "overlap" and "attention", with their defaults.
+// "device", "precision" and "attention" (run options), and "overlap", with their defaults.
 static int parse_choices(const pctx *p, const cJSON *root, aca_grid_spec *g) {
-    if (get_str(p, root, "device", "device", &g->device) || get_str(p, root, "precision", "precision", &g->precision) ||
-        get_str(p, root, "overlap", "overlap", &g->overlap) || get_str(p, root, "attention", "attention", &g->attention))
-        return -1;
-    if (!g->attention) g->attention = xstrdup("auto");
-    aca_attention att_path;
-    aca_err att_e;
-    if (aca_attention_parse(g->attention, &att_path, &att_e))
-        return perr(p, "attention", "'%s' is not an attention path (auto | gemm | cudnn)", g->attention);
-    if (!g->device) g->device = xstrdup("cpu");
-    if (!g->precision) g->precision = xstrdup("fp32");
+    if (read_run_opts(p, root, "", &g->run) || get_str(p, root, "overlap", "overlap", &g->overlap)) return -1;
     if (!g->overlap) g->overlap = xstrdup("disjoint");
-    if (one_of(g->device, "cpu|cuda")) return perr(p, "device", "'%s' is not a device (cpu | cuda)", g->device);
-    if (one_of(g->precision, "fp32|bf16|fp16"))
-        return perr(p, "precision", "'%s' is not a precision (fp32 | bf16 | fp16)", g->precision);
     if (one_of(g->overlap, "disjoint|allow"))
         return perr(p, "overlap", "'%s' is not an overlap rule (disjoint | allow)", g->overlap);
     return 0;
@@ -513,13 +466,12 @@ static int parse_axes(const pctx *p, const cJSON *root, aca_grid_spec *g) {
 
 // DP-SGD: the epsilon axis, one "none" (no DP) without "dp".
 static int parse_dp_axis(const pctx *p, const cJSON *root, aca_grid_spec *g) {
-    static const char *const keys[] = {"epsilon", "delta", "clip", "sampling", "freeze_embeddings", "grad", "micro_batch"};
     const cJSON *dp;
     g->n_eps = 1;
     g->eps = xcalloc(1, sizeof *g->eps);
     g->eps[0] = -1;
     if (get_obj(p, root, "dp", &dp)) return -1;
-    return dp ? parse_dp(p, dp, keys, ACA_ARRAY_LEN(keys), g) : 0;
+    return dp ? parse_dp(p, dp, g) : 0;
 }
 
 // "planner": true | false | {"delta": D}.
@@ -574,10 +526,10 @@ static int check_combinations(const pctx *p, const aca_grid_spec *g) {
     if ((g->pairs || g->loo) && g->mode != GRID_MODE_LINE)
         return perr(p, g->pairs ? "runs.pairs" : "runs.loo", "needs \"mode\": \"line\"");
     for (int i = 0; i < g->n_eps; i++) {
-        if (g->eps[i] >= 0 && g->dp_grad == TRAIN_DP_GRAD_PER_EXAMPLE && strcmp(g->device, "cpu"))
+        if (g->eps[i] >= 0 && g->run.train.dp_grad == TRAIN_DP_GRAD_PER_EXAMPLE && strcmp(g->run.device, "cpu"))
             return perr(p, "dp.grad", "'per-example' runs on the CPU backend only (\"device\" is \"%s\"); use \"ghost\"",
-                        g->device);
-        if (g->eps[i] >= 0 && !strcmp(g->precision, "fp16"))
+                        g->run.device);
+        if (g->eps[i] >= 0 && !strcmp(g->run.precision, "fp16"))
             return perr(p, "precision", "'fp16' with \"dp\": per-example clipping runs without loss scaling; use fp32 or bf16");
     }
     if (!g->baseline && !g->alone && !g->joint && !g->pairs && !g->loo) return perr(p, "runs", "asks for no runs at all");
@@ -609,8 +561,8 @@ int grid_spec_parse(const char *json, const char *path, aca_grid_spec *g, aca_er
     if (json_doc_check(json, strlen(json), path, e)) return cJSON_Delete(root), -1; // strict; no U+0000 in a string
     const pctx p = {path, e};
     spec_defaults(g, path);
-    int rc = parse_top(&p, root, g) || parse_corpus(&p, root, g) || parse_split(&p, root, g) ||
-             parse_model(&p, root, g) || parse_train(&p, root, g) || parse_choices(&p, root, g) ||
+    int rc = parse_top(&p, root, g) || parse_corpus(&p, root, g) || parse_run_sections(&p, root, g) ||
+             parse_choices(&p, root, g) ||
              parse_trials(&p, root, g) || parse_axes(&p, root, g) || parse_dp_axis(&p, root, g) ||
              parse_planner(&p, root, g) || parse_runs(&p, root, g) || parse_collectives(&p, root, g) ||
              check_combinations(&p, g) || check_collectives(&p, g);

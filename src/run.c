@@ -26,18 +26,6 @@ const char *run_act_name(aca_run_act a) {
     return "?";
 }
 
-void run_setup_default(aca_run_setup *s) {
-    memset(s, 0, sizeof *s);
-    train_opts_default(&s->train);
-    s->max_len = 512;
-    s->eval_batch = 32;
-    s->device = "cpu";
-    s->precision = "fp32";
-    s->attention = "auto";
-    s->init_seed = s->train.seed;
-    s->work_dir = "out/run";
-}
-
 void run_result_free(aca_run_result *r) {
     free(r->only);
     free(r->cond_name);
@@ -278,18 +266,7 @@ static void config_json(const aca_run_setup *s, const aca_run_result *r, aca_jso
     jsonw_kstr(w, "corpus", s->corpus_path);
     jsonw_kstr(w, "spec", s->spec_path);
     jsonw_kstr(w, "data_dir", r->data_dir);
-    jsonw_kstr(w, "model", s->model_dir);
-    jsonw_kstr(w, "config", s->config_path);
-    jsonw_kuint(w, "n_train", s->n_train);
-    jsonw_kuint(w, "n_test", s->n_test);
-    jsonw_kint(w, "epochs", s->train.epochs);
-    jsonw_kint(w, "batch", s->train.batch);
-    jsonw_knum(w, "lr", s->train.lr);
-    jsonw_knum(w, "weight_decay", s->train.weight_decay);
-    jsonw_knum(w, "max_grad_norm", s->train.max_grad_norm);
-    jsonw_kint(w, "max_len", s->max_len);
-    jsonw_kint(w, "bucket", s->train.bucket);
-    jsonw_kstr(w, "precision", s->precision);
+    run_opts_write_json(s, RUN_OPT_CONFIG, NULL, w); // model, config, n_train, ..., precision
     jsonw_end(w);
 }
 

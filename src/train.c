@@ -12,29 +12,6 @@
 #include "train_internal.h"
 
 // ---- schedule, clipping, order -----------------------------------------------------------------
-void train_opts_default(aca_train_opts *o) {
-    memset(o, 0, sizeof *o);
-    o->epochs = 5;
-    o->batch = 8;
-    o->lr = 5e-5;
-    o->beta1 = 0.9;
-    o->beta2 = 0.999;
-    o->eps = 1e-8;
-    o->weight_decay = 0.0;
-    o->max_grad_norm = 1.0;
-    o->seed = 42;
-    o->loss_scale_init = 65536.0f;
-    o->loss_scale_window = 2000;
-    o->log_every = 50;
-    o->dp_clip = 1.0;
-    o->dp_sigma = NAN;
-    o->dp_epsilon = NAN;
-    o->dp_delta = 1e-5;
-    o->dp_sampling = TRAIN_DP_POISSON;
-    o->dp_grad = TRAIN_DP_GRAD_GHOST;
-    o->dp_micro_batch = 32;
-}
-
 long train_total_steps(size_t n, int batch, int epochs) {
     if (batch <= 0 || epochs <= 0) return 0;
     return (long)((n + (size_t)batch - 1) / (size_t)batch) * epochs;

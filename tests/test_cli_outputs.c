@@ -628,7 +628,7 @@ static void test_option_values(void **st) {
     expect(aca("mutate --corpus c/corpus.txt --corpus c/notes.txt --spec spec.json --out x4"), ACA_EXIT_USAGE,
            "option --corpus given twice");
     expect(aca("train --config cfg.json --vocab vocab.txt --data d --out x4 --max-len 100000000"), ACA_EXIT_USAGE,
-           "--max-len must be in [2, 1048576], got 100000000");
+           "--max-len: must be a whole number in [2, 1048576], got 100000000");
     assert_false(exists("x4"));
 }
 

@@ -9,6 +9,7 @@
 #include "aca/dp.h"
 #include "aca/model.h"
 #include "aca/ops.h"
+#include "aca/run.h"
 #include "aca/train.h"
 
 // dropout_on: the HF dropout rates; else all 0 (for comparing with the batched backward).
@@ -29,8 +30,9 @@ static aca_model *tiny_model(uint64_t seed, int dropout_on) {
 
 
 static aca_train_opts dp_opts(void) {
-    aca_train_opts o;
-    train_opts_default(&o);
+    aca_run_setup s;
+    run_setup_default(&s); // the run options table's defaults
+    aca_train_opts o = s.train;
     o.epochs = 2;
     o.lr = 2e-3;
     o.seed = 11;
@@ -82,9 +84,9 @@ static void test_bad_options(void **st) {
     o = dp_opts(), o.dp_grad = 7, expect_opt_error(&o, "--dp-grad");
     o = dp_opts(), o.dp_micro_batch = 0, expect_opt_error(&o, "--dp-micro-batch = 0");
     tu_expect_cli("train --config none.json --data none --out none --dp-sigma 1 --dp-grad fast", 1,
-                  "--dp-grad fast: must be ghost or per-example");
+                  "--dp-grad: must be one of ghost|per-example, got 'fast'");
     tu_expect_cli("train --config none.json --data none --out none --dp-sigma 1 --dp-micro-batch 0", 1,
-                  "--dp-micro-batch 0: must be in [1, 65536]");
+                  "--dp-micro-batch: must be a whole number in [1, 65536], got 0");
     tu_expect_cli("train --config none.json --data none --out none --dp-grad ghost", 1,
                   "--dp-grad needs --dp-sigma X or --dp-epsilon E");
     tu_expect_cli("train --config none.json --data none --out none --dp-sigma 1 --dp-grad per-example --device cuda", 1,
@@ -231,8 +233,9 @@ static void test_dp_reduces_to_plain(void **st) {
     aca_err e = {0};
     aca_train_stats s;
     // Plain training, gradient of each batch accumulated from B=1 micro-batches, no global clip.
-    aca_train_opts plain;
-    train_opts_default(&plain);
+    aca_run_setup rs;
+    run_setup_default(&rs);
+    aca_train_opts plain = rs.train;
     plain.epochs = 2, plain.lr = 2e-3, plain.seed = 11, plain.max_grad_norm = 0, plain.per_example_grads = 1;
     aca_model *a = tiny_model(6, 1);
     assert_int_equal(train_run(a, &d, &plain, &s, &e), 0);

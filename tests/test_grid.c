@@ -68,17 +68,18 @@ static void test_spec_errors(void **st) {
     expect_spec_err("\"runs\": {\"mode\": \"product\", \"loo\": true},", "", "g.json: runs.loo: needs \"mode\": \"line\"");
     expect_spec_err("\"homogeneity\": [0.5, 2],", "", "g.json: homogeneity[1]: must be a number in [0, 1]");
     expect_spec_err("\"period\": 0,", "", "g.json: period: must be a whole number in [1, 1e+06]");
-    expect_spec_err("\"device\": \"tpu\",", "", "g.json: device: 'tpu' is not a device");
+    expect_spec_err("\"device\": \"tpu\",", "", "g.json: device: must be one of cpu|cuda, got 'tpu'");
     expect_spec_err("\"corpus\": {\"path\": \"c.txt\", \"synthetic\": 100},", "", "g.json: corpus: give exactly one of");
     // DP-SGD axis
-    expect_spec_err("\"dp\": {\"epsilon\": 0},", "", "g.json: dp.epsilon: must be a number > 0 or \"none\"");
+    expect_spec_err("\"dp\": {\"epsilon\": 0},", "", "g.json: dp.epsilon: must be a number > 0, got 0");
+    expect_spec_err("\"dp\": {\"epsilon\": true},", "", "g.json: dp.epsilon: must be a number > 0 or \"none\"");
     expect_spec_err("\"dp\": {\"epsilon\": [8, -1]},", "", "g.json: dp.epsilon[1]: must be a number > 0");
     expect_spec_err("\"dp\": {\"epsilon\": [8, 8]},", "", "g.json: dp.epsilon[1]: is listed twice");
     expect_spec_err("\"dp\": {\"sigma\": 1},", "", "g.json: dp.sigma: unknown field");
     expect_spec_err("\"dp\": {\"clip\": 1},", "", "g.json: dp.epsilon: required");
     expect_spec_err("\"dp\": {\"epsilon\": 8, \"delta\": 1},", "", "g.json: dp.delta: must be a number in (0, 1)");
     expect_spec_err("\"dp\": {\"epsilon\": 8, \"clip\": 0},", "", "g.json: dp.clip: must be a number > 0");
-    expect_spec_err("\"dp\": {\"epsilon\": 8, \"sampling\": \"random\"},", "", "g.json: dp.sampling: 'random' is not");
+    expect_spec_err("\"dp\": {\"epsilon\": 8, \"sampling\": \"random\"},", "", "g.json: dp.sampling: must be one of poisson|fixed, got 'random'");
     // What the accountant would not bound: shuffled fixed batches, and length buckets beside a DP cell.
     expect_spec_err("\"dp\": {\"epsilon\": 8, \"sampling\": \"fixed\"},", "",
                     "g.json: dp.sampling: 'fixed': shuffled fixed-size batches cannot be accounted as Poisson");
@@ -92,7 +93,7 @@ static void test_spec_errors(void **st) {
                     "g.json: dp.grad: 'per-example' runs on the CPU backend only");
     expect_spec_err("\"dp\": {\"epsilon\": 8}, \"device\": \"cuda\", \"precision\": \"fp16\",", "",
                     "g.json: precision: 'fp16' with \"dp\": per-example clipping runs without loss scaling");
-    expect_spec_err("\"dp\": {\"epsilon\": 8, \"grad\": \"ghosts\"},", "", "g.json: dp.grad: 'ghosts' is not a way");
+    expect_spec_err("\"dp\": {\"epsilon\": 8, \"grad\": \"ghosts\"},", "", "g.json: dp.grad: must be one of ghost|per-example, got 'ghosts'");
     expect_spec_err("\"dp\": {\"epsilon\": 8, \"micro_batch\": 0},", "", "g.json: dp.micro_batch:");
     expect_spec_err("\"train\": {\"freeze_base\": 1},", "", "g.json: train.freeze_base:");
     // ${NAME} in a path: the environment's value; unset is an error naming the field and the variable.
@@ -102,10 +103,10 @@ static void test_spec_errors(void **st) {
     setenv("ACA_TEST_DIR", "/some/where", 1);
     grid_json(j, sizeof j, "\"model\": {\"dir\": \"${ACA_TEST_DIR}/ck$pt\", \"vocab\": \"v${ACA_TEST_DIR}\"}, \"dp\": {\"epsilon\": 8, \"grad\": \"per-example\", \"micro_batch\": 7},", "");
     TU_OK(grid_spec_parse(j, "g.json", &g, &e), &e);
-    assert_string_equal(g.model_dir, "/some/where/ck$pt");
-    assert_string_equal(g.vocab_path, "v/some/where");
-    assert_int_equal(g.dp_grad, TRAIN_DP_GRAD_PER_EXAMPLE);
-    assert_int_equal(g.dp_micro_batch, 7);
+    assert_string_equal(g.run.model_dir, "/some/where/ck$pt");
+    assert_string_equal(g.run.vocab_path, "v/some/where");
+    assert_int_equal(g.run.train.dp_grad, TRAIN_DP_GRAD_PER_EXAMPLE);
+    assert_int_equal(g.run.train.dp_micro_batch, 7);
     grid_spec_free(&g);
     expect_spec_err("\"planner\": {\"delta\": 1.5},", "", "g.json: planner.delta: must be a number in (0, 1)");
     expect_spec_err("\"planner\": {\"eps\": 0},", "", "g.json: planner.eps: unknown field");
@@ -203,7 +204,7 @@ static void test_cells_line_and_product(void **st) {
                  " \"period\": [10, 20], \"dp\": {\"epsilon\": [\"none\", 8, 0.5], \"delta\": 1e-6, \"clip\": 0.5,"
                  " \"sampling\": \"poisson\"}, \"runs\": {\"baseline\": false, \"joint\": false}}");
     assert_int_equal(grid_n_variants(&g), 6);
-    assert_true(g.dp_delta == 1e-6 && g.dp_clip == 0.5 && g.dp_sampling == TRAIN_DP_POISSON);
+    assert_true(g.run.train.dp_delta == 1e-6 && g.run.train.dp_clip == 0.5 && g.run.train.dp_sampling == TRAIN_DP_POISSON);
     TU_OK(grid_cells(&g, &c, &n, &e), &e);
     assert_int_equal(n, 6);
     assert_string_equal(c[0].id, "alone-A=4-P10-enone-t0");

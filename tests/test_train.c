@@ -33,8 +33,9 @@ static char *tmpdir_make(void) {
 }
 
 static aca_train_opts quick_opts(void) {
-    aca_train_opts o;
-    train_opts_default(&o);
+    aca_run_setup s;
+    run_setup_default(&s); // the run options table's defaults
+    aca_train_opts o = s.train;
     o.epochs = 4;
     o.lr = 2e-3;
     o.seed = 7;

@@ -6,7 +6,10 @@
 // joint-alone difference and Karan et al.'s CT, the pairwise matrices, leave-one-out harm, per-class
 // recall cost) and gnuplot figures in the style of Karan et al. (FAccT 2025) Figures 3 and 4.
 //
-// GRID.json (unknown fields anywhere are an error naming the JSON path):
+// GRID.json (unknown fields anywhere are an error naming the JSON path).  The fields of "split", "model",
+// "train" and "dp" and the top-level "device", "precision" and "attention" are the run options of
+// run.h's table: their types, defaults and ranges are the command line's (src/run_opts.c), and so
+// are the messages, naming the path ("grid.json: train.lr: must be a number > 0, got 0").
 //   name         string (titles, Slurm job name; default: the file's base name)
 //   seed         whole number >= 0: the grid seed (default 0).  Trial t uses data seed
 //                grid_trial_seed(seed, t, GRID_SEED_DATA) (split + membership) and train seed
@@ -15,7 +18,7 @@
 //                {"synthetic": N docs, "seed": S, "char_rates": {"{": 0.001, "U+2E17": 0.01}}
 //                (written once to OUT/corpus.txt; char_rates: share of documents holding each
 //                character, on top of the defaults of corpus_synth_opts_default, see corpus.h)
-//   split        {"train": N, "test": N} (default: mutate's)
+//   split        {"train": N, "test": N}, both (default, or 0 and 0: mutate's)
 //   model        {"dir": HF checkpoint} or {"config": config.json} (random init; default
 //                models/configs/distilbert-tiny.json), optional "vocab" (default: the checkpoint's,
 //                else models/vocab/bert-base-uncased.txt).  In these paths and corpus.path, ${NAME} is
@@ -134,12 +137,10 @@ typedef struct {
     uint64_t synth_seed;
     aca_synth_opts synth_opts; // character rates of the synthetic corpus (corpus.char_rates)
     char *encoding;        // NULL: auto
-    size_t n_train, n_test;
-    // model and training
-    char *model_dir, *config_path, *vocab_path;
-    int epochs, batch, max_len, eval_batch, bucket, freeze_base;
-    double lr, weight_decay, max_grad_norm;
-    char *device, *precision, *attention;
+    // The run options of the "model", "split", "train" and "dp" sections and of "device", "precision"
+    // and "attention" (run.h's table; its strings owned by the spec): every cell's base setup.  DP-SGD
+    // is off here: a cell turns it on with its epsilon (below).
+    aca_run_setup run;
     char *overlap;
     // collectives and axes
     aca_grid_coll *coll;
@@ -151,11 +152,6 @@ typedef struct {
     int n_homog;
     double *eps;           // (n_eps) DP-SGD target epsilon; < 0 = no DP (also the only value without "dp")
     int n_eps;
-    double dp_delta, dp_clip;
-    int dp_sampling;       // TRAIN_DP_POISSON | TRAIN_DP_FIXED
-    int dp_freeze;         // train.h dp_freeze_embeddings
-    int dp_grad;           // train.h dp_grad (TRAIN_DP_GRAD_GHOST default)
-    int dp_micro_batch;    // train.h dp_micro_batch (32)
     int planner;           // report the planner's bound beside the measured success
     double planner_delta;  // 0.05
     // runs

@@ -4,6 +4,7 @@
 #ifndef ACA_OPT_H
 #define ACA_OPT_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 #include "aca/err.h"
@@ -35,5 +36,7 @@ void opt_print_help(FILE *f, const char *usage, const aca_opt *opts, int nopts);
 // Parses a whole decimal number / float with range checking; names `what` in the error.
 int parse_long(const char *s, long *out, const char *what, aca_err *e);
 int parse_double(const char *s, double *out, const char *what, aca_err *e);
+// A whole number >= 0 (a seed): "<what>: expected a non-negative whole number, got '<s>'" otherwise.
+int parse_u64(const char *s, uint64_t *out, const char *what, aca_err *e);
 
 #endif

@@ -37,6 +37,8 @@ typedef struct {
 
 typedef void (*aca_train_progress_fn)(const aca_train_progress *p, void *ctx);
 
+// The training options.  Their defaults (in the comments) come from the run options table
+// (src/run_opts.c): set them with run_setup_default (run.h) and take its .train.
 typedef struct {
     int epochs;          // 5
     int batch;           // 8
@@ -99,7 +101,6 @@ typedef struct {
 enum { TRAIN_DP_POISSON = 0, TRAIN_DP_FIXED = 1 };
 enum { TRAIN_DP_GRAD_GHOST = 0, TRAIN_DP_GRAD_PER_EXAMPLE = 1 };
 
-void train_opts_default(aca_train_opts *o);
 // "poisson" | "fixed" -> TRAIN_DP_*; -1 if neither.
 int train_dp_sampling_parse(const char *s);
 const char *train_dp_sampling_name(int sampling);

@@ -27,6 +27,16 @@ int parse_double(const char *s, double *out, const char *what, aca_err *e) {
     return 0;
 }
 
+int parse_u64(const char *s, uint64_t *out, const char *what, aca_err *e) {
+    char *end;
+    errno = 0;
+    unsigned long long x = strtoull(s, &end, 10);
+    if (!*s || *end || errno || s[0] == '-')
+        return aca_errf(e, ACA_ERR_VALUE, "%s: expected a non-negative whole number, got '%s'", what, s);
+    *out = x;
+    return 0;
+}
+
 void opt_print_help(FILE *f, const char *usage, const aca_opt *opts, int nopts) {
     fprintf(f, "%s\n", usage);
     if (nopts) fprintf(f, "\noptions:\n");
@@ -76,15 +86,9 @@ int opt_parse(aca_opt *opts, int nopts, int argc, char **argv, int start, const 
             case OPT_DOUBLE:
                 if (parse_double(v, (double *)o->dst, o->name, e)) return -1;
                 break;
-            case OPT_U64: {
-                char *end;
-                errno = 0;
-                unsigned long long x = strtoull(v, &end, 10);
-                if (!*v || *end || errno || v[0] == '-')
-                    return aca_errf(e, ACA_ERR_VALUE, "%s: expected a non-negative whole number, got '%s'", o->name, v);
-                *(uint64_t *)o->dst = x;
+            case OPT_U64:
+                if (parse_u64(v, (uint64_t *)o->dst, o->name, e)) return -1;
                 break;
-            }
             case OPT_FLAG: break;
             }
             continue;

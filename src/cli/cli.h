@@ -50,11 +50,30 @@ void cli_progress_init(cli_progress *p, const char *label);
 void cli_progress_step(const aca_train_progress *s, void *ctx);
 void cli_progress_end(cli_progress *p);
 void cli_print_train_end(const aca_train_stats *st, const char *device);
-// The --dp-* flags of train and run (src/cli/train.c): DP-SGD is on when --dp-sigma or --dp-epsilon
-// was given; the other --dp-* flags without either are an error.  Fills to->dp*, validates
-// (train_dp_check_opts) and prints the error; 0 ok, else exit status 2.
-int cli_dp_opts(aca_train_opts *to, const aca_opt *opts, int n_opts, double clip, double sigma, double eps,
-                double delta, const char *sampling);
+// The run options of train, run and demo (src/cli/run_opts.c): their entries of the command's
+// options made from run.h's table, and the values given, checked and stored into the setup.
+#define CLI_MAX_OPTS 64
+typedef struct {
+    const aca_run_opt *row[CLI_MAX_OPTS];
+    aca_opt *opt[CLI_MAX_OPTS];       // the row's entry in the command's options
+    const char *text[CLI_MAX_OPTS];   // the value given
+    int on[CLI_MAX_OPTS];             // a flag given
+    char help[CLI_MAX_OPTS][200];
+    int n;
+} cli_run_opts;
+// Fills opts (room for CLI_MAX_OPTS entries; c keeps pointers into it): the command's own options
+// (n_own), then the run options that `command` (RUN_OPT_CMD_TRAIN ...) offers, in the table's order,
+// each with its help and its default in s.  Returns the number of entries.
+int cli_run_opts_build(cli_run_opts *c, unsigned command, const aca_run_setup *s, const aca_opt *own, int n_own,
+                       aca_opt *opts);
+// After opt_parse: each run option given read and checked by the table (run_opt_set_text; the message
+// names the flag) and stored into s; --init-seed defaults to --seed; DP-SGD is on when --dp-sigma or
+// --dp-epsilon was given (the other --dp-* flags need one of them), its options checked
+// (train_dp_check_opts), per-example gradients only on the CPU, no fp16.  0, else the error is
+// printed and the exit status (2) returned.
+int cli_run_opts_apply(const cli_run_opts *c, aca_run_setup *s);
+// 1 when the run option `name` (run.h: "init_seed") was given.
+int cli_run_opts_seen(const cli_run_opts *c, const char *name);
 // A file shipped with the repository (e.g. "models/vocab/bert-base-uncased.txt"): rel itself when it
 // exists (run from the repo root), else looked up next to the binary; NULL when not found.
 const char *cli_find_resource(const char *rel, char *buf, size_t n);

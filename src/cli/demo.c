@@ -125,61 +125,57 @@ static const char USAGE[] =
     "findings show.  Everything goes under --out (default out/demo); each training appends a line to\n"
     "OUT/results.jsonl.";
 
+// The demo's settings, shown in its --help as the defaults.
+static void demo_defaults(aca_run_setup *s) {
+    run_setup_default(s);
+    s->n_train = 1600, s->n_test = 400;
+    s->train.epochs = 4, s->train.batch = 16, s->train.lr = 1e-3; // a small model from scratch
+    s->max_len = 128;
+    s->train.bucket = 1;
+    s->eval_batch = 64;
+}
+
 int cmd_demo(int argc, char **argv) {
-    const char *out = "out/demo", *device = "cpu";
-    long docs = 2000, n_train = 1600, n_test = 400, epochs = 4, batch = 16, max_len = 128;
-    double lr = 1e-3, size = 0.03;
+    const char *out = "out/demo";
+    long docs = 2000;
+    double size = 0.03;
     uint64_t seed = 42;
     int quiet = 0, replace = 0;
     const char *char_rates = NULL;
-    aca_opt opts[] = {
+    aca_run_setup s;
+    demo_defaults(&s);
+    const aca_opt own[] = {
         {"--out", OPT_STR, &out, "DIR", "output directory (default out/demo)", 0, 0},
         {"--replace", OPT_FLAG, &replace, NULL, "delete an existing --out DIR that is not an aca demo output first", 0, 0},
         {"--docs", OPT_INT, &docs, "N", "synthetic corpus size (default 2000)", 0, 0},
-        {"--train-size", OPT_INT, &n_train, "N", "training documents (default 1600)", 0, 0},
-        {"--test-size", OPT_INT, &n_test, "N", "test documents (default 400)", 0, 0},
         {"--size", OPT_DOUBLE, &size, "F", "each collective's share of the training set (default 0.03)", 0, 0},
-        {"--epochs", OPT_INT, &epochs, "N", "epochs (default 4)", 0, 0},
-        {"--batch", OPT_INT, &batch, "N", "batch size (default 16)", 0, 0},
-        {"--lr", OPT_DOUBLE, &lr, "X", "peak learning rate (default 1e-3: a small model from scratch)", 0, 0},
-        {"--max-len", OPT_INT, &max_len, "N", "max tokens per document (default 128)", 0, 0},
         {"--seed", OPT_U64, &seed, "S", "seed of corpus, split, membership, init and training (default 42)", 0, 0},
-        {"--device", OPT_STR, &device, "cpu|cuda", "backend (default cpu)", 0, 0},
         {"--quiet", OPT_FLAG, &quiet, NULL, "no progress output", 0, 0},
         {"--char-rate", OPT_STR, &char_rates, "C=R,...", CLI_CHAR_RATE_HELP, 0, 0},
     };
+    cli_run_opts ro;
+    aca_opt opts[CLI_MAX_OPTS];
+    int n = cli_run_opts_build(&ro, RUN_OPT_CMD_DEMO, &s, own, (int)ACA_ARRAY_LEN(own), opts);
     aca_err e = {0};
-    int r = opt_parse(opts, (int)ACA_ARRAY_LEN(opts), argc, argv, 1, NULL, 0, NULL, USAGE, &e);
+    int r = opt_parse(opts, n, argc, argv, 1, NULL, 0, NULL, USAGE, &e);
     if (r == 1) return 0;
     if (r < 0) {
         cli_fail(&e);
         return 2;
     }
-    if (docs < 10 || n_train < 1 || n_test < 1 || n_train + n_test > docs)
+    if ((r = cli_run_opts_apply(&ro, &s))) return r;
+    if (docs < 10 || s.n_train < 1 || s.n_test < 1 || s.n_train + s.n_test > (size_t)docs)
         return fprintf(stderr, "aca: need --train-size + --test-size <= --docs (and all >= 1)\n"), 2;
     if (!(size > 0 && size < 0.5)) return fprintf(stderr, "aca: --size must lie in (0, 0.5)\n"), 2;
-    if (epochs < 1 || batch < 1 || max_len < 8) return fprintf(stderr, "aca: bad --epochs/--batch/--max-len\n"), 2;
     aca_synth_opts so;
     if (cli_synth_opts(char_rates, &so)) return 2;
     if (quiet) aca_log_level = 0;
     const double t0 = time_now();
 
-    aca_run_setup s;
-    run_setup_default(&s);
     char cfg_buf[4096], vocab_buf[4096];
     int rc = cli_default_model(&s, cfg_buf, vocab_buf, sizeof cfg_buf);
     if (rc) return rc;
-    s.device = device;
-    s.max_len = (int)max_len;
-    s.n_train = (size_t)n_train;
-    s.n_test = (size_t)n_test;
-    s.init_seed = seed;
-    s.train.epochs = (int)epochs;
-    s.train.batch = (int)batch;
-    s.train.lr = lr;
-    s.train.seed = seed;
-    s.train.bucket = 1;
-    s.eval_batch = 64;
+    s.init_seed = s.train.seed = seed;
     const char *inputs[] = {s.config_path, s.vocab_path};
     aca_out od = {.path = out, .option = "--out", .kind = "demo", .mode = OUT_DIR_INTO, .replace = replace};
     if ((rc = cli_check_out(&od, inputs, (int)ACA_ARRAY_LEN(inputs)))) return rc;
@@ -203,7 +199,8 @@ int cmd_demo(int argc, char **argv) {
     unlink(results);
     printf("aca demo: %ld synthetic resumes (%ld train / %ld test), tiny DistilBERT (%s), max length %ld, %ld "
            "epochs, batch %ld, lr %g, seed %llu, each collective %.1f%% of the training set\n\n",
-           docs, n_train, n_test, s.config_path, max_len, epochs, batch, lr, (unsigned long long)seed, 100 * size);
+           docs, (long)s.n_train, (long)s.n_test, s.config_path, (long)s.max_len, (long)s.train.epochs, (long)s.train.batch,
+           s.train.lr, (unsigned long long)seed, 100 * size);
     printf("Collision report (vocabulary %s):\n", s.vocab_path);
     aca_corpus_opts co = {0};
     if (corpus_load(corpus, &co, &clean, &e) || print_collisions(spec1, s.vocab_path, &clean, &e) ||
@@ -226,7 +223,7 @@ int cmd_demo(int argc, char **argv) {
     printf("\n== Experiment 2: distinct signals (C: '{', D: '}') -> %s\n", dir2);
     fflush(stdout);
     if ((rc = cli_run_experiment(&s, 1, dir2, results, 0, &x2))) goto done;
-    print_findings(&x1, &x2, size, (size_t)n_train);
+    print_findings(&x1, &x2, size, s.n_train);
     printf("\nResults: %s (one JSON object per training), summaries: %s/summary.{txt,json} and %s/summary.{txt,json}\n"
            "Total time %.0f s; peak host RSS %.0f MiB\n",
            results, dir1, dir2, time_now() - t0, (double)mem_peak_rss() / (1024.0 * 1024.0));

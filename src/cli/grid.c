@@ -57,7 +57,7 @@ static int is_slurm_script(const char *path) {
 // OUT, the grid's own directory (resumed when it is an aca grid output, never replaced), and the
 // Slurm script, checked against the grid's inputs before any cell runs; then OUT made and marked.
 static int grid_outputs_open(const char *outd, const char *slurm, int replace, const aca_grid_spec *g) {
-    const char *inputs[] = {g->path, g->corpus_path, g->model_dir, g->config_path, g->vocab_path};
+    const char *inputs[] = {g->path, g->corpus_path, g->run.model_dir, g->run.config_path, g->run.vocab_path};
     const int n = (int)ACA_ARRAY_LEN(inputs);
     aca_out od = {.path = outd, .option = "--out", .kind = "grid", .mode = OUT_DIR_INTO,
                   .fix = "choose another --out, or delete it yourself to start over"};
@@ -125,13 +125,13 @@ static int grid_parse_args(int argc, char **argv, grid_args *a, const char **gri
 static int grid_default_model(aca_grid_spec *g) {
     aca_run_setup s;
     run_setup_default(&s);
-    s.model_dir = g->model_dir;
-    s.config_path = g->config_path;
-    s.vocab_path = g->vocab_path;
+    s.model_dir = g->run.model_dir;
+    s.config_path = g->run.config_path;
+    s.vocab_path = g->run.vocab_path;
     char cfg_buf[4096], vocab_buf[4096];
     int rc = cli_default_model(&s, cfg_buf, vocab_buf, sizeof cfg_buf);
-    if (!rc && !g->config_path && s.config_path) g->config_path = xstrdup(s.config_path);
-    if (!rc && !g->vocab_path && s.vocab_path) g->vocab_path = xstrdup(s.vocab_path);
+    if (!rc && !g->run.config_path && s.config_path) g->run.config_path = xstrdup(s.config_path);
+    if (!rc && !g->run.vocab_path && s.vocab_path) g->run.vocab_path = xstrdup(s.vocab_path);
     return rc;
 }
 

@@ -131,136 +131,98 @@ int cli_synth_opts(const char *rates, aca_synth_opts *o) {
     return 2;
 }
 
-int cmd_run(int argc, char **argv) {
-    const char *out = "out/run", *corpus = NULL, *model = NULL, *config = NULL, *vocab = NULL, *results = NULL;
-    const char *char_rates = NULL;
-    const char *device = "cpu", *precision = "fp32", *attention = "auto";
-    long epochs = 5, batch = 8, max_len = 512, docs = 2000, n_train = 0, n_test = 0;
-    double lr = 5e-5, wd = 0.0, clip = 1.0, dp_clip = 1.0, dp_sigma = NAN, dp_eps = NAN, dp_delta = 1e-5;
-    const char *dp_sampling = "poisson";
-    int dp_freeze = 0;
-    uint64_t seed = 42, data_seed = 0, init_seed = 0;
-    int bucket = 0, no_baseline = 0, keep = 0, json = 0, quiet = 0, replace = 0;
-    aca_opt opts[] = {
-        {"--out", OPT_STR, &out, "DIR", "output directory (default out/run)", 0, 0},
-        {"--corpus", OPT_STR, &corpus, "FILE", "corpus (resume format, JSONL or TSV); default: synthetic", 0, 0},
-        {"--docs", OPT_INT, &docs, "N", "documents of the synthetic corpus (default 2000)", 0, 0},
-        {"--train-size", OPT_INT, &n_train, "N", "training documents of the split (default: mutate's)", 0, 0},
-        {"--test-size", OPT_INT, &n_test, "N", "test documents of the split", 0, 0},
-        {"--data-seed", OPT_U64, &data_seed, "S", "override the spec's seed (split, membership)", 0, 0},
-        {"--model", OPT_STR, &model, "DIR", "Hugging Face checkpoint to fine-tune", 0, 0},
-        {"--config", OPT_STR, &config, "FILE", "config.json for random init (default: distilbert-tiny)", 0, 0},
-        {"--vocab", OPT_STR, &vocab, "FILE", "vocabulary (default: the model's, or the uncased BERT vocab)", 0, 0},
-        {"--device", OPT_STR, &device, "cpu|cuda", "backend (default cpu)", 0, 0},
-        {"--precision", OPT_STR, &precision, "fp32|bf16|fp16", "compute precision (default fp32)", 0, 0},
-        {"--epochs", OPT_INT, &epochs, "N", "epochs (default 5)", 0, 0},
-        {"--batch", OPT_INT, &batch, "N", "batch size (default 8)", 0, 0},
-        {"--lr", OPT_DOUBLE, &lr, "X", "peak learning rate (default 5e-5)", 0, 0},
-        {"--weight-decay", OPT_DOUBLE, &wd, "X", "AdamW weight decay (default 0)", 0, 0},
-        {"--max-grad-norm", OPT_DOUBLE, &clip, "X", "gradient clipping norm (default 1)", 0, 0},
-        {"--max-len", OPT_INT, &max_len, "N", "max tokens per document (default 512)", 0, 0},
-        {"--seed", OPT_U64, &seed, "S", "training seed (default 42)", 0, 0},
-        {"--init-seed", OPT_U64, &init_seed, "S", "random init / head seed (default: --seed)", 0, 0},
-        {"--bucket", OPT_FLAG, &bucket, NULL, "length-bucketed batches", 0, 0},
-        {"--no-baseline", OPT_FLAG, &no_baseline, NULL, "skip the unpoisoned condition (then no unpoisoned rate and no CT (Karan))", 0, 0},
-        {"--keep-models", OPT_FLAG, &keep, NULL, "write each condition's model to OUT/<condition>/model", 0, 0},
-        {"--results", OPT_STR, &results, "FILE", "results JSONL to append to (default OUT/results.jsonl)", 0, 0},
-        {"--json", OPT_FLAG, &json, NULL, "print the summary as JSON", 0, 0},
-        {"--dp-clip", OPT_DOUBLE, &dp_clip, "C", "DP-SGD: per-example L2 clipping norm (default 1)", 0, 0},
-        {"--dp-sigma", OPT_DOUBLE, &dp_sigma, "X", "DP-SGD: noise multiplier (noise std / C); turns DP-SGD on", 0, 0},
-        {"--dp-epsilon", OPT_DOUBLE, &dp_eps, "E", "DP-SGD: target epsilon, sigma chosen by the accountant; turns DP-SGD on", 0, 0},
-        {"--dp-delta", OPT_DOUBLE, &dp_delta, "D", "DP-SGD: delta of the reported epsilon (default 1e-5)", 0, 0},
-        {"--dp-sampling", OPT_STR, &dp_sampling, "poisson|fixed", "DP-SGD: batch sampling (default poisson; fixed only with --dp-sigma 0)", 0, 0},
-        {"--dp-freeze-embeddings", OPT_FLAG, &dp_freeze, NULL,
-         "DP-SGD: do not train the embedding tables (no clip budget or noise spent on them)", 0, 0},
-        {"--quiet", OPT_FLAG, &quiet, NULL, "no progress output", 0, 0},
-        {"--char-rate", OPT_STR, &char_rates, "C=R,...", CLI_CHAR_RATE_HELP, 0, 0},
-        {"--replace", OPT_FLAG, &replace, NULL, "delete an existing --out DIR that is not an aca run output first", 0, 0},
-        {"--attention", OPT_STR, &attention, "auto|gemm|cudnn", "CUDA attention path (default auto: cuDNN where it runs)", 0, 0},
-    };
-    aca_err e = {0};
-    const char *pos[1];
-    int npos = 0;
-    int r = opt_parse(opts, (int)ACA_ARRAY_LEN(opts), argc, argv, 1, pos, 1, &npos, USAGE, &e);
-    if (r == 1) return 0;
-    aca_attention att_path;
-    if (r < 0 || aca_attention_parse(attention, &att_path, &e)) {
-        cli_fail(&e);
-        return 2;
-    }
-    if (npos != 1) return fprintf(stderr, "aca: run needs one SPEC.json (see --help)\n"), 2;
-    if (epochs < 1 || epochs > 100000) return fprintf(stderr, "aca: --epochs must be in [1, 100000]\n"), 2;
-    if (batch < 1 || batch > 65536) return fprintf(stderr, "aca: --batch must be in [1, 65536]\n"), 2;
-    if (max_len < 2 || max_len > 1 << 20) return fprintf(stderr, "aca: --max-len must be in [2, 1048576], got %ld\n", max_len), 2;
-    if (docs < 10) return fprintf(stderr, "aca: --docs must be >= 10\n"), 2;
-    if (n_train < 0 || n_test < 0 || (!n_train != !n_test))
-        return fprintf(stderr, "aca: give both --train-size and --test-size (positive)\n"), 2;
-    if (model && config) return fprintf(stderr, "aca: give at most one of --model DIR or --config FILE\n"), 2;
+// What run is asked: its own options and the run options (run.h).
+typedef struct {
+    const char *out, *results, *char_rates;
+    long docs;
+    int no_baseline, json, quiet, replace;
     aca_synth_opts so;
-    if (cli_synth_opts(char_rates, &so)) return 2;
-    if (corpus && char_rates) return fprintf(stderr, "aca: --char-rate shapes the synthetic corpus: not with --corpus\n"), 2;
-    if (!file_exists(pos[0])) return fprintf(stderr, "aca: %s: no such spec file\n", pos[0]), ACA_EXIT_IO;
-    struct stat cst;
-    if (corpus && stat(corpus, &cst) == 0 && !S_ISREG(cst.st_mode)) // a pipe would be empty for the second condition
-        return fprintf(stderr, "aca: --corpus %s: not a regular file: aca run reads the corpus once per condition; save "
-                               "it to a file\n", corpus), ACA_EXIT_IO;
-    if (quiet) aca_log_level = 0;
-
     aca_run_setup s;
-    run_setup_default(&s);
-    s.spec_path = pos[0];
-    s.model_dir = model;
-    s.config_path = config;
-    s.vocab_path = vocab;
-    s.device = device;
-    s.precision = precision;
-    s.attention = attention;
-    s.max_len = (int)max_len;
-    s.n_train = (size_t)n_train;
-    s.n_test = (size_t)n_test;
-    s.has_data_seed = opts[5].seen;
-    s.data_seed = data_seed;
-    s.init_seed = opts[18].seen ? init_seed : seed;
-    s.work_dir = out;
-    s.keep_model = keep;
-    s.train.epochs = (int)epochs;
-    s.train.batch = (int)batch;
-    s.train.lr = lr;
-    s.train.weight_decay = wd;
-    s.train.max_grad_norm = clip;
-    s.train.seed = seed;
-    s.train.bucket = bucket;
-    if (cli_dp_opts(&s.train, opts, (int)ACA_ARRAY_LEN(opts), dp_clip, dp_sigma, dp_eps, dp_delta, dp_sampling)) return 2;
-    if (dp_freeze && !(&s.train)->dp) return fprintf(stderr, "aca: --dp-freeze-embeddings needs --dp-sigma X or --dp-epsilon E\n"), 2;
-    (&s.train)->dp_freeze_embeddings = dp_freeze;
-    if (s.train.dp && !strcmp(precision, "fp16"))
-        return fprintf(stderr, "aca: --precision fp16 with DP-SGD: per-example clipping runs without loss scaling; use fp32 or bf16\n"), 2;
+} run_args;
+
+// The checks of run's options that need no file read; 0 or the exit status (printed).
+static int run_check_args(run_args *a) {
+    const aca_run_setup *s = &a->s;
+    if (a->docs < 10) return fprintf(stderr, "aca: --docs must be >= 10\n"), 2;
+    if (!s->n_train != !s->n_test) return fprintf(stderr, "aca: give both --train-size and --test-size (positive)\n"), 2;
+    if (s->model_dir && s->config_path) return fprintf(stderr, "aca: give at most one of --model DIR or --config FILE\n"), 2;
+    if (cli_synth_opts(a->char_rates, &a->so)) return 2;
+    if (s->corpus_path && a->char_rates)
+        return fprintf(stderr, "aca: --char-rate shapes the synthetic corpus: not with --corpus\n"), 2;
+    if (!file_exists(s->spec_path)) return fprintf(stderr, "aca: %s: no such spec file\n", s->spec_path), ACA_EXIT_IO;
+    struct stat cst;
+    if (s->corpus_path && stat(s->corpus_path, &cst) == 0 && !S_ISREG(cst.st_mode)) // a pipe: empty for the 2nd condition
+        return fprintf(stderr, "aca: --corpus %s: not a regular file: aca run reads the corpus once per condition; save "
+                               "it to a file\n", s->corpus_path), ACA_EXIT_IO;
+    return 0;
+}
+
+// The command line into a: 0, -1 after --help, else the exit status (printed).
+static int run_parse(int argc, char **argv, run_args *a) {
+    memset(a, 0, sizeof *a);
+    run_setup_default(&a->s);
+    a->out = "out/run", a->docs = 2000;
+    const aca_opt own[] = {
+        {"--out", OPT_STR, &a->out, "DIR", "output directory (default out/run)", 0, 0},
+        {"--corpus", OPT_STR, &a->s.corpus_path, "FILE", "corpus (resume format, JSONL or TSV); default: synthetic", 0, 0},
+        {"--docs", OPT_INT, &a->docs, "N", "documents of the synthetic corpus (default 2000)", 0, 0},
+        {"--char-rate", OPT_STR, &a->char_rates, "C=R,...", CLI_CHAR_RATE_HELP, 0, 0},
+        {"--no-baseline", OPT_FLAG, &a->no_baseline, NULL, "skip the unpoisoned condition (then no unpoisoned rate and no CT (Karan))", 0, 0},
+        {"--keep-models", OPT_FLAG, &a->s.keep_model, NULL, "write each condition's model to OUT/<condition>/model", 0, 0},
+        {"--results", OPT_STR, &a->results, "FILE", "results JSONL to append to (default OUT/results.jsonl)", 0, 0},
+        {"--json", OPT_FLAG, &a->json, NULL, "print the summary as JSON", 0, 0},
+        {"--quiet", OPT_FLAG, &a->quiet, NULL, "no progress output", 0, 0},
+        {"--replace", OPT_FLAG, &a->replace, NULL, "delete an existing --out DIR that is not an aca run output first", 0, 0},
+    };
+    cli_run_opts ro;
+    aca_opt opts[CLI_MAX_OPTS];
+    int n = cli_run_opts_build(&ro, RUN_OPT_CMD_RUN, &a->s, own, (int)ACA_ARRAY_LEN(own), opts), npos = 0;
+    const char *pos[1];
+    aca_err e = {0};
+    int r = opt_parse(opts, n, argc, argv, 1, pos, 1, &npos, USAGE, &e);
+    if (r == 1) return -1;
+    if (r < 0) return cli_fail(&e), 2;
+    if ((r = cli_run_opts_apply(&ro, &a->s))) return r;
+    if (npos != 1) return fprintf(stderr, "aca: run needs one SPEC.json (see --help)\n"), 2;
+    a->s.spec_path = pos[0];
+    a->s.has_data_seed = cli_run_opts_seen(&ro, "data_seed");
+    a->s.work_dir = a->out;
+    return run_check_args(a);
+}
+
+// The corpus of the run into *path: --corpus, or a synthetic one written to OUT/corpus.txt.  0, else
+// the exit status (printed).
+static int run_corpus(const run_args *a, char **path) {
+    aca_err e = {0};
+    if (a->s.corpus_path) return *path = xstrdup(a->s.corpus_path), 0;
+    *path = path_join(a->out, "corpus.txt");
+    if (corpus_synth_write_opts(*path, (size_t)a->docs, a->s.train.seed, &a->so, &e)) return cli_fail(&e);
+    fprintf(stderr, "aca: synthetic corpus of %ld documents: %s\n", a->docs, *path);
+    return 0;
+}
+
+int cmd_run(int argc, char **argv) {
+    run_args a;
+    int rc = run_parse(argc, argv, &a);
+    if (rc) return rc < 0 ? 0 : rc;
+    if (a.quiet) aca_log_level = 0;
     char cfg_buf[4096], vocab_buf[4096];
-    int rc = cli_default_model(&s, cfg_buf, vocab_buf, sizeof cfg_buf);
-    if (rc) return rc;
-    s.corpus_path = corpus; // NULL: synthesized into OUT below
+    if ((rc = cli_default_model(&a.s, cfg_buf, vocab_buf, sizeof cfg_buf))) return rc;
     // The spec's signals and the model, checked with the tokenizer before OUT is made.
-    aca_tokenizer *tok = tokenizer_for_model(s.vocab_path, s.model_dir, &e);
-    rc = !tok || collide_check_spec_file(s.spec_path, tok, &e) || run_check_model(&s, tok, &e);
+    aca_err e = {0};
+    aca_tokenizer *tok = tokenizer_for_model(a.s.vocab_path, a.s.model_dir, &e);
+    rc = !tok || collide_check_spec_file(a.s.spec_path, tok, &e) || run_check_model(&a.s, tok, &e);
     if (tok) tokenizer_free(tok);
     if (rc) return cli_fail(&e);
-    if ((rc = run_outputs_open(out, results, replace, &s))) return rc;
-    char *corpus_path = NULL;
-    if (corpus) {
-        corpus_path = xstrdup(corpus);
-    } else {
-        corpus_path = path_join(out, "corpus.txt");
-        if (corpus_synth_write_opts(corpus_path, (size_t)docs, seed, &so, &e)) {
-            free(corpus_path);
-            return cli_fail(&e);
-        }
-        fprintf(stderr, "aca: synthetic corpus of %ld documents: %s\n", docs, corpus_path);
-    }
-    s.corpus_path = corpus_path;
-    char *res = results ? xstrdup(results) : path_join(out, "results.jsonl");
+    if ((rc = run_outputs_open(a.out, a.results, a.replace, &a.s))) return rc;
+    char *corpus_path = NULL, *res = a.results ? xstrdup(a.results) : path_join(a.out, "results.jsonl");
     aca_experiment x;
-    rc = cli_run_experiment(&s, !no_baseline, out, res, json, &x);
-    if (!rc && !json) printf("results: %s (one JSON object per condition); summary: %s/summary.json\n", res, out);
+    memset(&x, 0, sizeof x);
+    if (!(rc = run_corpus(&a, &corpus_path))) {
+        a.s.corpus_path = corpus_path;
+        rc = cli_run_experiment(&a.s, !a.no_baseline, a.out, res, a.json, &x);
+    }
+    if (!rc && !a.json) printf("results: %s (one JSON object per condition); summary: %s/summary.json\n", res, a.out);
     experiment_free(&x);
     free(res);
     free(corpus_path);
