@@ -147,7 +147,7 @@ static int read_run_opt(const pctx *p, const cJSON *o, const aca_run_opt *r, aca
 // (dp.epsilon) is the grid's own to read.
 static int read_run_opts(const pctx *p, const cJSON *o, const char *section, aca_run_setup *s) {
     int n;
-    const aca_run_opt *t = run_opts(&n);
+    const aca_run_opt *t = run_opts_table(&n);
     for (int i = 0; i < n; i++)
         if (run_opt_in_section(&t[i], section) && !(t[i].use & RUN_OPT_AXIS) &&
             cJSON_GetObjectItemCaseSensitive(o, run_opt_key(&t[i])) && read_run_opt(p, o, &t[i], s))

@@ -130,7 +130,7 @@ static const aca_run_opt ROWS[] = {
      .hi = 1 << 30, .help = "fp16: good steps before the loss scale doubles", .use = RUN_OPT_FIXED},
 };
 
-const aca_run_opt *run_opts(int *n) {
+const aca_run_opt *run_opts_table(int *n) {
     *n = (int)ACA_ARRAY_LEN(ROWS);
     return ROWS;
 }
@@ -166,9 +166,11 @@ static int name_index(const char *meta, const char *v) {
 // Name k of meta into out.
 static const char *name_at(const char *meta, int k, char *out, size_t n) {
     const char *s = meta;
-    for (int i = 0; i < k && s; i++) s = strchr(s, '|') ? strchr(s, '|') + 1 : NULL;
+    for (int i = 0; i < k && s; i++)
+        if ((s = strchr(s, '|'))) s++;
     const char *bar = s ? strchr(s, '|') : NULL;
-    snprintf(out, n, "%.*s", s ? (int)(bar ? (size_t)(bar - s) : strlen(s)) : 0, s ? s : "");
+    size_t len = !s ? 0 : bar ? (size_t)(bar - s) : strlen(s);
+    snprintf(out, n, "%.*s", (int)len, s ? s : "");
     return out;
 }
 
@@ -261,11 +263,11 @@ static void range_text(const aca_run_opt *o, char *out, size_t n) {
 
 int run_opt_check_num(const aca_run_opt *o, double x, const char *label, aca_err *e) {
     int ok;
+    if (o->type == RUN_OPT_STR || o->type == RUN_OPT_CHOICE) return aca_errf(e, ACA_ERR_VALUE, "%s: must be a name", label);
     if (o->type == RUN_OPT_FLAG) ok = x == 0 || x == 1;
     else if (o->type == RUN_OPT_ENUM) ok = x == floor(x) && x >= 0 && x < name_index(o->meta, NULL);
     else ok = isfinite(x) && (!is_whole(o->type) || x == floor(x)) && (o->lo_open ? x > o->lo : x >= o->lo) &&
               (o->hi_open ? x < o->hi : x <= o->hi);
-    if (is_text(o->type) && o->type != RUN_OPT_ENUM) ok = 0;
     if (!ok) {
         char rt[96], v[40];
         if (o->type == RUN_OPT_FLAG) snprintf(rt, sizeof rt, "0 or 1");

@@ -59,7 +59,7 @@ static int in_list(const char *list, const char *name) {
 static void test_table_rows(void **st) {
     (void)st;
     int n;
-    const aca_run_opt *t = run_opts(&n);
+    const aca_run_opt *t = run_opts_table(&n);
     assert_true(n > 30);
     aca_run_setup s;
     run_setup_default(&s);
@@ -218,7 +218,7 @@ static void num_json(double x, char *out, size_t n) { snprintf(out, n, "%.17g", 
 static void test_cli_and_grid_agree(void **st) {
     (void)st;
     int n, checked = 0;
-    const aca_run_opt *t = run_opts(&n);
+    const aca_run_opt *t = run_opts_table(&n);
     for (int i = 0; i < n; i++) {
         const aca_run_opt *o = &t[i];
         if (!has_flag(o) || !has_path(o)) continue;

@@ -115,7 +115,7 @@ typedef struct {
 } aca_run_opt;
 
 // The table (*n rows), and a row by name (NULL when there is none).
-const aca_run_opt *run_opts(int *n);
+const aca_run_opt *run_opts_table(int *n);
 const aca_run_opt *run_opt_find(const char *name);
 // Every row's default; the strings are the table's (static).
 void run_setup_default(aca_run_setup *s);
@@ -140,7 +140,7 @@ int run_opt_check_num(const aca_run_opt *o, double x, const char *label, aca_err
 // 'tpu'"); a string is stored as given (not copied).  String, choice and enum rows only.
 int run_opt_set_str(const aca_run_opt *o, aca_run_setup *s, const char *v, const char *label, aca_err *e);
 // A value as typed on the command line, read by the row's type (parse_long, parse_double, a seed as
-// a whole number >= 0, a name) and stored through the two functions above.  Not for flags.
+// a whole number >= 0, a name) and stored through the two functions above; a flag is set (text unused).
 int run_opt_set_text(const aca_run_opt *o, aca_run_setup *s, const char *text, const char *label, aca_err *e);
 // Writes the rows with the `use` bit (RUN_OPT_CONFIG or RUN_OPT_DEFINITION) whose path lies in
 // section (NULL: any) as keys of the object open in w, in the table's order.  RUN_OPT_CONFIG keys by

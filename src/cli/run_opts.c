@@ -20,7 +20,7 @@ static const char *help_of(const aca_run_opt *r, const aca_run_setup *s, char *o
 int cli_run_opts_build(cli_run_opts *c, unsigned command, const aca_run_setup *s, const aca_opt *own, int n_own,
                        aca_opt *opts) {
     int n = 0, nrows;
-    const aca_run_opt *t = run_opts(&nrows);
+    const aca_run_opt *t = run_opts_table(&nrows);
     memset(c, 0, sizeof *c);
     for (; n < n_own; n++) opts[n] = own[n];
     for (int i = 0; i < nrows; i++) {
