@@ -6,24 +6,9 @@
 #include "testutil.h"
 
 #include <limits.h>
-#include <sys/wait.h>
 
 #include "aca/grid.h"
 #include "aca/run.h"
-
-static char g_aca[1024]; // <build>/aca beside <build>/tests/
-
-// Runs `aca ARGS` (stderr too); the output into out, the exit status returned.
-static int aca_run(const char *args, char *out, size_t cap) {
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd, "%s %s 2>&1", g_aca, args);
-    FILE *f = popen(cmd, "r");
-    assert_non_null(f);
-    size_t n = fread(out, 1, cap - 1, f);
-    out[n] = 0;
-    int st = pclose(f);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
 
 static int has_flag(const aca_run_opt *o) { return o->flag != NULL; }
 static int has_path(const aca_run_opt *o) { return o->path != NULL; }
@@ -180,7 +165,7 @@ static int cli_with(const aca_run_opt *o, const char *v, char *out, size_t cap) 
         snprintf(args, sizeof args, "train --config /proc/aca-none/c.json --vocab /proc/aca-none/v.txt --data /proc/aca-none "
                                     "--out /proc/aca-none/o %s %s", o->flag, v);
     else snprintf(args, sizeof args, "run /proc/aca-none/spec.json --out /proc/aca-none/o %s %s", o->flag, v);
-    return aca_run(args, out, cap);
+    return tu_run_cli(args, out, cap);
 }
 
 // The message after "<label>: " on the first line of out, or NULL.
@@ -265,7 +250,7 @@ static void test_former_disagreements(void **st) {
     expect_both(run_opt_find("max_grad_norm"), "0", 0);
     char out[4096];
     // aca run took no range for --lr at all
-    assert_int_equal(aca_run("run /proc/aca-none/spec.json --lr -1", out, sizeof out), 2);
+    assert_int_equal(tu_run_cli("run /proc/aca-none/spec.json --lr -1", out, sizeof out), 2);
     assert_non_null(strstr(out, "aca: --lr: must be a number > 0, got -1"));
 }
 
@@ -274,16 +259,16 @@ static void test_former_disagreements(void **st) {
 static void test_commands(void **st) {
     (void)st;
     static char out[1 << 16];
-    assert_int_equal(aca_run("train --help", out, sizeof out), 0);
+    assert_int_equal(tu_run_cli("train --help", out, sizeof out), 0);
     assert_non_null(strstr(out, "--dp-micro-batch N"));
     assert_non_null(strstr(out, "examples per forward pass at most (default 32)"));
     assert_non_null(strstr(out, "--epochs N                 epochs (default 5)"));
     assert_null(strstr(out, "--train-size")); // run and demo only
-    assert_int_equal(aca_run("demo --help", out, sizeof out), 0);
+    assert_int_equal(tu_run_cli("demo --help", out, sizeof out), 0);
     assert_non_null(strstr(out, "--epochs N                 epochs (default 4)"));
     assert_non_null(strstr(out, "--max-len N                max tokens per document incl. [CLS]/[SEP] (default 128)"));
     assert_null(strstr(out, "--dp-sigma"));
-    assert_int_equal(aca_run("run --help", out, sizeof out), 0);
+    assert_int_equal(tu_run_cli("run --help", out, sizeof out), 0);
     assert_non_null(strstr(out, "--data-seed S"));
     assert_null(strstr(out, "--dp-micro-batch")); // train only
     static const char *const twice[] = {
@@ -292,19 +277,17 @@ static void test_commands(void **st) {
         "demo --out /proc/aca-none/o --device cpu --device cpu",
     };
     for (size_t i = 0; i < ACA_ARRAY_LEN(twice); i++) {
-        assert_int_equal(aca_run(twice[i], out, sizeof out), 2);
+        assert_int_equal(tu_run_cli(twice[i], out, sizeof out), 2);
         assert_non_null(strstr(out, "given twice (give it once)"));
     }
-    assert_int_equal(aca_run("run /proc/aca-none/spec.json --dp-micro-batch 4", out, sizeof out), 2);
+    assert_int_equal(tu_run_cli("run /proc/aca-none/spec.json --dp-micro-batch 4", out, sizeof out), 2);
     assert_non_null(strstr(out, "unknown option '--dp-micro-batch'"));
     // DP-SGD settings without DP-SGD, named by their flag
-    assert_int_equal(aca_run("run /proc/aca-none/spec.json --dp-clip 2", out, sizeof out), 2);
+    assert_int_equal(tu_run_cli("run /proc/aca-none/spec.json --dp-clip 2", out, sizeof out), 2);
     assert_non_null(strstr(out, "--dp-clip needs --dp-sigma X or --dp-epsilon E"));
 }
 
-int main(int argc, char **argv) {
-    const char *slash = strrchr(argv[0], '/');
-    snprintf(g_aca, sizeof g_aca, "%.*s/../aca", slash ? (int)(slash - argv[0]) : 1, slash ? argv[0] : ".");
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_table_rows),
         cmocka_unit_test(test_table_json),
