@@ -135,7 +135,7 @@ static int read_run_opt(const pctx *p, const cJSON *o, const aca_run_opt *r, aca
         return run_opt_set_num(r, s, v->valuedouble, label, p->e);
     }
     if (r->type == RUN_OPT_STR ? get_path(p, o, run_opt_key(r), r->path, &str) : get_str(p, o, run_opt_key(r), r->path, &str))
-        return -1;
+        return free(str), -1; // get_path may hold the text it could not expand
     const char **field = run_opt_field(r, s), *old = *field;
     int rc = run_opt_set_str(r, s, str, label, p->e);
     if (rc || r->type == RUN_OPT_ENUM) free(str); // an enum keeps the index
