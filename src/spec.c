@@ -1,13 +1,14 @@
-// The collectives spec: JSON -> aca_spec with every field checked, and back (normalized).
+// The collectives spec (include/aca/spec.h): JSON -> aca_spec with every field checked, and back (normalized).
 // Errors name the spec file and the JSON path of the field: "spec.json: collectives[1].size: ...".
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "aca/corpus.h"
 #include "aca/jsontext.h"
 #include "aca/jsonw.h"
-#include "aca/mutate.h"
+#include "aca/spec.h"
 
 static const char *const STRATEGY_NAMES[] = {"feature-label", "feature-only", "label-only", "strike", "unplant", "erase"};
 static const char *const SAMPLING_NAMES[] = {"uniform", "class", "propensity"};

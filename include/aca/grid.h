@@ -27,7 +27,7 @@
 //   device       "cpu" | "cuda";  precision "fp32" | "bf16" | "fp16"
 //   attention    "auto" (default) | "gemm" | "cudnn": the CUDA attention path (ops.h)
 //   overlap      "disjoint" (default) | "allow"
-//   collectives  non-empty array of collective objects as in the collectives spec (mutate.h) without
+//   collectives  non-empty array of collective objects as in the collectives spec (spec.h) without
 //                "size"/"members", plus optional per-collective "levels" or "counts"
 //   levels       participation levels, fractions in (0,1] of the training split   } exactly one,
 //   counts       participation levels as member counts >= 1                        } here or per collective
