@@ -26,7 +26,7 @@ typedef struct {
     const char *corpus_path;
     const char *spec_path;
     const char *out_dir;
-    const char *only; // --only NAME or NAME,NAME,...: only those collectives act (NULL: all)
+    const char *only; // --only NAME or NAME,NAME,...: only those collectives act (NULL: all; "": none)
     // Split sizes.  0,0: "karan" (20000/5000) when the corpus has >= 25000 docs, else 80/20
     // (n_test = n/5, n_train = the rest).  Too few docs for the sizes asked is an error.
     size_t n_train, n_test;
@@ -83,5 +83,82 @@ int mutate_run(const aca_mutate_opts *o, aca_err *e);
 // an already loaded corpus c (named o->corpus_path in messages) and spec, writing nothing: 0 when
 // mutate_run would succeed with these inputs, else its error.  o->spec_path and o->only are unused.
 int mutate_check(const aca_mutate_opts *o, const aca_corpus *c, const aca_spec *spec, aca_err *e);
+
+// ---- the mutation in memory --------------------------------------------------------------------
+// mutate_run is mutate_apply (everything, in memory) followed by mutation_write (the files, the
+// one optional sink).  `aca run` and the grid call mutate_apply on the corpus and spec they hold
+// and train and evaluate on the sets directly (mutation_jsonl gives a set the bytes its file has).
+
+// One collective as the mutation drew and applied it (the manifest's "collectives" entry).
+typedef struct {
+    int target;     // class index
+    int seed_class; // class index or -1
+    uint32_t *members; // (n_members) sorted corpus indices
+    size_t n_members;
+    size_t from_seed_class; // propensity: members drawn from the seed class
+    int acting;             // this collective's strategy was applied to its members' documents
+    // unplant
+    uint32_t *estimators; // (n_e) sorted corpus indices, a subset of members
+    size_t n_e;
+    int n_e_from_planner; // 1: the planner's optimal split, 0: the spec's n_e
+    int yhat;             // estimated label (class index)
+    int from_carriers;    // 1: y^ from estimator docs carrying the signal; 0: label frequency fallback
+    size_t *carriers;     // (n_classes) estimator docs containing the signal, per label
+    // what applying it did
+    size_t planted;   // members whose training doc got this collective's signal (0 when idle)
+    size_t unchanged; // members whose doc (text and label) this collective left as it was
+} aca_mut_coll;
+
+// One output document: corpus document `doc` (its id) with the text and label the condition gives it.
+typedef struct {
+    uint32_t doc;     // corpus index
+    const char *text; // len bytes: the corpus's own text, or `own`
+    size_t len;
+    int label;        // class index
+    char *own;        // the mutated text (signal inserted), or NULL
+} aca_mut_doc;
+
+// A set of output documents, in file order (train.jsonl, test.jsonl, probe_<name>.jsonl).
+typedef struct {
+    aca_mut_doc *docs;
+    size_t n;
+    int train; // the training set: a member's line carries "member_of" (mutation_jsonl)
+} aca_mut_set;
+
+// The outcome of one condition: the three kinds of sets and the manifest's contents.  It borrows
+// the corpus and the spec it was made from: they must outlive it.
+typedef struct {
+    const aca_corpus *corpus;
+    const aca_spec *spec;
+    char *corpus_path; // as the manifest names it
+    char *only;        // the acting collectives as asked ("A", "A,B"); NULL when all act (or none: "")
+    uint64_t seed;     // the data seed (split, membership)
+    aca_split split;
+    aca_mut_coll *coll; // (spec->n)
+    uint8_t *member;    // (corpus->n, spec->n): doc d is in collective j (acting or not)
+    // counts for the manifest: per class (corpus->n_classes) before and after the strategies, test
+    size_t *train_before, *train_after, *test_counts;
+    size_t struck, mutated, relabeled;
+    aca_mut_set train, test;
+    aca_mut_set *probe; // (spec->n) each collective's probe set (acting or not)
+} aca_mutation;
+
+// Applies spec to corpus c in memory: the split, the membership and the strategies of the
+// collectives o->only names (NULL: all; "": none), exactly as mutate_run (above) does; o->spec_path,
+// o->out_dir, o->corpus_opts, o->summary and o->replace are unused.  On error *out is empty.
+int mutate_apply(const aca_mutate_opts *o, const aca_corpus *c, const aca_spec *spec, aca_mutation *out, aca_err *e);
+void mutation_free(aca_mutation *m);
+// The JSONL bytes of one of m's sets, as its file holds them (appended to out).
+void mutation_jsonl(const aca_mutation *m, const aca_mut_set *s, aca_buf *out);
+// manifest.json's bytes (appended to out).
+void mutation_manifest_json(const aca_mutation *m, aca_buf *out);
+// The sink: train.jsonl, test.jsonl, probe_<name>.jsonl and manifest.json written into the
+// existing directory dir (the caller makes it all-or-nothing, as mutate_run does with outdir.h).
+int mutation_write(const aca_mutation *m, const char *dir, aca_err *e);
+// The same into out_dir atomically: a temporary swapped in (outdir.h; an existing out_dir is
+// replaced only when it is empty or an aca mutate output, or replace is set).
+int mutation_save(const aca_mutation *m, const char *out_dir, int replace, aca_err *e);
+// `aca mutate`'s summary of m written to out_dir (appended to out).
+void mutation_summary(const aca_mutation *m, const char *out_dir, aca_buf *out);
 
 #endif
