@@ -47,7 +47,7 @@ run      include/aca/run.h
 # grids
 grid     include/aca/grid.h src/grid_internal.h src/grid_spec.c src/grid_cells.c src/grid_run.c
          src/grid_aggregate.c src/grid_report.c src/grid_plots.c src/grid_slurm.c src/grid_planner.c
-         src/grid_check.c src/grid_out.c src/grid_results.c
+         src/grid_check.c src/grid_out.c src/grid_inputs.c src/grid_results.c
 # the command line
 cli      src/cli/
 '

@@ -467,3 +467,26 @@ void spec_write_json(aca_buf *out, const aca_spec *s) {
     jsonw_end(&w);
     jsonw_end(&w);
 }
+
+// ---- the unpoisoned condition's spec --------------------------------------------------------------
+int spec_unpoisoned(const aca_spec *s, aca_spec *out, aca_err *e) {
+    aca_buf b = {0};
+    spec_write_json(&b, s);
+    cJSON *root = cJSON_Parse(b.data);
+    buf_free(&b);
+    cJSON *c;
+    cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(root, "collectives")) {
+        const char *drop[] = {"size", "members", "sampling", "strategy", "n_e"};
+        for (size_t k = 0; k < ACA_ARRAY_LEN(drop); k++) cJSON_DeleteItemFromObjectCaseSensitive(c, drop[k]);
+        cJSON_AddNumberToObject(c, "size", 1);
+        cJSON *smp = cJSON_AddObjectToObject(c, "sampling");
+        cJSON_AddStringToObject(smp, "kind", "class");
+        cJSON_AddStringToObject(smp, "seed_class", cJSON_GetObjectItemCaseSensitive(c, "target")->valuestring);
+        cJSON_AddStringToObject(c, "strategy", "label-only");
+    }
+    char *txt = cJSON_Print(root);
+    cJSON_Delete(root);
+    int rc = spec_parse(txt, s->source_path, out, e);
+    cJSON_free(txt);
+    return rc;
+}

@@ -82,6 +82,13 @@ void spec_free(aca_spec *s);
 // spec_parse reads it back to the same spec.
 void spec_write_json(aca_buf *out, const aca_spec *s);
 const char *strategy_name(aca_strategy st);
+// The spec of the unpoisoned condition (nobody acts), as every version of aca has recorded it: each
+// collective keeps its name, target and signal (so the split, the test set and the probes are
+// those of the other conditions) and becomes a no-op, one member drawn from its own target class
+// and relabeled (label-only) to that same class.  Its training set is the clean split, byte for
+// byte in text and label (tests/test_run.c checks it against the empty acting set).  Errors name
+// s->source_path.
+int spec_unpoisoned(const aca_spec *s, aca_spec *out, aca_err *e);
 // Parses a signal spelling: "U+2E18", "U+007B U+007D" (code points) or a literal UTF-8 string.
 int signal_parse(const char *spelling, char **utf8_out, aca_err *e);
 
