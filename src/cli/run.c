@@ -201,9 +201,10 @@ int cmd_run(int argc, char **argv) {
     if (corpus && char_rates) return fprintf(stderr, "aca: --char-rate shapes the synthetic corpus: not with --corpus\n"), 2;
     if (!file_exists(pos[0])) return fprintf(stderr, "aca: %s: no such spec file\n", pos[0]), ACA_EXIT_IO;
     struct stat cst;
-    if (corpus && stat(corpus, &cst) == 0 && !S_ISREG(cst.st_mode)) // a pipe would be empty for the second condition
-        return fprintf(stderr, "aca: --corpus %s: not a regular file: aca run reads the corpus once per condition; save "
-                               "it to a file\n", corpus), ACA_EXIT_IO;
+    if (corpus && stat(corpus, &cst) == 0 && !S_ISREG(cst.st_mode)) // the manifests would name bytes nobody can read again
+        return fprintf(stderr, "aca: --corpus %s: not a regular file: every condition's manifest names the corpus by "
+                               "this path and its sha256, which a pipe cannot give again; save it to a file\n",
+                       corpus), ACA_EXIT_IO;
     if (quiet) aca_log_level = 0;
 
     aca_run_setup s;
