@@ -7,6 +7,7 @@
 #include <utf8proc.h>
 
 #include "aca/jsonw.h"
+#include "aca/mutate.h"
 
 // Contexts of five words: the signal goes in once, after the third word (period 3), as the
 // mutation stage would put it.  The second puts punctuation right before the insertion point.

@@ -383,7 +383,12 @@ static void corpus_take(aca_corpus *c, load_ctx *L, aca_buf *raw, jsonl_aux *aux
     c->n_dropped = L->dropped;
 }
 
+static size_t n_loads; // corpus_load calls in this process (corpus_loads)
+
+size_t corpus_loads(void) { return __atomic_load_n(&n_loads, __ATOMIC_RELAXED); }
+
 int corpus_load(const char *path, const aca_corpus_opts *opts, aca_corpus *c, aca_err *e) {
+    __atomic_fetch_add(&n_loads, 1, __ATOMIC_RELAXED);
     static const aca_corpus_opts defaults = {0};
     if (!opts) opts = &defaults;
     memset(c, 0, sizeof *c);

@@ -116,20 +116,34 @@ done:
 }
 
 // ---- JSONL -> tokens ---------------------------------------------------------------------------
+// s's dataset moved to out, when it has labels.
+static int labelled_dataset(tokcache_doc_set *s, const char *name, int hit, aca_dataset *out, aca_err *e) {
+    if (!s->data.labels) {
+        tokcache_doc_set_free(s);
+        return aca_errf(e, ACA_ERR_FORMAT, "%s: the documents have no \"label\" field", name);
+    }
+    log_verbose("%s: %zu documents%s", name, s->data.n, hit ? " (from the token cache)" : "");
+    *out = s->data; // the dataset's buffers move to out
+    memset(&s->data, 0, sizeof s->data);
+    tokcache_doc_set_free(s);
+    return 0;
+}
+
 int data_load_jsonl(const char *path, char *const *classes, int n_classes, const aca_tokenizer *tok,
                     int max_len, const char *cache_dir, aca_dataset *out, aca_err *e) {
     memset(out, 0, sizeof *out);
     tokcache_doc_set s;
     int hit = 0;
     if (tokcache_load_jsonl(path, tok, max_len, classes, n_classes, cache_dir, &s, &hit, e)) return -1;
-    if (!s.data.labels) {
-        tokcache_doc_set_free(&s);
-        return aca_errf(e, ACA_ERR_FORMAT, "%s: the documents have no \"label\" field", path);
-    }
-    log_verbose("%s: %zu documents%s", path, s.data.n, hit ? " (from the token cache)" : "");
-    *out = s.data; // the dataset's buffers move to out
-    memset(&s.data, 0, sizeof s.data);
-    tokcache_doc_set_free(&s);
-    return 0;
+    return labelled_dataset(&s, path, hit, out, e);
 }
 
+int data_load_jsonl_text(const char *name, const aca_buf *text, char *const *classes, int n_classes,
+                         const aca_tokenizer *tok, int max_len, const char *cache_dir, aca_dataset *out, aca_err *e) {
+    memset(out, 0, sizeof *out);
+    tokcache_doc_set s;
+    int hit = 0;
+    if (tokcache_load_text(name, text->data, text->len, tok, max_len, classes, n_classes, cache_dir, &s, &hit, e))
+        return -1;
+    return labelled_dataset(&s, name, hit, out, e);
+}

@@ -101,6 +101,33 @@ double eval_delta_over_lift(double eff_joint, double eff_alone, double clean_tar
     return lift > 0 ? (eff_joint - eff_alone) / lift : NAN;
 }
 
+int eval_sets(aca_model *m, const aca_dataset *test, const aca_eval_probe *probes, int n_coll, int batch,
+              aca_eval_result *r, aca_err *e) {
+    memset(r, 0, sizeof *r);
+    const int K = model_config(m)->num_labels;
+    double t0 = time_now();
+    int32_t *tpred = xmalloc((test->n + 1) * sizeof *tpred), *ppred = NULL;
+    int rc = -1;
+    if (eval_predict(m, test, batch, tpred, e)) goto done;
+    eval_clean(test->labels, tpred, test->n, K, &r->clean);
+    r->n_coll = n_coll;
+    r->eff = xcalloc((size_t)n_coll + 1, sizeof *r->eff);
+    for (int i = 0; i < n_coll; i++) {
+        const aca_dataset *probe = probes[i].probe;
+        ppred = xrealloc(ppred, (probe->n + 1) * sizeof *ppred);
+        if (eval_predict(m, probe, batch, ppred, e)) goto done;
+        eval_efficacy(probe->labels, ppred, probe->n, test->labels, tpred, test->n, probes[i].target, &r->eff[i]);
+        r->eff[i].name = xstrdup(probes[i].name);
+    }
+    rc = 0;
+done:
+    r->seconds = time_now() - t0;
+    if (rc) eval_result_free(r);
+    free(tpred);
+    free(ppred);
+    return rc;
+}
+
 int eval_datadir(aca_model *m, const aca_tokenizer *tok, const aca_datadir *dd, const aca_eval_opts *o,
                  aca_eval_result *r, aca_err *e) {
     memset(r, 0, sizeof *r);
@@ -109,34 +136,19 @@ int eval_datadir(aca_model *m, const aca_tokenizer *tok, const aca_datadir *dd, 
         return aca_errf(e, ACA_ERR_VALUE, "the model's head has %d classes but %s/manifest.json lists %d", c->num_labels,
                         dd->dir, dd->n_classes);
     double t0 = time_now();
-    aca_dataset test = {0}, probe = {0};
-    int32_t *tpred = NULL, *ppred = NULL;
-    int rc = -1;
-    if (data_load_jsonl(dd->test_path, dd->classes, dd->n_classes, tok, o->max_len, o->cache_dir, &test, e)) goto done;
-    tpred = xmalloc(test.n * sizeof *tpred);
-    if (eval_predict(m, &test, o->batch, tpred, e)) goto done;
-    eval_clean(test.labels, tpred, test.n, dd->n_classes, &r->clean);
-    r->n_coll = dd->n_coll;
-    r->eff = xcalloc((size_t)dd->n_coll + 1, sizeof *r->eff);
-    for (int i = 0; i < dd->n_coll; i++) {
-        const aca_datadir_coll *k = &dd->coll[i];
-        if (data_load_jsonl(k->probe_path, dd->classes, dd->n_classes, tok, o->max_len, o->cache_dir, &probe, e))
-            goto done;
-        ppred = xrealloc(ppred, probe.n * sizeof *ppred);
-        if (eval_predict(m, &probe, o->batch, ppred, e)) goto done;
-        eval_efficacy(probe.labels, ppred, probe.n, test.labels, tpred, test.n, k->target_id, &r->eff[i]);
-        r->eff[i].name = xstrdup(k->name);
-        dataset_free(&probe);
+    aca_dataset test = {0}, *probe = xcalloc((size_t)dd->n_coll + 1, sizeof *probe);
+    aca_eval_probe *pr = xcalloc((size_t)dd->n_coll + 1, sizeof *pr);
+    int rc = data_load_jsonl(dd->test_path, dd->classes, dd->n_classes, tok, o->max_len, o->cache_dir, &test, e);
+    for (int i = 0; !rc && i < dd->n_coll; i++) {
+        pr[i] = (aca_eval_probe){dd->coll[i].name, dd->coll[i].target_id, &probe[i]};
+        rc = data_load_jsonl(dd->coll[i].probe_path, dd->classes, dd->n_classes, tok, o->max_len, o->cache_dir, &probe[i], e);
     }
-    rc = 0;
-done:
-    r->seconds = time_now() - t0;
-    if (rc) eval_result_free(r);
+    if (!rc) rc = eval_sets(m, &test, pr, dd->n_coll, o->batch, r, e);
+    if (!rc) r->seconds = time_now() - t0;
     dataset_free(&test);
-    dataset_free(&probe);
-    free(tpred);
-    free(ppred);
-    return rc;
+    for (int i = 0; i < dd->n_coll; i++) dataset_free(&probe[i]);
+    free(probe), free(pr);
+    return rc ? -1 : 0;
 }
 
 void eval_result_free(aca_eval_result *r) {

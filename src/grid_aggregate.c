@@ -197,20 +197,19 @@ static void stair_measured(const aca_grid_agg *a, grid_stair_row *row) {
     row->trials = grp >= 0 ? a->groups[grp].n : 0;
 }
 
-// The planner's rows (grid_planner.c) from the grid's corpus (a synthetic one is OUT/corpus.txt),
-// beside the measured success.
+// The planner's rows (grid_planner.c) from the grid's corpus (as grid_inputs loaded it: a synthetic
+// one is OUT/corpus.txt), beside the measured success.
 static int planner_rows(const aca_grid_spec *g, const char *out_dir, aca_grid_agg *a, aca_err *e) {
-    char *corpus_path = g->corpus_path ? xstrdup(g->corpus_path) : path_join(out_dir, "corpus.txt");
-    aca_corpus c;
-    aca_corpus_opts co = {0};
-    int rc = -1;
-    if ((!g->encoding || !corpus_parse_encoding(g->encoding, &co.encoding, e)) && !corpus_load(corpus_path, &co, &c, e)) {
-        a->stairs = xcalloc(1, sizeof *a->stairs);
-        rc = grid_planner_rows(g, &c, corpus_path, a->stairs, e);
-        for (int r = 0; !rc && r < a->stairs->n_rows; r++) stair_measured(a, &a->stairs->rows[r]);
-        corpus_free(&c);
+    const aca_grid_inputs *in;
+    if (grid_inputs(g, out_dir, &in, e)) return -1;
+    const aca_grid_input *corpus = grid_input_of(in, "corpus");
+    if (!in->corpus_ok) {
+        if (e) *e = in->corpus_err;
+        return aca_err_prefix(e, "%s: %s", g->path, corpus->field);
     }
-    free(corpus_path);
+    a->stairs = xcalloc(1, sizeof *a->stairs);
+    int rc = grid_planner_rows(g, &in->corpus, corpus->path, a->stairs, e);
+    for (int r = 0; !rc && r < a->stairs->n_rows; r++) stair_measured(a, &a->stairs->rows[r]);
     return rc;
 }
 

@@ -64,20 +64,6 @@ static int check_classes(const aca_grid_spec *g, const aca_grid_input *corpus, c
     return rc;
 }
 
-// The unpoisoned baseline's spec, as run_condition writes it (run.c, write_none_spec): each
-// collective one member of its own target class, relabeled to that class.
-static void baseline_spec(aca_spec *sp) {
-    for (int i = 0; i < sp->n; i++) {
-        aca_collective *c = &sp->collectives[i];
-        c->count = 1;
-        c->sampling = SAMPLING_CLASS;
-        free(c->seed_class);
-        c->seed_class = xstrdup(c->target);
-        c->strategy = STRATEGY_LABEL_ONLY;
-        c->n_e = -1;
-    }
-}
-
 // "g.json: collectives[1].size: 50 members asked ..." from mutate becomes "g.json:
 // collectives[1].counts: cell 7 (joint-A=40-B=50-t0): 50 members asked ...".
 static void name_cell(const aca_grid_spec *g, const aca_grid_cell *c, aca_err *e) {
@@ -115,10 +101,10 @@ static int check_mutations(const aca_grid_spec *g, const aca_grid_input *corpus,
         uint64_t h = hash_fnv1a64(b.data, b.len, ACA_FNV_SEED ^ (uint64_t)(cells[k].kind == GRID_CELL_BASELINE));
         int dup = 0;
         for (int j = 0; j < n_seen && !dup; j++) dup = seen[j] == h;
-        aca_spec sp;
-        if (!dup && !(rc = spec_parse(b.data, g->path, &sp, e))) {
+        aca_spec sp, none = {0};
+        if (!dup && !(rc = spec_parse(b.data, g->path, &sp, e)) &&
+            !(cells[k].kind == GRID_CELL_BASELINE && (rc = spec_unpoisoned(&sp, &none, e)))) {
             seen[n_seen++] = h;
-            if (cells[k].kind == GRID_CELL_BASELINE) baseline_spec(&sp);
             aca_mutate_opts mo;
             memset(&mo, 0, sizeof mo);
             mo.corpus_path = corpus->path;
@@ -127,9 +113,9 @@ static int check_mutations(const aca_grid_spec *g, const aca_grid_input *corpus,
             mo.has_seed = 1;
             mo.seed = sp.seed;
             mo.corpus_opts = co;
-            rc = mutate_check(&mo, c, &sp, e);
-            spec_free(&sp);
+            rc = mutate_check(&mo, c, cells[k].kind == GRID_CELL_BASELINE ? &none : &sp, e);
         }
+        if (!dup) spec_free(&sp), spec_free(&none);
         if (rc) name_cell(g, &cells[k], e);
         buf_free(&b);
     }
@@ -179,7 +165,8 @@ static int check_weights(const aca_grid_spec *g, const aca_grid_input *w, const 
     return rc;
 }
 
-static int check_model(const aca_grid_spec *g, const aca_grid_inputs *in, const aca_corpus *c, aca_err *e) {
+static int check_model(const aca_grid_spec *g, const aca_grid_inputs *in, const aca_corpus *c, aca_tokenizer **tok_out,
+                       aca_err *e) {
     const aca_grid_input *cf = grid_input_of(in, "model config"), *w = grid_input_of(in, "checkpoint weights");
     const char *tok_field = g->run.vocab_path ? "model.vocab" : "model.dir";
     aca_config cfg;
@@ -201,7 +188,8 @@ static int check_model(const aca_grid_spec *g, const aca_grid_inputs *in, const 
         rc = collide_check_signals(&sp, tok, e);
         spec_free(&sp);
     }
-    if (tok) tokenizer_free(tok);
+    if (!rc) *tok_out = tok;
+    else if (tok) tokenizer_free(tok);
     config_free(&cfg);
     return rc;
 }
@@ -233,14 +221,16 @@ static int check_dp(const aca_grid_spec *g, const aca_corpus *c, aca_err *e) {
     return 0;
 }
 
-int grid_check(const aca_grid_spec *g, const aca_grid_inputs *in, const aca_grid_cell *cells, int lo, int hi, aca_err *e) {
+int grid_check(const aca_grid_spec *g, const aca_grid_inputs *in, const aca_grid_cell *cells, int lo, int hi,
+               aca_tokenizer **tok, aca_err *e) {
     const aca_grid_input *corpus = grid_input_of(in, "corpus");
-    aca_corpus c;
-    aca_corpus_opts co = {0};
-    if (g->encoding) corpus_parse_encoding(g->encoding, &co.encoding, NULL);
-    if (corpus_load(corpus->path, &co, &c, e)) return aca_err_prefix(e, "%s: %s", g->path, corpus->field);
-    int rc = check_split(g, corpus, &c, e) || check_classes(g, corpus, &c, e) ||
-             check_mutations(g, corpus, &c, cells, lo, hi, e) || check_dp(g, &c, e) || check_model(g, in, &c, e);
-    corpus_free(&c);
+    *tok = NULL;
+    if (!in->corpus_ok) { // read and hashed once by grid_inputs, but it did not parse
+        if (e) *e = in->corpus_err;
+        return aca_err_prefix(e, "%s: %s", g->path, corpus->field);
+    }
+    const aca_corpus *c = &in->corpus;
+    int rc = check_split(g, corpus, c, e) || check_classes(g, corpus, c, e) ||
+             check_mutations(g, corpus, c, cells, lo, hi, e) || check_dp(g, c, e) || check_model(g, in, c, tok, e);
     return rc ? -1 : 0;
 }

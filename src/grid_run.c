@@ -1,9 +1,9 @@
 // Running a grid's cells (see include/aca/grid.h, "Running a cell"): each cell's derived spec, its
-// condition run (run_condition), its result.json and results.jsonl line; cells one by one or in
-// worker processes; the locks and checks before the first cell.
+// condition run (run_condition, in the grid's experiment context: the corpus and the tokenizer
+// loaded once), its result.json and results.jsonl line; cells one by one or in worker processes;
+// the locks and checks before the first cell.
 #include "grid_internal.h"
 
-#include <cjson/cJSON.h>
 #include <math.h>
 #include <omp.h>
 #include <signal.h>
@@ -16,7 +16,6 @@
 
 #include "aca/corpus.h"
 #include "aca/jsonw.h"
-#include "aca/mutate.h"
 #include "aca/outdir.h"
 
 // ---- one cell ----------------------------------------------------------------------------------
@@ -73,29 +72,6 @@ static void base_setup(const aca_grid_spec *g, const aca_grid_inputs *in, aca_ru
     if (g->encoding) corpus_parse_encoding(g->encoding, &s->corpus_opts.encoding, NULL);
 }
 
-// The data manifest of a cell (its split, seed and members) kept beside its result, once it shows
-// that mutate read the recorded corpus (not one edited while the grid ran).
-static int cell_keep_manifest(const aca_grid_spec *g, const aca_grid_inputs *in, const char *data_dir, const char *dir,
-                              aca_err *e) {
-    char *mf = path_join(data_dir, "manifest.json"), *keep = path_join(dir, "manifest.json");
-    aca_buf mb = {0};
-    int rc = file_read_all(mf, &mb, e);
-    cJSON *m = rc ? NULL : cJSON_Parse(mb.data);
-    const cJSON *sha = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(m, "corpus"), "sha256");
-    const aca_grid_input *c = grid_input_of(in, "corpus");
-    if (!rc && cJSON_IsString(sha) && strcmp(sha->valuestring, c->sha256))
-        rc = aca_errf(e, ACA_ERR_VALUE,
-                      "%s: %s: %s changed while the grid ran (sha256 %s when the grid started, %s when this cell read it): "
-                      "the cell's result is not kept.  Restore the file and run again, or run the changed grid with a "
-                      "new --out",
-                      g->path, c->field, c->path, c->sha256, sha->valuestring);
-    if (!rc) rc = file_write_atomic(keep, mb.data, mb.len, e);
-    cJSON_Delete(m);
-    buf_free(&mb);
-    free(mf), free(keep);
-    return rc;
-}
-
 // DP-SGD: sigma chosen so that the whole training spends the variant's epsilon at delta.
 static void cell_dp(const aca_grid_spec *g, const aca_grid_cell *c, aca_train_opts *t) {
     int pi, hi, ei;
@@ -119,83 +95,68 @@ static void cell_setup(const aca_grid_spec *g, const aca_grid_inputs *in, const 
     s->train.seed = s->init_seed = grid_trial_seed(g->seed, c->trial, GRID_SEED_TRAIN);
     s->train.on_step = o->on_step;
     s->train.on_step_ctx = o->on_step_ctx;
+    s->write_data = o->keep_work; // the data lives in memory: its directory only for a look afterwards
     cell_dp(g, c, &s->train);
 }
 
-// A subset acts (a pair, all but one): mutate with --only A,B into dir/joint/data (*data_dir, malloc'd).
-static int cell_mutate_subset(const aca_grid_spec *g, const aca_run_setup *s, const char *names, const char *dir,
-                              char **data_dir, aca_err *e) {
-    char *jd = path_join(dir, "joint");
-    *data_dir = path_join(jd, "data");
-    free(jd);
-    aca_mutate_opts mo;
-    memset(&mo, 0, sizeof mo);
-    mo.corpus_path = s->corpus_path;
-    mo.spec_path = s->spec_path;
-    mo.out_dir = *data_dir;
-    mo.only = names;
-    mo.n_train = g->run.n_train;
-    mo.n_test = g->run.n_test;
-    mo.has_seed = 1;
-    mo.seed = s->data_seed;
-    mo.corpus_opts = s->corpus_opts;
-    return mutate_run(&mo, e);
-}
-
-// The cell's records: the data manifest, then result.json (the cell is finished once it exists),
-// then its line in results.jsonl; then, unless kept, its data and checkpoint.
+// The cell's records: the data manifest (split, seed, members), then result.json (the cell is
+// finished once it exists), then its line in results.jsonl; then, unless kept, its checkpoint.
 static int cell_record(const aca_grid_spec *g, const aca_grid_inputs *in, const aca_grid_opts *o, const aca_grid_cell *c,
                        const aca_run_setup *s, const aca_run_result *r, const char *dir, aca_err *e) {
     aca_buf b = {0};
-    char *res = path_join(dir, "result.json");
+    char *res = path_join(dir, "result.json"), *man = path_join(dir, "manifest.json");
     buf_puts(&b, "{\"grid\":");
     cell_grid_json(g, in, c, &b);
     buf_puts(&b, ",\"result\":");
     run_result_to_json(s, r, &b);
     buf_putc(&b, '}');
-    int rc = cell_keep_manifest(g, in, r->data_dir, dir, e) || file_write_atomic(res, b.data, b.len, e) ||
+    int rc = file_write_atomic(man, r->manifest, strlen(r->manifest), e) || file_write_atomic(res, b.data, b.len, e) ||
                      grid_results_add(o->out_dir, c, b.data, b.len, e)
                  ? -1
                  : 0;
     if (!rc && !o->keep_work) {
-        char *cd = path_join(dir, r->cond_name);
-        char *p1 = path_join(cd, "data"), *p2 = path_join(cd, "ckpt");
-        dir_remove_recursive(p1);
-        dir_remove_recursive(p2);
-        free(p1), free(p2), free(cd);
+        char *cd = path_join(dir, r->cond_name), *ck = path_join(cd, "ckpt");
+        dir_remove_recursive(ck);
+        free(ck), free(cd);
     }
     buf_free(&b);
-    free(res);
+    free(res), free(man);
     return rc;
 }
 
-static int run_cell(const aca_grid_spec *g, const aca_grid_inputs *in, const aca_grid_opts *o, const aca_grid_cell *c,
-                    aca_run_result *r, aca_err *e) {
+// The acting set of cell c as run_cond_init takes it: NULL every collective, "" none, else names.
+static char *cell_acting(const aca_grid_spec *g, const aca_grid_cell *c) {
+    const unsigned all = (1u << g->n_coll) - 1;
+    if (c->kind != GRID_CELL_BASELINE && c->acting == all) return NULL;
+    aca_buf names = {0};
+    buf_puts(&names, "");
+    if (c->kind != GRID_CELL_BASELINE) grid_acting_names(g, c->acting, ",", &names);
+    return names.data;
+}
+
+// Cell c in the grid's context x: its derived spec (written to spec.json, parsed from memory), its
+// acting set, the condition, the records.
+static int run_cell(const aca_grid_spec *g, const aca_grid_inputs *in, const aca_run_ctx *x, const aca_grid_opts *o,
+                    const aca_grid_cell *c, aca_run_result *r, aca_err *e) {
     memset(r, 0, sizeof *r);
     char *dir = grid_cell_path(o->out_dir, c, NULL), *spec = path_join(dir, "spec.json");
-    char *cache = path_join(o->out_dir, "tokcache"), *sub_data = NULL;
-    aca_buf b = {0}, names = {0};
+    char *cache = path_join(o->out_dir, "tokcache"), *acting = cell_acting(g, c);
+    aca_buf b = {0};
+    aca_spec sp = {0};
+    aca_run_cond cond;
+    run_cond_init(&cond, acting);
     int rc = -1;
     // A half-done cell (killed mid-run) leaves no result.json: start it from scratch.
     dir_remove_recursive(dir);
     if (dir_make(dir, e) || dir_make(cache, e)) goto done;
     grid_cell_spec_json(g, c, &b);
-    if (file_write_atomic(spec, b.data, b.len, e)) goto done;
+    if (file_write_atomic(spec, b.data, b.len, e) || spec_parse(b.data, spec, &sp, e)) goto done;
     aca_run_setup s;
     cell_setup(g, in, o, c, spec, dir, cache, &s);
-    const unsigned all = (1u << g->n_coll) - 1;
-    aca_run_act act = c->kind == GRID_CELL_BASELINE ? RUN_ACT_NONE : c->acting == all ? RUN_ACT_ALL : RUN_ACT_ONE;
-    const char *only = NULL;
-    grid_acting_names(g, c->acting, ",", &names);
-    if (act == RUN_ACT_ONE && __builtin_popcount(c->acting) == 1) {
-        only = names.data;
-    } else if (act == RUN_ACT_ONE) {
-        if (cell_mutate_subset(g, &s, names.data, dir, &sub_data, e)) goto done;
-        s.data_dir = sub_data;
-        act = RUN_ACT_ALL;
-    }
+    aca_run_ctx cx = *x;
+    cx.spec = &sp;
     // The inputs as hashed, before the cell and after it (else its result is not recorded).
-    if (grid_inputs_unchanged(g, in, e) || run_condition(&s, act, only, r, e) || grid_inputs_unchanged(g, in, e) ||
+    if (grid_inputs_unchanged(g, in, e) || run_condition(&s, &cx, &cond, r, e) || grid_inputs_unchanged(g, in, e) ||
         cell_record(g, in, o, c, &s, r, dir, e))
         goto done;
     rc = 0;
@@ -205,8 +166,9 @@ done:
         grid_err_fields(g, e);
     }
     buf_free(&b);
-    buf_free(&names);
-    free(dir), free(spec), free(cache), free(sub_data);
+    spec_free(&sp);
+    run_cond_free(&cond);
+    free(dir), free(spec), free(cache), free(acting);
     return rc;
 }
 
@@ -226,7 +188,8 @@ static void watched_signals(sigset_t *set) {
 // In a worker right after fork: SIGKILL when the parent dies (it may already have: then getppid()
 // is another process), SIGINT left to the parent, SIGTERM not ignored, the parent's old mask back.
 static void worker_init(pid_t parent, const sigset_t *old_mask) {
-    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent) _exit(1);
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) _exit(1);
+    if (getppid() != parent) raise(SIGKILL); // the parent died before the request: the death signal it would have sent
     signal(SIGINT, SIG_IGN);
     struct sigaction sa;
     if (sigaction(SIGTERM, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN) signal(SIGTERM, SIG_DFL);
@@ -234,8 +197,8 @@ static void worker_init(pid_t parent, const sigset_t *old_mask) {
 }
 
 // Worker w of jobs: cells w, w + jobs, ...; exits 0 or 1 (its failure said on stderr).
-static _Noreturn void worker_run(const aca_grid_spec *g, const aca_grid_inputs *in, const aca_grid_opts *o,
-                                 const aca_grid_cell *cells, int n, int w) {
+static _Noreturn void worker_run(const aca_grid_spec *g, const aca_grid_inputs *in, const aca_run_ctx *x,
+                                 const aca_grid_opts *o, const aca_grid_cell *cells, int n, int w) {
     int threads = omp_get_num_procs() / o->jobs;
     omp_set_num_threads(threads > 0 ? threads : 1);
     aca_grid_opts co = *o;
@@ -248,7 +211,7 @@ static _Noreturn void worker_run(const aca_grid_spec *g, const aca_grid_inputs *
         }
         if (co.on_cell) co.on_cell(g, &cells[k], n, 0, NULL, NAN, co.ctx);
         aca_run_result r;
-        if (run_cell(g, in, &co, &cells[k], &r, &ce)) {
+        if (run_cell(g, in, x, &co, &cells[k], &r, &ce)) {
             fprintf(stderr, "aca: worker %d: %s\n", w, ce.msg);
             _exit(1);
         }
@@ -286,8 +249,8 @@ static int wait_workers(pid_t *pid, int n, const sigset_t *watch, int *failed, i
 
 // jobs worker processes, worker w running cells w, w + jobs, ... (forked before any OpenMP or CUDA
 // use in this process).  A failed worker says why on stderr; the others finish their cells.
-static int run_workers(const aca_grid_spec *g, const aca_grid_inputs *in, const aca_grid_opts *o, aca_grid_cell *cells,
-                       int n, aca_grid_stats *st, aca_err *e) {
+static int run_workers(const aca_grid_spec *g, const aca_grid_inputs *in, const aca_run_ctx *x, const aca_grid_opts *o,
+                       aca_grid_cell *cells, int n, aca_grid_stats *st, aca_err *e) {
     int before = 0;
     for (int k = 0; k < n; k++) before += grid_cell_done(o->out_dir, &cells[k]);
     fflush(stdout);
@@ -306,7 +269,7 @@ static int run_workers(const aca_grid_spec *g, const aca_grid_inputs *in, const 
         }
         if (p == 0) {
             worker_init(parent, &old);
-            worker_run(g, in, o, cells, n, w);
+            worker_run(g, in, x, o, cells, n, w);
         }
         pid[started++] = p;
     }
@@ -331,8 +294,8 @@ static int run_workers(const aca_grid_spec *g, const aca_grid_inputs *in, const 
 }
 
 // The cells lo..hi-1 one after the other in this process.
-static int run_serial(const aca_grid_spec *g, const aca_grid_inputs *in, const aca_grid_opts *o, aca_grid_cell *cells,
-                      int n, int lo, int hi, aca_grid_stats *st, aca_err *e) {
+static int run_serial(const aca_grid_spec *g, const aca_grid_inputs *in, const aca_run_ctx *x, const aca_grid_opts *o,
+                      aca_grid_cell *cells, int n, int lo, int hi, aca_grid_stats *st, aca_err *e) {
     int todo = 0;
     for (int k = lo; k < hi; k++) todo += !grid_cell_done(o->out_dir, &cells[k]);
     double spent = 0;
@@ -346,7 +309,7 @@ static int run_serial(const aca_grid_spec *g, const aca_grid_inputs *in, const a
         if (o->on_cell) o->on_cell(g, &cells[k], n, 0, NULL, eta, o->ctx);
         aca_run_result r;
         double t = time_now();
-        int crc = run_cell(g, in, o, &cells[k], &r, e);
+        int crc = run_cell(g, in, x, o, &cells[k], &r, e);
         spent += time_now() - t;
         st->ran++;
         eta = spent / st->ran * (todo - st->ran);
@@ -378,6 +341,7 @@ int grid_run(const aca_grid_spec *g, const aca_grid_opts *o, aca_grid_stats *st,
     memset(st, 0, sizeof *st);
     aca_grid_cell *cells = NULL;
     const aca_grid_inputs *in = NULL;
+    aca_tokenizer *tok = NULL;
     int n = 0, rc = -1, grid_fd = -1, cell_fd = -1;
     if (grid_cells(g, &cells, &n, e)) return -1;
     st->n_cells = n;
@@ -388,13 +352,21 @@ int grid_run(const aca_grid_spec *g, const aca_grid_opts *o, aca_grid_stats *st,
     else if (!grid_out_is_grid(o->out_dir, e) && !dir_make(cdir, e) &&
              (outdir_is(o->out_dir, "grid") || !outdir_mark(o->out_dir, "grid", e)) && !lock_out(o, cells, &grid_fd, &cell_fd, e) &&
              !grid_out_check(g, o->out_dir, cells, n, lo, hi, mode, e) && !grid_inputs(g, o->out_dir, &in, e) &&
-             !grid_check(g, in, cells, lo, hi, e) && !grid_out_commit(g, o->out_dir, mode, e) &&
+             !grid_check(g, in, cells, lo, hi, &tok, e) && !grid_out_commit(g, o->out_dir, mode, e) &&
              (mode == GRID_OUT_CELL || !grid_results_rebuild(o->out_dir, cells, n, e))) {
-        if (o->jobs > 1 && mode == GRID_OUT_RUN) rc = run_workers(g, in, o, cells, n, st, e);
-        else rc = run_serial(g, in, o, cells, n, lo, hi, st, e);
+        // The experiment context: the corpus grid_inputs read and hashed, the tokenizer grid_check
+        // loaded; each cell adds its own spec.
+        aca_run_ctx x;
+        memset(&x, 0, sizeof x);
+        x.corpus = &in->corpus;
+        x.corpus_path = grid_input_of(in, "corpus")->path;
+        x.tok = tok;
+        if (o->jobs > 1 && mode == GRID_OUT_RUN) rc = run_workers(g, in, &x, o, cells, n, st, e);
+        else rc = run_serial(g, in, &x, o, cells, n, lo, hi, st, e);
         aca_err e2 = {0}; // results.jsonl in cell order again (also after a failure: the cells are the truth)
         if (mode == GRID_OUT_RUN && grid_results_rebuild(o->out_dir, cells, n, rc ? &e2 : e)) rc = -1;
     }
+    if (tok) tokenizer_free(tok);
     grid_unlock(cell_fd);
     grid_unlock(grid_fd);
     grid_cells_free(cells, n);

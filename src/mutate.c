@@ -1,7 +1,8 @@
 // The data-mutation stage: split, membership sampling, strategies, outputs (see aca/mutate.h).
 // Order of work: everything that can fail on user input (spec, corpus, classes, split, sampling)
-// happens before the first byte is written; outputs go to a temporary beside DIR (outdir.h), swapped
-// in at the end.  The membership is mutate_members.c's, the outputs mutate_write.c's.
+// happens in memory (mutate_apply) before the first byte is written; the files go to a temporary
+// beside DIR (outdir.h), swapped in at the end.  The membership is mutate_members.c's, the sets
+// mutate_sets.c's, the files mutate_write.c's.
 #include "aca/mutate.h"
 
 #include <stdlib.h>
@@ -59,62 +60,106 @@ static int check_two_classes(const aca_corpus *c, const char *path, aca_err *e) 
                     path, c->n, c->classes[c->docs[0].label]);
 }
 
+static void colls_free(aca_mut_coll *cs, int n) {
+    for (int i = 0; cs && i < n; i++) free(cs[i].members), free(cs[i].estimators), free(cs[i].carriers);
+    free(cs);
+}
+
 static void plan_free(mut_ctx *m) {
-    for (int i = 0; m->cs && i < m->spec.n; i++) free(m->cs[i].members), free(m->cs[i].estimators), free(m->cs[i].carriers);
-    free(m->cs);
+    colls_free(m->cs, m->spec->n);
     free(m->in_train), free(m->taken), free(m->member);
     split_free(&m->split);
 }
 
-static int prepare(mut_ctx *m, aca_err *e) {
-    const aca_mutate_opts *o = m->o;
-    if (spec_load(o->spec_path, &m->spec, e)) return -1;
-    m->seed = o->has_seed ? o->seed : m->spec.seed;
-    m->only = -1;
-    m->cs = xcalloc((size_t)m->spec.n, sizeof *m->cs);
-    for (int i = 0; i < m->spec.n; i++) m->cs[i].acting = !o->only;
-    // --only NAME or NAME,NAME,...: those act (names cannot hold ',').
+// The working state of a mutation of spec over c, with the seed and the acting collectives of o.
+static int ctx_init(mut_ctx *m, const aca_mutate_opts *o, const aca_corpus *c, const aca_spec *spec, aca_err *e) {
+    *m = (mut_ctx){.o = o, .spec = spec, .c = c, .seed = o->has_seed ? o->seed : spec->seed, .only = -1};
+    m->cs = xcalloc((size_t)spec->n + 1, sizeof *m->cs);
+    for (int i = 0; i < spec->n; i++) m->cs[i].acting = !o->only;
+    // --only NAME or NAME,NAME,...: those act (names cannot hold ','); "" : none.
     for (const char *p = o->only; p && *p;) {
         const char *q = strchr(p, ',');
         size_t n = q ? (size_t)(q - p) : strlen(p);
         int found = -1;
-        for (int i = 0; i < m->spec.n; i++)
-            if (strlen(m->spec.collectives[i].name) == n && !strncmp(m->spec.collectives[i].name, p, n)) found = i;
+        for (int i = 0; i < spec->n; i++)
+            if (strlen(spec->collectives[i].name) == n && !strncmp(spec->collectives[i].name, p, n)) found = i;
         if (found < 0)
-            return aca_errf(e, ACA_ERR_VALUE, "--only: no collective named '%.*s' in %s", (int)n, p, o->spec_path);
+            return aca_errf(e, ACA_ERR_VALUE, "--only: no collective named '%.*s' in %s", (int)n, p,
+                            o->spec_path ? o->spec_path : spec->source_path);
         m->cs[found].acting = 1;
         m->only = found;
         p = q ? q + 1 : p + n;
     }
-    aca_corpus_opts co = o->corpus_opts;
-    co.hash = 1;
-    if (corpus_load(o->corpus_path, &co, &m->c, e) || check_two_classes(&m->c, o->corpus_path, e)) return -1;
-    return mutate_plan_members(m, e);
+    return 0;
 }
 
 int mutate_check(const aca_mutate_opts *o, const aca_corpus *c, const aca_spec *spec, aca_err *e) {
-    mut_ctx m = {.o = o, .c = *c, .spec = *spec}; // borrowed: only the plan is freed
-    m.seed = o->has_seed ? o->seed : spec->seed;
-    m.only = -1;
-    m.cs = xcalloc((size_t)spec->n, sizeof *m.cs);
-    int rc = check_two_classes(c, o->corpus_path, e);
-    if (!rc) rc = mutate_plan_members(&m, e);
+    mut_ctx m;
+    aca_mutate_opts oo = *o;
+    oo.only = NULL;
+    int rc = ctx_init(&m, &oo, c, spec, e) || check_two_classes(c, o->corpus_path, e) || mutate_plan_members(&m, e);
     plan_free(&m);
-    return rc;
+    return rc ? -1 : 0;
+}
+
+int mutate_apply(const aca_mutate_opts *o, const aca_corpus *c, const aca_spec *spec, aca_mutation *r, aca_err *e) {
+    memset(r, 0, sizeof *r);
+    mut_ctx m;
+    if (ctx_init(&m, o, c, spec, e) || check_two_classes(c, o->corpus_path, e) || mutate_plan_members(&m, e)) {
+        plan_free(&m);
+        return -1;
+    }
+    r->corpus = c;
+    r->spec = spec;
+    r->corpus_path = xstrdup(o->corpus_path);
+    r->only = m.only >= 0 ? xstrdup(o->only) : NULL;
+    r->seed = m.seed;
+    mutate_build_sets(&m, r);
+    // The plan's results move into r.
+    r->split = m.split, m.split = (aca_split){0};
+    r->coll = m.cs, m.cs = NULL;
+    r->member = m.member, m.member = NULL;
+    plan_free(&m);
+    return 0;
+}
+
+static void set_free(aca_mut_set *s) {
+    for (size_t k = 0; s->docs && k < s->n; k++) free(s->docs[k].own);
+    free(s->docs);
+    memset(s, 0, sizeof *s);
+}
+
+void mutation_free(aca_mutation *r) {
+    if (!r->spec) return;
+    set_free(&r->train);
+    set_free(&r->test);
+    for (int i = 0; r->probe && i < r->spec->n; i++) set_free(&r->probe[i]);
+    free(r->probe);
+    colls_free(r->coll, r->spec->n);
+    free(r->member);
+    free(r->train_before), free(r->train_after), free(r->test_counts);
+    split_free(&r->split);
+    free(r->corpus_path), free(r->only);
+    memset(r, 0, sizeof *r);
 }
 
 int mutate_run(const aca_mutate_opts *o, aca_err *e) {
-    mut_ctx m = {.o = o};
     // The output's temporary first: an output aca may not replace, or cannot write, fails before
     // any work.
     aca_outdir od;
+    aca_spec spec = {0};
+    aca_corpus c = {0};
+    aca_mutation r = {0};
+    aca_corpus_opts co = o->corpus_opts;
+    co.hash = 1;
     int rc = outdir_begin(&od, o->out_dir, "mutate", o->replace, e);
-    if (!rc) rc = prepare(&m, e);
-    if (!rc) rc = mutate_write_all(&m, od.tmp, e);
+    if (!rc) rc = spec_load(o->spec_path, &spec, e) || corpus_load(o->corpus_path, &co, &c, e) ||
+                  mutate_apply(o, &c, &spec, &r, e) || mutation_write(&r, od.tmp, e) ? -1 : 0;
+    if (!rc && o->summary) mutation_summary(&r, o->out_dir, o->summary);
     if (!rc) rc = outdir_commit(&od, e);
     else outdir_abort(&od);
-    plan_free(&m);
-    corpus_free(&m.c);
-    spec_free(&m.spec);
+    mutation_free(&r);
+    corpus_free(&c);
+    spec_free(&spec);
     return rc;
 }

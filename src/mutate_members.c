@@ -66,23 +66,23 @@ static void class_list(const aca_corpus *c, char *out, size_t n) {
 
 static int resolve_classes(mut_ctx *m, aca_err *e) {
     char list[512];
-    for (int i = 0; i < m->spec.n; i++) {
-        const aca_collective *col = &m->spec.collectives[i];
-        coll_state *s = &m->cs[i];
-        s->target = corpus_class_index(&m->c, col->target);
+    for (int i = 0; i < m->spec->n; i++) {
+        const aca_collective *col = &m->spec->collectives[i];
+        aca_mut_coll *s = &m->cs[i];
+        s->target = corpus_class_index(m->c, col->target);
         s->seed_class = -1;
         if (s->target < 0) {
-            class_list(&m->c, list, sizeof list);
+            class_list(m->c, list, sizeof list);
             return aca_errf(e, ACA_ERR_VALUE, "%s: collectives[%d].target: class '%s' is not in the corpus %s (classes: %s)",
-                            m->spec.source_path, i, col->target, m->o->corpus_path, list);
+                            m->spec->source_path, i, col->target, m->o->corpus_path, list);
         }
         if (col->seed_class) {
-            s->seed_class = corpus_class_index(&m->c, col->seed_class);
+            s->seed_class = corpus_class_index(m->c, col->seed_class);
             if (s->seed_class < 0) {
-                class_list(&m->c, list, sizeof list);
+                class_list(m->c, list, sizeof list);
                 return aca_errf(e, ACA_ERR_VALUE,
                                 "%s: collectives[%d].sampling.seed_class: class '%s' is not in the corpus %s (classes: %s)",
-                                m->spec.source_path, i, col->seed_class, m->o->corpus_path, list);
+                                m->spec->source_path, i, col->seed_class, m->o->corpus_path, list);
             }
         }
     }
@@ -91,16 +91,16 @@ static int resolve_classes(mut_ctx *m, aca_err *e) {
 
 // Explicit member lists (by doc id), in spec order.
 static int members_listed(mut_ctx *m, aca_err *e) {
-    const aca_corpus *c = &m->c;
-    int nc = m->spec.n;
-    const char *sp = m->spec.source_path;
-    int disjoint = m->spec.overlap == OVERLAP_DISJOINT;
+    const aca_corpus *c = m->c;
+    int nc = m->spec->n;
+    const char *sp = m->spec->source_path;
+    int disjoint = m->spec->overlap == OVERLAP_DISJOINT;
     id_index h = {0};
     int rc = id_index_build(&h, c, m->o->corpus_path, e);
     for (int i = 0; !rc && i < nc; i++) {
-        const aca_collective *col = &m->spec.collectives[i];
+        const aca_collective *col = &m->spec->collectives[i];
         if (!col->members) continue;
-        coll_state *s = &m->cs[i];
+        aca_mut_coll *s = &m->cs[i];
         s->members = xmalloc(col->n_members * sizeof *s->members);
         for (size_t k = 0; k < col->n_members; k++) {
             uint32_t d = *id_find(&h, c, col->members[k]);
@@ -126,7 +126,7 @@ static int members_listed(mut_ctx *m, aca_err *e) {
                 rc = aca_errf(e, ACA_ERR_VALUE,
                               "%s: collectives[%d].members[%zu]: doc '%s' is already in collective '%s' (overlap is "
                               "\"disjoint\"; set \"overlap\": \"allow\" to permit it)",
-                              sp, i, k, col->members[k], m->spec.collectives[owner].name);
+                              sp, i, k, col->members[k], m->spec->collectives[owner].name);
                 break;
             }
             m->taken[d] = 1;
@@ -141,12 +141,12 @@ static int members_listed(mut_ctx *m, aca_err *e) {
 // Sampled collective i's members, drawn from the train docs still available (pool_a, pool_b:
 // scratch of n_train each).
 static int members_drawn(mut_ctx *m, int i, uint32_t *pool_a, uint32_t *pool_b, aca_err *e) {
-    const aca_corpus *c = &m->c;
-    int nc = m->spec.n;
-    const char *sp = m->spec.source_path;
-    int disjoint = m->spec.overlap == OVERLAP_DISJOINT;
-    const aca_collective *col = &m->spec.collectives[i];
-    coll_state *s = &m->cs[i];
+    const aca_corpus *c = m->c;
+    int nc = m->spec->n;
+    const char *sp = m->spec->source_path;
+    int disjoint = m->spec->overlap == OVERLAP_DISJOINT;
+    const aca_collective *col = &m->spec->collectives[i];
+    aca_mut_coll *s = &m->cs[i];
     size_t k = col->count >= 0 ? (size_t)col->count : (size_t)llround(col->fraction * (double)m->split.n_train);
     if (k == 0) k = 1;
     aca_rng r;
@@ -204,29 +204,29 @@ static int sample_members(mut_ctx *m, aca_err *e) {
     if (members_listed(m, e)) return -1;
     uint32_t *pool_a = xmalloc(m->split.n_train * sizeof *pool_a), *pool_b = xmalloc(m->split.n_train * sizeof *pool_b);
     int rc = 0;
-    for (int i = 0; !rc && i < m->spec.n; i++)
-        if (!m->spec.collectives[i].members) rc = members_drawn(m, i, pool_a, pool_b, e);
+    for (int i = 0; !rc && i < m->spec->n; i++)
+        if (!m->spec->collectives[i].members) rc = members_drawn(m, i, pool_a, pool_b, e);
     free(pool_a);
     free(pool_b);
     if (rc) return -1;
-    for (int i = 0; i < m->spec.n; i++)
-        if (m->cs[i].members && m->cs[i].n_members > 1 && m->spec.collectives[i].members)
+    for (int i = 0; i < m->spec->n; i++)
+        if (m->cs[i].members && m->cs[i].n_members > 1 && m->spec->collectives[i].members)
             qsort(m->cs[i].members, m->cs[i].n_members, sizeof *m->cs[i].members, cmp_u32);
     return 0;
 }
 
 // ---- unplanting ----------------------------------------------------------------------------------
-int mutate_is_estimator(const coll_state *s, uint32_t d) {
+int mutate_is_estimator(const aca_mut_coll *s, uint32_t d) {
     return s->n_e && bsearch(&d, s->estimators, s->n_e, sizeof d, cmp_u32) != NULL;
 }
 
 // For each unplant collective: the split n_e, the estimators, and the label y^ they estimate.
 static int plan_unplant(mut_ctx *m, aca_err *e) {
-    const aca_corpus *c = &m->c;
-    const char *sp = m->spec.source_path;
-    for (int i = 0; i < m->spec.n; i++) {
-        const aca_collective *col = &m->spec.collectives[i];
-        coll_state *s = &m->cs[i];
+    const aca_corpus *c = m->c;
+    const char *sp = m->spec->source_path;
+    for (int i = 0; i < m->spec->n; i++) {
+        const aca_collective *col = &m->spec->collectives[i];
+        aca_mut_coll *s = &m->cs[i];
         if (col->strategy != STRATEGY_UNPLANT) continue;
         size_t n = s->n_members;
         if (n < 2)
@@ -286,19 +286,19 @@ static int plan_unplant(mut_ctx *m, aca_err *e) {
 int mutate_plan_members(mut_ctx *m, aca_err *e) {
     const aca_mutate_opts *o = m->o;
     size_t ntr = o->n_train, nte = o->n_test;
-    if (ntr == 0 && nte == 0) corpus_split_default(m->c.n, &ntr, &nte);
-    if (ntr > m->c.n || nte > m->c.n - ntr) {
-        size_t t = m->c.n / 5 ? m->c.n / 5 : 1;
+    if (ntr == 0 && nte == 0) corpus_split_default(m->c->n, &ntr, &nte);
+    if (ntr > m->c->n || nte > m->c->n - ntr) {
+        size_t t = m->c->n / 5 ? m->c->n / 5 : 1;
         return aca_errf(e, ACA_ERR_VALUE,
                         "--split %s asks for %zu train + %zu test docs, but the corpus %s has only %zu (give counts, "
                         "e.g. --split %zu/%zu)",
-                        o->split_name ? o->split_name : "(default)", ntr, nte, o->corpus_path, m->c.n, m->c.n - t, t);
+                        o->split_name ? o->split_name : "(default)", ntr, nte, o->corpus_path, m->c->n, m->c->n - t, t);
     }
-    if (corpus_split(&m->c, ntr, nte, m->seed, &m->split, e)) return aca_err_prefix(e, "%s", o->corpus_path);
+    if (corpus_split(m->c, ntr, nte, m->seed, &m->split, e)) return aca_err_prefix(e, "%s", o->corpus_path);
     if (resolve_classes(m, e)) return -1;
-    m->in_train = xcalloc(m->c.n, 1);
-    m->taken = xcalloc(m->c.n, 1);
-    m->member = xcalloc(m->c.n * (size_t)m->spec.n, 1);
+    m->in_train = xcalloc(m->c->n, 1);
+    m->taken = xcalloc(m->c->n, 1);
+    m->member = xcalloc(m->c->n * (size_t)m->spec->n, 1);
     for (size_t t = 0; t < m->split.n_train; t++) m->in_train[m->split.train[t]] = 1;
     if (sample_members(m, e)) return -1;
     return plan_unplant(m, e);

@@ -1,10 +1,8 @@
 // One condition end to end and the alone/joint experiment (see include/aca/run.h).
 #include "aca/run.h"
 
-#include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -30,18 +28,12 @@ void run_result_free(aca_run_result *r) {
     free(r->only);
     free(r->cond_name);
     free(r->data_dir);
+    free(r->manifest);
     free(r->model_out);
     for (int k = 0; r->classes && k < r->eval.clean.K; k++) free(r->classes[k]);
     free(r->classes);
     eval_result_free(&r->eval);
     memset(r, 0, sizeof *r);
-}
-
-static char *str_printf(const char *fmt, const char *a) {
-    size_t n = strlen(fmt) + strlen(a) + 1;
-    char *s = xmalloc(n);
-    snprintf(s, n, fmt, a);
-    return s;
 }
 
 static int check_max_len(const aca_run_setup *s, const aca_config *cfg, const char *cpath, aca_err *e) {
@@ -116,146 +108,227 @@ void run_free_model(aca_model *m) {
     aca_backend_destroy(be);
 }
 
-// The unpoisoned baseline.  The mutate stage has no "nobody acts" switch, so the spec is rewritten
-// to DIR.spec_none.json with every collective turned into a no-op that keeps its name, target and
-// signal (so the split, the test set and the probes are those of the other conditions): one member
-// drawn from its own target class and relabeled (label-only) to that same class.  The training set
-// is then the clean split, byte for byte in text and label.
-static int write_none_spec(const char *spec_path, const char *out_path, aca_err *e) {
+// ---- conditions and the context ----------------------------------------------------------------
+void run_cond_init(aca_run_cond *c, const char *acting) {
+    memset(c, 0, sizeof *c);
+    aca_buf name = {0};
+    if (!acting) {
+        c->act = RUN_ACT_ALL;
+        buf_puts(&name, "joint");
+    } else if (!*acting) {
+        c->act = RUN_ACT_NONE;
+        buf_puts(&name, "none");
+    } else {
+        c->act = strchr(acting, ',') ? RUN_ACT_ALL : RUN_ACT_ONE;
+        buf_printf(&name, "%s-%s", c->act == RUN_ACT_ONE ? "alone" : "joint", acting);
+    }
+    c->acting = acting ? xstrdup(acting) : NULL;
+    c->name = name.data;
+}
+
+void run_cond_free(aca_run_cond *c) {
+    free(c->acting);
+    free(c->name);
+    memset(c, 0, sizeof *c);
+}
+
+int run_ctx_open(aca_run_ctx *x, const aca_run_setup *s, aca_err *e) {
+    memset(x, 0, sizeof *x);
+    x->owns = 1;
+    aca_corpus_opts co = s->corpus_opts;
+    co.hash = 1; // the manifests name the corpus by the SHA-256 of the bytes this one read parsed
+    if (s->corpus_path) {
+        if (corpus_load(s->corpus_path, &co, &x->own_corpus, e)) goto fail;
+        x->corpus = &x->own_corpus;
+        x->corpus_path = s->corpus_path;
+    }
+    if (s->spec_path) {
+        if (spec_load(s->spec_path, &x->own_spec, e)) goto fail;
+        x->spec = &x->own_spec;
+    }
+    if (!(x->own_tok = tokenizer_for_model(s->vocab_path, s->model_dir, e))) goto fail;
+    x->tok = x->own_tok;
+    return 0;
+fail:
+    run_ctx_close(x);
+    return -1;
+}
+
+void run_ctx_close(aca_run_ctx *x) {
+    if (x->owns) {
+        corpus_free(&x->own_corpus);
+        spec_free(&x->own_spec);
+        if (x->own_tok) tokenizer_free(x->own_tok);
+    }
+    memset(x, 0, sizeof *x);
+}
+
+// ---- one condition -----------------------------------------------------------------------------
+// The tokenized sets of a condition and the class list they index.
+typedef struct {
+    char *const *classes;
+    int n_classes;
+    aca_dataset train, test;
+    int n_coll;
+    aca_dataset *probe;  // (n_coll)
+    aca_eval_probe *ep;  // (n_coll) each collective's name, target and probe set
+} cond_sets;
+
+static void sets_init(cond_sets *cs, char *const *classes, int n_classes, int n_coll) {
+    cs->classes = classes, cs->n_classes = n_classes, cs->n_coll = n_coll;
+    cs->probe = xcalloc((size_t)n_coll + 1, sizeof *cs->probe);
+    cs->ep = xcalloc((size_t)n_coll + 1, sizeof *cs->ep);
+}
+
+static void sets_free(cond_sets *cs) {
+    dataset_free(&cs->train);
+    dataset_free(&cs->test);
+    for (int i = 0; cs->probe && i < cs->n_coll; i++) dataset_free(&cs->probe[i]);
+    free(cs->probe), free(cs->ep);
+    memset(cs, 0, sizeof *cs);
+}
+
+// One set of a mutation tokenized from its JSONL bytes (name: its file's, for messages and the cache).
+static int set_tokens(const aca_run_setup *s, const aca_run_ctx *x, const aca_mutation *mu, const aca_mut_set *set,
+                      const char *name, const char *cache, aca_dataset *out, aca_err *e) {
     aca_buf b = {0};
-    if (file_read_all(spec_path, &b, e)) return -1;
-    cJSON *root = cJSON_Parse(b.data);
+    mutation_jsonl(mu, set, &b);
+    int rc = data_load_jsonl_text(name, &b, mu->corpus->classes, mu->corpus->n_classes, x->tok, s->max_len, cache, out, e);
     buf_free(&b);
-    const cJSON *cs = root ? cJSON_GetObjectItemCaseSensitive(root, "collectives") : NULL;
-    if (!cJSON_IsArray(cs)) {
-        cJSON_Delete(root);
-        return aca_errf(e, ACA_ERR_FORMAT, "%s: expected a JSON object with a \"collectives\" array", spec_path);
-    }
-    cJSON *c;
-    cJSON_ArrayForEach(c, cs) {
-        const cJSON *target = cJSON_GetObjectItemCaseSensitive(c, "target");
-        if (!cJSON_IsObject(c) || !cJSON_IsString(target)) continue; // the spec parser reports it
-        const char *drop[] = {"size", "members", "sampling", "strategy", "n_e"};
-        for (size_t k = 0; k < ACA_ARRAY_LEN(drop); k++) cJSON_DeleteItemFromObjectCaseSensitive(c, drop[k]);
-        cJSON_AddNumberToObject(c, "size", 1);
-        cJSON *smp = cJSON_AddObjectToObject(c, "sampling");
-        cJSON_AddStringToObject(smp, "kind", "class");
-        cJSON_AddStringToObject(smp, "seed_class", target->valuestring);
-        cJSON_AddStringToObject(c, "strategy", "label-only");
-    }
-    char *txt = cJSON_Print(root);
-    int rc = file_write_atomic(out_path, txt, strlen(txt), e);
-    cJSON_free(txt);
-    cJSON_Delete(root);
     return rc;
 }
 
-static int mutate_condition(const aca_run_setup *s, aca_run_act act, const char *only, const char *dir, aca_err *e) {
+static int sets_from_mutation(const aca_run_setup *s, const aca_run_ctx *x, const aca_mutation *mu, const char *cache,
+                              cond_sets *cs, aca_err *e) {
+    sets_init(cs, mu->corpus->classes, mu->corpus->n_classes, mu->spec->n);
+    int rc = set_tokens(s, x, mu, &mu->train, "train.jsonl", cache, &cs->train, e) ||
+             set_tokens(s, x, mu, &mu->test, "test.jsonl", cache, &cs->test, e);
+    for (int i = 0; !rc && i < cs->n_coll; i++) {
+        const char *nm = mu->spec->collectives[i].name;
+        char file[96];
+        snprintf(file, sizeof file, "probe_%s.jsonl", nm);
+        cs->ep[i] = (aca_eval_probe){nm, mu->coll[i].target, &cs->probe[i]};
+        rc = set_tokens(s, x, mu, &mu->probe[i], file, cache, &cs->probe[i], e);
+    }
+    return rc ? -1 : 0;
+}
+
+static int sets_from_dir(const aca_run_setup *s, const aca_run_ctx *x, const aca_datadir *dd, const char *cache,
+                         cond_sets *cs, aca_err *e) {
+    sets_init(cs, dd->classes, dd->n_classes, dd->n_coll);
+    int rc = data_load_jsonl(dd->train_path, dd->classes, dd->n_classes, x->tok, s->max_len, cache, &cs->train, e) ||
+             data_load_jsonl(dd->test_path, dd->classes, dd->n_classes, x->tok, s->max_len, cache, &cs->test, e);
+    for (int i = 0; !rc && i < cs->n_coll; i++) {
+        cs->ep[i] = (aca_eval_probe){dd->coll[i].name, dd->coll[i].target_id, &cs->probe[i]};
+        rc = data_load_jsonl(dd->coll[i].probe_path, dd->classes, dd->n_classes, x->tok, s->max_len, cache,
+                             &cs->probe[i], e);
+    }
+    return rc ? -1 : 0;
+}
+
+// The condition's data made in memory from x's corpus and spec: the acting collectives' strategies
+// applied (the empty set through spec_unpoisoned, whose manifest every aca version has recorded;
+// its training set is the clean split either way), and the sink when asked.
+static int cond_mutate(const aca_run_setup *s, const aca_run_ctx *x, const aca_run_cond *c, aca_spec *none,
+                       aca_mutation *mu, aca_run_result *r, aca_err *e) {
+    if (!x->corpus || !x->spec)
+        return aca_errf(e, ACA_ERR_VALUE, "a condition needs a corpus and a spec, or a mutated data directory");
     aca_mutate_opts mo;
     memset(&mo, 0, sizeof mo);
-    mo.corpus_path = s->corpus_path;
-    mo.spec_path = s->spec_path;
-    mo.out_dir = dir;
-    mo.only = act == RUN_ACT_ONE ? only : NULL;
+    mo.corpus_path = x->corpus_path;
+    mo.only = c->act == RUN_ACT_NONE ? NULL : c->acting;
     mo.n_train = s->n_train;
     mo.n_test = s->n_test;
     mo.has_seed = s->has_data_seed;
     mo.seed = s->data_seed;
-    mo.corpus_opts = s->corpus_opts;
-    char *none_spec = NULL;
-    if (act == RUN_ACT_NONE) {
-        none_spec = str_printf("%s.spec_none.json", dir);
-        if (write_none_spec(s->spec_path, none_spec, e)) {
-            free(none_spec);
-            return -1;
-        }
-        mo.spec_path = none_spec;
+    const aca_spec *spec = x->spec;
+    if (c->act == RUN_ACT_NONE) {
+        if (spec_unpoisoned(x->spec, none, e)) return -1;
+        spec = none;
     }
-    int rc = mutate_run(&mo, e);
-    free(none_spec);
-    return rc;
+    if (mutate_apply(&mo, x->corpus, spec, mu, e) || (s->write_data && mutation_save(mu, r->data_dir, 0, e))) return -1;
+    aca_buf m = {0};
+    mutation_manifest_json(mu, &m);
+    r->manifest = m.data;
+    r->data_seed = mu->seed;
+    return 0;
 }
 
-int run_condition(const aca_run_setup *s, aca_run_act act, const char *only, aca_run_result *r, aca_err *e) {
-    memset(r, 0, sizeof *r);
-    const double t0 = time_now();
-    r->act = act;
-    r->only = act == RUN_ACT_ONE && only ? xstrdup(only) : NULL;
-    if (act == RUN_ACT_ONE && !only) return aca_errf(e, ACA_ERR_VALUE, "condition 'alone' needs a collective name");
-    r->cond_name = act == RUN_ACT_ONE ? str_printf("alone-%s", only) : xstrdup(run_act_name(act));
-    r->train_seed = s->train.seed;
-    snprintf(r->device, sizeof r->device, "%s/%s", s->device, s->precision);
+// The data dir of the setup, which must hold the condition's acting collective.
+static int cond_datadir(const aca_run_setup *s, const aca_run_cond *c, aca_datadir *dd, aca_run_result *r, aca_err *e) {
+    if (datadir_open(s->data_dir, dd, e)) return -1;
+    r->data_seed = dd->seed;
+    if (c->act != RUN_ACT_ONE) return 0;
+    for (int i = 0; i < dd->n_coll; i++)
+        if (!strcmp(dd->coll[i].name, c->acting)) return 0;
+    return aca_errf(e, ACA_ERR_VALUE, "%s: no collective named \"%s\" in the manifest", s->data_dir, c->acting);
+}
 
-    char *cond_dir = path_join(s->work_dir, r->cond_name);
-    char *ckpt = path_join(cond_dir, "ckpt");
-    char *cache = s->cache_dir ? xstrdup(s->cache_dir) : path_join(s->work_dir, "tokcache");
-    aca_tokenizer *tok = NULL;
+// Trains a model on cs and evaluates it: into r.
+static int cond_train_eval(const aca_run_setup *s, const aca_run_ctx *x, const cond_sets *cs, const char *cond_dir,
+                           aca_run_result *r, aca_err *e) {
     aca_model *m = NULL;
-    aca_datadir dd = {0};
-    aca_dataset train = {0};
-    int rc = -1;
-    if (dir_make(cond_dir, e)) goto done;
-
-    double t = time_now();
-    if (s->data_dir) {
-        r->data_dir = xstrdup(s->data_dir);
-    } else {
-        if (!s->corpus_path || !s->spec_path) {
-            aca_errf(e, ACA_ERR_VALUE, "a condition needs a corpus and a spec, or a mutated data directory");
-            goto done;
-        }
-        r->data_dir = path_join(cond_dir, "data");
-        if (mutate_condition(s, act, only, r->data_dir, e)) goto done;
-    }
-    r->t_mutate = time_now() - t;
-    if (datadir_open(r->data_dir, &dd, e)) goto done;
-    r->data_seed = dd.seed;
-    if (act == RUN_ACT_ONE) {
-        int found = 0;
-        for (int i = 0; i < dd.n_coll; i++) found |= !strcmp(dd.coll[i].name, only);
-        if (!found) {
-            aca_errf(e, ACA_ERR_VALUE, "%s: no collective named \"%s\" in the manifest", r->data_dir, only);
-            goto done;
-        }
-    }
-
-    t = time_now();
-    if (!(tok = tokenizer_for_model(s->vocab_path, s->model_dir, e))) goto done;
-    if (data_load_jsonl(dd.train_path, dd.classes, dd.n_classes, tok, s->max_len, cache, &train, e)) goto done;
-    r->t_tokenize = time_now() - t;
-
+    char *ckpt = path_join(cond_dir, "ckpt");
     int tb = train_model_batch(&s->train), maxB = tb > s->eval_batch ? tb : s->eval_batch;
-    if (run_load_model(s, dd.classes, dd.n_classes, maxB, &m, e)) goto done;
+    int rc = -1;
+    if (run_load_model(s, cs->classes, cs->n_classes, maxB, &m, e)) goto done;
     snprintf(r->attention, sizeof r->attention, "%s", aca_backend_attention_name(model_backend(m)));
-    if (tokenizer_fits_model(tok, model_config(m)->vocab_size, e)) goto done;
-
-    t = time_now();
+    if (tokenizer_fits_model(x->tok, model_config(m)->vocab_size, e)) goto done;
+    double t = time_now();
     aca_train_opts to = s->train;
     to.ckpt_dir = ckpt;
-    if (train_run(m, &train, &to, &r->train, e)) goto done;
+    if (train_run(m, &cs->train, &to, &r->train, e)) goto done;
     r->t_train = time_now() - t;
     if (s->keep_model) {
         r->model_out = path_join(cond_dir, "model");
-        if (train_save_hf(m, r->model_out, tok, e)) goto done;
+        if (train_save_hf(m, r->model_out, x->tok, e)) goto done;
     }
-
     t = time_now();
-    aca_eval_opts eo = {s->eval_batch, s->max_len, cache};
-    if (eval_datadir(m, tok, &dd, &eo, &r->eval, e)) goto done;
+    if (eval_sets(m, &cs->test, cs->ep, cs->n_coll, s->eval_batch, &r->eval, e)) goto done;
     r->t_eval = time_now() - t;
-    r->classes = xcalloc((size_t)dd.n_classes, sizeof *r->classes);
-    for (int k = 0; k < dd.n_classes; k++) r->classes[k] = xstrdup(dd.classes[k]);
+    r->classes = xcalloc((size_t)cs->n_classes, sizeof *r->classes);
+    for (int k = 0; k < cs->n_classes; k++) r->classes[k] = xstrdup(cs->classes[k]);
     rc = 0;
 done:
-    if (rc) aca_err_prefix(e, "condition %s", r->cond_name ? r->cond_name : "?");
+    run_free_model(m);
+    free(ckpt);
+    return rc;
+}
+
+int run_condition(const aca_run_setup *s, const aca_run_ctx *x, const aca_run_cond *c, aca_run_result *r,
+                  aca_err *e) {
+    memset(r, 0, sizeof *r);
+    const double t0 = time_now();
+    r->act = c->act;
+    r->only = c->act != RUN_ACT_NONE && c->acting ? xstrdup(c->acting) : NULL;
+    r->cond_name = xstrdup(c->name);
+    r->train_seed = s->train.seed;
+    snprintf(r->device, sizeof r->device, "%s/%s", s->device, s->precision);
+    char *cond_dir = path_join(s->work_dir, r->cond_name);
+    char *cache = s->cache_dir ? xstrdup(s->cache_dir) : path_join(s->work_dir, "tokcache");
+    aca_datadir dd = {0};
+    aca_mutation mu = {0};
+    aca_spec none = {0};
+    cond_sets cs = {0};
+    int rc = -1;
+    if (dir_make(cond_dir, e)) goto done;
+    double t = time_now();
+    r->data_dir = s->data_dir ? xstrdup(s->data_dir) : path_join(cond_dir, "data");
+    if (s->data_dir ? cond_datadir(s, c, &dd, r, e) : cond_mutate(s, x, c, &none, &mu, r, e)) goto done;
+    r->t_mutate = time_now() - t;
+    t = time_now();
+    if (s->data_dir ? sets_from_dir(s, x, &dd, cache, &cs, e) : sets_from_mutation(s, x, &mu, cache, &cs, e)) goto done;
+    r->t_tokenize = time_now() - t;
+    rc = cond_train_eval(s, x, &cs, cond_dir, r, e);
+done:
+    if (rc) aca_err_prefix(e, "condition %s", r->cond_name);
     r->t_total = time_now() - t0;
     r->peak_rss = mem_peak_rss();
-    run_free_model(m);
-    if (tok) tokenizer_free(tok);
-    dataset_free(&train);
+    sets_free(&cs);
+    mutation_free(&mu);
+    spec_free(&none);
     datadir_free(&dd);
     free(cache);
-    free(ckpt);
     free(cond_dir);
     return rc;
 }
@@ -370,181 +443,4 @@ int run_results_append(const char *path, const char *line, size_t n, aca_err *e)
     flock(fd, LOCK_UN);
     close(fd);
     return rc;
-}
-
-// ---- the experiment ----------------------------------------------------------------------------
-void experiment_free(aca_experiment *x) {
-    for (int i = 0; i < x->n_coll; i++) {
-        free(x->names[i]);
-        if (x->alone) run_result_free(&x->alone[i]);
-    }
-    free(x->names);
-    free(x->alone);
-    if (x->has_none) run_result_free(&x->none);
-    run_result_free(&x->joint);
-    free(x->delta), free(x->unpoisoned_eff), free(x->unpoisoned_rate), free(x->ct_karan), free(x->delta_over_lift);
-    memset(x, 0, sizeof *x);
-}
-
-static const aca_efficacy *find_eff(const aca_run_result *r, const char *name) {
-    for (int i = 0; i < r->eval.n_coll; i++)
-        if (!strcmp(r->eval.eff[i].name, name)) return &r->eval.eff[i];
-    return NULL;
-}
-
-static int finish_condition(const aca_run_setup *s, const char *results_path, aca_run_result *r, aca_err *e) {
-    if (!results_path) return 0;
-    aca_buf b = {0};
-    run_result_to_json(s, r, &b);
-    int rc = run_results_append(results_path, b.data, b.len, e);
-    buf_free(&b);
-    return rc;
-}
-
-int run_experiment(const aca_run_setup *s, int with_none, const char *results_path,
-                   void (*on_cond)(const char *cond, int i, int n, void *ctx), void *ctx, aca_experiment *x,
-                   aca_err *e) {
-    memset(x, 0, sizeof *x);
-    if (!s->spec_path) return aca_errf(e, ACA_ERR_VALUE, "an experiment needs a collectives spec");
-    if (s->data_dir) return aca_errf(e, ACA_ERR_VALUE, "an experiment mutates per condition: give a corpus, not a data dir");
-    aca_spec spec;
-    if (spec_load(s->spec_path, &spec, e)) return -1;
-    if (spec.n < 1) {
-        spec_free(&spec);
-        return aca_errf(e, ACA_ERR_VALUE, "%s: the spec has no collectives", s->spec_path);
-    }
-    x->n_coll = spec.n;
-    x->names = xcalloc((size_t)spec.n, sizeof *x->names);
-    for (int i = 0; i < spec.n; i++) x->names[i] = xstrdup(spec.collectives[i].name);
-    spec_free(&spec);
-    x->alone = xcalloc((size_t)x->n_coll, sizeof *x->alone);
-    const int n_cond = x->n_coll + 1 + !!with_none;
-    int k = 0;
-    if (with_none) {
-        if (on_cond) on_cond("none", k, n_cond, ctx);
-        k++;
-        x->has_none = 1; // so that experiment_free frees a partial result
-        if (run_condition(s, RUN_ACT_NONE, NULL, &x->none, e)) goto fail;
-        if (finish_condition(s, results_path, &x->none, e)) goto fail;
-    }
-    for (int i = 0; i < x->n_coll; i++) {
-        char cond[300];
-        snprintf(cond, sizeof cond, "alone-%s", x->names[i]);
-        if (on_cond) on_cond(cond, k, n_cond, ctx);
-        k++;
-        if (run_condition(s, RUN_ACT_ONE, x->names[i], &x->alone[i], e)) goto fail;
-        if (finish_condition(s, results_path, &x->alone[i], e)) goto fail;
-    }
-    if (on_cond) on_cond("joint", k, n_cond, ctx);
-    if (run_condition(s, RUN_ACT_ALL, NULL, &x->joint, e)) goto fail;
-    if (finish_condition(s, results_path, &x->joint, e)) goto fail;
-    return experiment_measure(x, e);
-fail:
-    return -1;
-}
-
-int experiment_measure(aca_experiment *x, aca_err *e) {
-    const size_t n = (size_t)x->n_coll + 1;
-    double **v[] = {&x->delta, &x->unpoisoned_eff, &x->unpoisoned_rate, &x->ct_karan, &x->delta_over_lift};
-    for (size_t k = 0; k < ACA_ARRAY_LEN(v); k++) {
-        free(*v[k]);
-        *v[k] = xcalloc(n, sizeof **v[k]);
-    }
-    for (int i = 0; i < x->n_coll; i++) {
-        const aca_efficacy *a = find_eff(&x->alone[i], x->names[i]), *j = find_eff(&x->joint, x->names[i]);
-        const aca_efficacy *u = x->has_none ? find_eff(&x->none, x->names[i]) : NULL;
-        if (!a || !j)
-            return aca_errf(e, ACA_ERR_FORMAT, "collective %s has no probe results (manifest lacks it?)", x->names[i]);
-        x->delta[i] = eval_delta_joint_alone(j->efficacy, a->efficacy);
-        x->unpoisoned_eff[i] = u ? u->efficacy : NAN;
-        x->unpoisoned_rate[i] = u ? u->clean_target_rate : NAN;
-        x->ct_karan[i] = eval_ct_karan(j->efficacy, a->efficacy, x->unpoisoned_eff[i]);
-        x->delta_over_lift[i] = eval_delta_over_lift(j->efficacy, a->efficacy, a->clean_target_rate);
-    }
-    return 0;
-}
-
-static void pct(aca_buf *b, double x, int width) {
-    if (isfinite(x)) buf_printf(b, "%*.1f%%", width - 1, 100.0 * x);
-    else buf_printf(b, "%*s", width, "n/a");
-}
-
-void experiment_summary(const aca_experiment *x, aca_buf *out) {
-    buf_puts(out, "condition           clean acc   train s   final loss\n");
-    const aca_run_result *rows[66];
-    int nr = 0;
-    if (x->has_none) rows[nr++] = &x->none;
-    for (int i = 0; i < x->n_coll && nr < 64; i++) rows[nr++] = &x->alone[i];
-    rows[nr++] = &x->joint;
-    for (int i = 0; i < nr; i++) {
-        buf_printf(out, "%-18s ", rows[i]->cond_name);
-        pct(out, rows[i]->eval.clean.accuracy, 10);
-        buf_printf(out, "  %8.1f   %10.4f\n", rows[i]->t_train, rows[i]->train.last_epoch_loss);
-    }
-    buf_puts(out, "\ncollective  target                 eff alone  (non-target)  eff joint  (non-target)  "
-                  "unpoisoned target rate\n");
-    for (int i = 0; i < x->n_coll; i++) {
-        const aca_efficacy *a = find_eff(&x->alone[i], x->names[i]), *j = find_eff(&x->joint, x->names[i]);
-        if (!a || !j) continue;
-        buf_printf(out, "%-11s %-22s ", x->names[i], x->alone[i].classes[a->target]);
-        pct(out, a->efficacy, 10);
-        buf_puts(out, "  ");
-        pct(out, a->efficacy_nontarget, 12);
-        buf_puts(out, "  ");
-        pct(out, j->efficacy, 9);
-        buf_puts(out, "  ");
-        pct(out, j->efficacy_nontarget, 12);
-        buf_puts(out, "  ");
-        pct(out, x->unpoisoned_rate ? x->unpoisoned_rate[i] : NAN, 22);
-        buf_putc(out, '\n');
-    }
-    // Header widths in characters (\u0394 and \u2212 take 2 and 3 bytes).
-    buf_puts(out, "\ncollective  \u0394 joint\u2212alone (points)  unpoisoned eff  CT (Karan, normalised)\n");
-    for (int i = 0; i < x->n_coll; i++) {
-        double d = x->delta ? x->delta[i] : NAN, ck = x->ct_karan ? x->ct_karan[i] : NAN;
-        buf_printf(out, "%-11s ", x->names[i]);
-        if (isfinite(d)) buf_printf(out, "%+22.1f", 100.0 * d);
-        else buf_printf(out, "%22s", "n/a");
-        buf_puts(out, "  ");
-        pct(out, x->unpoisoned_eff ? x->unpoisoned_eff[i] : NAN, 14);
-        if (isfinite(ck)) buf_printf(out, "  %+22.2f\n", ck);
-        else buf_printf(out, "  %22s\n", "n/a");
-    }
-    buf_puts(out, "(efficacy = probes predicted as the target; non-target = over probes whose true class is not the "
-                  "target;\n unpoisoned target rate = unmodified test docs the unpoisoned model predicts as the target;\n"
-                  " \u0394 joint\u2212alone = eff joint \u2212 eff alone; unpoisoned eff = the unpoisoned model's efficacy "
-                  "on the probes;\n CT (Karan, normalised) = \u0394 joint\u2212alone / unpoisoned eff, the constructiveness "
-                  "score of Karan et al. 2025)\n");
-}
-
-void experiment_to_json(const aca_experiment *x, aca_buf *out) {
-    aca_jsonw w;
-    jsonw_init(&w, out);
-    jsonw_obj(&w);
-    jsonw_key(&w, "clean_accuracy");
-    jsonw_obj(&w);
-    if (x->has_none) jsonw_knum(&w, "none", x->none.eval.clean.accuracy);
-    for (int i = 0; i < x->n_coll; i++) jsonw_knum(&w, x->alone[i].cond_name, x->alone[i].eval.clean.accuracy);
-    jsonw_knum(&w, "joint", x->joint.eval.clean.accuracy);
-    jsonw_end(&w);
-    jsonw_key(&w, "collectives");
-    jsonw_arr(&w);
-    for (int i = 0; i < x->n_coll; i++) {
-        const aca_efficacy *a = find_eff(&x->alone[i], x->names[i]), *j = find_eff(&x->joint, x->names[i]);
-        jsonw_obj(&w);
-        jsonw_kstr(&w, "name", x->names[i]);
-        jsonw_knum(&w, "eff_alone", a ? a->efficacy : NAN);
-        jsonw_knum(&w, "eff_alone_nontarget", a ? a->efficacy_nontarget : NAN);
-        jsonw_knum(&w, "eff_joint", j ? j->efficacy : NAN);
-        jsonw_knum(&w, "eff_joint_nontarget", j ? j->efficacy_nontarget : NAN);
-        const char *keys[] = {"delta_joint_alone", "unpoisoned_eff", "ct_karan", "unpoisoned_target_rate",
-                              "alone_clean_target_rate", "ct", "baseline", "ct_rel"}; // the last 3: old names
-        const double vals[] = {x->delta[i], x->unpoisoned_eff[i], x->ct_karan[i], x->unpoisoned_rate[i],
-                               a ? a->clean_target_rate : NAN, x->delta[i], a ? a->clean_target_rate : NAN,
-                               x->delta_over_lift[i]};
-        for (size_t k = 0; k < ACA_ARRAY_LEN(keys); k++) jsonw_knum(&w, keys[k], vals[k]);
-        jsonw_end(&w);
-    }
-    jsonw_end(&w);
-    jsonw_end(&w);
 }

@@ -207,6 +207,7 @@ void run_setup_default(aca_run_setup *s) {
         else store_num(&ROWS[i], s, ROWS[i].dflt);
     }
     s->work_dir = "out/run";
+    s->write_data = 1; // aca run keeps each condition's data directory; a grid cell only with --keep-work
 }
 
 const char *run_opt_key(const aca_run_opt *o) {

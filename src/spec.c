@@ -1,13 +1,14 @@
-// The collectives spec: JSON -> aca_spec with every field checked, and back (normalized).
+// The collectives spec (include/aca/spec.h): JSON -> aca_spec with every field checked, and back (normalized).
 // Errors name the spec file and the JSON path of the field: "spec.json: collectives[1].size: ...".
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "aca/corpus.h"
 #include "aca/jsontext.h"
 #include "aca/jsonw.h"
-#include "aca/mutate.h"
+#include "aca/spec.h"
 
 static const char *const STRATEGY_NAMES[] = {"feature-label", "feature-only", "label-only", "strike", "unplant", "erase"};
 static const char *const SAMPLING_NAMES[] = {"uniform", "class", "propensity"};
@@ -465,4 +466,27 @@ void spec_write_json(aca_buf *out, const aca_spec *s) {
     for (int i = 0; i < s->n; i++) collective_json(&s->collectives[i], &w);
     jsonw_end(&w);
     jsonw_end(&w);
+}
+
+// ---- the unpoisoned condition's spec --------------------------------------------------------------
+int spec_unpoisoned(const aca_spec *s, aca_spec *out, aca_err *e) {
+    aca_buf b = {0};
+    spec_write_json(&b, s);
+    cJSON *root = cJSON_Parse(b.data);
+    buf_free(&b);
+    cJSON *c;
+    cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(root, "collectives")) {
+        const char *drop[] = {"size", "members", "sampling", "strategy", "n_e"};
+        for (size_t k = 0; k < ACA_ARRAY_LEN(drop); k++) cJSON_DeleteItemFromObjectCaseSensitive(c, drop[k]);
+        cJSON_AddNumberToObject(c, "size", 1);
+        cJSON *smp = cJSON_AddObjectToObject(c, "sampling");
+        cJSON_AddStringToObject(smp, "kind", "class");
+        cJSON_AddStringToObject(smp, "seed_class", cJSON_GetObjectItemCaseSensitive(c, "target")->valuestring);
+        cJSON_AddStringToObject(c, "strategy", "label-only");
+    }
+    char *txt = cJSON_Print(root);
+    cJSON_Delete(root);
+    int rc = spec_parse(txt, s->source_path, out, e);
+    cJSON_free(txt);
+    return rc;
 }

@@ -632,7 +632,7 @@ static void test_option_values(void **st) {
     assert_false(exists("x4"));
 }
 
-// What aca run and train refuse before any work: a pipe as run's corpus (read once per condition),
+// What aca run and train refuse before any work: a pipe as run's corpus (named by path in every manifest),
 // --results among the files OUT gets, a config that does not load (before the data is tokenized).
 static void test_refused_before_work(void **st) {
     (void)st;

@@ -578,11 +578,14 @@ static void test_end_to_end_resume(void **st) {
     }
     char *sum_killed = report(&g, killed);
 
-    // 3. A clean run in-process, then again: the second run redoes nothing, same summary.
+    // 3. A clean run in-process, then again: the second run redoes nothing, same summary.  The
+    // corpus is read (and hashed, for the record and the bundle) once for all 8 cells and the report.
+    const size_t loads = corpus_loads();
     run_grid(&g, clean, &s);
     assert_int_equal(s.ran, n);
     assert_int_equal(s.skipped, 0);
     char *sum1 = report(&g, clean);
+    assert_int_equal(corpus_loads() - loads, 1);
     run_grid(&g, clean, &s);
     assert_int_equal(s.ran, 0);
     assert_int_equal(s.skipped, n);
@@ -634,10 +637,20 @@ static void test_end_to_end_resume(void **st) {
     char *bp = tu_path(clean, "bundle/results.jsonl");
     assert_int_equal(count_lines(bp), n);
     free(bp);
-    // A pair cell: only its two collectives acted (mutate --only A,B).
+    // A pair cell: only its two collectives acted (mutate --only A,B), and its condition is that
+    // set, named as such (not "joint", the condition of all three).
     char *pm = tu_path(clean, "cells/joint-A=0.1-B=0.1-t0/result.json");
     char *pr = tu_read_file(pm, NULL);
     assert_non_null(strstr(pr, "\"acting\":[\"A\",\"B\"]"));
+    assert_non_null(strstr(pr, "\"condition\":\"joint-A,B\",\"act\":\"joint\",\"only\":\"A,B\""));
+    free(pr), free(pm);
+    pm = tu_path(clean, "cells/joint-A=0.1-B=0.1-t0/manifest.json");
+    pr = tu_read_file(pm, NULL);
+    assert_non_null(strstr(pr, "\"only\": \"A,B\""));
+    free(pr), free(pm);
+    pm = tu_path(clean, "cells/joint-A=0.1-B=0.1-C=0.1-t0/result.json");
+    pr = tu_read_file(pm, NULL);
+    assert_non_null(strstr(pr, "\"condition\":\"joint\",\"act\":\"joint\",\"only\":null"));
     free(pr), free(pm);
     // --cell K on a finished cell does nothing; out of range is an error.
     aca_grid_opts o;

@@ -472,6 +472,89 @@ static void test_mutate_only(void **st) {
     free(dj), free(da);
 }
 
+// The same bytes from memory as in the files: mutate_apply's sets through mutation_jsonl and its
+// manifest are what mutate_run writes.
+static void expect_file(const char *dir, const char *name, const aca_buf *b) {
+    char *p = tu_path(dir, name);
+    size_t n;
+    char *f = tu_read_file(p, &n);
+    if (n != b->len || memcmp(f, b->data, n)) print_error("%s: the file and the mutation in memory differ\n", p);
+    assert_true(n == b->len && !memcmp(f, b->data, n));
+    free(f), free(p);
+}
+
+static int same_docs(const aca_mut_set *a, const aca_mut_set *b) {
+    if (a->n != b->n) return 0;
+    for (size_t k = 0; k < a->n; k++) {
+        const aca_mut_doc *x = &a->docs[k], *y = &b->docs[k];
+        if (x->doc != y->doc || x->label != y->label || x->len != y->len || memcmp(x->text, y->text, x->len)) return 0;
+    }
+    return 1;
+}
+
+static void test_mutate_in_memory(void **st) {
+    (void)st;
+    aca_err e;
+    char *dj;
+    TU_OK(run(SPEC3, "mem", NULL, 1600, 400, &e, &dj), &e);
+    aca_corpus c;
+    aca_corpus_opts co = {.hash = 1};
+    aca_spec sp, none;
+    TU_OK(corpus_load(g_corpus, &co, &c, &e), &e);
+    TU_OK(spec_parse(SPEC3, "spec.json", &sp, &e), &e);
+    aca_mutate_opts o = {.corpus_path = g_corpus, .n_train = 1600, .n_test = 400};
+    aca_mutation m, idle, unp;
+    TU_OK(mutate_apply(&o, &c, &sp, &m, &e), &e);
+    aca_buf b = {0};
+    mutation_jsonl(&m, &m.train, &b);
+    expect_file(dj, "train.jsonl", &b);
+    buf_clear(&b);
+    mutation_jsonl(&m, &m.test, &b);
+    expect_file(dj, "test.jsonl", &b);
+    for (int i = 0; i < sp.n; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "probe_%s.jsonl", sp.collectives[i].name);
+        buf_clear(&b);
+        mutation_jsonl(&m, &m.probe[i], &b);
+        expect_file(dj, name, &b);
+    }
+    buf_clear(&b);
+    mutation_manifest_json(&m, &b);
+    expect_file(dj, "manifest.json", &b);
+    assert_int_equal(m.train.n, 1600);
+    assert_true(m.mutated > 0);
+    // The unpoisoned condition: the empty acting set and the spec every aca has recorded for it
+    // (spec_unpoisoned: one member of its own class per collective, relabeled to that class) give
+    // the same training set (ids, texts, labels), test set and probes; nothing is mutated.
+    o.only = "";
+    TU_OK(mutate_apply(&o, &c, &sp, &idle, &e), &e);
+    o.only = NULL;
+    TU_OK(spec_unpoisoned(&sp, &none, &e), &e);
+    TU_OK(mutate_apply(&o, &c, &none, &unp, &e), &e);
+    assert_true(same_docs(&idle.train, &unp.train));
+    assert_true(same_docs(&idle.test, &unp.test) && same_docs(&idle.test, &m.test));
+    for (int i = 0; i < sp.n; i++) assert_true(same_docs(&idle.probe[i], &unp.probe[i]));
+    assert_int_equal(unp.mutated + unp.relabeled + unp.struck + idle.mutated + idle.relabeled, 0);
+    for (size_t k = 0; k < idle.train.n; k++) {
+        const aca_mut_doc *d = &idle.train.docs[k];
+        assert_null(d->own);
+        assert_int_equal(d->label, c.docs[d->doc].label);
+    }
+    buf_clear(&b);
+    mutation_manifest_json(&unp, &b);
+    assert_non_null(strstr(b.data, "\"strategy\": \"label-only\""));
+    assert_null(strstr(b.data, "\"acting\": false"));
+    buf_clear(&b);
+    mutation_manifest_json(&idle, &b);
+    assert_null(strstr(b.data, "\"acting\": true"));
+    buf_free(&b);
+    mutation_free(&m), mutation_free(&idle), mutation_free(&unp);
+    spec_free(&sp), spec_free(&none);
+    corpus_free(&c);
+    tu_rm_rf(dj);
+    free(dj);
+}
+
 // label-only, strike, overlap "allow" with two collectives in every doc, explicit members.
 static void test_mutate_strategies(void **st) {
     (void)st;
@@ -1083,7 +1166,8 @@ int main(void) {
         cmocka_unit_test(test_insert_rule),       cmocka_unit_test(test_insert_two),
         cmocka_unit_test(test_signal_parse),      cmocka_unit_test(test_spec_parse),
         cmocka_unit_test(test_spec_errors),       cmocka_unit_test(test_mutate_end_to_end),
-        cmocka_unit_test(test_mutate_only),       cmocka_unit_test(test_mutate_strategies),
+        cmocka_unit_test(test_mutate_only),       cmocka_unit_test(test_mutate_in_memory),
+        cmocka_unit_test(test_mutate_strategies),
         cmocka_unit_test(test_mutate_propensity), cmocka_unit_test(test_mutate_bad_input),
         cmocka_unit_test(test_mutate_unplant_exact), cmocka_unit_test(test_mutate_erase_exact),
         cmocka_unit_test(test_mutate_unplant_nul),

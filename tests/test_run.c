@@ -151,6 +151,29 @@ static double jnum(const cJSON *o, const char *k) {
 
 // The experiment's measures from hand-made results; expected values by hand (Karan et al. 2025,
 // Sec. 4.2: CT = (g(joint) - g(alone)) / g(unpoisoned), g = efficacy on the collective's probes).
+// A condition is its acting set: the empty set is the unpoisoned baseline, one collective acts
+// alone, every collective is "joint", and a subset of two or more is named after its members.
+static void test_conditions(void **st) {
+    (void)st;
+    static const struct {
+        const char *acting, *name;
+        aca_run_act act;
+    } cases[] = {{"", "none", RUN_ACT_NONE},
+                 {"A", "alone-A", RUN_ACT_ONE},
+                 {NULL, "joint", RUN_ACT_ALL},
+                 {"A,C", "joint-A,C", RUN_ACT_ALL},
+                 {"B1,C,D.x", "joint-B1,C,D.x", RUN_ACT_ALL}};
+    for (size_t k = 0; k < ACA_ARRAY_LEN(cases); k++) {
+        aca_run_cond c;
+        run_cond_init(&c, cases[k].acting);
+        assert_string_equal(c.name, cases[k].name);
+        assert_int_equal(c.act, cases[k].act);
+        if (cases[k].acting) assert_string_equal(c.acting, cases[k].acting);
+        else assert_null(c.acting);
+        run_cond_free(&c);
+    }
+}
+
 static void test_experiment_summary(void **st) {
     (void)st;
     aca_experiment x;
@@ -332,9 +355,15 @@ static void test_experiment_end_to_end(void **st) {
     experiment_free(&x);
     // A condition naming a collective the spec lacks.
     aca_run_result r;
-    assert_int_equal(run_condition(&s, RUN_ACT_ONE, "Z", &r, &e), -1);
-    assert_non_null(strstr(e.msg, "Z"));
+    aca_run_ctx cx;
+    aca_run_cond c;
+    assert_int_equal(run_ctx_open(&cx, &s, &e), 0);
+    run_cond_init(&c, "Z");
+    assert_int_equal(run_condition(&s, &cx, &c, &r, &e), -1);
+    assert_non_null(strstr(e.msg, "'Z'"));
     run_result_free(&r);
+    run_cond_free(&c);
+    run_ctx_close(&cx);
     free(cfg), free(spec), free(corpus), free(work), free(results);
     dir_remove_recursive(d);
     free(d);
@@ -344,6 +373,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_results_append_concurrent),
         cmocka_unit_test(test_result_json),
+        cmocka_unit_test(test_conditions),
         cmocka_unit_test(test_experiment_summary),
         cmocka_unit_test(test_load_model_head_mismatch),
         cmocka_unit_test(test_experiment_end_to_end),

@@ -556,7 +556,13 @@ static void test_cased_checkpoint_end_to_end(void **st) {
     s.train.batch = 4;
     s.eval_batch = 4;
     aca_run_result r;
-    int rc = run_condition(&s, RUN_ACT_ALL, NULL, &r, &e);
+    aca_run_ctx cx;
+    aca_run_cond cond;
+    assert_int_equal(run_ctx_open(&cx, &s, &e), 0);
+    run_cond_init(&cond, NULL);
+    int rc = run_condition(&s, &cx, &cond, &r, &e);
+    run_cond_free(&cond);
+    run_ctx_close(&cx);
     if (rc) print_error("%s\n", e.msg);
     assert_int_equal(rc, 0);
     assert_int_equal(r.eval.clean.n, 9);

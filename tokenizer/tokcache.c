@@ -428,17 +428,17 @@ static const char *key_diff(const tokcache_key *have, const tokcache_key *want) 
     return "the class list changed";
 }
 
-int tokcache_load_jsonl(const char *path, const aca_tokenizer *tok, int max_len, char *const *classes,
-                        int n_classes, const char *cache_dir, tokcache_doc_set *out, int *hit, aca_err *e) {
+int tokcache_load_text(const char *name, const char *text, size_t n, const aca_tokenizer *tok, int max_len,
+                       char *const *classes, int n_classes, const char *cache_dir, tokcache_doc_set *out, int *hit,
+                       aca_err *e) {
     if (hit) *hit = 0;
-    aca_buf b = {0};
-    if (file_read_all(path, &b, e)) return -1;
+    aca_buf b = {(char *)text, n, n}; // read only: tokenize_buf and key_fill do not write it
     tokcache_key k;
     key_fill(&k, &b, tok, max_len, classes, classes ? n_classes : 0);
     char *cpath = NULL;
     if (cache_dir && classes) { // only a fixed class list makes the key complete before tokenizing
-        const char *base = strrchr(path, '/');
-        base = base ? base + 1 : path;
+        const char *base = strrchr(name, '/');
+        base = base ? base + 1 : name;
         uint64_t kh = hash_fnv1a64(&k, sizeof k, ACA_FNV_SEED);
         size_t m = strlen(base) + 32;
         char *fn = xmalloc(m);
@@ -457,13 +457,11 @@ int tokcache_load_jsonl(const char *path, const aca_tokenizer *tok, int max_len,
                 *out = c;
                 if (hit) *hit = 1;
                 free(cpath);
-                buf_free(&b);
                 return 0;
             }
         }
     }
-    int rc = tokenize_buf(&b, path, tok, max_len, classes, n_classes, 0, out, e);
-    buf_free(&b);
+    int rc = tokenize_buf(&b, name, tok, max_len, classes, n_classes, 0, out, e);
     if (!rc) {
         k.classes_hash = tokcache_classes_hash(out->classes, out->n_classes);
         out->key = k;
@@ -474,5 +472,15 @@ int tokcache_load_jsonl(const char *path, const aca_tokenizer *tok, int max_len,
             log_warn("could not write the token cache (%s); continuing without it", we.msg);
     }
     free(cpath);
+    return rc;
+}
+
+int tokcache_load_jsonl(const char *path, const aca_tokenizer *tok, int max_len, char *const *classes,
+                        int n_classes, const char *cache_dir, tokcache_doc_set *out, int *hit, aca_err *e) {
+    if (hit) *hit = 0;
+    aca_buf b = {0};
+    if (file_read_all(path, &b, e)) return -1;
+    int rc = tokcache_load_text(path, b.data, b.len, tok, max_len, classes, n_classes, cache_dir, out, hit, e);
+    buf_free(&b);
     return rc;
 }

@@ -16,7 +16,7 @@
 #include <stdint.h>
 
 #include "aca/corpus.h"
-#include "aca/mutate.h"
+#include "aca/spec.h"
 #include "aca/tokenizer.h"
 #include "aca/util.h"
 

@@ -45,7 +45,8 @@ typedef struct {
     // NULL: classes are collected from the data in order of first appearance.
     const char *const *classes;
     int n_classes;
-    int hash; // compute aca_corpus.sha256 of the input file
+    int hash; // compute aca_corpus.sha256 of the input file (from the bytes read for the parse; set even
+              // when the parse then fails, empty when the file could not be read)
 } aca_corpus_opts;
 
 // Loading rules.
@@ -83,6 +84,9 @@ typedef struct {
 
 int corpus_load(const char *path, const aca_corpus_opts *opts, aca_corpus *c, aca_err *e);
 void corpus_free(aca_corpus *c);
+// How many times this process has called corpus_load: the tests' check that an experiment reads
+// its corpus once (tests/test_grid.c; the strace command in tests/golden/README.md).
+size_t corpus_loads(void);
 // Class lookup: case-insensitive, '_' and ' ' alike.  Returns -1 when absent.
 int corpus_class_index(const aca_corpus *c, const char *name);
 int class_name_equal(const char *a, const char *b);

@@ -40,5 +40,9 @@ void datadir_free(aca_datadir *dd);
 // tokenized once for a tokenizer, max length and class list is read back by later runs.
 int data_load_jsonl(const char *path, char *const *classes, int n_classes, const aca_tokenizer *tok,
                     int max_len, const char *cache_dir, aca_dataset *out, aca_err *e);
+// The same for JSONL text in memory (a mutation's set, mutate.h mutation_jsonl), named `name` in
+// messages and in the cache (a file of the same bytes and base name shares its cache entry).
+int data_load_jsonl_text(const char *name, const aca_buf *text, char *const *classes, int n_classes,
+                         const aca_tokenizer *tok, int max_len, const char *cache_dir, aca_dataset *out, aca_err *e);
 
 #endif

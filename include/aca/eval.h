@@ -91,8 +91,19 @@ typedef struct {
     const char *cache_dir; // token cache directory or NULL
 } aca_eval_opts;
 
-// Evaluates m on dd's test set and every probe set.  The model's head must have dd->n_classes
-// outputs.
+// One collective's probe set for eval_sets: its name, its target class and its tokenized probes.
+typedef struct {
+    const char *name;
+    int target;
+    const aca_dataset *probe;
+} aca_eval_probe;
+
+// Evaluates m on the clean test set and each of the n_coll probe sets (labels index m's classes),
+// in batches of `batch`: clean accuracy and confusion, and each collective's efficacy.
+int eval_sets(aca_model *m, const aca_dataset *test, const aca_eval_probe *probes, int n_coll, int batch,
+              aca_eval_result *r, aca_err *e);
+// Evaluates m on dd's test set and every probe set (read through the token cache, then eval_sets).
+// The model's head must have dd->n_classes outputs.
 int eval_datadir(aca_model *m, const aca_tokenizer *tok, const aca_datadir *dd, const aca_eval_opts *o,
                  aca_eval_result *r, aca_err *e);
 void eval_result_free(aca_eval_result *r);

@@ -30,7 +30,7 @@
 //   device       "cpu" | "cuda";  precision "fp32" | "bf16" | "fp16"
 //   attention    "auto" (default) | "gemm" | "cudnn": the CUDA attention path (ops.h)
 //   overlap      "disjoint" (default) | "allow"
-//   collectives  non-empty array of collective objects as in the collectives spec (mutate.h) without
+//   collectives  non-empty array of collective objects as in the collectives spec (spec.h) without
 //                "size"/"members", plus optional per-collective "levels" or "counts"
 //   levels       participation levels, fractions in (0,1] of the training split   } exactly one,
 //   counts       participation levels as member counts >= 1                        } here or per collective
@@ -67,14 +67,18 @@
 // first level) so that membership matches the joint cell (mutate samples every collective).
 //
 // Running a cell: OUT/cells/<id>/ is removed and recreated, spec.json (the derived collectives spec,
-// sizes filled in) written, the condition run (run_condition; subsets via mutate --only A,B), then
+// sizes filled in) written, the condition run (run_condition: the acting set of the cell; a pair or
+// all-but-one subset is its own condition, "joint-A,B"), its data manifest kept as manifest.json, then
 // OUT/cells/<id>/result.json written atomically ({"grid": {cell id, index, kind, trial, variant,
 // acting, levels, seeds, definition}, "result": the run_result JSON}) and the same line added to
 // OUT/results.jsonl (rebuilt from the cells, in cell order, when a run starts and ends and on a
 // report: the cells' result.json files are the truth).  A cell whose result.json exists and parses
-// with the same id is skipped, so a grid killed at any point resumes where it stopped.  A cell whose
-// data manifest shows another corpus than the recorded one (edited while the grid ran) fails.  The
-// token cache is shared: OUT/tokcache.
+// with the same id is skipped, so a grid killed at any point resumes where it stopped.  The corpus
+// is read, hashed and parsed once per process (grid_inputs) and every cell mutates that copy in
+// memory (mutate_apply); the inputs are checked before and after every cell
+// (grid_inputs_unchanged), so a cell during which one was edited fails unrecorded.  The token
+// cache is shared: OUT/tokcache.  A cell's data directory (<cond>/data) is written only with
+// keep_work.
 //
 // Worker processes (--jobs) die with the grid: each asks the kernel for SIGKILL when its parent
 // dies, and the parent, on SIGINT or SIGTERM, sends its workers SIGTERM, waits for them, then
@@ -105,11 +109,16 @@ typedef struct {
     int64_t stamp[5]; // device, inode, size, mtime and ctime (ns) when hashed: unchanged means not re-hashed
 } aca_grid_input;
 
-// The inputs of a grid, resolved and hashed once per process (grid_inputs).
+// The inputs of a grid, resolved and hashed once per process (grid_inputs), and the corpus loaded
+// from the very bytes its hash was computed from: the grid's experiment context (run.h) holds it,
+// and no cell reads the corpus file again.
 typedef struct {
     char *out_dir; // the OUT they were resolved for (a synthetic corpus lives there); NULL: not yet
     aca_grid_input v[GRID_MAX_INPUTS];
     int n;
+    aca_corpus corpus;  // valid when corpus_ok
+    int corpus_ok;
+    aca_err corpus_err; // why the corpus did not load (read and hashed, but not parsed), when !corpus_ok
 } aca_grid_inputs;
 
 typedef enum { GRID_CELL_BASELINE = 0, GRID_CELL_ALONE, GRID_CELL_JOINT } aca_grid_cell_kind;
@@ -217,7 +226,7 @@ int grid_run(const aca_grid_spec *g, const aca_grid_opts *o, aca_grid_stats *st,
 // 1 when OUT/cells/<id>/result.json exists and is a valid result of that cell.
 int grid_cell_done(const char *out_dir, const aca_grid_cell *c);
 
-// ---- the output directory (src/grid_out.c) -----------------------------------------------------
+// ---- the output directory (src/grid_out.c; its inputs: src/grid_inputs.c) -------------------------
 // OUT holds: grid.json (the spec last run there), inputs.json (the record of the input files:
 // role, GRID.json field, path, SHA-256, and a synthetic corpus's settings; written when the grid
 // first starts), corpus.txt (a synthetic corpus), cells/<id>/ (spec.json, manifest.json and
@@ -243,12 +252,18 @@ int grid_cell_done(const char *out_dir, const aca_grid_cell *c);
 typedef enum { GRID_OUT_RUN = 0, GRID_OUT_CELL, GRID_OUT_REPORT } aca_grid_out_mode;
 struct cJSON;
 
-// The inputs of g for out_dir (a synthetic corpus is OUT/corpus.txt), hashed on first use.
+// The inputs of g for out_dir (a synthetic corpus is OUT/corpus.txt), stamped and hashed on first
+// use in this process (g->inputs keeps them), the corpus parsed from the bytes its hash was taken of.
 int grid_inputs(const aca_grid_spec *g, const char *out_dir, const aca_grid_inputs **in, aca_err *e);
 void grid_inputs_free(aca_grid_inputs *in);
-// 0 when every input still has the content it was hashed with (re-hashed only when its stamp moved),
-// else an error naming the GRID.json field and the file: an input edited while the grid runs would
-// make the cells after the edit come from another input than the record says.
+// 0 when every input still has the content it was hashed with, else an error naming the GRID.json
+// field and the file: an input edited while the grid runs would make the cells after the edit come
+// from another input than the record says (the model and the tokenizer files are still read by
+// every cell; the corpus no longer is, but a result recorded against a file that has since changed
+// would be one nobody can reproduce from it).  The check is stat-based: each input was stamped
+// (device, inode, size, mtime and ctime in ns) just before its one hash; an unchanged stamp means
+// unchanged bytes without reading them, and only a moved stamp makes it re-hash the file (a touch
+// that keeps the bytes passes).  So a cell costs a few stat calls, not a read of the corpus.
 int grid_inputs_unchanged(const aca_grid_spec *g, const aca_grid_inputs *in, aca_err *e);
 // The input of that role ("corpus", "model config", "checkpoint weights", "vocabulary"), or NULL.
 const aca_grid_input *grid_input_of(const aca_grid_inputs *in, const char *role);
@@ -265,7 +280,9 @@ int grid_out_commit(const aca_grid_spec *g, const char *out_dir, aca_grid_out_mo
 // sizes, pools, classes); the model config, checkpoint weights and vocabulary load; the vocabulary
 // fits the model; max_len fits its positions; a checkpoint's head fits the corpus's classes.
 // Errors name the GRID.json field (src/grid_check.c).
-int grid_check(const aca_grid_spec *g, const aca_grid_inputs *in, const aca_grid_cell *cells, int lo, int hi, aca_err *e);
+// On success *tok is the tokenizer the check loaded, the one the cells use (tokenizer_free it).
+int grid_check(const aca_grid_spec *g, const aca_grid_inputs *in, const aca_grid_cell *cells, int lo, int hi,
+               aca_tokenizer **tok, aca_err *e);
 // The definition of cell c (JSON object text appended to b).
 void grid_cell_definition(const aca_grid_spec *g, const aca_grid_inputs *in, const aca_grid_cell *c, aca_buf *b);
 // OUT/cells/<id>[/file] (malloc'd).

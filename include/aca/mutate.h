@@ -1,5 +1,5 @@
-// The data-mutation stage: collectives spec (JSON), membership sampling, strategies, and the
-// outputs of one condition (poisoned train set, clean test set, one probe set per collective).
+// The data-mutation stage: membership sampling, strategies, and the outputs of one condition
+// (poisoned train set, clean test set, one probe set per collective).  The collectives spec is spec.h.
 #ifndef ACA_MUTATE_H
 #define ACA_MUTATE_H
 
@@ -7,83 +7,8 @@
 #include <stdint.h>
 
 #include "aca/corpus.h"
+#include "aca/spec.h"
 #include "aca/util.h"
-
-typedef enum {
-    STRATEGY_FEATURE_LABEL = 0, // insert the signal and relabel to the target
-    STRATEGY_FEATURE_ONLY,      // members whose (clean) label is the target insert the signal and keep
-                                // it; the other members leave their documents unchanged (Hardt et al.
-                                // 2023; Gauthier, Bach & Jordan 2025; the strategy `aca plan` bounds)
-    STRATEGY_LABEL_ONLY,        // relabel, no signal
-    STRATEGY_STRIKE,            // withhold the document from training
-    // Gauthier, Bach & Jordan 2025 (the planner's strategies, include/aca/plan.h, docs/plan.md):
-    STRATEGY_UNPLANT, // adaptive unplanting: n_e members (the estimators) keep their documents and
-                      // estimate from them the most likely label y^ != target of signal-carrying
-                      // documents; the other members insert the signal and relabel to y^
-    STRATEGY_ERASE,   // signal erasing: insert the signal, keep the label (so the signal carries no
-                      // label information; success = predictions unchanged by the signal)
-} aca_strategy;
-
-typedef enum { SAMPLING_UNIFORM = 0, SAMPLING_CLASS, SAMPLING_PROPENSITY } aca_sampling_kind;
-
-typedef struct {
-    char *name;
-    char *target;    // class name as written in the spec
-    char *signal;    // UTF-8 bytes inserted (from "U+2E18", "U+007B U+007D" or a literal string)
-    int period;      // insert after every `period`-th word (default 20)
-    double fraction; // size as a fraction of the training set (when count < 0)
-    long count;      // size as a count (-1 when given as a fraction)
-    aca_sampling_kind sampling;
-    char *seed_class; // SAMPLING_CLASS / SAMPLING_PROPENSITY
-    double p;         // SAMPLING_PROPENSITY: probability a member comes from seed_class
-    aca_strategy strategy;
-    long n_e;         // STRATEGY_UNPLANT: estimators ("n_e"), -1: the planner's optimal split
-    char **members;   // explicit member ids ("members": [...]) instead of sampling, or NULL
-    size_t n_members;
-} aca_collective;
-
-typedef enum { OVERLAP_DISJOINT = 0, OVERLAP_ALLOW } aca_overlap;
-
-typedef struct {
-    uint64_t seed;
-    aca_overlap overlap;
-    aca_collective *collectives;
-    int n;
-    char *source_path; // for error messages
-} aca_spec;
-
-// Spec format (strict JSON object, a UTF-8 BOM skipped; unknown fields anywhere are an error naming
-// the JSON path; so is U+0000 in any string, "\u0000" included, e.g. "collectives[0].signal:
-// holds U+0000": a signal never holds a control character, and a name, class or id cannot):
-//   seed         whole number >= 0 (default 0); --seed overrides it
-//   overlap      "disjoint" (default) | "allow"
-//   collectives  non-empty array of:
-//     name       required; unique; filename-safe: [A-Za-z0-9._-], 1..64 chars, not starting with '.'
-//     target     required class name (matched with class_name_equal)
-//     signal     "U+2E18" | "U+007B U+007D" (code points) | a literal string | an array of code
-//                points (numbers or "U+..." strings); required and non-empty for feature-label and
-//                feature-only; optional for label-only and strike (then used only for the probes)
-//     period     whole number >= 1 (default 20)
-//     size       a number in (0,1): fraction of the TRAIN split; a whole number >= 1: a count;
-//                a string "P%" with 0 < P <= 100: a fraction (so "100%" is the whole train split).
-//                A fraction resolves to round(fraction * n_train), at least 1.
-//                Required unless members is given.
-//     members    optional array of doc ids (explicit membership; must be train docs)
-//     sampling   {"kind": "uniform"} (default) | {"kind": "class", "seed_class": C}
-//                | {"kind": "propensity", "seed_class": C, "p": P in [0,1]}
-//     strategy   "feature-label" (default) | "feature-only" | "label-only" | "strike" | "unplant" | "erase"
-//                (unplant and erase need a signal; see aca_strategy and mutate_run)
-//     n_e        unplant only: whole number >= 1 of estimators (must leave >= 1 planter); default:
-//                the planner's optimal split (plan_eval, delta 0.05, eps 0, N = the train split)
-int spec_load(const char *path, aca_spec *s, aca_err *e);
-int spec_parse(const char *json, const char *path_for_errors, aca_spec *s, aca_err *e);
-void spec_free(aca_spec *s);
-// Appends the normalized spec (every field explicit, signals as code points) as one JSON object;
-// spec_parse reads it back to the same spec.
-void spec_write_json(aca_buf *out, const aca_spec *s);
-const char *strategy_name(aca_strategy st);
-// Parses a signal spelling: "U+2E18", "U+007B U+007D" (code points) or a literal UTF-8 string.
-int signal_parse(const char *spelling, char **utf8_out, aca_err *e);
 
 // Insertion rule: the signal (surrounded by single spaces) is inserted after every `period`-th
 // whitespace-separated word; a document with fewer than `period` words gets it once, after its
@@ -101,7 +26,7 @@ typedef struct {
     const char *corpus_path;
     const char *spec_path;
     const char *out_dir;
-    const char *only; // --only NAME or NAME,NAME,...: only those collectives act (NULL: all)
+    const char *only; // --only NAME or NAME,NAME,...: only those collectives act (NULL: all; "": none)
     // Split sizes.  0,0: "karan" (20000/5000) when the corpus has >= 25000 docs, else 80/20
     // (n_test = n/5, n_train = the rest).  Too few docs for the sizes asked is an error.
     size_t n_train, n_test;
@@ -158,5 +83,82 @@ int mutate_run(const aca_mutate_opts *o, aca_err *e);
 // an already loaded corpus c (named o->corpus_path in messages) and spec, writing nothing: 0 when
 // mutate_run would succeed with these inputs, else its error.  o->spec_path and o->only are unused.
 int mutate_check(const aca_mutate_opts *o, const aca_corpus *c, const aca_spec *spec, aca_err *e);
+
+// ---- the mutation in memory --------------------------------------------------------------------
+// mutate_run is mutate_apply (everything, in memory) followed by mutation_write (the files, the
+// one optional sink).  `aca run` and the grid call mutate_apply on the corpus and spec they hold
+// and train and evaluate on the sets directly (mutation_jsonl gives a set the bytes its file has).
+
+// One collective as the mutation drew and applied it (the manifest's "collectives" entry).
+typedef struct {
+    int target;     // class index
+    int seed_class; // class index or -1
+    uint32_t *members; // (n_members) sorted corpus indices
+    size_t n_members;
+    size_t from_seed_class; // propensity: members drawn from the seed class
+    int acting;             // this collective's strategy was applied to its members' documents
+    // unplant
+    uint32_t *estimators; // (n_e) sorted corpus indices, a subset of members
+    size_t n_e;
+    int n_e_from_planner; // 1: the planner's optimal split, 0: the spec's n_e
+    int yhat;             // estimated label (class index)
+    int from_carriers;    // 1: y^ from estimator docs carrying the signal; 0: label frequency fallback
+    size_t *carriers;     // (n_classes) estimator docs containing the signal, per label
+    // what applying it did
+    size_t planted;   // members whose training doc got this collective's signal (0 when idle)
+    size_t unchanged; // members whose doc (text and label) this collective left as it was
+} aca_mut_coll;
+
+// One output document: corpus document `doc` (its id) with the text and label the condition gives it.
+typedef struct {
+    uint32_t doc;     // corpus index
+    const char *text; // len bytes: the corpus's own text, or `own`
+    size_t len;
+    int label;        // class index
+    char *own;        // the mutated text (signal inserted), or NULL
+} aca_mut_doc;
+
+// A set of output documents, in file order (train.jsonl, test.jsonl, probe_<name>.jsonl).
+typedef struct {
+    aca_mut_doc *docs;
+    size_t n;
+    int train; // the training set: a member's line carries "member_of" (mutation_jsonl)
+} aca_mut_set;
+
+// The outcome of one condition: the three kinds of sets and the manifest's contents.  It borrows
+// the corpus and the spec it was made from: they must outlive it.
+typedef struct {
+    const aca_corpus *corpus;
+    const aca_spec *spec;
+    char *corpus_path; // as the manifest names it
+    char *only;        // the acting collectives as asked ("A", "A,B"); NULL when all act (or none: "")
+    uint64_t seed;     // the data seed (split, membership)
+    aca_split split;
+    aca_mut_coll *coll; // (spec->n)
+    uint8_t *member;    // (corpus->n, spec->n): doc d is in collective j (acting or not)
+    // counts for the manifest: per class (corpus->n_classes) before and after the strategies, test
+    size_t *train_before, *train_after, *test_counts;
+    size_t struck, mutated, relabeled;
+    aca_mut_set train, test;
+    aca_mut_set *probe; // (spec->n) each collective's probe set (acting or not)
+} aca_mutation;
+
+// Applies spec to corpus c in memory: the split, the membership and the strategies of the
+// collectives o->only names (NULL: all; "": none), exactly as mutate_run (above) does; o->spec_path,
+// o->out_dir, o->corpus_opts, o->summary and o->replace are unused.  On error *out is empty.
+int mutate_apply(const aca_mutate_opts *o, const aca_corpus *c, const aca_spec *spec, aca_mutation *out, aca_err *e);
+void mutation_free(aca_mutation *m);
+// The JSONL bytes of one of m's sets, as its file holds them (appended to out).
+void mutation_jsonl(const aca_mutation *m, const aca_mut_set *s, aca_buf *out);
+// manifest.json's bytes (appended to out).
+void mutation_manifest_json(const aca_mutation *m, aca_buf *out);
+// The sink: train.jsonl, test.jsonl, probe_<name>.jsonl and manifest.json written into the
+// existing directory dir (the caller makes it all-or-nothing, as mutate_run does with outdir.h).
+int mutation_write(const aca_mutation *m, const char *dir, aca_err *e);
+// The same into out_dir atomically: a temporary swapped in (outdir.h; an existing out_dir is
+// replaced only when it is empty or an aca mutate output, or replace is set).
+int mutation_save(const aca_mutation *m, const char *out_dir, int replace, aca_err *e);
+// `aca mutate`'s summary of m written to out_dir (appended to out).
+void mutation_summary(const aca_mutation *m, const char *out_dir, aca_buf *out);
 
 #endif

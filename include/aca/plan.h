@@ -70,7 +70,7 @@
 #include <stddef.h>
 
 #include "aca/corpus.h"
-#include "aca/mutate.h"
+#include "aca/spec.h"
 #include "aca/util.h"
 
 #define PLAN_MAX_CLASSES 256

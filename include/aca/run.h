@@ -17,17 +17,34 @@
 #include "aca/eval.h"
 #include "aca/jsonw.h"
 #include "aca/model.h"
+#include "aca/spec.h"
+#include "aca/tokenizer.h"
 #include "aca/train.h"
 #include "aca/util.h"
 
-// Which collectives act in a condition.
+// ---- conditions --------------------------------------------------------------------------------
+// A condition is the set of collectives that act in it (the others' probes are still evaluated).
+// How many act, as results name it ("act"):
 typedef enum {
-    RUN_ACT_NONE = 0, // unpoisoned baseline: no collective mutates the training set
-    RUN_ACT_ONE,      // only collective `only` acts (the others' probes are still evaluated)
-    RUN_ACT_ALL,      // every collective acts (joint)
+    RUN_ACT_NONE = 0, // the empty set: the unpoisoned baseline, no collective mutates the training set
+    RUN_ACT_ONE,      // one collective acts ("alone")
+    RUN_ACT_ALL,      // several act together ("joint"): every collective, or a subset of two or more
 } aca_run_act;
 
 const char *run_act_name(aca_run_act a); // "none", "alone", "joint"
+
+typedef struct {
+    aca_run_act act;
+    char *acting; // the acting collectives' names joined by ',' ("" none, "A", "A,B"); NULL: every collective
+    char *name;   // "none", "alone-A", "joint" (every collective), "joint-A,B" (a subset: a pair, all but one)
+} aca_run_cond;
+
+// The condition in which the collectives `acting` names act: NULL every collective ("joint"); ""
+// none ("none", the unpoisoned baseline); "A" one ("alone-A"); "A,B,..." that subset
+// ("joint-A,B,...", which results record with "only": "A,B,...").  Names are checked against the
+// spec when the condition runs (mutate_apply's --only).
+void run_cond_init(aca_run_cond *c, const char *acting);
+void run_cond_free(aca_run_cond *c);
 
 // The base setup shared by all conditions of an experiment.
 typedef struct {
@@ -58,6 +75,8 @@ typedef struct {
     const char *work_dir;  // per-condition dirs go under it: <work>/<cond>/{data,model}
     const char *cache_dir; // shared token cache (NULL: <work_dir>/tokcache)
     int keep_model;        // write the fine-tuned HF directory <work>/<cond>/model
+    int write_data;        // write the mutated data (aca mutate's files) to <work>/<cond>/data (default 1;
+                           // the condition trains and evaluates on it in memory either way)
 } aca_run_setup;
 
 // ---- run options: each declared once (src/run_opts.c) ----------------------------------------
@@ -168,9 +187,10 @@ void run_free_model(aca_model *m);
 
 typedef struct {
     aca_run_act act;
-    char *only;       // collective name for RUN_ACT_ONE
-    char *cond_name;  // "none", "alone-<name>", "joint"
-    char *data_dir;   // the mutated data dir used
+    char *only;       // the acting collectives' names ("A", "A,B"; aca_run_cond.acting), NULL for none and joint
+    char *cond_name;  // aca_run_cond.name: "none", "alone-<name>", "joint", "joint-<name>,<name>"
+    char *data_dir;   // the mutated data dir (<work>/<cond>/data; written when write_data) or the setup's
+    char *manifest;   // the data's manifest.json bytes (mutated here; NULL with a setup's data_dir)
     char *model_out;  // HF dir written, or NULL
     aca_eval_result eval;
     char **classes;   // (eval.clean.K) class names
@@ -182,8 +202,33 @@ typedef struct {
     char attention[16]; // the attention path that ran ("cpu", "gemm", "cudnn")
 } aca_run_result;
 
-// Runs one condition.  `only` names the collective for RUN_ACT_ONE (ignored otherwise).
-int run_condition(const aca_run_setup *s, aca_run_act act, const char *only, aca_run_result *r, aca_err *e);
+// ---- the experiment context ---------------------------------------------------------------------
+// What every condition of one experiment (`aca run`, a grid) shares, opened once: the corpus, loaded
+// and SHA-256-hashed from the same single read (so every condition's manifest names the bytes it
+// was made from), its class list, the parsed collectives spec and the model's tokenizer.
+typedef struct {
+    const aca_corpus *corpus; // NULL when the conditions read a mutated data dir (setup data_dir)
+    const char *corpus_path;  // as messages and manifests name it
+    const aca_spec *spec;     // the collectives; a grid gives each cell a context with its own
+    const aca_tokenizer *tok;
+    // what run_ctx_open loaded (run_ctx_close frees it); a context put together by hand owns nothing
+    aca_corpus own_corpus;
+    aca_spec own_spec;
+    aca_tokenizer *own_tok;
+    int owns;
+} aca_run_ctx;
+
+// Opens s's context: the corpus (s->corpus_path, s->corpus_opts) and the spec (s->spec_path) when
+// given, and the tokenizer (s->vocab_path, else s->model_dir's).  Errors name the file.
+int run_ctx_open(aca_run_ctx *x, const aca_run_setup *s, aca_err *e);
+void run_ctx_close(aca_run_ctx *x);
+
+// Runs one condition: mutates x's corpus by x's spec for c in memory (mutate_apply; the unpoisoned
+// baseline through spec_unpoisoned), writes the data to <work>/<cond>/data when s->write_data, and
+// tokenizes (through the token cache), trains and evaluates on the sets in memory.  With
+// s->data_dir, the data dir's files instead (then c must be what it holds).
+int run_condition(const aca_run_setup *s, const aca_run_ctx *x, const aca_run_cond *c, aca_run_result *r,
+                  aca_err *e);
 void run_result_free(aca_run_result *r);
 // One JSON object (no newline): config (setup), seeds, git revision, device, timings, metrics.
 void run_result_to_json(const aca_run_setup *s, const aca_run_result *r, aca_buf *out);

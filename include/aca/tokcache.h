@@ -78,5 +78,11 @@ int tokcache_read(const char *path, tokcache_doc_set *out, aca_err *e);
 // Without a fixed class list (classes NULL) the key is not known before tokenizing: no cache.
 int tokcache_load_jsonl(const char *path, const aca_tokenizer *tok, int max_len, char *const *classes,
                         int n_classes, const char *cache_dir, tokcache_doc_set *out, int *hit, aca_err *e);
+// The same for JSONL text held in memory (n bytes), named `name` in messages and, by its base
+// name, in the cache: the bytes of a file give the same key, so the file and its text share a
+// cache entry.
+int tokcache_load_text(const char *name, const char *text, size_t n, const aca_tokenizer *tok, int max_len,
+                       char *const *classes, int n_classes, const char *cache_dir, tokcache_doc_set *out, int *hit,
+                       aca_err *e);
 
 #endif

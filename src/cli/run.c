@@ -151,9 +151,10 @@ static int run_check_args(run_args *a) {
         return fprintf(stderr, "aca: --char-rate shapes the synthetic corpus: not with --corpus\n"), 2;
     if (!file_exists(s->spec_path)) return fprintf(stderr, "aca: %s: no such spec file\n", s->spec_path), ACA_EXIT_IO;
     struct stat cst;
-    if (s->corpus_path && stat(s->corpus_path, &cst) == 0 && !S_ISREG(cst.st_mode)) // a pipe: empty for the 2nd condition
-        return fprintf(stderr, "aca: --corpus %s: not a regular file: aca run reads the corpus once per condition; save "
-                               "it to a file\n", s->corpus_path), ACA_EXIT_IO;
+    if (s->corpus_path && stat(s->corpus_path, &cst) == 0 && !S_ISREG(cst.st_mode)) // the manifests would name bytes nobody can read again
+        return fprintf(stderr, "aca: --corpus %s: not a regular file: every condition's manifest names the corpus by "
+                               "this path and its sha256, which a pipe cannot give again; save it to a file\n",
+                       s->corpus_path), ACA_EXIT_IO;
     return 0;
 }
 
