@@ -3,7 +3,7 @@
 // probabilities, attention output dense -> dropout, residual + LayerNorm; intermediate dense ->
 // activation, output dense -> dropout, residual + LayerNorm.  Pooler: [CLS] -> dense -> tanh; then
 // dropout(classifier_dropout, or hidden_dropout_prob when null) -> classifier.  The computation is
-// models/common.c; this is the naming.
+// models/encoder*.c; this is the naming.
 #include "model_arch.h"
 
 const model_arch MODEL_ARCH_BERT = {

@@ -1,4 +1,4 @@
-// What distinguishes DistilBERT from BERT for the shared encoder in models/common.c: Hugging Face
+// What distinguishes DistilBERT from BERT for the shared encoder in models/encoder*.c: Hugging Face
 // tensor names, token-type embeddings, the head's activation, and where dropout sits.  Internal to
 // models/.
 #ifndef ACA_MODEL_ARCH_H
