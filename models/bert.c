@@ -9,6 +9,10 @@
 const model_arch MODEL_ARCH_BERT = {
     .prefix = "bert",
     .hf_class = "BertForSequenceClassification",
+    .cfg_dim = "hidden_size",
+    .cfg_heads = "num_attention_heads",
+    .cfg_ffn = "intermediate_size",
+    .cfg_att_drop = "attention_probs_dropout_prob",
     .wte = "embeddings.word_embeddings.weight",
     .wpe = "embeddings.position_embeddings.weight",
     .tte = "embeddings.token_type_embeddings.weight",

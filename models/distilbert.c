@@ -8,6 +8,10 @@
 const model_arch MODEL_ARCH_DISTILBERT = {
     .prefix = "distilbert",
     .hf_class = "DistilBertForSequenceClassification",
+    .cfg_dim = "dim",
+    .cfg_heads = "n_heads",
+    .cfg_ffn = "hidden_dim",
+    .cfg_att_drop = "attention_dropout",
     .wte = "embeddings.word_embeddings.weight",
     .wpe = "embeddings.position_embeddings.weight",
     .tte = NULL,

@@ -115,6 +115,18 @@ aca_model *encoder_layout(const aca_config *c) {
     return m;
 }
 
+// The capability query: the backend runs the model's largest shapes (aca_backend_prepare), asked
+// before anything is allocated; else an error naming the config's fields and the backend's limit.
+static int check_capability(const aca_model *m, aca_err *e) {
+    const aca_config *c = &m->cfg;
+    const model_arch *a = m->arch;
+    aca_shape s = {m->max_B, m->max_T, c->dim, c->n_heads, c->hidden_dim, c->num_labels, c->vocab_size, c->attention_dropout};
+    if (!aca_backend_prepare(m->be, &s, e)) return 0;
+    return aca_err_prefix(e, "%s config (%s %d, %s %d: head size %d, %s %d, %s %g) with batch %d x %d tokens on the %s backend",
+                          a->prefix, a->cfg_dim, c->dim, a->cfg_heads, c->n_heads, c->dim / c->n_heads, a->cfg_ffn,
+                          c->hidden_dim, a->cfg_att_drop, (double)c->attention_dropout, m->max_B, m->max_T, m->ops->name);
+}
+
 aca_model *model_create(const aca_config *c, aca_backend *be, int max_B, int max_T, aca_err *e) {
     if (max_B < 1 || max_T < 1 || max_T > c->max_position) {
         aca_errf(e, ACA_ERR_VALUE, "model: batch limits %d x %d invalid (tokens must be 1..max_position_embeddings %d)", max_B,
@@ -126,6 +138,10 @@ aca_model *model_create(const aca_config *c, aca_backend *be, int max_B, int max
     m->ops = be->ops;
     m->es = aca_dtype_size(be->dtype);
     m->max_B = max_B, m->max_T = max_T;
+    if (check_capability(m, e)) {
+        model_free(m);
+        return NULL;
+    }
     m->lens_host = xcalloc((size_t)max_B, sizeof *m->lens_host);
     int Lc = c->n_layers, C = c->dim, H = c->hidden_dim, K = c->num_labels;
 
@@ -143,10 +159,7 @@ aca_model *model_create(const aca_config *c, aca_backend *be, int max_B, int max
     m->emb_sum = encoder_alloc(m, N * C * es, &failed, e);
     m->emb_mean = encoder_alloc(m, N * f4, &failed, e);
     m->emb_rstd = encoder_alloc(m, N * f4, &failed, e);
-    if (!failed && m->ops->attention_prepare &&
-        m->ops->attention_prepare(be, max_B, max_T, C, c->n_heads, c->attention_dropout, e))
-        failed = 1;
-    size_t state_bytes = failed ? 0 : m->ops->attention_state_bytes(be, max_B, max_T, C, c->n_heads);
+    size_t state_bytes = m->ops->attention_state_bytes(be, max_B, max_T, C, c->n_heads);
     for (int l = 0; l < Lc; l++) {
         layer_t *L = &m->layers[l];
         L->qkv = encoder_alloc(m, N * 3 * C * es, &failed, e);
