@@ -182,11 +182,11 @@ $(BUILD)/kernels/cuda/%.o: kernels/cuda/%.cc
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) -O1 -g0 -DACA_HAVE_CUDA=1 -isystem $(FE_INC) -isystem $(CUDNN_INC) -isystem $(CUDA_ROOT)/include -c $< -o $@
 
-$(BUILD)/tests/%: tests/%.c tests/testutil.h $(LIB)
+$(BUILD)/tests/%: tests/%.c tests/testutil.h tests/ops_coverage.h $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests $(LDFLAGS) -o $@ $< $(LIB) $(CMOCKA_LIBS) $(LDLIBS)
 
-$(BUILD)/bench/%: bench/%.c $(LIB)
+$(BUILD)/bench/%: bench/%.c bench/bench_coverage.h $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
@@ -204,7 +204,8 @@ PTXAS_SM70 ?= $(firstword $(wildcard $(PY_PURELIB)/nvidia/cuda_nvcc/bin/ptxas \
 check-sm70:
 	@scripts/check_sm70.sh $(BUILD)/ptx $(PTXAS_SM70)
 
-tests-build: $(TEST_BIN) $(BENCH_BIN) $(GOLDEN_BIN)
+# The GPU tests are built here too (run by `make test-gpu`): their op coverage maps must compile.
+tests-build: $(TEST_BIN) $(GPU_TEST_BIN) $(BENCH_BIN) $(GOLDEN_BIN)
 
 # Layers only look down and modules include each other in a DAG (scripts/check_layers.sh says how).
 check-layers:

@@ -31,6 +31,15 @@ int att_gemm_slice(const att_exec *x, int B, int T, int NH, int backward, float 
     return nb < 1 ? 1 : nb > (size_t)B ? B : (int)nb;
 }
 
+size_t att_gemm_scratch_bytes(const att_exec *x, int B, int T, int NH, float p) {
+    size_t most = 0;
+    for (int backward = 0; backward < 2; backward++) {
+        size_t need = (size_t)att_gemm_slice(x, B, T, NH, backward, p) * per_sequence_bytes(x->dt, T, NH, backward, p);
+        most = need > most ? need : most;
+    }
+    return most;
+}
+
 // An operand of the per-(b,h) GEMMs: element (b,h) starts at base + b*sb + h*sh elements.
 typedef struct {
     const void *base;

@@ -85,6 +85,9 @@ struct att_exec {
 size_t att_gemm_state_bytes(aca_dtype dt, int B, int T, int NH);
 // Sequences per slice for this budget (>= 1, <= B), and the scratch bytes per sequence.
 int att_gemm_slice(const att_exec *x, int B, int T, int NH, int backward, float p);
+// The most scratch one call of forward or backward asks x for at batch B (the CUDA backend reserves
+// it when the model is created, so that no forward stops on it).
+size_t att_gemm_scratch_bytes(const att_exec *x, int B, int T, int NH, float p);
 
 // out (B,T,C) dt, P (B,NH,T,T) dt (state), qkv (B,T,3C) dt, mask (B,T) or NULL.
 void att_gemm_forward(const att_exec *x, void *out, void *P, const void *qkv, const int32_t *mask, int B, int T, int C,
@@ -103,6 +106,8 @@ void att_rows_backward_host(const att_rows *r);
 att_exec att_exec_host(aca_dtype dt, size_t slice_bytes);
 void att_exec_host_free(att_exec *x);
 long att_exec_host_gemm_calls(const att_exec *x);
+// The largest scratch the executor was asked for.
+size_t att_exec_host_scratch_peak(const att_exec *x);
 // Tests: hook(g, call index, arg) may change each GEMM's arguments before the double runs it.
 void att_exec_host_set_hook(att_exec *x, void (*hook)(att_gemm *g, long call, void *arg), void *arg);
 

@@ -149,6 +149,7 @@ void att_exec_host_free(att_exec *x) {
 }
 
 long att_exec_host_gemm_calls(const att_exec *x) { return ((const host_ctx *)x->ctx)->gemm_calls; }
+size_t att_exec_host_scratch_peak(const att_exec *x) { return ((const host_ctx *)x->ctx)->bytes; }
 
 void att_exec_host_set_hook(att_exec *x, void (*hook)(att_gemm *g, long call, void *arg), void *arg) {
     host_ctx *c = x->ctx;

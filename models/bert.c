@@ -3,12 +3,16 @@
 // probabilities, attention output dense -> dropout, residual + LayerNorm; intermediate dense ->
 // activation, output dense -> dropout, residual + LayerNorm.  Pooler: [CLS] -> dense -> tanh; then
 // dropout(classifier_dropout, or hidden_dropout_prob when null) -> classifier.  The computation is
-// models/common.c; this is the naming.
+// models/encoder*.c; this is the naming.
 #include "model_arch.h"
 
 const model_arch MODEL_ARCH_BERT = {
     .prefix = "bert",
     .hf_class = "BertForSequenceClassification",
+    .cfg_dim = "hidden_size",
+    .cfg_heads = "num_attention_heads",
+    .cfg_ffn = "intermediate_size",
+    .cfg_att_drop = "attention_probs_dropout_prob",
     .wte = "embeddings.word_embeddings.weight",
     .wpe = "embeddings.position_embeddings.weight",
     .tte = "embeddings.token_type_embeddings.weight",

@@ -2,12 +2,16 @@
 // embeddings, LayerNorm (eps 1e-12), dropout; per layer q/k/v/out_lin, dropout on attention
 // probabilities, NO dropout after out_lin, residual + sa_layer_norm; FFN lin1 -> activation -> lin2 ->
 // dropout, residual + output_layer_norm.  Head: [CLS] -> pre_classifier -> ReLU ->
-// dropout(seq_classif_dropout) -> classifier.  The computation is models/common.c; this is the naming.
+// dropout(seq_classif_dropout) -> classifier.  The computation is models/encoder*.c; this is the naming.
 #include "model_arch.h"
 
 const model_arch MODEL_ARCH_DISTILBERT = {
     .prefix = "distilbert",
     .hf_class = "DistilBertForSequenceClassification",
+    .cfg_dim = "dim",
+    .cfg_heads = "n_heads",
+    .cfg_ffn = "hidden_dim",
+    .cfg_att_drop = "attention_dropout",
     .wte = "embeddings.word_embeddings.weight",
     .wpe = "embeddings.position_embeddings.weight",
     .tte = NULL,

@@ -1,6 +1,6 @@
-// What distinguishes DistilBERT from BERT for the shared encoder in models/common.c: Hugging Face
-// tensor names, token-type embeddings, the head's activation, and where dropout sits.  Internal to
-// models/.
+// What distinguishes DistilBERT from BERT for the shared encoder in models/encoder*.c: Hugging Face
+// tensor and config field names, token-type embeddings, the head's activation, and where dropout
+// sits.  Internal to models/.
 #ifndef ACA_MODEL_ARCH_H
 #define ACA_MODEL_ARCH_H
 
@@ -9,6 +9,8 @@
 typedef struct {
     const char *prefix;    // base-model prefix of saved names: "distilbert", "bert"
     const char *hf_class;  // "DistilBertForSequenceClassification", ...
+    // config.json field names (for messages): hidden size, heads, FFN size, attention dropout.
+    const char *cfg_dim, *cfg_heads, *cfg_ffn, *cfg_att_drop;
     // Embeddings (no prefix): word, position, token type (NULL if none), LayerNorm weight and bias.
     const char *wte, *wpe, *tte, *emb_ln_w, *emb_ln_b;
     // Per-layer names: printf formats taking the layer index.  q, k, v, attention output, first

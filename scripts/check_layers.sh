@@ -37,7 +37,8 @@ data     include/aca/corpus.h include/aca/spec.h include/aca/mutate.h include/ac
          include/aca/collide.h include/aca/data.h include/aca/datadir.h src/synth.c src/spec.c
          src/plan_spec.c tokenizer/tokcache.c
 # numerics: the ops table and its backends, the models and their configs
-numerics include/aca/act.h include/aca/config.h include/aca/ops.h include/aca/dp_gauss.h include/aca/model.h
+numerics include/aca/act.h include/aca/config.h include/aca/ops.h include/aca/ops_list.h include/aca/dp_gauss.h
+         include/aca/model.h
          kernels/ models/
          src/backend.c src/config.c src/batch_json.c
 # learning: the trainer, the evaluator, DP-SGD and its accountant

@@ -8,7 +8,9 @@
 //  - the test can fail: the same comparison with one GEMM argument broken (a transpose, a leading
 //    dimension, a batch stride, the batch count) must fail;
 //  - the dropout mask: element (b,h,i,j) of Pd is zero exactly where the CPU's Philox mask drops;
-//  - the double itself against a hand-worked 2x3x2 product (column-major, both transposes, strides).
+//  - the double itself against a hand-worked 2x3x2 product (column-major, both transposes, strides);
+//  - the scratch forward and backward ask for is att_gemm_scratch_bytes (what the CUDA backend
+//    reserves when a model is created).
 #include "testutil.h"
 
 #include <stdlib.h>
@@ -127,14 +129,16 @@ static void check_case(const att_case *ac, aca_dtype dt, double tol) {
     att_exec x = att_exec_host(dt, ac->slice);
     att_result res = run_gemm_attention(&x, &r, ac->p);
     int slices = (ac->B + att_gemm_slice(&x, ac->B, ac->T, ac->NH, 0, ac->p) - 1) / att_gemm_slice(&x, ac->B, ac->T, ac->NH, 0, ac->p);
-    int bad = res.nonfinite || !(res.out <= tol && res.dqkv <= tol && res.probs <= tol);
+    // The scratch the CUDA backend reserves at model creation is what forward and backward asked for.
+    size_t peak = att_exec_host_scratch_peak(&x), reserved = att_gemm_scratch_bytes(&x, ac->B, ac->T, ac->NH, ac->p);
+    int bad = res.nonfinite || !(res.out <= tol && res.dqkv <= tol && res.probs <= tol) || peak != reserved;
     printf("%s gemm attention %s B=%d T=%d NH=%d HS=%d p=%g pad=%d slices=%d gemm calls %ld: rel out %.2e dqkv %.2e "
-           "probs %.2e%s\n",
+           "probs %.2e%s; scratch asked %zu, reserved %zu\n",
            bad ? "FAIL" : "ok  ", aca_dtype_name(dt), ac->B, ac->T, ac->NH, ac->HS, (double)ac->p, ac->pad, slices,
-           att_exec_host_gemm_calls(&x), res.out, res.dqkv, res.probs, res.nonfinite ? " NON-FINITE" : "");
+           att_exec_host_gemm_calls(&x), res.out, res.dqkv, res.probs, res.nonfinite ? " NON-FINITE" : "", peak, reserved);
     att_exec_host_free(&x);
     ref_free(&r);
-    if (bad) fail_msg("gemm attention off the CPU op beyond %g", tol);
+    if (bad) fail_msg("gemm attention off the CPU op beyond %g, or scratch asked %zu != reserved %zu", tol, peak, reserved);
 }
 
 static const att_case CASES[] = {

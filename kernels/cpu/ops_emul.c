@@ -10,13 +10,15 @@
 //
 // What is NOT emulated: summation order (GEMM tiling, block reductions), fast-math intrinsics.  So
 // results match the GPU to rounding noise, not bit for bit; dropout masks are bit-identical (Philox).
-// For tests only (tests/test_model_emul.c): slow, one thread per conversion.
+// For tests only (tests/test_model_emul.c, tests/test_dp_ghost.c): slow, one thread per conversion.
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "aca/ops.h"
 #include "../attention_gemm.h"
 #include "cpu_kernels.h"
+#include "dp_kernels.h"
 #include "half.h"
 
 typedef struct {
@@ -135,6 +137,15 @@ static void emul_dropout(aca_backend *be, void *out, const void *in, size_t n, f
     free(x);
 }
 
+// ---- capabilities: the host GEMM attention runs the whole batch as one slice of B*NH*T score rows ----
+static int emul_prepare(aca_backend *be, const aca_shape *s, aca_err *e) {
+    long long rows = (long long)s->B * s->NH * s->T;
+    if (rows > INT_MAX)
+        return aca_errf(e, ACA_ERR_VALUE, "the emul backend's attention runs batch x heads x tokens = %d x %d x %d = %lld "
+                        "score rows in one slice: at most %d", s->B, s->NH, s->T, rows, INT_MAX);
+    return 0;
+}
+
 // ---- attention: the CUDA backend's GEMM composition on the cuBLAS test double ----
 static size_t emul_attention_state_bytes(aca_backend *be, int B, int T, int C, int NH) {
     return att_gemm_state_bytes(DT(be), B, T, NH);
@@ -180,6 +191,37 @@ static void emul_adamw(aca_backend *be, float *p, const float *g, float *m, floa
     if (pc) down(be, pc, p, n);
 }
 
+// ---- DP-SGD: the norms from the rounded activations in fp32 (fp64 sums), as the CUDA kernels ----
+static void emul_ghost_linear(aca_backend *be, double *sq_w, double *sq_b, const void *dout, const void *in,
+                              const int32_t *lens, int B, int T, int IC, int OC, int gram) {
+    float *g = up(be, dout, (size_t)B * T * OC), *x = up(be, in, (size_t)B * T * IC);
+    cpu_ghost_linear_f32(sq_w, sq_b, g, x, lens, B, T, IC, OC, gram);
+    free(g), free(x);
+}
+static void emul_ghost_layernorm(aca_backend *be, double *sq, const void *dout, const void *in, const float *mean,
+                                 const float *rstd, const int32_t *lens, int B, int T, int C) {
+    float *g = up(be, dout, (size_t)B * T * C), *x = up(be, in, (size_t)B * T * C);
+    cpu_ghost_layernorm_f32(sq, g, x, mean, rstd, lens, B, T, C);
+    free(g), free(x);
+}
+static void emul_ghost_embed(aca_backend *be, double *sq_wte, double *sq_wpe, double *sq_tte, const void *dout,
+                             const int32_t *ids, const int32_t *type_ids, const int32_t *lens, int B, int T, int C,
+                             int pad_id) {
+    float *g = up(be, dout, (size_t)B * T * C);
+    cpu_ghost_embed_f32(sq_wte, sq_wpe, sq_tte, g, ids, type_ids, lens, B, T, C, pad_id);
+    free(g);
+}
+static void emul_scale_rows(aca_backend *be, void *x, const float *w, int rows, int cols) {
+    size_t n = (size_t)rows * cols;
+    float *f = up(be, x, n);
+    cpu_scale_rows_f32(f, w, rows, cols);
+    down(be, x, f, n);
+    free(f);
+}
+static void emul_dp_noise(aca_backend *be, float *g, size_t begin, size_t end, double std, uint64_t key, uint64_t step) {
+    cpu_dp_noise(g, begin, end, std, key, step); // fp32 gradients, as on the GPU
+}
+
 static const aca_ops EMUL_OPS = {
     .name = "emul",
     .destroy = emul_destroy,
@@ -192,6 +234,8 @@ static const aca_ops EMUL_OPS = {
     .from_f32 = emul_from_f32,
     .to_f32 = emul_to_f32,
     .cast_params = emul_cast_params,
+    .prepare = emul_prepare,
+    .attention_state_bytes = emul_attention_state_bytes,
     .embed_forward = emul_embed_forward,
     .embed_backward = emul_embed_backward,
     .linear_forward = emul_linear_forward,
@@ -203,7 +247,6 @@ static const aca_ops EMUL_OPS = {
     .act_backward = emul_act_backward,
     .dropout_forward = emul_dropout,
     .dropout_backward = emul_dropout,
-    .attention_state_bytes = emul_attention_state_bytes,
     .attention_forward = emul_attention_forward,
     .attention_backward = emul_attention_backward,
     .cls_gather = emul_cls_gather,
@@ -211,6 +254,11 @@ static const aca_ops EMUL_OPS = {
     .cross_entropy = emul_cross_entropy,
     .sumsq = emul_sumsq,
     .adamw = emul_adamw,
+    .ghost_linear = emul_ghost_linear,
+    .ghost_layernorm = emul_ghost_layernorm,
+    .ghost_embed = emul_ghost_embed,
+    .scale_rows = emul_scale_rows,
+    .dp_noise = emul_dp_noise,
 };
 
 aca_backend *aca_backend_emul_create(aca_dtype dtype, aca_err *e) {
@@ -224,5 +272,5 @@ aca_backend *aca_backend_emul_create(aca_dtype dtype, aca_err *e) {
     be->deterministic = 1;
     be->attention_used = "gemm"; // the CUDA backend's GEMM composition, on the cuBLAS double
     be->impl = x;
-    return be;
+    return aca_backend_checked(be, e);
 }

@@ -130,6 +130,11 @@ size_t cuda_gemm_attention_state_bytes(aca_backend *be, int B, int T, int C, int
     return att_gemm_state_bytes(be->dtype, B, T, NH);
 }
 
+int cuda_gemm_attention_reserve(aca_backend *be, int B, int T, int NH, float p_drop, aca_err *e) {
+    att_exec x = cuda_att_exec(be);
+    return cuda_scratch_reserve(be, att_gemm_scratch_bytes(&x, B, T, NH, p_drop), "the attention's scores", e);
+}
+
 void cuda_gemm_attention_forward(aca_backend *be, void *out, void *state, const void *qkv, const int32_t *mask, int B,
                                  int T, int C, int NH, float p_drop, uint64_t seed) {
     att_exec x = cuda_att_exec(be);

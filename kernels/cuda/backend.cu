@@ -80,6 +80,20 @@ void *cuda_scratch(aca_backend *be, size_t bytes) {
     return c->scratch;
 }
 
+static void *cuda_alloc(aca_backend *be, size_t bytes, aca_err *e);
+
+int cuda_scratch_reserve(aca_backend *be, size_t bytes, const char *what, aca_err *e) {
+    cuda_impl *c = cuda_of(be);
+    if (bytes <= c->scratch_bytes) return 0;
+    CUDA_CHECK(cudaStreamSynchronize(c->stream)); // earlier ops may still read the old buffer
+    void *p = cuda_alloc(be, bytes, e);
+    if (!p) return aca_err_prefix(e, "scratch space for %s", what);
+    CUDA_CHECK(cudaFree(c->scratch));
+    c->scratch = p;
+    c->scratch_bytes = bytes;
+    return 0;
+}
+
 // ---- memory ----------------------------------------------------------------------------------------
 static void *cuda_alloc(aca_backend *be, size_t bytes, aca_err *e) {
     void *p = NULL;
@@ -206,6 +220,8 @@ static const aca_ops CUDA_OPS = {
     .from_f32 = cuda_from_f32,
     .to_f32 = cuda_to_f32,
     .cast_params = cuda_cast_f32,
+    .prepare = cuda_attention_prepare, // attention is the one op whose support depends on the shape
+    .attention_state_bytes = cuda_attention_state_bytes,
     .embed_forward = cuda_embed_forward,
     .embed_backward = cuda_embed_backward,
     .linear_forward = cuda_linear_forward,
@@ -217,8 +233,6 @@ static const aca_ops CUDA_OPS = {
     .act_backward = cuda_act_backward,
     .dropout_forward = cuda_dropout_forward,
     .dropout_backward = cuda_dropout_backward,
-    .attention_prepare = cuda_attention_prepare,
-    .attention_state_bytes = cuda_attention_state_bytes,
     .attention_forward = cuda_attention_forward,
     .attention_backward = cuda_attention_backward,
     .cls_gather = cuda_cls_gather,
@@ -277,5 +291,5 @@ extern "C" aca_backend *aca_backend_cuda_create(aca_dtype dtype, aca_err *e) {
     CUBLAS_CHECK(cublasLtCreate(&c->lt));
     c->lt_ws_bytes = (size_t)32 << 20;
     c->lt_ws = cuda_malloc_or_die(c->lt_ws_bytes, "the cuBLASLt workspace");
-    return be;
+    return aca_backend_checked(be, e);
 }

@@ -90,6 +90,9 @@ static inline cudaStream_t cuda_stream(aca_backend *be) { return cuda_of(be)->st
 void *cuda_malloc_or_die(size_t bytes, const char *what);
 // Temporary device memory valid until the next call (grows; a grow synchronizes the stream).
 void *cuda_scratch(aca_backend *be, size_t bytes);
+// Grows the scratch to at least `bytes` now: 0, or -1 with e naming `what`, the size and what to lower
+// (the capability query reserves what the forward and backward will ask, so that they never stop on it).
+int cuda_scratch_reserve(aca_backend *be, size_t bytes, const char *what, aca_err *e);
 
 // ---- dtype helpers ---------------------------------------------------------------------------------
 __device__ __forceinline__ float to_f(float x) { return x; }
@@ -168,7 +171,8 @@ void cuda_act_backward(aca_backend *be, aca_act act, void *din, const void *dout
 void cuda_dropout_forward(aca_backend *be, void *out, const void *in, size_t n, float p, uint64_t seed);
 void cuda_dropout_backward(aca_backend *be, void *din, const void *dout, size_t n, float p, uint64_t seed);
 // attention.cu (the dispatcher), attention_gemm.cu, attention_cudnn.cu
-int cuda_attention_prepare(aca_backend *be, int B, int T, int C, int NH, float p_drop, aca_err *e);
+int cuda_attention_prepare(aca_backend *be, const aca_shape *s, aca_err *e);
+int cuda_gemm_attention_reserve(aca_backend *be, int B, int T, int NH, float p_drop, aca_err *e);
 size_t cuda_attention_state_bytes(aca_backend *be, int B, int T, int C, int NH);
 size_t cuda_gemm_attention_state_bytes(aca_backend *be, int B, int T, int C, int NH);
 void cuda_gemm_attention_forward(aca_backend *be, void *out, void *state, const void *qkv, const int32_t *mask, int B,

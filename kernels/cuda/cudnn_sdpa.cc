@@ -154,7 +154,7 @@ struct plan_pair {
 
 struct cudnn_sdpa {
     cudnnHandle_t handle = nullptr;
-    std::vector<plan_pair> plans; // few shapes per run (bucketed lengths round up: common.c)
+    std::vector<plan_pair> plans; // few shapes per run: the largest (with and without dropout), then each batch shape met
 };
 
 extern "C" cudnn_sdpa *cudnn_sdpa_create(void *stream, char *msg, size_t n) {

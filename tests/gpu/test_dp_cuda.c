@@ -10,7 +10,8 @@
 // Model (fp32): an odd BERT (C = 33) on both backends with the same weights and batch, dropout on (the
 // masks are the same Philox streams), frozen embeddings, three passes: the per-example norms and the
 // clipped sum of a DP step without and with noise, 1e-4 relative.
-#include "../testutil.h"
+// Every DP op of the op list maps to its test (test_of, ops_coverage.h).
+#include "../ops_coverage.h"
 
 #include <stdlib.h>
 
@@ -271,6 +272,21 @@ static int teardown(void **st) {
     return 0;
 }
 
+// The test comparing each DP op (include/aca/ops_list.h); NULL for the rest (tests/gpu/test_ops_cuda.c).
+// No default: a DP op added to the list without a case here does not compile.
+static CMUnitTestFunction test_of(aca_op op) {
+    switch (op) {
+    case ACA_OP_ghost_linear: return test_ghost_linear;
+    case ACA_OP_ghost_layernorm: case ACA_OP_ghost_embed: return test_ghost_layernorm_embed;
+    case ACA_OP_scale_rows: case ACA_OP_dp_noise: return test_scale_rows_noise;
+#define ACA_OP(group, ret, op, params) OPS_CASE_UNLESS_DP_##group(op)
+#include "aca/ops_list.h"
+#undef ACA_OP
+        return NULL;
+    }
+    return NULL;
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ghost_linear),
@@ -278,5 +294,7 @@ int main(void) {
         cmocka_unit_test(test_scale_rows_noise),
         cmocka_unit_test(test_dp_step),
     };
+    if (ops_coverage_check("tests/gpu/test_dp_cuda.c", test_of, OPS_GROUP(ACA_OP_GROUP_DP), tests, ACA_ARRAY_LEN(tests)))
+        return 1;
     return cmocka_run_group_tests(tests, setup, teardown);
 }

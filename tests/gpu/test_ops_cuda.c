@@ -10,9 +10,14 @@
 // and bit-identical results for the same inputs run twice (deterministic mode).  Attention runs the
 // GEMM path (the CPU's Philox mask) at every dtype, a batch of 5,462 x 12 heads (past the old grid.y
 // limit), and cuDNN's path in bf16/fp16: parity at p = 0 and its own mask's keep rate at p = 0.1.
-#include "../testutil.h"
+// The op list: every op maps to the test that compares it (test_of, ops_coverage.h), conversions round
+// to nearest even as kernels/cpu/half.h does, the capability query, and the refusal of a table with an
+// empty slot.
+#include "../ops_coverage.h"
 
 #include <stdlib.h>
+
+#include "../../kernels/cpu/half.h"
 
 #include "aca/ops.h"
 #include "aca/util.h"
@@ -405,8 +410,8 @@ static aca_backend *cudnn_backend(aca_dtype dt, const att_case *ac) {
     aca_err e = {0};
     aca_backend *be = aca_backend_cuda_create(dt, &e);
     assert_non_null(be);
-    if (aca_backend_set_attention(be, "cudnn", &e) ||
-        be->ops->attention_prepare(be, ac->B, ac->T, ac->NH * ac->HS, ac->NH, ac->p, &e)) {
+    aca_shape sh = {ac->B, ac->T, ac->NH * ac->HS, ac->NH, 4 * ac->NH * ac->HS, 2, 100, ac->p};
+    if (aca_backend_set_attention(be, "cudnn", &e) || aca_backend_prepare(be, &sh, &e)) {
         printf("skipped: cuDNN attention %s B=%d T=%d HS=%d: %s\n", aca_dtype_name(dt), ac->B, ac->T, ac->HS, e.msg);
         aca_backend_destroy(be);
         return NULL;
@@ -619,6 +624,79 @@ static void test_alloc_failure(void **state) {
     be->ops->free(be, q);
 }
 
+// ---- memory, conversions, capabilities, the op list ------------------------------------------------------
+static void test_memory(void **state) {
+    rng_seed(&g_rng, 11, 0);
+    FOR_DTYPES(dt) {
+        aca_backend *be = g_gpu[dt];
+        size_t n = 1031;
+        float *x = hrandn(n, 3), *back = hnan(n), *want = xmalloc(n * sizeof(float));
+        for (size_t i = 0; i < n; i++) want[i] = dt == ACA_DT_F32 ? x[i] : half_round(dt, x[i]);
+        float *d32 = dput32(be, x, n); // upload
+        be->ops->sync(be);
+        be->ops->download(be, back, d32, n * sizeof(float));
+        tu_check_bits("upload/download", back, x, n);
+        aca_err e = {0};
+        void *d = be->ops->alloc(be, n * aca_dtype_size(dt), &e);
+        assert_non_null(d);
+        be->ops->from_f32(be, d, x, n);
+        be->ops->to_f32(be, back, d, n);
+        tu_check_bits("from_f32/to_f32 (round to nearest even)", back, want, n);
+        be->ops->memset0(be, d, n * aca_dtype_size(dt));
+        be->ops->cast_params(be, d, d32, n);
+        be->ops->to_f32(be, back, d, n);
+        tu_check_bits("cast_params (round to nearest even)", back, want, n);
+        be->ops->memset0(be, d32, n * sizeof(float));
+        be->ops->download(be, back, d32, n * sizeof(float));
+        for (size_t i = 0; i < n; i++) assert_true(back[i] == 0.0f);
+        printf("ok   memory and conversions %s: copies exact, conversions rounded as half.h\n", aca_dtype_name(dt));
+        dfree(be, d), dfree(be, d32);
+        free(x), free(back), free(want);
+    }
+}
+
+static void test_prepare(void **state) {
+    aca_err e = {0};
+    aca_shape base = {8, 512, 768, 12, 3072, 2, 30522, 0.1f}, rows = {4096, 1 << 20, 16, 2, 64, 2, 100, 0};
+    FOR_DTYPES(dt) {
+        assert_int_equal(aca_backend_prepare(g_gpu[dt], &base, &e), 0);
+        assert_string_equal(aca_backend_attention_name(g_gpu[dt]), "gemm");
+        assert_int_equal(aca_backend_prepare(g_gpu[dt], &rows, &e), -1);
+        assert_non_null(strstr(e.msg, "rows"));
+    }
+    printf("ok   capability query: distilbert-base at 8 x 512 runs (gemm); %s\n", e.msg);
+}
+
+static aca_backend *cuda_bf16(aca_err *e) { return aca_backend_cuda_create(ACA_DT_BF16, e); }
+
+static void test_empty_slot_refused(void **state) { ops_check_refusals("cuda", cuda_bf16); }
+
+// The test comparing each op (include/aca/ops_list.h); NULL for the DP ops (tests/gpu/test_dp_cuda.c).
+// No default: an op outside the DP group added to the list without a case here does not compile.
+static CMUnitTestFunction test_of(aca_op op) {
+    switch (op) {
+    case ACA_OP_destroy: return test_empty_slot_refused;
+    case ACA_OP_alloc: case ACA_OP_free: return test_alloc_failure;
+    case ACA_OP_memset0: case ACA_OP_upload: case ACA_OP_download: case ACA_OP_sync: case ACA_OP_from_f32:
+    case ACA_OP_to_f32: case ACA_OP_cast_params: return test_memory;
+    case ACA_OP_prepare: return test_prepare;
+    case ACA_OP_attention_state_bytes: case ACA_OP_attention_forward: case ACA_OP_attention_backward:
+        return test_attention;
+    case ACA_OP_embed_forward: case ACA_OP_embed_backward: return test_embed;
+    case ACA_OP_linear_forward: case ACA_OP_linear_backward: return test_linear;
+    case ACA_OP_layernorm_forward: case ACA_OP_layernorm_backward: return test_layernorm;
+    case ACA_OP_add: case ACA_OP_act_forward: case ACA_OP_act_backward: case ACA_OP_dropout_forward:
+    case ACA_OP_dropout_backward: return test_elementwise;
+    case ACA_OP_cls_gather: case ACA_OP_cls_scatter: case ACA_OP_cross_entropy: return test_head;
+    case ACA_OP_sumsq: case ACA_OP_adamw: return test_optimizer;
+#define ACA_OP(group, ret, op, params) OPS_CASE_IF_DP_##group(op)
+#include "aca/ops_list.h"
+#undef ACA_OP
+        return NULL;
+    }
+    return NULL;
+}
+
 static int setup(void **state) {
     aca_err e = {0};
     g_cpu = aca_backend_cpu_create(&e);
@@ -649,8 +727,11 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_attention),    cmocka_unit_test(test_attention_cudnn),
         cmocka_unit_test(test_attention_big_batch), cmocka_unit_test(test_head),
         cmocka_unit_test(test_optimizer),    cmocka_unit_test(test_deterministic),
-        cmocka_unit_test(test_alloc_failure),
+        cmocka_unit_test(test_alloc_failure), cmocka_unit_test(test_memory),
+        cmocka_unit_test(test_prepare),       cmocka_unit_test(test_empty_slot_refused),
     };
+    unsigned groups = OPS_GROUP(ACA_OP_GROUP_MEM) | OPS_GROUP(ACA_OP_GROUP_QUERY) | OPS_GROUP(ACA_OP_GROUP_CORE);
+    if (ops_coverage_check("tests/gpu/test_ops_cuda.c", test_of, groups, all, ACA_ARRAY_LEN(all))) return 1;
     if (only) cmocka_set_test_filter(only);
     return cmocka_run_group_tests(all, setup, teardown);
 }
