@@ -147,3 +147,18 @@ int data_load_jsonl_text(const char *name, const aca_buf *text, char *const *cla
         return -1;
     return labelled_dataset(&s, name, hit, out, e);
 }
+
+int data_count_docs(const char *path, size_t *n, aca_err *e) {
+    aca_buf b = {0};
+    if (file_read_all(path, &b, e)) return -1;
+    size_t k = 0;
+    int content = 0; // the current line holds more than white space
+    for (size_t i = 0; i < b.len; i++) {
+        char c = b.data[i];
+        if (c == '\n') k += content, content = 0;
+        else if (c != ' ' && c != '\t' && c != '\r') content = 1;
+    }
+    *n = k + content;
+    buf_free(&b);
+    return 0;
+}

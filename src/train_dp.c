@@ -259,16 +259,27 @@ double train_dp_divisor(const aca_train_opts *o, size_t n, int nb) {
 }
 
 // ---- the trainer's glue ------------------------------------------------------------------------
-int train_dp_setup(const aca_train_opts *o, size_t n, long total, double *q, double *sigma, aca_err *e) {
+// The sampling rate and noise multiplier of a training over n documents: --dp-sigma, or the sigma
+// that spends --dp-epsilon over the run's steps.
+static int dp_q_sigma(const aca_train_opts *o, size_t n, long total, double *q, double *sigma, aca_err *e) {
     *q = (size_t)o->batch < n ? (double)o->batch / (double)n : 1.0;
     *sigma = o->dp_sigma;
-    if (isnan(*sigma)) {
-        dp_sgm sg = {*q, 1.0, (uint64_t)total, o->dp_delta};
-        dp_result at;
-        if (dp_sigma_for_epsilon(&sg, o->dp_epsilon, DP_CONVERT_BALLE2020, sigma, &at, e))
-            return aca_err_prefix(e, "--dp-epsilon %g (q = %g, %ld steps, delta %g)", o->dp_epsilon, *q, total,
-                                  o->dp_delta);
-    }
+    if (!isnan(*sigma)) return 0;
+    dp_sgm sg = {*q, 1.0, (uint64_t)total, o->dp_delta};
+    dp_result at;
+    if (dp_sigma_for_epsilon(&sg, o->dp_epsilon, DP_CONVERT_BALLE2020, sigma, &at, e))
+        return aca_err_prefix(e, "--dp-epsilon %g (q = %g, %ld steps, delta %g)", o->dp_epsilon, *q, total, o->dp_delta);
+    return 0;
+}
+
+int train_dp_check(const aca_train_opts *o, size_t n, aca_err *e) {
+    double q, sigma;
+    if (!o->dp || n == 0) return 0;
+    return dp_q_sigma(o, n, train_total_steps(n, o->batch, o->epochs), &q, &sigma, e);
+}
+
+int train_dp_setup(const aca_train_opts *o, size_t n, long total, double *q, double *sigma, aca_err *e) {
+    if (dp_q_sigma(o, n, total, q, sigma, e)) return -1;
     log_info("DP-SGD: %s sampling q = %.6g, clip C = %g, noise multiplier sigma = %.6g%s, delta = %g, %ld steps",
              train_dp_sampling_name(o->dp_sampling), *q, o->dp_clip, *sigma,
              isnan(o->dp_sigma) ? " (chosen for --dp-epsilon)" : "", o->dp_delta, total);

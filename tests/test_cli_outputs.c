@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "aca/corpus.h"
+#include "aca/datadir.h"
 #include "aca/outdir.h"
 
 static char g_aca[PATH_MAX];
@@ -700,6 +701,24 @@ static void test_spm_only_checkpoint(void **st) {
     tu_rm_rf(P("s1")), tu_rm_rf(P("s2")), unlink(P("spm.model"));
 }
 
+// An --dp-epsilon no noise reaches is refused from the document count, before the tokenizer is
+// opened (here a missing vocabulary, which would otherwise be the error) or anything tokenized.
+static void test_dp_epsilon_before_tokenizing(void **st) {
+    (void)st;
+    expect(aca("train --config cfg.json --vocab /nonexistent/vocab.txt --data d --out dp1 --epochs 1 --dp-epsilon 1e-9"),
+           ACA_EXIT_VALUE, "--dp-epsilon 1e-09 (q = ");
+    assert_non_null(strstr(g_out, "not reachable"));
+    assert_false(exists("dp1"));
+    // The count it uses is the loader's: blank lines are not documents.
+    char *p = at("blank.jsonl");
+    tu_write_file(p, "{\"text\": \"a\", \"label\": \"x\"}\n\n \r\n{\"text\": \"b\", \"label\": \"x\"}");
+    size_t n = 0;
+    aca_err e = {0};
+    TU_OK(data_count_docs(p, &n, &e), &e);
+    assert_int_equal(n, 2);
+    unlink(p), free(p);
+}
+
 // Two aca processes with one output directory: the second to begin is refused while the first is
 // alive; one that began alongside finds the directory written meanwhile and keeps its own aside.
 static void test_concurrent_outputs(void **st) {
@@ -768,6 +787,7 @@ int main(void) {
         cmocka_unit_test(test_invisible_signal),      cmocka_unit_test(test_option_values),
         cmocka_unit_test(test_refused_before_work),   cmocka_unit_test(test_concurrent_outputs),
         cmocka_unit_test(test_eval_no_nan),           cmocka_unit_test(test_spm_only_checkpoint),
+        cmocka_unit_test(test_dp_epsilon_before_tokenizing),
     };
     if (getenv("ACA_TEST_FILTER")) cmocka_set_test_filter(getenv("ACA_TEST_FILTER")); // e.g. "test_sweep"
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -45,4 +45,8 @@ int data_load_jsonl(const char *path, char *const *classes, int n_classes, const
 int data_load_jsonl_text(const char *name, const aca_buf *text, char *const *classes, int n_classes,
                          const aca_tokenizer *tok, int max_len, const char *cache_dir, aca_dataset *out, aca_err *e);
 
+// The documents of a JSONL file as data_load_jsonl counts them (its lines that are not blank),
+// without parsing or tokenizing: for checks before the work.
+int data_count_docs(const char *path, size_t *n, aca_err *e);
+
 #endif

@@ -144,6 +144,9 @@ typedef struct {
 
 // Steps of a whole run: epochs * ceil(n / batch).
 long train_total_steps(size_t n, int batch, int epochs);
+// DP-SGD's privacy target checked before any work: with --dp-epsilon, that a noise multiplier
+// reaches it over n training documents (an error naming the option otherwise).  0 without DP.
+int train_dp_check(const aca_train_opts *o, size_t n, aca_err *e);
 // Learning rate used at 0-based step s of total: lr0 * (1 - s/total) (HF linear schedule, no warmup).
 double train_lr_at(double lr0, long s, long total);
 // Clip coefficient for a global grad norm: min(1, max_norm / (norm + 1e-6)); 1 when max_norm <= 0.

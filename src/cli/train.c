@@ -178,7 +178,10 @@ static int train_session(const train_args *a, const char *cache_dir, cli_progres
     aca_buf fpx = {0};
     aca_err e = {0};
     int rc = 0;
+    size_t n_docs = 0;
     if (datadir_open(a->data, &dd, &e)) goto done;
+    // An unreachable --dp-epsilon is known from the document count: say so before tokenizing.
+    if (to.dp && (data_count_docs(dd.train_path, &n_docs, &e) || train_dp_check(&to, n_docs, &e))) goto done;
     if (!(tok = tokenizer_for_model(s->vocab_path, s->model_dir, &e)) || run_check_model(s, tok, &e)) goto done;
     buf_printf(&fpx, "tokenizer\t%016llx\n", (unsigned long long)tokenizer_hash(tok));
     to.fingerprint_extra = fpx.data;
