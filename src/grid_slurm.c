@@ -39,6 +39,14 @@ static int check_sbatch_path(const char *what, const char *p, aca_err *e) {
     return 0;
 }
 
+void grid_command(aca_buf *b, const char *exe, const char *grid_path, const char *out_dir) {
+    buf_sh_quote(b, exe);
+    buf_puts(b, " grid ");
+    buf_sh_quote(b, grid_path);
+    buf_puts(b, " --out ");
+    buf_sh_quote(b, out_dir);
+}
+
 int grid_emit_slurm(const aca_grid_spec *g, const char *grid_path, const char *out_dir, const char *exe,
                     const char *path, int n_cells, aca_err *e) {
     char cwd[PATH_MAX];
@@ -52,11 +60,7 @@ int grid_emit_slurm(const aca_grid_spec *g, const char *grid_path, const char *o
         buf_printf(&b, "#!/bin/bash\n# aca grid '%s': %d cells, one per array task.  A finished cell is skipped, so this\n"
                        "# script can simply be resubmitted after failures.  When every task is done:\n#   ",
                    g->name, n_cells);
-        buf_sh_quote(&b, aexe);
-        buf_puts(&b, " grid ");
-        buf_sh_quote(&b, agrid);
-        buf_puts(&b, " --out ");
-        buf_sh_quote(&b, aout);
+        grid_command(&b, aexe, agrid, aout);
         buf_puts(&b, " --report\n#SBATCH --job-name=aca-grid\n");
         buf_printf(&b, "#SBATCH --array=0-%d\n#SBATCH --output=", n_cells - 1);
         sbatch_quote_pattern(&b, logs);
@@ -65,11 +69,7 @@ int grid_emit_slurm(const aca_grid_spec *g, const char *grid_path, const char *o
         buf_puts(&b, "set -euo pipefail\ncd ");
         buf_sh_quote(&b, cwd);
         buf_puts(&b, "\nexec ");
-        buf_sh_quote(&b, aexe);
-        buf_puts(&b, " grid ");
-        buf_sh_quote(&b, agrid);
-        buf_puts(&b, " --out ");
-        buf_sh_quote(&b, aout);
+        grid_command(&b, aexe, agrid, aout);
         buf_puts(&b, " --cell \"$SLURM_ARRAY_TASK_ID\"\n");
         rc = file_write_atomic(path, b.data, b.len, e);
     }

@@ -378,6 +378,8 @@ int grid_report(const aca_grid_spec *g, const char *out_dir, aca_grid_agg *a, ac
 int grid_write_summary(const aca_grid_agg *a, aca_buf *csv, aca_buf *md);
 // The figures of Karan et al.'s Figures 3 and 4 under plot_dir (src/grid_plots.c, gnuplot.h).
 int grid_write_plots(const aca_grid_agg *a, const char *plot_dir, int run_gnuplot, aca_err *e);
+// Appends the shell command `EXE grid GRID --out OUT`, each path one shell word (buf_sh_quote).
+void grid_command(aca_buf *b, const char *exe, const char *grid_path, const char *out_dir);
 // The Slurm array script for the grid (written atomically to path; src/grid_slurm.c).
 int grid_emit_slurm(const aca_grid_spec *g, const char *grid_path, const char *out_dir, const char *exe,
                     const char *path, int n_cells, aca_err *e);

@@ -157,10 +157,8 @@ static int grid_slurm(const aca_grid_spec *g, const char *grid_path, const char 
     aca_buf b = {0}; // the hint's paths as shell words, so that it can be pasted whatever they hold
     buf_puts(&b, "submit: sbatch ");
     buf_sh_quote(&b, slurm);
-    buf_puts(&b, "   then, when all are done: aca grid ");
-    buf_sh_quote(&b, grid_path);
-    buf_puts(&b, " --out ");
-    buf_sh_quote(&b, outd);
+    buf_puts(&b, "   then, when all are done: ");
+    grid_command(&b, exe, grid_path, outd);
     printf("wrote %s: a Slurm array of %d tasks (0-%d), one cell each, results under %s\n%s --report\n", slurm, n, n - 1,
            outd, b.data);
     buf_free(&b);
