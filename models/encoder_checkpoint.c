@@ -166,7 +166,7 @@ static char *checkpoint_open(const char *path, int *is_dir, st_file *f, aca_err 
 }
 
 int model_load(aca_model *m, const char *path, uint64_t head_seed, aca_err *e) {
-    aca_load_opts o = {head_seed, 0};
+    aca_load_opts o = {head_seed, 0, 0};
     return model_load_with(m, path, &o, e);
 }
 
@@ -199,6 +199,9 @@ int model_load_with(aca_model *m, const char *path, const aca_load_opts *o, aca_
         n_cls += cls;
         rc = load_tensor(&f, t, p, host, e);
     }
+    if (!rc && n_missing_head && o->need_head)
+        rc = aca_errf(e, ACA_ERR_FORMAT, "%s: no classification head (%s%s missing): a base model, not one fine-tuned on "
+                      "these classes (aca train fine-tunes one)", file, missing, n_missing_head > 4 ? ", ..." : "");
     // A classifier read from a directory is matched to the model's classes by name.
     if (!rc && n_cls && is_dir && !(rc = head_rows(m, path, rows, e)))
         for (int k = 0; k < m->cfg.num_labels; k++) permute |= rows[k] != k;

@@ -44,7 +44,7 @@ numerics include/aca/act.h include/aca/config.h include/aca/ops.h include/aca/op
 # learning: the trainer, the evaluator, DP-SGD and its accountant
 learn    include/aca/train.h include/aca/eval.h include/aca/dp.h src/dp_accountant.c
 # one condition, and `aca run`
-run      include/aca/run.h
+run      include/aca/run.h include/aca/run_opts.h include/aca/session.h
 # grids
 grid     include/aca/grid.h src/grid_internal.h src/grid_spec.c src/grid_cells.c src/grid_run.c
          src/grid_aggregate.c src/grid_report.c src/grid_plots.c src/grid_slurm.c src/grid_planner.c

@@ -128,29 +128,6 @@ done:
     return rc;
 }
 
-int eval_datadir(aca_model *m, const aca_tokenizer *tok, const aca_datadir *dd, const aca_eval_opts *o,
-                 aca_eval_result *r, aca_err *e) {
-    memset(r, 0, sizeof *r);
-    const aca_config *c = model_config(m);
-    if (c->num_labels != dd->n_classes)
-        return aca_errf(e, ACA_ERR_VALUE, "the model's head has %d classes but %s/manifest.json lists %d", c->num_labels,
-                        dd->dir, dd->n_classes);
-    double t0 = time_now();
-    aca_dataset test = {0}, *probe = xcalloc((size_t)dd->n_coll + 1, sizeof *probe);
-    aca_eval_probe *pr = xcalloc((size_t)dd->n_coll + 1, sizeof *pr);
-    int rc = data_load_jsonl(dd->test_path, dd->classes, dd->n_classes, tok, o->max_len, o->cache_dir, &test, e);
-    for (int i = 0; !rc && i < dd->n_coll; i++) {
-        pr[i] = (aca_eval_probe){dd->coll[i].name, dd->coll[i].target_id, &probe[i]};
-        rc = data_load_jsonl(dd->coll[i].probe_path, dd->classes, dd->n_classes, tok, o->max_len, o->cache_dir, &probe[i], e);
-    }
-    if (!rc) rc = eval_sets(m, &test, pr, dd->n_coll, o->batch, r, e);
-    if (!rc) r->seconds = time_now() - t0;
-    dataset_free(&test);
-    for (int i = 0; i < dd->n_coll; i++) dataset_free(&probe[i]);
-    free(probe), free(pr);
-    return rc ? -1 : 0;
-}
-
 void eval_result_free(aca_eval_result *r) {
     clean_metrics_free(&r->clean);
     for (int i = 0; i < r->n_coll && r->eff; i++) free(r->eff[i].name);

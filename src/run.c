@@ -13,6 +13,7 @@
 #include "aca/model.h"
 #include "aca/mutate.h"
 #include "aca/ops.h"
+#include "aca/session.h"
 #include "aca/tokenizer.h"
 
 const char *run_act_name(aca_run_act a) {
@@ -34,78 +35,6 @@ void run_result_free(aca_run_result *r) {
     free(r->classes);
     eval_result_free(&r->eval);
     memset(r, 0, sizeof *r);
-}
-
-static int check_max_len(const aca_run_setup *s, const aca_config *cfg, const char *cpath, aca_err *e) {
-    if (s->max_len <= cfg->max_position) return 0;
-    return aca_errf(e, ACA_ERR_VALUE, "--max-len %d exceeds %s's max_position_embeddings %d", s->max_len, cpath,
-                    cfg->max_position);
-}
-
-int run_check_model(const aca_run_setup *s, const aca_tokenizer *tok, aca_err *e) {
-    if (!!s->model_dir == !!s->config_path) return 0; // run_load_model says it
-    char *cpath = s->model_dir ? path_join(s->model_dir, "config.json") : xstrdup(s->config_path);
-    aca_config cfg;
-    int rc = config_load(cpath, &cfg, e);
-    if (!rc) {
-        rc = tokenizer_fits_model(tok, cfg.vocab_size, e) || check_max_len(s, &cfg, cpath, e) ||
-             (s->model_dir && model_check_checkpoint(&cfg, s->model_dir, e));
-        config_free(&cfg);
-    }
-    free(cpath);
-    return rc ? -1 : 0;
-}
-
-int run_load_model(const aca_run_setup *s, char *const *classes, int n_classes, int max_B, aca_model **out, aca_err *e) {
-    *out = NULL;
-    if (!!s->model_dir == !!s->config_path)
-        return aca_errf(e, ACA_ERR_VALUE, "give exactly one of --model DIR (a checkpoint) or --config FILE (random init)");
-    aca_config cfg;
-    char *cpath = s->model_dir ? path_join(s->model_dir, "config.json") : xstrdup(s->config_path);
-    int rc = config_load(cpath, &cfg, e);
-    if (rc) {
-        free(cpath);
-        return -1;
-    }
-    int from_ckpt = s->model_dir != NULL;
-    // A checkpoint's head must already have the data's classes unless the checkpoint has no head
-    // (a base model): model_load then initialises it, and reports a mis-shaped classifier otherwise.
-    int had = cfg.num_labels;
-    config_set_labels(&cfg, n_classes, (const char *const *)classes);
-    aca_backend *be = aca_backend_create(s->device, s->precision, e);
-    aca_model *m = NULL;
-    if (!be || aca_backend_set_attention(be, s->attention, e)) goto fail;
-    if (check_max_len(s, &cfg, cpath, e)) goto fail;
-    m = model_create(&cfg, be, max_B, s->max_len, e);
-    if (!m) goto fail;
-    if (from_ckpt) {
-        aca_load_opts lo = {s->init_seed, s->new_head};
-        if (model_load_with(m, s->model_dir, &lo, e)) {
-            if (had != n_classes && !s->new_head)
-                aca_err_prefix(e, "%s has a %d-class head but the data has %d classes (aca train --new-head trains a fresh "
-                               "one)", cpath, had, n_classes);
-            goto fail;
-        }
-    } else {
-        model_init_random(m, s->init_seed);
-    }
-    config_free(&cfg);
-    free(cpath);
-    *out = m;
-    return 0;
-fail:
-    if (m) model_free(m);
-    if (be) aca_backend_destroy(be);
-    config_free(&cfg);
-    free(cpath);
-    return -1;
-}
-
-void run_free_model(aca_model *m) {
-    if (!m) return;
-    aca_backend *be = model_backend(m);
-    model_free(m);
-    aca_backend_destroy(be);
 }
 
 // ---- conditions and the context ----------------------------------------------------------------
@@ -164,68 +93,6 @@ void run_ctx_close(aca_run_ctx *x) {
 }
 
 // ---- one condition -----------------------------------------------------------------------------
-// The tokenized sets of a condition and the class list they index.
-typedef struct {
-    char *const *classes;
-    int n_classes;
-    aca_dataset train, test;
-    int n_coll;
-    aca_dataset *probe;  // (n_coll)
-    aca_eval_probe *ep;  // (n_coll) each collective's name, target and probe set
-} cond_sets;
-
-static void sets_init(cond_sets *cs, char *const *classes, int n_classes, int n_coll) {
-    cs->classes = classes, cs->n_classes = n_classes, cs->n_coll = n_coll;
-    cs->probe = xcalloc((size_t)n_coll + 1, sizeof *cs->probe);
-    cs->ep = xcalloc((size_t)n_coll + 1, sizeof *cs->ep);
-}
-
-static void sets_free(cond_sets *cs) {
-    dataset_free(&cs->train);
-    dataset_free(&cs->test);
-    for (int i = 0; cs->probe && i < cs->n_coll; i++) dataset_free(&cs->probe[i]);
-    free(cs->probe), free(cs->ep);
-    memset(cs, 0, sizeof *cs);
-}
-
-// One set of a mutation tokenized from its JSONL bytes (name: its file's, for messages and the cache).
-static int set_tokens(const aca_run_setup *s, const aca_run_ctx *x, const aca_mutation *mu, const aca_mut_set *set,
-                      const char *name, const char *cache, aca_dataset *out, aca_err *e) {
-    aca_buf b = {0};
-    mutation_jsonl(mu, set, &b);
-    int rc = data_load_jsonl_text(name, &b, mu->corpus->classes, mu->corpus->n_classes, x->tok, s->max_len, cache, out, e);
-    buf_free(&b);
-    return rc;
-}
-
-static int sets_from_mutation(const aca_run_setup *s, const aca_run_ctx *x, const aca_mutation *mu, const char *cache,
-                              cond_sets *cs, aca_err *e) {
-    sets_init(cs, mu->corpus->classes, mu->corpus->n_classes, mu->spec->n);
-    int rc = set_tokens(s, x, mu, &mu->train, "train.jsonl", cache, &cs->train, e) ||
-             set_tokens(s, x, mu, &mu->test, "test.jsonl", cache, &cs->test, e);
-    for (int i = 0; !rc && i < cs->n_coll; i++) {
-        const char *nm = mu->spec->collectives[i].name;
-        char file[96];
-        snprintf(file, sizeof file, "probe_%s.jsonl", nm);
-        cs->ep[i] = (aca_eval_probe){nm, mu->coll[i].target, &cs->probe[i]};
-        rc = set_tokens(s, x, mu, &mu->probe[i], file, cache, &cs->probe[i], e);
-    }
-    return rc ? -1 : 0;
-}
-
-static int sets_from_dir(const aca_run_setup *s, const aca_run_ctx *x, const aca_datadir *dd, const char *cache,
-                         cond_sets *cs, aca_err *e) {
-    sets_init(cs, dd->classes, dd->n_classes, dd->n_coll);
-    int rc = data_load_jsonl(dd->train_path, dd->classes, dd->n_classes, x->tok, s->max_len, cache, &cs->train, e) ||
-             data_load_jsonl(dd->test_path, dd->classes, dd->n_classes, x->tok, s->max_len, cache, &cs->test, e);
-    for (int i = 0; !rc && i < cs->n_coll; i++) {
-        cs->ep[i] = (aca_eval_probe){dd->coll[i].name, dd->coll[i].target_id, &cs->probe[i]};
-        rc = data_load_jsonl(dd->coll[i].probe_path, dd->classes, dd->n_classes, x->tok, s->max_len, cache,
-                             &cs->probe[i], e);
-    }
-    return rc ? -1 : 0;
-}
-
 // The condition's data made in memory from x's corpus and spec: the acting collectives' strategies
 // applied (the empty set through spec_unpoisoned, whose manifest every aca version has recorded;
 // its training set is the clean split either way), and the sink when asked.
@@ -254,9 +121,9 @@ static int cond_mutate(const aca_run_setup *s, const aca_run_ctx *x, const aca_r
     return 0;
 }
 
-// The data dir of the setup, which must hold the condition's acting collective.
-static int cond_datadir(const aca_run_setup *s, const aca_run_cond *c, aca_datadir *dd, aca_run_result *r, aca_err *e) {
-    if (datadir_open(s->data_dir, dd, e)) return -1;
+// The setup's data dir must hold the condition's acting collective.
+static int cond_datadir(const aca_run_setup *s, const aca_run_cond *c, const aca_datadir *dd, aca_run_result *r,
+                        aca_err *e) {
     r->data_seed = dd->seed;
     if (c->act != RUN_ACT_ONE) return 0;
     for (int i = 0; i < dd->n_coll; i++)
@@ -264,33 +131,28 @@ static int cond_datadir(const aca_run_setup *s, const aca_run_cond *c, aca_datad
     return aca_errf(e, ACA_ERR_VALUE, "%s: no collective named \"%s\" in the manifest", s->data_dir, c->acting);
 }
 
-// Trains a model on cs and evaluates it: into r.
-static int cond_train_eval(const aca_run_setup *s, const aca_run_ctx *x, const cond_sets *cs, const char *cond_dir,
-                           aca_run_result *r, aca_err *e) {
-    aca_model *m = NULL;
+// Trains the session's model on its training set and evaluates it: into r.
+static int cond_train_eval(const aca_run_setup *s, const aca_session *ss, const char *cond_dir, aca_run_result *r,
+                           aca_err *e) {
     char *ckpt = path_join(cond_dir, "ckpt");
-    int tb = train_model_batch(&s->train), maxB = tb > s->eval_batch ? tb : s->eval_batch;
     int rc = -1;
-    if (run_load_model(s, cs->classes, cs->n_classes, maxB, &m, e)) goto done;
-    snprintf(r->attention, sizeof r->attention, "%s", aca_backend_attention_name(model_backend(m)));
-    if (tokenizer_fits_model(x->tok, model_config(m)->vocab_size, e)) goto done;
+    snprintf(r->attention, sizeof r->attention, "%s", aca_backend_attention_name(model_backend(ss->model)));
     double t = time_now();
     aca_train_opts to = s->train;
     to.ckpt_dir = ckpt;
-    if (train_run(m, &cs->train, &to, &r->train, e)) goto done;
+    if (train_run(ss->model, &ss->train, &to, &r->train, e)) goto done;
     r->t_train = time_now() - t;
     if (s->keep_model) {
         r->model_out = path_join(cond_dir, "model");
-        if (train_save_hf(m, r->model_out, x->tok, e)) goto done;
+        if (train_save_hf(ss->model, r->model_out, ss->tok, e)) goto done;
     }
     t = time_now();
-    if (eval_sets(m, &cs->test, cs->ep, cs->n_coll, s->eval_batch, &r->eval, e)) goto done;
+    if (eval_sets(ss->model, &ss->test, ss->ep, ss->n_coll, s->eval_batch, &r->eval, e)) goto done;
     r->t_eval = time_now() - t;
-    r->classes = xcalloc((size_t)cs->n_classes, sizeof *r->classes);
-    for (int k = 0; k < cs->n_classes; k++) r->classes[k] = xstrdup(cs->classes[k]);
+    r->classes = xcalloc((size_t)ss->n_classes, sizeof *r->classes);
+    for (int k = 0; k < ss->n_classes; k++) r->classes[k] = xstrdup(ss->classes[k]);
     rc = 0;
 done:
-    run_free_model(m);
     free(ckpt);
     return rc;
 }
@@ -306,28 +168,27 @@ int run_condition(const aca_run_setup *s, const aca_run_ctx *x, const aca_run_co
     snprintf(r->device, sizeof r->device, "%s/%s", s->device, s->precision);
     char *cond_dir = path_join(s->work_dir, r->cond_name);
     char *cache = s->cache_dir ? xstrdup(s->cache_dir) : path_join(s->work_dir, "tokcache");
-    aca_datadir dd = {0};
     aca_mutation mu = {0};
     aca_spec none = {0};
-    cond_sets cs = {0};
+    aca_session ss = {0};
     int rc = -1;
     if (dir_make(cond_dir, e)) goto done;
     double t = time_now();
     r->data_dir = s->data_dir ? xstrdup(s->data_dir) : path_join(cond_dir, "data");
-    if (s->data_dir ? cond_datadir(s, c, &dd, r, e) : cond_mutate(s, x, c, &none, &mu, r, e)) goto done;
+    if (!s->data_dir && cond_mutate(s, x, c, &none, &mu, r, e)) goto done;
     r->t_mutate = time_now() - t;
-    t = time_now();
-    if (s->data_dir ? sets_from_dir(s, x, &dd, cache, &cs, e) : sets_from_mutation(s, x, &mu, cache, &cs, e)) goto done;
-    r->t_tokenize = time_now() - t;
-    rc = cond_train_eval(s, x, &cs, cond_dir, r, e);
+    aca_session_opts so = {.use = SESSION_TRAIN | SESSION_EVAL, .s = s, .data_dir = s->data_dir,
+                           .mu = s->data_dir ? NULL : &mu, .cache_dir = cache, .tok = x->tok};
+    if (session_open(&ss, &so, e) || (s->data_dir && cond_datadir(s, c, &ss.dd, r, e))) goto done;
+    r->t_tokenize = ss.t_tokenize;
+    rc = cond_train_eval(s, &ss, cond_dir, r, e);
 done:
     if (rc) aca_err_prefix(e, "condition %s", r->cond_name);
     r->t_total = time_now() - t0;
     r->peak_rss = mem_peak_rss();
-    sets_free(&cs);
+    session_close(&ss);
     mutation_free(&mu);
     spec_free(&none);
-    datadir_free(&dd);
     free(cache);
     free(cond_dir);
     return rc;

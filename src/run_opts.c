@@ -1,4 +1,4 @@
-// The run options (include/aca/run.h, "run options"): every option of a run declared once, in ROWS,
+// The run options (include/aca/run_opts.h): every option of a run declared once, in ROWS,
 // and what is made from the table here — the defaults, the one range check, a value read as typed
 // on the command line, the options written as JSON.  The command-line entries are made in
 // src/cli/run_opts.c, the GRID.json sections are read in src/grid_spec.c.
@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "aca/opt.h"
-#include "aca/run.h"
+#include "aca/run_opts.h"
 
 #define AT(field) offsetof(aca_run_setup, field)
 #define CMD_ALL (RUN_OPT_CMD_TRAIN | RUN_OPT_CMD_RUN | RUN_OPT_CMD_DEMO)

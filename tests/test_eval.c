@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "aca/datadir.h"
 #include "aca/eval.h"
 #include "aca/model.h"
 #include "aca/ops.h"

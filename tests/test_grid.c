@@ -21,6 +21,7 @@
 #include "aca/plan.h"
 #include "aca/mutate.h"
 #include "aca/safetensors.h"
+#include "aca/session.h"
 #include "aca/tokenizer.h"
 
 // A valid grid with `extra` spliced in at the top level and `cextra` into the second collective.
@@ -1447,12 +1448,12 @@ static void write_checkpoint(const trust_env *t, const char *dir, char *const *c
     s.max_len = 16;
     aca_model *m;
     aca_err e = {0};
-    TU_OK(run_load_model(&s, classes, n, 8, &m, &e), &e);
+    TU_OK(session_load_model(&s, classes, n, 8, 0, &m, &e), &e);
     aca_tokenizer *tok = tokenizer_load(t->vocab, -1, &e);
     assert_non_null(tok);
     TU_OK(train_save_hf(m, dir, tok, &e), &e);
     tokenizer_free(tok);
-    run_free_model(m);
+    session_free_model(m);
 }
 
 // Overwrites 4 bytes of the first float32 tensor of a safetensors file.

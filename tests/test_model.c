@@ -726,7 +726,7 @@ static void test_head_matched_by_name(void **s) {
     static const char *const other[] = {"a", "b", "c", "d", "x"};
     m = model_with_labels(&f, other, K);
     TU_EXPECT_ERR(model_load(m, dir, 0, &e), &e, "the data's class 4 \"x\" is not among the checkpoint head's classes");
-    aca_load_opts fresh = {7, 1};
+    aca_load_opts fresh = {7, 1, 0};
     TU_OK(model_load_with(m, dir, &fresh, &e), &e);
     const aca_param_info *cw = model_param_find(m, "classifier.weight"), *pw = model_param_find(m, "pre_classifier.weight");
     size_t n = model_num_params(m);

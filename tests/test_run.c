@@ -9,6 +9,7 @@
 
 #include "aca/corpus.h"
 #include "aca/run.h"
+#include "aca/session.h"
 
 static char *mkdir_tmp(void) {
     char *t = xstrdup("/tmp/aca_test_run_XXXXXX");
@@ -252,18 +253,18 @@ static void test_load_model_head_mismatch(void **st) {
     s.max_len = 16;
     s.config_path = cfg;
     aca_model *m = NULL;
-    int rc = run_load_model(&s, three, 3, 4, &m, &e);
+    int rc = session_load_model(&s, three, 3, 4, 0, &m, &e);
     if (rc) print_error("%s\n", e.msg);
     assert_int_equal(rc, 0);
     assert_int_equal(train_save_hf(m, ckpt, NULL, &e), 0);
-    run_free_model(m);
+    session_free_model(m);
     // From the checkpoint: 3 classes fine, 4 refused naming both counts.
     s.config_path = NULL;
     s.model_dir = ckpt;
-    assert_int_equal(run_load_model(&s, three, 3, 4, &m, &e), 0);
-    run_free_model(m);
+    assert_int_equal(session_load_model(&s, three, 3, 4, 0, &m, &e), 0);
+    session_free_model(m);
     m = NULL;
-    assert_int_equal(run_load_model(&s, four, 4, 4, &m, &e), -1);
+    assert_int_equal(session_load_model(&s, four, 4, 4, 0, &m, &e), -1);
     assert_null(m);
     if (!strstr(e.msg, "3-class head but the data has 4 classes")) {
         print_error("message: %s\n", e.msg);
@@ -271,15 +272,15 @@ static void test_load_model_head_mismatch(void **st) {
     }
     // Neither or both of model dir and config; max length beyond the positions.
     s.config_path = cfg;
-    assert_int_equal(run_load_model(&s, three, 3, 4, &m, &e), -1);
+    assert_int_equal(session_load_model(&s, three, 3, 4, 0, &m, &e), -1);
     assert_non_null(strstr(e.msg, "exactly one of"));
     s.model_dir = NULL;
     s.max_len = 17;
-    assert_int_equal(run_load_model(&s, three, 3, 4, &m, &e), -1);
+    assert_int_equal(session_load_model(&s, three, 3, 4, 0, &m, &e), -1);
     assert_non_null(strstr(e.msg, "max_position_embeddings 16"));
     s.max_len = 16;
     s.device = "tpu";
-    assert_int_equal(run_load_model(&s, three, 3, 4, &m, &e), -1);
+    assert_int_equal(session_load_model(&s, three, 3, 4, 0, &m, &e), -1);
     free(cfg);
     free(ckpt);
     dir_remove_recursive(d);

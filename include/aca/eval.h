@@ -1,6 +1,6 @@
 // The evaluator: clean accuracy and confusion matrix on the test set, each collective's efficacy on
 // its probe set (test documents with the collective's signal inserted), and the constructiveness
-// score CT, on a mutated data directory as datadir.h reads it (datadir_open).
+// score CT, on tokenized sets (a session, session.h, opens them from a data directory or a mutation).
 //
 // Efficacy of collective i (Karan et al. 2025, Sec. 4.1: g_i(X~_i | theta) = the share of X~_i, the
 // test documents with i's signal inserted, classified as i's target).  Reported three ways so a
@@ -32,9 +32,7 @@
 #include <stdint.h>
 
 #include "aca/data.h"
-#include "aca/datadir.h"
 #include "aca/model.h"
-#include "aca/tokenizer.h"
 #include "aca/util.h"
 
 // ---- metrics -----------------------------------------------------------------------------------
@@ -85,12 +83,6 @@ double eval_ct_karan(double eff_joint, double eff_alone, double eff_unpoisoned);
 // aca's own measure, in the JSON as the alias "ct_rel"; not Karan et al.'s CT.
 double eval_delta_over_lift(double eff_joint, double eff_alone, double clean_target_rate_alone);
 
-typedef struct {
-    int batch;             // 32
-    int max_len;           // 512
-    const char *cache_dir; // token cache directory or NULL
-} aca_eval_opts;
-
 // One collective's probe set for eval_sets: its name, its target class and its tokenized probes.
 typedef struct {
     const char *name;
@@ -102,10 +94,6 @@ typedef struct {
 // in batches of `batch`: clean accuracy and confusion, and each collective's efficacy.
 int eval_sets(aca_model *m, const aca_dataset *test, const aca_eval_probe *probes, int n_coll, int batch,
               aca_eval_result *r, aca_err *e);
-// Evaluates m on dd's test set and every probe set (read through the token cache, then eval_sets).
-// The model's head must have dd->n_classes outputs.
-int eval_datadir(aca_model *m, const aca_tokenizer *tok, const aca_datadir *dd, const aca_eval_opts *o,
-                 aca_eval_result *r, aca_err *e);
 void eval_result_free(aca_eval_result *r);
 // JSON object {"accuracy","n_test","confusion":[[..]],"classes":[..],"collectives":[{...}]}; each
 // collective: name, target, n_probe, hits, efficacy, n_nontarget, hits_nontarget,

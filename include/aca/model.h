@@ -60,6 +60,8 @@ int model_load(aca_model *m, const char *path, uint64_t head_seed, aca_err *e);
 typedef struct {
     uint64_t head_seed; // seed of head tensors initialised here
     int new_head;       // ignore the checkpoint's classifier (weight and bias): a fresh one of the model's classes
+    int need_head;      // a missing head tensor is an error, not a fresh one (a model to evaluate: a head
+                        // initialised here would measure chance)
 } aca_load_opts;
 int model_load_with(aca_model *m, const char *path, const aca_load_opts *o, aca_err *e);
 // What model_load would say of path's tensors for a model of config c, without building the model or

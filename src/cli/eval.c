@@ -4,9 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "aca/datadir.h"
 #include "aca/eval.h"
 #include "aca/run.h"
+#include "aca/session.h"
 #include "cli.h"
 
 static const char USAGE[] =
@@ -25,7 +25,7 @@ static void put_pct(double x, int width) {
     else printf(" %*s", width, "n/a");
 }
 
-static void print_text(const aca_eval_result *r, const aca_datadir *dd) {
+static void print_text(const aca_eval_result *r, char *const *classes) {
     const int K = r->clean.K;
     printf("clean accuracy: %.2f%% (%zu/%zu test documents)\n\n", 100.0 * r->clean.accuracy, r->clean.correct,
            r->clean.n);
@@ -33,7 +33,7 @@ static void print_text(const aca_eval_result *r, const aca_datadir *dd) {
     for (int j = 0; j < K; j++) printf(" %5d", j);
     printf("\n");
     for (int i = 0; i < K; i++) {
-        printf("%2d %-22.22s", i, dd->classes[i]);
+        printf("%2d %-22.22s", i, classes[i]);
         for (int j = 0; j < K; j++) printf(" %5ld", r->clean.confusion[(size_t)i * K + j]);
         printf("\n");
     }
@@ -42,7 +42,7 @@ static void print_text(const aca_eval_result *r, const aca_datadir *dd) {
            "clean->target", "agreement");
     for (int i = 0; i < r->n_coll; i++) {
         const aca_efficacy *f = &r->eff[i];
-        printf("%-12s %-22s %7zu", f->name, dd->classes[f->target], f->n);
+        printf("%-12s %-22s %7zu", f->name, classes[f->target], f->n);
         put_pct(f->efficacy, 9), put_pct(f->efficacy_nontarget, 13), put_pct(f->clean_target_rate, 14);
         put_pct(f->agreement, 10);
         printf("\n");
@@ -75,8 +75,12 @@ int cmd_eval(int argc, char **argv) {
         cli_fail(&e);
         return 2;
     }
-    if (batch < 1 || batch > 65536) return fprintf(stderr, "aca: --batch must be in [1, 65536]\n"), 2;
-    if (max_len < 2 || max_len > 1 << 20) return fprintf(stderr, "aca: --max-len must be in [2, 1048576], got %ld\n", max_len), 2;
+    // the ranges of the run options the values stand for (run_opts.h)
+    if (run_opt_check_num(run_opt_find("eval_batch"), (double)batch, "--batch", &e) ||
+        run_opt_check_num(run_opt_find("max_len"), (double)max_len, "--max-len", &e)) {
+        cli_fail(&e);
+        return 2;
+    }
 
     aca_run_setup s;
     run_setup_default(&s);
@@ -86,38 +90,21 @@ int cmd_eval(int argc, char **argv) {
     s.precision = precision;
     s.attention = attention;
     s.max_len = (int)max_len;
+    s.eval_batch = (int)batch;
     char *cache_dir = path_join(data, "tokcache");
-    char *cfg_path = path_join(model, "config.json");
-    aca_datadir dd = {0};
-    aca_config cfg = {0};
-    int have_cfg = 0;
-    aca_tokenizer *tok = NULL;
-    aca_model *m = NULL;
+    aca_session ss;
     aca_eval_result res = {0};
     int rc = 1;
-    if (datadir_open(data, &dd, &e)) goto fail;
-    // A model evaluated here must have been trained on these classes (model_load matches its head's
-    // rows to them by name).
-    if (config_load(cfg_path, &cfg, &e)) goto fail;
-    have_cfg = 1;
-    if (cfg.num_labels != dd.n_classes) {
-        aca_errf(&e, ACA_ERR_VALUE, "%s: the model's head has %d classes but %s/manifest.json lists %d", cfg_path,
-                 cfg.num_labels, data, dd.n_classes);
-        goto fail;
-    }
-    if (!(tok = tokenizer_for_model(vocab, model, &e))) goto fail;
-    if (run_load_model(&s, dd.classes, dd.n_classes, (int)batch, &m, &e)) goto fail;
-    if (tokenizer_fits_model(tok, model_config(m)->vocab_size, &e)) goto fail;
-    s.eval_batch = (int)batch;
-    aca_eval_opts eo = {(int)batch, (int)max_len, cache_dir};
-    if (eval_datadir(m, tok, &dd, &eo, &res, &e)) goto fail;
+    aca_session_opts so = {.use = SESSION_EVAL, .s = &s, .data_dir = data, .cache_dir = cache_dir};
+    if (session_open(&ss, &so, &e)) goto fail;
+    if (eval_sets(ss.model, &ss.test, ss.ep, ss.n_coll, s.eval_batch, &res, &e)) goto fail;
     if (json) {
         aca_buf b = {0};
-        eval_result_to_json(&res, dd.classes, &b);
+        eval_result_to_json(&res, ss.classes, &b);
         printf("%s\n", b.data);
         buf_free(&b);
     } else {
-        print_text(&res, &dd);
+        print_text(&res, ss.classes);
     }
     rc = 0;
     goto done;
@@ -125,11 +112,7 @@ fail:
     rc = cli_fail(&e);
 done:
     eval_result_free(&res);
-    run_free_model(m);
-    if (tok) tokenizer_free(tok);
-    if (have_cfg) config_free(&cfg);
-    datadir_free(&dd);
+    session_close(&ss);
     free(cache_dir);
-    free(cfg_path);
     return rc;
 }

@@ -8,6 +8,8 @@
 
 #include "aca/jsonw.h"
 #include "aca/model.h"
+#include "aca/run_opts.h"
+#include "aca/session.h"
 #include "cli.h"
 
 static const char *USAGE = "usage: aca forward --model DIR|CONFIG.json --batch BATCH.json [--grad] [--device cpu|cuda] [--seed S]\n"
@@ -83,44 +85,38 @@ int cmd_forward(int argc, char **argv) {
         fprintf(stderr, "aca forward: --grad needs \"labels\" in %s\n", batch_path);
         return 2;
     }
+    // --model is a checkpoint directory, or a config.json to initialise at random from --seed
     struct stat st;
     int is_dir = stat(model_path, &st) == 0 && S_ISDIR(st.st_mode);
-    char *cfg_path = is_dir ? path_join(model_path, "config.json") : xstrdup(model_path);
-    aca_config cfg;
-    aca_backend *be = NULL;
-    aca_model *m = NULL;
-    int rc = 1;
+    aca_run_setup s;
+    run_setup_default(&s);
+    s.model_dir = is_dir ? model_path : NULL;
+    s.config_path = is_dir ? NULL : model_path;
+    s.device = device;
+    s.init_seed = seed;
+    s.max_len = bf.T;
+    aca_session ss;
+    aca_session_opts so = {.s = &s, .max_B = bf.B, .max_len_from = batch_path};
     float *logits = NULL, *grads = NULL, loss = 0;
-    if (config_load(cfg_path, &cfg, &e)) {
-        free(cfg_path);
-        batch_json_free(&bf);
-        return cli_fail(&e);
-    }
-    if (!(be = aca_backend_create(device, "fp32", &e))) goto done;
-    if (!(m = model_create(&cfg, be, bf.B, bf.T, &e))) goto done;
-    if (is_dir) {
-        if (model_load(m, model_path, seed, &e)) goto done;
-    } else {
-        model_init_random(m, seed);
-    }
+    int rc = 1;
+    if (session_open(&ss, &so, &e)) goto done;
+    int num_labels = model_config(ss.model)->num_labels;
     aca_batch b = {bf.ids, bf.mask, bf.types, bf.labels, bf.B, bf.T};
-    logits = xmalloc((size_t)bf.B * cfg.num_labels * sizeof(float));
-    if (model_forward(m, &b, 0, 0, logits, &loss, &e)) {
+    logits = xmalloc((size_t)bf.B * num_labels * sizeof(float));
+    if (model_forward(ss.model, &b, 0, 0, logits, &loss, &e)) {
         aca_err_prefix(&e, "%s", batch_path);
         goto done;
     }
-    if (grad) grads = xmalloc(model_num_params(m) * sizeof(float));
+    if (grad) grads = xmalloc(model_num_params(ss.model) * sizeof(float));
     aca_buf o = {0};
-    forward_json(m, &bf, cfg.num_labels, logits, loss, grads, &o);
+    forward_json(ss.model, &bf, num_labels, logits, loss, grads, &o);
     fputs(o.data, stdout);
     buf_free(&o);
     rc = 0;
 done:
     if (rc) rc = cli_fail(&e);
-    free(logits), free(grads), free(cfg_path);
-    model_free(m);
-    aca_backend_destroy(be);
-    config_free(&cfg);
+    free(logits), free(grads);
+    session_close(&ss);
     batch_json_free(&bf);
     return rc;
 }

@@ -10,6 +10,7 @@
 #include "aca/collide.h"
 #include "aca/corpus.h"
 #include "aca/run.h"
+#include "aca/session.h"
 #include "cli.h"
 
 static void on_cond(const char *cond, int i, int n, void *ctx) {
@@ -212,7 +213,7 @@ int cmd_run(int argc, char **argv) {
     // The spec's signals and the model, checked with the tokenizer before OUT is made.
     aca_err e = {0};
     aca_tokenizer *tok = tokenizer_for_model(a.s.vocab_path, a.s.model_dir, &e);
-    rc = !tok || collide_check_spec_file(a.s.spec_path, tok, &e) || run_check_model(&a.s, tok, &e);
+    rc = !tok || collide_check_spec_file(a.s.spec_path, tok, &e) || session_check_model(&a.s, tok, &e);
     if (tok) tokenizer_free(tok);
     if (rc) return cli_fail(&e);
     if ((rc = run_outputs_open(a.out, a.results, a.replace, &a.s))) return rc;

@@ -1,5 +1,5 @@
 // The run options on the command line of train, run and demo: their aca_opt entries made from the
-// table of include/aca/run.h (the rows a command offers), and the values given, read, checked and
+// table of include/aca/run_opts.h (the rows a command offers), and the values given, read, checked and
 // stored into the setup by the table's one range check, then the rules between them (DP-SGD).
 #include <stdio.h>
 #include <stdlib.h>

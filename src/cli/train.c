@@ -6,8 +6,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "aca/datadir.h"
 #include "aca/run.h"
+#include "aca/session.h"
 #include "aca/train.h"
 #include "cli.h"
 
@@ -166,35 +166,27 @@ static int train_parse(int argc, char **argv, train_args *a) {
     return 0;
 }
 
-// Tokenizer, data, model, training, then the model written into od (OUT's temporary) and swapped in.
+// The session (data, tokenizer, model), training, then the model written into od (OUT's temporary)
+// and swapped in.
 static int train_session(const train_args *a, const char *cache_dir, cli_progress *prog, aca_outdir *od) {
     const aca_run_setup *s = &a->s;
     aca_train_opts to = s->train;
-    aca_datadir dd = {0};
-    aca_tokenizer *tok = NULL;
-    aca_model *m = NULL;
-    aca_dataset train = {0};
+    aca_session ss;
     aca_train_stats st;
     aca_buf fpx = {0};
     aca_err e = {0};
     int rc = 0;
-    size_t n_docs = 0;
-    if (datadir_open(a->data, &dd, &e)) goto done;
-    // An unreachable --dp-epsilon is known from the document count: say so before tokenizing.
-    if (to.dp && (data_count_docs(dd.train_path, &n_docs, &e) || train_dp_check(&to, n_docs, &e))) goto done;
-    if (!(tok = tokenizer_for_model(s->vocab_path, s->model_dir, &e)) || run_check_model(s, tok, &e)) goto done;
-    buf_printf(&fpx, "tokenizer\t%016llx\n", (unsigned long long)tokenizer_hash(tok));
+    aca_session_opts so = {.use = SESSION_TRAIN, .s = s, .data_dir = a->data, .cache_dir = cache_dir};
+    if (session_open(&ss, &so, &e)) goto done;
+    log_info("%s: %zu training documents, %d classes (tokens in %.2f s; token cache %s)", ss.dd.train_path, ss.train.n,
+             ss.n_classes, ss.t_tokenize, cache_dir);
+    buf_printf(&fpx, "tokenizer\t%016llx\n", (unsigned long long)tokenizer_hash(ss.tok));
     to.fingerprint_extra = fpx.data;
-    double t0 = time_now();
-    if (data_load_jsonl(dd.train_path, dd.classes, dd.n_classes, tok, s->max_len, cache_dir, &train, &e)) goto done;
-    log_info("%s: %zu training documents, %d classes (tokens in %.2f s; token cache %s)", dd.train_path, train.n,
-             dd.n_classes, time_now() - t0, cache_dir);
-    if (run_load_model(s, dd.classes, dd.n_classes, train_model_batch(&to), &m, &e)) goto done;
-    if (tokenizer_fits_model(tok, model_config(m)->vocab_size, &e)) goto done;
-    log_info("model: %zu parameters, %s/%s, attention %s; %ld steps (%d epochs x %ld batches of %d)", model_num_params(m),
-             s->device, s->precision, aca_backend_attention_name(model_backend(m)),
-             train_total_steps(train.n, to.batch, to.epochs), to.epochs, train_total_steps(train.n, to.batch, 1), to.batch);
-    int trc = train_run(m, &train, &to, &st, &e);
+    log_info("model: %zu parameters, %s/%s, attention %s; %ld steps (%d epochs x %ld batches of %d)",
+             model_num_params(ss.model), s->device, s->precision, aca_backend_attention_name(model_backend(ss.model)),
+             train_total_steps(ss.train.n, to.batch, to.epochs), to.epochs, train_total_steps(ss.train.n, to.batch, 1),
+             to.batch);
+    int trc = train_run(ss.model, &ss.train, &to, &st, &e);
     cli_progress_end(prog);
     if (trc) goto done;
     cli_print_train_end(&st, s->device);
@@ -204,7 +196,7 @@ static int train_session(const train_args *a, const char *cache_dir, cli_progres
         outdir_abort(od);
         goto done_quiet;
     }
-    if (train_write_hf(m, od->tmp, tok, &e) || outdir_commit(od, &e)) goto done;
+    if (train_write_hf(ss.model, od->tmp, ss.tok, &e) || outdir_commit(od, &e)) goto done;
     if (!to.save_every) ckpt_remove(to.ckpt_dir);
     printf("wrote %s (config.json, model.safetensors, vocabulary)\n", a->out);
     goto done_quiet;
@@ -212,10 +204,7 @@ done:
     rc = cli_fail(&e);
     outdir_abort(od);
 done_quiet:
-    run_free_model(m);
-    if (tok) tokenizer_free(tok);
-    dataset_free(&train);
-    datadir_free(&dd);
+    session_close(&ss);
     buf_free(&fpx);
     return rc;
 }
