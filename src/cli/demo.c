@@ -135,51 +135,53 @@ static void demo_defaults(aca_run_setup *s) {
     s->eval_batch = 64;
 }
 
-int cmd_demo(int argc, char **argv) {
-    const char *out = "out/demo";
-    long docs = 2000;
-    double size = 0.03;
-    uint64_t seed = 42;
-    int quiet = 0, replace = 0;
-    const char *char_rates = NULL;
+// What demo is asked: its own options and the run options (run_opts.h).
+typedef struct {
+    const char *out, *char_rates;
+    long docs;
+    double size;
+    uint64_t seed;
+    int quiet, replace;
+    aca_synth_opts so;
     aca_run_setup s;
-    demo_defaults(&s);
+} demo_args;
+
+// The command line into a: 0, -1 after --help, else the exit status (printed).
+static int demo_parse(int argc, char **argv, demo_args *a) {
+    memset(a, 0, sizeof *a);
+    a->out = "out/demo", a->docs = 2000, a->size = 0.03, a->seed = 42;
+    demo_defaults(&a->s);
     const aca_opt own[] = {
-        {"--out", OPT_STR, &out, "DIR", "output directory (default out/demo)", 0, 0},
-        {"--replace", OPT_FLAG, &replace, NULL, "delete an existing --out DIR that is not an aca demo output first", 0, 0},
-        {"--docs", OPT_INT, &docs, "N", "synthetic corpus size (default 2000)", 0, 0},
-        {"--size", OPT_DOUBLE, &size, "F", "each collective's share of the training set (default 0.03)", 0, 0},
-        {"--seed", OPT_U64, &seed, "S", "seed of corpus, split, membership, init and training (default 42)", 0, 0},
-        {"--quiet", OPT_FLAG, &quiet, NULL, "no progress output", 0, 0},
-        {"--char-rate", OPT_STR, &char_rates, "C=R,...", CLI_CHAR_RATE_HELP, 0, 0},
+        {"--out", OPT_STR, &a->out, "DIR", "output directory (default out/demo)", 0, 0},
+        {"--replace", OPT_FLAG, &a->replace, NULL, "delete an existing --out DIR that is not an aca demo output first", 0, 0},
+        {"--docs", OPT_INT, &a->docs, "N", "synthetic corpus size (default 2000)", 0, 0},
+        {"--size", OPT_DOUBLE, &a->size, "F", "each collective's share of the training set (default 0.03)", 0, 0},
+        {"--seed", OPT_U64, &a->seed, "S", "seed of corpus, split, membership, init and training (default 42)", 0, 0},
+        {"--quiet", OPT_FLAG, &a->quiet, NULL, "no progress output", 0, 0},
+        {"--char-rate", OPT_STR, &a->char_rates, "C=R,...", CLI_CHAR_RATE_HELP, 0, 0},
     };
     cli_run_opts ro;
     aca_opt opts[CLI_MAX_OPTS];
-    int n = cli_run_opts_build(&ro, RUN_OPT_CMD_DEMO, &s, own, (int)ACA_ARRAY_LEN(own), opts);
+    int n = cli_run_opts_build(&ro, RUN_OPT_CMD_DEMO, &a->s, own, (int)ACA_ARRAY_LEN(own), opts);
     aca_err e = {0};
     int r = opt_parse(opts, n, argc, argv, 1, NULL, 0, NULL, USAGE, &e);
-    if (r == 1) return 0;
-    if (r < 0) {
-        cli_fail(&e);
-        return 2;
-    }
-    if ((r = cli_run_opts_apply(&ro, &s))) return r;
-    if (docs < 10 || s.n_train < 1 || s.n_test < 1 || s.n_train + s.n_test > (size_t)docs)
+    if (r == 1) return -1;
+    if (r < 0) return cli_fail(&e), 2;
+    if ((r = cli_run_opts_apply(&ro, &a->s))) return r;
+    const aca_run_setup *s = &a->s;
+    if (a->docs < 10 || s->n_train < 1 || s->n_test < 1 || s->n_train + s->n_test > (size_t)a->docs)
         return fprintf(stderr, "aca: need --train-size + --test-size <= --docs (and all >= 1)\n"), 2;
-    if (!(size > 0 && size < 0.5)) return fprintf(stderr, "aca: --size must lie in (0, 0.5)\n"), 2;
-    aca_synth_opts so;
-    if (cli_synth_opts(char_rates, &so)) return 2;
-    if (quiet) aca_log_level = 0;
-    const double t0 = time_now();
+    if (!(a->size > 0 && a->size < 0.5)) return fprintf(stderr, "aca: --size must lie in (0, 0.5)\n"), 2;
+    if (cli_synth_opts(a->char_rates, &a->so)) return 2;
+    a->s.init_seed = a->s.train.seed = a->seed;
+    return 0;
+}
 
-    char cfg_buf[4096], vocab_buf[4096];
-    int rc = cli_default_model(&s, cfg_buf, vocab_buf, sizeof cfg_buf);
-    if (rc) return rc;
-    s.init_seed = s.train.seed = seed;
-    const char *inputs[] = {s.config_path, s.vocab_path};
-    aca_out od = {.path = out, .option = "--out", .kind = "demo", .mode = OUT_DIR_INTO, .replace = replace};
-    if ((rc = cli_check_out(&od, inputs, (int)ACA_ARRAY_LEN(inputs)))) return rc;
-    if (outdir_open_into_locked(out, "demo", replace, &e)) return cli_fail(&e);
+// The two experiments in OUT (made and locked): the corpus, the specs, the collision report, the
+// runs and the findings.  The exit status.
+static int demo_run(demo_args *a, double t0) {
+    aca_run_setup *s = &a->s;
+    const char *out = a->out;
     char *corpus = path_join(out, "corpus.txt"), *spec1 = path_join(out, "spec_collide.json"),
          *spec2 = path_join(out, "spec_distinct.json"), *dir1 = path_join(out, "collide"),
          *dir2 = path_join(out, "distinct"), *results = path_join(out, "results.jsonl"),
@@ -189,9 +191,10 @@ int cmd_demo(int argc, char **argv) {
     memset(&clean, 0, sizeof clean);
     memset(&x1, 0, sizeof x1);
     memset(&x2, 0, sizeof x2);
-    rc = 1;
-    if (corpus_synth_write_opts(corpus, (size_t)docs, seed, &so, &e) || write_spec(spec1, SPEC_COLLIDE, seed, size, &e) ||
-        write_spec(spec2, SPEC_DISTINCT, seed, size, &e)) {
+    aca_err e = {0};
+    int rc = 1;
+    if (corpus_synth_write_opts(corpus, (size_t)a->docs, a->seed, &a->so, &e) ||
+        write_spec(spec1, SPEC_COLLIDE, a->seed, a->size, &e) || write_spec(spec2, SPEC_DISTINCT, a->seed, a->size, &e)) {
         rc = cli_fail(&e);
         goto done;
     }
@@ -199,31 +202,31 @@ int cmd_demo(int argc, char **argv) {
     unlink(results);
     printf("aca demo: %ld synthetic resumes (%ld train / %ld test), tiny DistilBERT (%s), max length %ld, %ld "
            "epochs, batch %ld, lr %g, seed %llu, each collective %.1f%% of the training set\n\n",
-           docs, (long)s.n_train, (long)s.n_test, s.config_path, (long)s.max_len, (long)s.train.epochs, (long)s.train.batch,
-           s.train.lr, (unsigned long long)seed, 100 * size);
-    printf("Collision report (vocabulary %s):\n", s.vocab_path);
+           a->docs, (long)s->n_train, (long)s->n_test, s->config_path, (long)s->max_len, (long)s->train.epochs,
+           (long)s->train.batch, s->train.lr, (unsigned long long)a->seed, 100 * a->size);
+    printf("Collision report (vocabulary %s):\n", s->vocab_path);
     aca_corpus_opts co = {0};
-    if (corpus_load(corpus, &co, &clean, &e) || print_collisions(spec1, s.vocab_path, &clean, &e) ||
-        print_collisions(spec2, s.vocab_path, &clean, &e)) {
+    if (corpus_load(corpus, &co, &clean, &e) || print_collisions(spec1, s->vocab_path, &clean, &e) ||
+        print_collisions(spec2, s->vocab_path, &clean, &e)) {
         rc = cli_fail(&e);
         goto done;
     }
     fflush(stdout);
-    s.corpus_path = corpus;
-    s.cache_dir = cache;
-    s.spec_path = spec1;
-    s.work_dir = dir1;
+    s->corpus_path = corpus;
+    s->cache_dir = cache;
+    s->spec_path = spec1;
+    s->work_dir = dir1;
     printf("\n== Experiment 1: colliding signals (A: U+2E17, B: U+2E18) -> %s\n", dir1);
     fflush(stdout);
-    if ((rc = cli_run_experiment(&s, 1, dir1, results, 0, &x1))) goto done;
-    s.spec_path = spec2;
-    s.work_dir = dir2;
+    if ((rc = cli_run_experiment(s, 1, dir1, results, 0, &x1))) goto done;
+    s->spec_path = spec2;
+    s->work_dir = dir2;
     // Its own unpoisoned condition (the same clean training set and seed as experiment 1's, so the same
     // model) evaluates C's and D's probes: Karan's CT divides by that efficacy.
     printf("\n== Experiment 2: distinct signals (C: '{', D: '}') -> %s\n", dir2);
     fflush(stdout);
-    if ((rc = cli_run_experiment(&s, 1, dir2, results, 0, &x2))) goto done;
-    print_findings(&x1, &x2, size, s.n_train);
+    if ((rc = cli_run_experiment(s, 1, dir2, results, 0, &x2))) goto done;
+    print_findings(&x1, &x2, a->size, s->n_train);
     printf("\nResults: %s (one JSON object per training), summaries: %s/summary.{txt,json} and %s/summary.{txt,json}\n"
            "Total time %.0f s; peak host RSS %.0f MiB\n",
            results, dir1, dir2, time_now() - t0, (double)mem_peak_rss() / (1024.0 * 1024.0));
@@ -234,4 +237,20 @@ done:
     experiment_free(&x2);
     free(corpus), free(spec1), free(spec2), free(dir1), free(dir2), free(results), free(cache);
     return rc;
+}
+
+int cmd_demo(int argc, char **argv) {
+    demo_args a;
+    int rc = demo_parse(argc, argv, &a);
+    if (rc) return rc < 0 ? 0 : rc;
+    if (a.quiet) aca_log_level = 0;
+    const double t0 = time_now();
+    char cfg_buf[4096], vocab_buf[4096];
+    if ((rc = cli_default_model(&a.s, cfg_buf, vocab_buf, sizeof cfg_buf))) return rc;
+    const char *inputs[] = {a.s.config_path, a.s.vocab_path};
+    aca_out od = {.path = a.out, .option = "--out", .kind = "demo", .mode = OUT_DIR_INTO, .replace = a.replace};
+    if ((rc = cli_check_out(&od, inputs, (int)ACA_ARRAY_LEN(inputs)))) return rc;
+    aca_err e = {0};
+    if (outdir_open_into_locked(a.out, "demo", a.replace, &e)) return cli_fail(&e);
+    return demo_run(&a, t0);
 }
