@@ -66,7 +66,7 @@ static const aca_run_opt ROWS[] = {
     {.name = "freeze_base", .flag = "--freeze-base", .path = "train.freeze_base", .type = RUN_OPT_FLAG,
      .off = AT(train.freeze_base), .hi = 1,
      .help = "train only what the pretrained base lacks (BERT: classifier; DistilBERT: pre_classifier, classifier)",
-     .use = RUN_OPT_CMD_TRAIN},
+     .use = RUN_OPT_CMD_TRAIN | OUT_BOTH | RUN_OPT_IF_SET},
     // where it runs
     {.name = "device", .flag = "--device", .path = "device", .type = RUN_OPT_CHOICE, .off = AT(device), .dflt_str = "cpu",
      .meta = "cpu|cuda", .help = "backend", .use = CMD_ALL | RUN_OPT_DEFINITION},
@@ -138,6 +138,12 @@ const aca_run_opt *run_opts_table(int *n) {
 const aca_run_opt *run_opt_find(const char *name) {
     for (size_t i = 0; i < ACA_ARRAY_LEN(ROWS); i++)
         if (!strcmp(ROWS[i].name, name)) return &ROWS[i];
+    return NULL;
+}
+
+const aca_run_opt *run_opt_find_path(const char *path) {
+    for (size_t i = 0; i < ACA_ARRAY_LEN(ROWS); i++)
+        if (ROWS[i].path && !strcmp(ROWS[i].path, path)) return &ROWS[i];
     return NULL;
 }
 
@@ -304,32 +310,44 @@ int run_opt_set_text(const aca_run_opt *o, aca_run_setup *s, const char *text, c
     return parse_double(text, &d, label, e) ? -1 : run_opt_set_num(o, s, d, label, e);
 }
 
-static void write_one(const aca_run_opt *o, const aca_run_setup *s, int exact, const char *k, aca_jsonw *w) {
+void run_opt_write_value(const aca_run_opt *o, const aca_run_setup *s, unsigned use, aca_jsonw *w) {
     const void *f = field_of(o, s);
+    const int exact = use == RUN_OPT_DEFINITION;
     char name[64];
     switch (o->type) {
-    case RUN_OPT_INT: case RUN_OPT_LONG: jsonw_kint(w, k, (long long)load_num(o, s)); break;
-    case RUN_OPT_SIZE: jsonw_kuint(w, k, *(const size_t *)f); break;
-    case RUN_OPT_U64: jsonw_kuint(w, k, *(const uint64_t *)f); break;
+    case RUN_OPT_INT: case RUN_OPT_LONG: jsonw_int(w, (long long)load_num(o, s)); break;
+    case RUN_OPT_SIZE: jsonw_uint(w, *(const size_t *)f); break;
+    case RUN_OPT_U64: jsonw_uint(w, *(const uint64_t *)f); break;
     case RUN_OPT_DOUBLE: case RUN_OPT_FLOAT:
-        if (exact) jsonw_key(w, k), jsonw_num_exact(w, load_num(o, s));
-        else jsonw_knum(w, k, load_num(o, s));
+        if (exact) jsonw_num_exact(w, load_num(o, s));
+        else jsonw_num(w, load_num(o, s));
         break;
     case RUN_OPT_FLAG:
-        if (exact) jsonw_kbool(w, k, *(const int *)f);
-        else jsonw_kint(w, k, *(const int *)f);
+        if (exact) jsonw_bool(w, *(const int *)f);
+        else jsonw_int(w, *(const int *)f);
         break;
-    case RUN_OPT_STR: case RUN_OPT_CHOICE: jsonw_kstr(w, k, *(const char *const *)f); break;
-    case RUN_OPT_ENUM: jsonw_kstr(w, k, name_at(o->meta, *(const int *)f, name, sizeof name)); break;
+    case RUN_OPT_STR: case RUN_OPT_CHOICE: jsonw_str(w, *(const char *const *)f); break;
+    case RUN_OPT_ENUM: jsonw_str(w, name_at(o->meta, *(const int *)f, name, sizeof name)); break;
     }
+}
+
+// 1 when the row's value in s is its default (NaN and NULL included).
+static int at_default(const aca_run_opt *o, const aca_run_setup *s) {
+    if (o->type == RUN_OPT_STR || o->type == RUN_OPT_CHOICE) {
+        const char *v = *(const char *const *)field_of(o, s);
+        return v == o->dflt_str || (v && o->dflt_str && !strcmp(v, o->dflt_str));
+    }
+    double x = load_num(o, s);
+    return x == o->dflt || (isnan(x) && isnan(o->dflt));
 }
 
 void run_opts_write_json(const aca_run_setup *s, unsigned use, const char *section, aca_jsonw *w) {
     for (size_t i = 0; i < ACA_ARRAY_LEN(ROWS); i++) {
         const aca_run_opt *o = &ROWS[i];
         if (!(o->use & use) || (section && !run_opt_in_section(o, section))) continue;
-        int def = use == RUN_OPT_DEFINITION;
-        write_one(o, s, def, def ? run_opt_key(o) : o->name, w);
+        if ((o->use & RUN_OPT_IF_SET) && at_default(o, s)) continue;
+        jsonw_key(w, use == RUN_OPT_DEFINITION ? run_opt_key(o) : o->name);
+        run_opt_write_value(o, s, use, w);
     }
 }
 

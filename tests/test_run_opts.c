@@ -66,6 +66,8 @@ static void test_table_rows(void **st) {
         if (has_flag(o) && !(o->use & (RUN_OPT_CMD_TRAIN | RUN_OPT_CMD_RUN | RUN_OPT_CMD_DEMO)))
             fail_msg("%s: a flag no command offers", what);
         if ((o->use & (RUN_OPT_DEFINITION | RUN_OPT_AXIS)) && !has_path(o)) fail_msg("%s: in GRID.json without a path", what);
+        if ((o->use & RUN_OPT_IF_SET) && !(o->use & (RUN_OPT_CONFIG | RUN_OPT_DEFINITION)))
+            fail_msg("%s: written only when set, but written nowhere", what);
         if ((o->use & RUN_OPT_DP) && (!has_flag(o) || strncmp(o->flag, "--dp-", 5))) fail_msg("%s: DP without --dp-", what);
         if (o->type == RUN_OPT_U64 && has_path(o)) fail_msg("%s: a seed in GRID.json (the grid derives its seeds)", what);
         if (o->off + type_size(o->type) > sizeof(aca_run_setup)) fail_msg("%s: field outside aca_run_setup", what);
@@ -139,6 +141,25 @@ static void test_table_json(void **st) {
     assert_string_equal(b.data, "{\"epochs\":5,\"batch\":8,\"lr\":0.33333333333333331,\"weight_decay\":0,\"max_grad_norm\":1,"
                                 "\"max_len\":512,\"bucket\":true,\"eval_batch\":32,\"delta\":1e-05,"
                                 "\"clip\":1,\"sampling\":\"poisson\",\"freeze_embeddings\":false}");
+    // a row written only when set (RUN_OPT_IF_SET): absent above at its default, present when on
+    s.train.freeze_base = 1;
+    b.len = 0;
+    jsonw_init(&w, &b);
+    jsonw_obj(&w);
+    run_opts_write_json(&s, RUN_OPT_CONFIG, "train", &w);
+    jsonw_end(&w);
+    assert_string_equal(b.data, "{\"epochs\":5,\"batch\":8,\"lr\":0.333333,\"weight_decay\":0,\"max_grad_norm\":1,"
+                                "\"max_len\":512,\"bucket\":1,\"freeze_base\":1}");
+    b.len = 0;
+    jsonw_init(&w, &b);
+    jsonw_obj(&w);
+    run_opts_write_json(&s, RUN_OPT_DEFINITION, "train", &w);
+    jsonw_end(&w);
+    assert_string_equal(b.data, "{\"epochs\":5,\"batch\":8,\"lr\":0.33333333333333331,\"weight_decay\":0,\"max_grad_norm\":1,"
+                                "\"max_len\":512,\"bucket\":true,\"eval_batch\":32,\"freeze_base\":true}");
+    assert_ptr_equal(run_opt_find_path("train.freeze_base"), run_opt_find("freeze_base"));
+    assert_ptr_equal(run_opt_find_path("device"), run_opt_find("device"));
+    assert_null(run_opt_find_path("freeze_base"));
     buf_free(&b);
 }
 

@@ -243,7 +243,8 @@ int grid_cell_done(const char *out_dir, const aca_grid_cell *c);
 //   split, training setting, collective, level, axis value...), naming the field.  Changes that
 //   leave every finished cell's definition alone are fine: more trials, new levels or axis values
 //   appended, more runs (pairs, loo), the name, the planner.  (A setting that a recorded definition
-//   does not name, written by an older aca, is not compared.);
+//   does not name, written by an older aca, is not compared, except a run option written only when
+//   it differs from its default, run.h's RUN_OPT_IF_SET: train.freeze_base, absent when false.);
 // - anything a cell would fail on for want of a valid input (grid_check);
 // - another process: a whole-grid run takes OUT/locks/grid exclusively; a --cell run takes it
 //   shared and OUT/locks/cell-<id> exclusively, so Slurm tasks of one grid run side by side.
