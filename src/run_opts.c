@@ -351,6 +351,49 @@ void run_opts_write_json(const aca_run_setup *s, unsigned use, const char *secti
     }
 }
 
+// ---- the rules between options (DP-SGD) ----------------------------------------------------------
+// Row `name` set to v as a message of one side names it: "--dp-grad ghost" (a flag alone: "--bucket"),
+// or "dp.grad: 'ghost'" ("train.bucket: true"); with lead, after "<grid_file>: " on the grid's side.
+// A row without a GRID.json path keeps its flag.
+static const char *setting(const char *name, const char *v, const char *grid_file, int lead, char *out, size_t n) {
+    const aca_run_opt *o = run_opt_find(name);
+    const int grid = grid_file && o->path;
+    const char *pre = grid_file && lead ? grid_file : "", *sep = grid_file && lead ? ": " : "";
+    if (!grid) snprintf(out, n, "%s%s%s%s%s", pre, sep, o->flag, v ? " " : "", v ? v : "");
+    else if (!v) snprintf(out, n, "%s%s%s: true", pre, sep, o->path);
+    else snprintf(out, n, "%s%s%s: '%s'", pre, sep, o->path, v);
+    return out;
+}
+
+int run_setup_check_dp(const aca_run_setup *s, const char *grid_file, aca_err *e) {
+    const aca_train_opts *t = &s->train;
+    const char *dp = grid_file ? "\"dp\"" : "DP-SGD";
+    char a[300], b[300], c[300], d[300];
+    if (!t->dp) return 0;
+    if (!isnan(t->dp_sigma) && !isnan(t->dp_epsilon))
+        return aca_errf(e, ACA_ERR_VALUE, "%s and %s: give one of them (sigma is chosen from epsilon)",
+                        setting("dp_sigma", NULL, grid_file, 1, a, sizeof a), setting("dp_epsilon", NULL, grid_file, 0, b, sizeof b));
+    if (t->dp_sampling == TRAIN_DP_FIXED && !(t->dp_sigma == 0)) {
+        int sigma_named = !grid_file || run_opt_find("dp_sigma")->path; // the grid has no sigma to set
+        return aca_errf(e, ACA_ERR_VALUE, "%s: %s%s%s%s", setting("dp_sampling", "fixed", grid_file, 1, a, sizeof a),
+                        train_dp_fixed_refusal(), sigma_named ? "; fixed batches remain only for " : "",
+                        sigma_named ? setting("dp_sigma", "0", grid_file, 0, b, sizeof b) : "",
+                        sigma_named ? ", which claims no privacy" : "");
+    }
+    if (t->bucket)
+        return aca_errf(e, ACA_ERR_VALUE, "%s with %s: %s", setting("bucket", NULL, grid_file, 1, a, sizeof a), dp,
+                        train_dp_bucket_refusal());
+    if (t->dp_grad == TRAIN_DP_GRAD_PER_EXAMPLE && strcmp(s->device, "cpu"))
+        return aca_errf(e, ACA_ERR_VALUE, "%s runs on the CPU backend only (%s): use %s, or %s",
+                        setting("dp_grad", "per-example", grid_file, 1, a, sizeof a),
+                        setting("device", s->device, grid_file, 0, b, sizeof b), setting("device", "cpu", grid_file, 0, c, sizeof c),
+                        setting("dp_grad", "ghost", grid_file, 0, d, sizeof d));
+    if (!strcmp(s->precision, "fp16"))
+        return aca_errf(e, ACA_ERR_VALUE, "%s with %s: per-example clipping runs without loss scaling; use fp32 or bf16",
+                        setting("precision", "fp16", grid_file, 1, a, sizeof a), dp);
+    return 0;
+}
+
 void run_opts_own_strings(aca_run_setup *s) {
     for (size_t i = 0; i < ACA_ARRAY_LEN(ROWS); i++) {
         const char **f = run_opt_field(&ROWS[i], s);

@@ -90,7 +90,8 @@ static void test_spec_errors(void **st) {
     grid_spec_free(&g);
     // DP-SGD by ghost clipping runs on either device; the per-example path on the CPU only; no fp16.
     expect_spec_err("\"dp\": {\"epsilon\": 8, \"grad\": \"per-example\"}, \"device\": \"cuda\",", "",
-                    "g.json: dp.grad: 'per-example' runs on the CPU backend only");
+                    "g.json: dp.grad: 'per-example' runs on the CPU backend only (device: 'cuda'): use device: 'cpu', or "
+                    "dp.grad: 'ghost'");
     expect_spec_err("\"dp\": {\"epsilon\": 8}, \"device\": \"cuda\", \"precision\": \"fp16\",", "",
                     "g.json: precision: 'fp16' with \"dp\": per-example clipping runs without loss scaling");
     expect_spec_err("\"dp\": {\"epsilon\": 8, \"grad\": \"ghosts\"},", "", "g.json: dp.grad: must be one of ghost|per-example, got 'ghosts'");

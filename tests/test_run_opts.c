@@ -308,6 +308,82 @@ static void test_commands(void **st) {
     assert_non_null(strstr(out, "--dp-clip needs --dp-sigma X or --dp-epsilon E"));
 }
 
+// The rules between DP-SGD and the other options (run_setup_check_dp), one function seen from both
+// sides: `aca train` and `aca run` refuse with exit 2, naming the flags; a GRID.json is refused,
+// naming the paths, when a cell trains with DP-SGD.
+static void test_dp_rules_both_sides(void **st) {
+    (void)st;
+    static const struct {
+        const char *flags, *grid, *cli_msg, *grid_msg;
+        int train_only; // a flag `aca run` does not offer
+    } cases[] = {
+        {"--dp-epsilon 8 --dp-sampling fixed", "\"dp\": {\"epsilon\": 8, \"sampling\": \"fixed\"}",
+         "aca: --dp-sampling fixed: shuffled fixed-size batches cannot be accounted as Poisson sampling",
+         "grid.json: dp.sampling: 'fixed': shuffled fixed-size batches cannot be accounted as Poisson sampling", 0},
+        {"--dp-sigma 1 --bucket", "\"train\": {\"bucket\": true}, \"dp\": {\"epsilon\": [\"none\", 8]}",
+         "aca: --bucket with DP-SGD: length buckets make each batch depend on the private documents' lengths",
+         "grid.json: train.bucket: true with \"dp\": length buckets make each batch depend on the private", 0},
+        {"--dp-epsilon 8 --dp-grad per-example --device cuda",
+         "\"dp\": {\"epsilon\": 8, \"grad\": \"per-example\"}, \"device\": \"cuda\"",
+         "aca: --dp-grad per-example runs on the CPU backend only (--device cuda): use --device cpu, or --dp-grad ghost",
+         "grid.json: dp.grad: 'per-example' runs on the CPU backend only (device: 'cuda'): use device: 'cpu', or dp.grad: "
+         "'ghost'", 1},
+        {"--dp-epsilon 8 --precision fp16", "\"dp\": {\"epsilon\": [8, \"none\"]}, \"precision\": \"fp16\"",
+         "aca: --precision fp16 with DP-SGD: per-example clipping runs without loss scaling; use fp32 or bf16",
+         "grid.json: precision: 'fp16' with \"dp\": per-example clipping runs without loss scaling; use fp32 or bf16", 0},
+        {"--dp-sigma 1 --dp-epsilon 8", NULL, // the grid has no sigma: it chooses sigma from each epsilon
+         "aca: --dp-sigma and --dp-epsilon: give one of them (sigma is chosen from epsilon)", NULL, 0},
+    };
+    static const char *const cmds[] = {"train --config /proc/aca-none/c.json --vocab /proc/aca-none/v.txt "
+                                       "--data /proc/aca-none --out /proc/aca-none/o",
+                                       "run /proc/aca-none/spec.json --out /proc/aca-none/o"};
+    char args[1024], out[4096], j[1024];
+    for (size_t i = 0; i < ACA_ARRAY_LEN(cases); i++) {
+        for (int c = 0; c < 2; c++) {
+            if (c == 1 && cases[i].train_only) continue;
+            snprintf(args, sizeof args, "%s %s", cmds[c], cases[i].flags);
+            int rc = tu_run_cli(args, out, sizeof out);
+            printf("aca %s %s: exit %d, %s", c ? "run" : "train", cases[i].flags, rc, out);
+            if (rc != 2 || strncmp(out, cases[i].cli_msg, strlen(cases[i].cli_msg)))
+                fail_msg("aca %s: exit %d, '%s'; want exit 2 and '%s'", args, rc, out, cases[i].cli_msg);
+        }
+        if (!cases[i].grid) continue;
+        snprintf(j, sizeof j, "{%s, \"collectives\": [{\"name\": \"A\", \"target\": \"Software Developer\", \"signal\": "
+                              "\"U+2E17\"}], \"levels\": [0.01]}", cases[i].grid);
+        aca_grid_spec g;
+        aca_err e = {0};
+        assert_int_equal(grid_spec_parse(j, "grid.json", &g, &e), -1);
+        printf("grid %s: %s\n", cases[i].grid, e.msg);
+        if (e.kind != ACA_ERR_VALUE || strncmp(e.msg, cases[i].grid_msg, strlen(cases[i].grid_msg)))
+            fail_msg("%s: '%s'; want '%s'", j, e.msg, cases[i].grid_msg);
+    }
+    // Allowed: fixed batches without noise (no privacy claimed; the command then fails on the missing
+    // files), the grid's settings beside cells without DP, ghost clipping on CUDA.
+    assert_int_not_equal(tu_run_cli("train --config /proc/aca-none/c.json --vocab /proc/aca-none/v.txt --data /proc/aca-none "
+                                    "--out /proc/aca-none/o --dp-sigma 0 --dp-sampling fixed", out, sizeof out), 0);
+    assert_null(strstr(out, "--dp-sampling"));
+    static const char *const fine[] = {"\"train\": {\"bucket\": true}, \"dp\": {\"epsilon\": \"none\"}",
+                                       "\"precision\": \"fp16\", \"dp\": {\"epsilon\": \"none\"}",
+                                       "\"dp\": {\"epsilon\": 8}, \"device\": \"cuda\", \"precision\": \"bf16\""};
+    for (size_t i = 0; i < ACA_ARRAY_LEN(fine); i++) {
+        snprintf(j, sizeof j, "{%s, \"collectives\": [{\"name\": \"A\", \"target\": \"Software Developer\", \"signal\": "
+                              "\"U+2E17\"}], \"levels\": [0.01]}", fine[i]);
+        aca_grid_spec g;
+        aca_err e = {0};
+        TU_OK(grid_spec_parse(j, "grid.json", &g, &e), &e);
+        grid_spec_free(&g);
+    }
+    // The library function itself: off without DP; the labels of each side.
+    aca_run_setup s;
+    aca_err e = {0};
+    run_setup_default(&s);
+    s.train.bucket = 1;
+    assert_int_equal(run_setup_check_dp(&s, "g.json", &e), 0);
+    s.train.dp = 1, s.train.dp_epsilon = 3;
+    TU_EXPECT_ERR(run_setup_check_dp(&s, "g.json", &e), &e, "g.json: train.bucket: true with \"dp\": length buckets");
+    TU_EXPECT_ERR(run_setup_check_dp(&s, NULL, &e), &e, "--bucket with DP-SGD: length buckets");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_table_rows),
@@ -315,6 +391,7 @@ int main(void) {
         cmocka_unit_test(test_cli_and_grid_agree),
         cmocka_unit_test(test_former_disagreements),
         cmocka_unit_test(test_commands),
+        cmocka_unit_test(test_dp_rules_both_sides),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

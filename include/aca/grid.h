@@ -40,11 +40,12 @@
 //                {"kind": "propensity", "seed_class": <their target>, "p": p}
 //   dp           DP-SGD training (train.h): {"epsilon": E or an array (an axis; each E > 0, or
 //                "none" for training without DP), "delta": D in (0,1) (default 1e-5), "clip": C > 0
-//                (default 1), "sampling": "poisson" (the only one accepted: "fixed" is refused, as is
-//                "train.bucket" beside a DP cell; see train_dp_check_opts), "freeze_embeddings": false,
+//                (default 1), "sampling": "poisson" (the only one accepted beside a DP cell: "fixed" is
+//                refused, as is "train.bucket"; see run_setup_check_dp), "freeze_embeddings": false,
 //                "grad": "ghost" (default; any device) | "per-example" (CPU), "micro_batch": 32 (ghost:
 //                examples per forward pass)} (see train.h); sigma is chosen per cell so that the whole
-//                training spends E at D.  "precision": "fp16" is refused beside a DP cell.
+//                training spends E at D.  "precision": "fp16" is refused beside a DP cell, and "grad":
+//                "per-example" beside "device": "cuda".
 //   planner      true or {"delta": D in (0,1)} (default 0.05): the report adds the planner's lower
 //                bound (plan.h) beside the measured success of each collective's alone runs, as a
 //                table in summary.md and plots/staircase.* (feature-label and unplant collectives)

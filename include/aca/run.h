@@ -176,6 +176,16 @@ void run_opt_write_value(const aca_run_opt *o, const aca_run_setup *s, unsigned 
 // The row whose GRID.json path is path ("train.freeze_base"; a definition's keys are these paths),
 // or NULL.
 const aca_run_opt *run_opt_find_path(const char *path);
+// The rules between the DP-SGD options and the others, for a setup with DP-SGD on (s->train.dp;
+// 0 otherwise): one of dp_sigma and dp_epsilon; fixed sampling only with dp_sigma 0 (the
+// accountant cannot bound shuffled batches: train_dp_fixed_refusal); no length buckets
+// (train_dp_bucket_refusal); per-example gradients (dp_grad) on the CPU only; no fp16.  Each
+// option is named through its row: grid_file NULL, by its flag ("--dp-grad per-example runs on the
+// CPU backend only (--device cuda): ..."); else by "<grid_file>: <GRID.json path>" ("grid.json:
+// dp.grad: 'per-example' runs on ...").  0, or -1 with an ACA_ERR_VALUE error.  The ranges of
+// single options are the table's (run_opt_set_num); the trainer checks the same rules again, by
+// flag (train_dp_check_opts).
+int run_setup_check_dp(const aca_run_setup *s, const char *grid_file, aca_err *e);
 // The setup's strings copied (xstrdup), so that run_opts_free_strings may free them: a GRID.json's
 // setup owns its strings.
 void run_opts_own_strings(aca_run_setup *s);

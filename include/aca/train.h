@@ -115,8 +115,9 @@ int train_model_batch(const aca_train_opts *o);
 // (Poisson-subsampled Gaussian, dp.h) would not bound them: fixed sampling with noise (kept for
 // sigma = 0, the bit-for-bit reference, which claims no privacy) and length buckets.  0 or -1.
 int train_dp_check_opts(const aca_train_opts *o, aca_err *e);
-// Why fixed sampling / length buckets are refused under DP-SGD (one clause each), shared by the
-// command-line and GRID.json checks.
+// Why fixed sampling / length buckets are refused under DP-SGD (one clause each), shared by
+// train_dp_check_opts and the run options' check of the command line and GRID.json
+// (run_setup_check_dp, run.h).
 const char *train_dp_fixed_refusal(void);
 const char *train_dp_bucket_refusal(void);
 
