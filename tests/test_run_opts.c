@@ -6,6 +6,9 @@
 #include "testutil.h"
 
 #include <limits.h>
+#include <stddef.h>
+
+#include "toy_model.h"
 
 #include "aca/grid.h"
 #include "aca/run.h"
@@ -39,6 +42,11 @@ static int in_list(const char *list, const char *name) {
     return 0;
 }
 
+// 1 when the row's field lies in aca_run_setup.train (the options train_fingerprint covers).
+static int in_train(const aca_run_opt *o) {
+    return o->off >= offsetof(aca_run_setup, train) && o->off < offsetof(aca_run_setup, train) + sizeof(aca_train_opts);
+}
+
 // Every row: a name; a flag, a GRID.json path, or the mark that says which is missing on purpose;
 // a default inside its range; a field inside aca_run_setup; unique names, flags and paths.
 static void test_table_rows(void **st) {
@@ -68,6 +76,7 @@ static void test_table_rows(void **st) {
         if ((o->use & (RUN_OPT_DEFINITION | RUN_OPT_AXIS)) && !has_path(o)) fail_msg("%s: in GRID.json without a path", what);
         if ((o->use & RUN_OPT_IF_SET) && !(o->use & (RUN_OPT_CONFIG | RUN_OPT_DEFINITION)))
             fail_msg("%s: written only when set, but written nowhere", what);
+        if ((o->use & RUN_OPT_NO_FINGERPRINT) && !in_train(o)) fail_msg("%s: not a training option of the fingerprint", what);
         if ((o->use & RUN_OPT_DP) && (!has_flag(o) || strncmp(o->flag, "--dp-", 5))) fail_msg("%s: DP without --dp-", what);
         if (o->type == RUN_OPT_U64 && has_path(o)) fail_msg("%s: a seed in GRID.json (the grid derives its seeds)", what);
         if (o->off + type_size(o->type) > sizeof(aca_run_setup)) fail_msg("%s: field outside aca_run_setup", what);
@@ -384,6 +393,101 @@ static void test_dp_rules_both_sides(void **st) {
     TU_EXPECT_ERR(run_setup_check_dp(&s, NULL, &e), &e, "--bucket with DP-SGD: length buckets");
 }
 
+// ---- the trainer's resume fingerprint against the table --------------------------------------------
+static const char FP_CFG[] = "{\"model_type\":\"distilbert\",\"vocab_size\":48,\"max_position_embeddings\":32,"
+                             "\"dim\":32,\"n_layers\":1,\"n_heads\":2,\"hidden_dim\":64,\"num_labels\":3}";
+
+// The row's value in s as a number (flags and enums: their int).
+static double row_value(const aca_run_opt *o, aca_run_setup *s) {
+    void *f = run_opt_field(o, s);
+    switch (o->type) {
+    case RUN_OPT_INT: case RUN_OPT_FLAG: case RUN_OPT_ENUM: return *(int *)f;
+    case RUN_OPT_LONG: return (double)*(long *)f;
+    case RUN_OPT_SIZE: return (double)*(size_t *)f;
+    case RUN_OPT_U64: return (double)*(uint64_t *)f;
+    case RUN_OPT_DOUBLE: return *(double *)f;
+    case RUN_OPT_FLOAT: return *(float *)f;
+    default: return NAN;
+    }
+}
+
+// Sets row o in s to a value of its range other than its value there: a flag flipped, the next name
+// of an enum, else the first of a few numbers near it that the range takes.  0 when it found one.
+static int set_other_value(const aca_run_opt *o, aca_run_setup *s) {
+    const double cur = row_value(o, s);
+    int names = 1;
+    for (const char *c = o->meta; o->type == RUN_OPT_ENUM && *c; c++) names += *c == '|';
+    const double cand[] = {o->type == RUN_OPT_FLAG ? 1 - cur : o->type == RUN_OPT_ENUM ? fmod(cur + 1, names) : cur * 2,
+                           cur / 2, cur + 1, o->lo + 1, 0.5};
+    aca_err e = {0};
+    for (size_t k = 0; k < ACA_ARRAY_LEN(cand); k++)
+        if (cand[k] != cur && !run_opt_check_num(o, cand[k], o->name, &e)) return run_opt_set_num(o, s, cand[k], o->name, &e);
+    return -1;
+}
+
+// Where the trainer uses its options: plain fp32, DP-SGD by sigma 0 (which allows fixed batches),
+// DP-SGD by a target epsilon, and fp16 (the loss scaler).
+typedef struct {
+    const char *name;
+    int dp, fp16;
+    double sigma, epsilon;
+} fp_context;
+
+static void fingerprint_of(aca_model *m, const aca_dataset *d, const aca_train_opts *o, aca_buf *b) {
+    b->len = 0;
+    train_fingerprint(m, d, o, b);
+}
+
+// Every row of aca_run_setup.train changes train_fingerprint when set to another valid value in one
+// of the contexts (a new training option forgotten there would let --resume mix two runs), except
+// the rows marked RUN_OPT_NO_FINGERPRINT, which change it in none.
+static void test_fingerprint_covers_training_rows(void **st) {
+    (void)st;
+    static const fp_context ctx[] = {{"fp32", 0, 0, NAN, NAN}, {"DP-SGD by sigma 0", 1, 0, 0, NAN},
+                                     {"DP-SGD by epsilon 8", 1, 0, NAN, 8}, {"fp16", 0, 1, NAN, NAN}};
+    aca_err e = {0};
+    aca_model *m32 = toy_model(FP_CFG, 3, 4, 16), *m16 = toy_model_on(aca_backend_emul_create(ACA_DT_F16, &e), FP_CFG, 3, 4, 16);
+    aca_dataset d;
+    toy_dataset(&d, 1, 12, 16);
+    aca_buf base = {0}, now = {0};
+    int n, checked = 0, unmarked = 0;
+    const aca_run_opt *t = run_opts_table(&n);
+    for (int i = 0; i < n; i++) {
+        const aca_run_opt *o = &t[i];
+        if (!in_train(o)) continue;
+        int valid = 0, changed = 0;
+        char where[200] = "";
+        for (size_t k = 0; k < ACA_ARRAY_LEN(ctx); k++) {
+            aca_run_setup s;
+            run_setup_default(&s);
+            s.train.dp = ctx[k].dp, s.train.dp_sigma = ctx[k].sigma, s.train.dp_epsilon = ctx[k].epsilon;
+            aca_model *m = ctx[k].fp16 ? m16 : m32;
+            fingerprint_of(m, &d, &s.train, &base);
+            if (set_other_value(o, &s) || run_setup_check_dp(&s, NULL, &e) || train_dp_check_opts(&s.train, &e))
+                continue; // no value of the row the trainer takes here
+            valid++;
+            fingerprint_of(m, &d, &s.train, &now);
+            if (strcmp(base.data, now.data))
+                changed++, snprintf(where + strlen(where), sizeof where - strlen(where), "%s%s", *where ? ", " : "", ctx[k].name);
+        }
+        printf("%-22s %-15s changes the fingerprint in: %s\n", o->name, o->use & RUN_OPT_NO_FINGERPRINT ? "(not in it)" : "",
+               *where ? where : "none");
+        if (!valid) fail_msg("row %s: no other value the trainer takes in any context", o->name);
+        if ((o->use & RUN_OPT_NO_FINGERPRINT) && changed)
+            fail_msg("row %s is marked RUN_OPT_NO_FINGERPRINT but changes the fingerprint (%s)", o->name, where);
+        if (!(o->use & RUN_OPT_NO_FINGERPRINT) && !changed)
+            fail_msg("row %s (%s) changes the trained weights but not train_fingerprint (src/train_ckpt.c), so --resume would "
+                     "continue a checkpoint of another setting: add its line there (absent at its default, so older "
+                     "checkpoints still resume), or mark the row RUN_OPT_NO_FINGERPRINT if it leaves the weights as they are",
+                     o->name, o->flag ? o->flag : o->path ? o->path : "a constant");
+        checked++, unmarked += !(o->use & RUN_OPT_NO_FINGERPRINT);
+    }
+    assert_true(checked >= 25 && unmarked >= 20);
+    buf_free(&base), buf_free(&now);
+    dataset_free(&d);
+    toy_model_free(m32), toy_model_free(m16);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_table_rows),
@@ -392,6 +496,7 @@ int main(void) {
         cmocka_unit_test(test_former_disagreements),
         cmocka_unit_test(test_commands),
         cmocka_unit_test(test_dp_rules_both_sides),
+        cmocka_unit_test(test_fingerprint_covers_training_rows),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

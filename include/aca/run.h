@@ -117,6 +117,10 @@ enum {
     RUN_OPT_IF_SET = 1 << 11,     // written in the definition/config only when it differs from its default, so
                                   // definitions and results recorded before the row was written still match
                                   // (a definition without the key was made at the default)
+    RUN_OPT_NO_FINGERPRINT = 1 << 12, // a training option that leaves the trained weights as they are (when
+                                  // checkpoints are written, where a run stops, logging, resuming): not in the
+                                  // trainer's resume fingerprint, which every other aca_train_opts row changes
+                                  // (train_fingerprint; tests/test_run_opts.c checks both)
 };
 // Whole-number rows without an upper bound use this (every whole number below it is exact as a double).
 #define RUN_OPT_NO_MAX 1e15
