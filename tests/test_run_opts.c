@@ -118,6 +118,18 @@ static void test_table_rows(void **st) {
     assert_string_equal(s.device, "cpu");
 }
 
+// run_opts_write_json of s's "train" section for `use`, as one object, must be want.
+static void expect_section_json(const aca_run_setup *s, unsigned use, const char *want) {
+    aca_buf b = {0};
+    aca_jsonw w;
+    jsonw_init(&w, &b);
+    jsonw_obj(&w);
+    run_opts_write_json(s, use, "train", &w);
+    jsonw_end(&w);
+    assert_string_equal(b.data, want);
+    buf_free(&b);
+}
+
 // The sections, keys and JSON the table gives the grid and the results.
 static void test_table_json(void **st) {
     (void)st;
@@ -152,20 +164,11 @@ static void test_table_json(void **st) {
                                 "\"clip\":1,\"sampling\":\"poisson\",\"freeze_embeddings\":false}");
     // a row written only when set (RUN_OPT_IF_SET): absent above at its default, present when on
     s.train.freeze_base = 1;
-    b.len = 0;
-    jsonw_init(&w, &b);
-    jsonw_obj(&w);
-    run_opts_write_json(&s, RUN_OPT_CONFIG, "train", &w);
-    jsonw_end(&w);
-    assert_string_equal(b.data, "{\"epochs\":5,\"batch\":8,\"lr\":0.333333,\"weight_decay\":0,\"max_grad_norm\":1,"
-                                "\"max_len\":512,\"bucket\":1,\"freeze_base\":1}");
-    b.len = 0;
-    jsonw_init(&w, &b);
-    jsonw_obj(&w);
-    run_opts_write_json(&s, RUN_OPT_DEFINITION, "train", &w);
-    jsonw_end(&w);
-    assert_string_equal(b.data, "{\"epochs\":5,\"batch\":8,\"lr\":0.33333333333333331,\"weight_decay\":0,\"max_grad_norm\":1,"
-                                "\"max_len\":512,\"bucket\":true,\"eval_batch\":32,\"freeze_base\":true}");
+    expect_section_json(&s, RUN_OPT_CONFIG, "{\"epochs\":5,\"batch\":8,\"lr\":0.333333,\"weight_decay\":0,\"max_grad_norm\":1,"
+                                           "\"max_len\":512,\"bucket\":1,\"freeze_base\":1}");
+    expect_section_json(&s, RUN_OPT_DEFINITION, "{\"epochs\":5,\"batch\":8,\"lr\":0.33333333333333331,\"weight_decay\":0,"
+                                               "\"max_grad_norm\":1,\"max_len\":512,\"bucket\":true,\"eval_batch\":32,"
+                                               "\"freeze_base\":true}");
     assert_ptr_equal(run_opt_find_path("train.freeze_base"), run_opt_find("freeze_base"));
     assert_ptr_equal(run_opt_find_path("device"), run_opt_find("device"));
     assert_null(run_opt_find_path("freeze_base"));
