@@ -135,19 +135,27 @@ void model_zero_grad(aca_model *m) { m->ops->memset0(m->be, m->grads, m->n_param
 
 double model_grad_norm(aca_model *m) { return sqrt(m->ops->sumsq(m->be, m->grads, m->n_params)); }
 
-static int ensure_adam(aca_model *m) {
+int model_prepare_adam(aca_model *m, aca_err *e) {
     if (m->adam_m) return 0;
-    aca_err e;
     int failed = 0;
-    m->adam_m = encoder_alloc(m, m->n_params * sizeof(float), &failed, &e);
-    m->adam_v = encoder_alloc(m, m->n_params * sizeof(float), &failed, &e);
-    if (failed) {
-        fprintf(stderr, "aca: %s (AdamW state)\n", e.msg); // model.h has no error path here: out of memory is fatal
+    const size_t bytes = m->n_params * sizeof(float);
+    float *am = encoder_alloc(m, bytes, &failed, e), *av = encoder_alloc(m, bytes, &failed, e);
+    if (failed) // a first buffer allocated stays in allocs until model_free
+        return aca_err_prefix(e, "AdamW state of %zu parameters (%zu bytes for each of its two moments)", m->n_params, bytes);
+    m->ops->memset0(m->be, am, bytes);
+    m->ops->memset0(m->be, av, bytes);
+    m->adam_m = am, m->adam_v = av;
+    return 0;
+}
+
+// The guard of the functions below, which have no error path: their callers prepare the state first
+// (model_prepare_adam), so out of memory is an error there, not an abort here.
+static void ensure_adam(aca_model *m) {
+    aca_err e = {0};
+    if (model_prepare_adam(m, &e)) {
+        fprintf(stderr, "aca: %s\n", e.msg);
         abort();
     }
-    m->ops->memset0(m->be, m->adam_m, m->n_params * sizeof(float));
-    m->ops->memset0(m->be, m->adam_v, m->n_params * sizeof(float));
-    return 0;
 }
 
 void model_set_top_only(aca_model *m, int on) { m->top_only = on != 0; }

@@ -355,11 +355,18 @@ static int json_diff(const cJSON *a, const cJSON *b, aca_buf *path, const cJSON 
         }
         return 0;
     }
-    if (cJSON_IsObject(a)) { // a setting the recorded definition does not name (an older aca) is not compared
+    if (cJSON_IsObject(a)) { // a setting the recorded definition does not name (an older aca) is not compared ...
         const cJSON *x;
         cJSON_ArrayForEach(x, a) {
             buf_printf(path, "%s%s", at ? "." : "", x->string);
             if (json_diff(x, cJSON_GetObjectItemCaseSensitive(b, x->string), path, da, db)) return 1;
+            path->len = at, path->data[at] = 0;
+        }
+        cJSON_ArrayForEach(x, b) { // ... unless its absence means its default (run.h, RUN_OPT_IF_SET)
+            if (cJSON_GetObjectItemCaseSensitive(a, x->string)) continue;
+            buf_printf(path, "%s%s", at ? "." : "", x->string);
+            const aca_run_opt *o = run_opt_find_path(path->data);
+            if (o && (o->use & RUN_OPT_IF_SET)) return *da = NULL, *db = x, 1;
             path->len = at, path->data[at] = 0;
         }
         return 0;
@@ -396,11 +403,23 @@ static void definition_field(const aca_grid_spec *g, const aca_grid_inputs *in, 
     buf_puts(f, path);
 }
 
-static void value_text(const cJSON *v, char *out, size_t n) {
+// The value at the definition's path; where it is absent, the default of a run option written only
+// when set (RUN_OPT_IF_SET), else "nothing".
+static void value_text(const cJSON *v, const char *path, char *out, size_t n) {
+    const aca_run_opt *o = v ? NULL : run_opt_find_path(path);
+    aca_buf d = {0};
+    if (o && (o->use & RUN_OPT_IF_SET)) {
+        aca_run_setup s;
+        aca_jsonw w;
+        run_setup_default(&s);
+        jsonw_init(&w, &d);
+        run_opt_write_value(o, &s, RUN_OPT_DEFINITION, &w);
+    }
     char *s = v ? cJSON_PrintUnformatted(v) : NULL;
-    snprintf(out, n, "%s", s ? s : "nothing");
+    snprintf(out, n, "%s", s ? s : d.data ? d.data : "nothing");
     if (s && strlen(s) >= n && n > 4) memcpy(out + n - 4, "...", 4);
     cJSON_free(s);
+    buf_free(&d);
 }
 
 // 0 when cell c's result (root) was computed under its current definition; cells of an older aca
@@ -421,8 +440,8 @@ static int definition_check(const aca_grid_spec *g, const aca_grid_inputs *in, c
     if (json_diff(was, now, &path, &da, &db)) {
         definition_field(g, in, path.data, &field);
         char v1[200], v2[200];
-        value_text(da, v1, sizeof v1);
-        value_text(db, v2, sizeof v2);
+        value_text(da, path.data, v1, sizeof v1);
+        value_text(db, path.data, v2, sizeof v2);
         rc = aca_errf(e, ACA_ERR_VALUE,
                       "%s: %s: changed since cell %d (%s) finished in %s: it was computed with %s = %s, the grid now "
                       "gives %s.  Results of the old and the new setting would mix: undo the change, or run the changed "

@@ -308,8 +308,8 @@ static int parse_collectives(const pctx *p, const cJSON *root, aca_grid_spec *g)
 }
 
 // "dp": {"epsilon": E | [E or "none", ...]} and the DP run options (delta, clip, sampling,
-// freeze_embeddings, grad, micro_batch); refuses what the accountant would not bound
-// (train_dp_check_opts): fixed sampling, and "train.bucket" (parsed before "dp") beside a DP cell.
+// freeze_embeddings, grad, micro_batch); their rules with the other options are checked with the
+// DP cells' (check_combinations).
 static int parse_dp(const pctx *p, const cJSON *dp, aca_grid_spec *g) {
     if (check_keys(p, dp, "dp", NULL, 0)) return -1;
     const cJSON *ev = cJSON_GetObjectItemCaseSensitive(dp, "epsilon");
@@ -332,12 +332,7 @@ static int parse_dp(const pctx *p, const cJSON *dp, aca_grid_spec *g) {
         for (int j = 0; j < i; j++)
             if (g->eps[j] == g->eps[i]) return perr(p, f, "is listed twice");
     }
-    if (read_run_opts(p, dp, "dp", &g->run)) return -1;
-    if (g->run.train.dp_sampling == TRAIN_DP_FIXED) return perr(p, "dp.sampling", "'fixed': %s", train_dp_fixed_refusal());
-    for (int i = 0; i < g->n_eps; i++) // a DP cell with length buckets
-        if (g->eps[i] >= 0 && g->run.train.bucket)
-            return perr(p, "train.bucket", "true with \"dp\": %s", train_dp_bucket_refusal());
-    return 0;
+    return read_run_opts(p, dp, "dp", &g->run);
 }
 
 // The defaults every grid starts from: the run options' (the HF Trainer's training settings), one
@@ -512,8 +507,8 @@ static int parse_runs(const pctx *p, const cJSON *root, aca_grid_spec *g) {
     return rc;
 }
 
-// What no single section can check: levels in line mode, pairs/loo, DP beside device and precision,
-// at least one run.
+// What no single section can check: levels in line mode, pairs/loo, the DP cells' setup against
+// the other options (run_setup_check_dp: sampling, buckets, device, precision), at least one run.
 static int check_combinations(const pctx *p, const aca_grid_spec *g) {
     if (g->mode == GRID_MODE_LINE)
         for (int i = 1; i < g->n_coll; i++)
@@ -525,13 +520,13 @@ static int check_combinations(const pctx *p, const aca_grid_spec *g) {
             }
     if ((g->pairs || g->loo) && g->mode != GRID_MODE_LINE)
         return perr(p, g->pairs ? "runs.pairs" : "runs.loo", "needs \"mode\": \"line\"");
-    for (int i = 0; i < g->n_eps; i++) {
-        if (g->eps[i] >= 0 && g->run.train.dp_grad == TRAIN_DP_GRAD_PER_EXAMPLE && strcmp(g->run.device, "cpu"))
-            return perr(p, "dp.grad", "'per-example' runs on the CPU backend only (\"device\" is \"%s\"); use \"ghost\"",
-                        g->run.device);
-        if (g->eps[i] >= 0 && !strcmp(g->run.precision, "fp16"))
-            return perr(p, "precision", "'fp16' with \"dp\": per-example clipping runs without loss scaling; use fp32 or bf16");
-    }
+    for (int i = 0; i < g->n_eps; i++)
+        if (g->eps[i] >= 0) { // the DP cells differ only in epsilon, which no rule looks at
+            aca_run_setup s = g->run;
+            s.train.dp = 1, s.train.dp_epsilon = g->eps[i];
+            if (run_setup_check_dp(&s, p->file, p->e)) return -1;
+            break;
+        }
     if (!g->baseline && !g->alone && !g->joint && !g->pairs && !g->loo) return perr(p, "runs", "asks for no runs at all");
     return 0;
 }

@@ -6,7 +6,9 @@
 // Not made from the table: the trainer's resume fingerprint (train_fingerprint, src/train_ckpt.c).
 // It is computed inside train_run, a layer below this one, from aca_train_opts alone, and its lines
 // are not one per option (max length, device and precision come from what runs; AdamW's betas and
-// eps share a line; some lines appear only in fp16, under DP-SGD or when a flag is on).
+// eps share a line; some lines appear only in fp16, under DP-SGD or when a flag is on).  The table
+// keeps it complete all the same: tests/test_run_opts.c sets every row of aca_train_opts in turn and
+// checks that the fingerprint changes, except the rows marked RUN_OPT_NO_FINGERPRINT.
 #include <math.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -66,7 +68,7 @@ static const aca_run_opt ROWS[] = {
     {.name = "freeze_base", .flag = "--freeze-base", .path = "train.freeze_base", .type = RUN_OPT_FLAG,
      .off = AT(train.freeze_base), .hi = 1,
      .help = "train only what the pretrained base lacks (BERT: classifier; DistilBERT: pre_classifier, classifier)",
-     .use = RUN_OPT_CMD_TRAIN},
+     .use = RUN_OPT_CMD_TRAIN | OUT_BOTH | RUN_OPT_IF_SET},
     // where it runs
     {.name = "device", .flag = "--device", .path = "device", .type = RUN_OPT_CHOICE, .off = AT(device), .dflt_str = "cpu",
      .meta = "cpu|cuda", .help = "backend", .use = CMD_ALL | RUN_OPT_DEFINITION},
@@ -108,15 +110,16 @@ static const aca_run_opt ROWS[] = {
      .help = "replace --model's classifier by a fresh one of the data's classes",
      .use = RUN_OPT_CMD_TRAIN | RUN_OPT_CLI_ONLY},
     {.name = "save_every", .flag = "--save-every", .type = RUN_OPT_LONG, .off = AT(train.save_every), .hi = NO_MAX,
-     .meta = "N", .help = "checkpoint every N steps to OUT.ckpt/, 0: never", .use = RUN_OPT_CMD_TRAIN | RUN_OPT_CLI_ONLY},
+     .meta = "N", .help = "checkpoint every N steps to OUT.ckpt/, 0: never",
+     .use = RUN_OPT_CMD_TRAIN | RUN_OPT_CLI_ONLY | RUN_OPT_NO_FINGERPRINT},
     {.name = "resume", .flag = "--resume", .type = RUN_OPT_FLAG, .off = AT(train.resume), .hi = 1,
-     .help = "continue from the checkpoint in OUT.ckpt/", .use = RUN_OPT_CMD_TRAIN | RUN_OPT_CLI_ONLY},
+     .help = "continue from the checkpoint in OUT.ckpt/", .use = RUN_OPT_CMD_TRAIN | RUN_OPT_CLI_ONLY | RUN_OPT_NO_FINGERPRINT},
     {.name = "stop_after", .flag = "--stop-after", .type = RUN_OPT_LONG, .off = AT(train.stop_after), .hi = NO_MAX,
      .meta = "N", .help = "stop after global step N with a checkpoint to resume from, 0: never",
-     .use = RUN_OPT_CMD_TRAIN | RUN_OPT_CLI_ONLY},
+     .use = RUN_OPT_CMD_TRAIN | RUN_OPT_CLI_ONLY | RUN_OPT_NO_FINGERPRINT},
     {.name = "log_every", .flag = "--log-every", .type = RUN_OPT_LONG, .off = AT(train.log_every), .dflt = 50, .lo = 1,
      .hi = NO_MAX, .meta = "N", .help = "log line every N steps when not on a terminal",
-     .use = RUN_OPT_CMD_TRAIN | RUN_OPT_CLI_ONLY},
+     .use = RUN_OPT_CMD_TRAIN | RUN_OPT_CLI_ONLY | RUN_OPT_NO_FINGERPRINT},
     // the trainer's constants: AdamW (Hugging Face's defaults) and the fp16 loss scaler (torch's GradScaler)
     {.name = "adam_beta1", .type = RUN_OPT_DOUBLE, .off = AT(train.beta1), .dflt = 0.9, .hi = 1, .hi_open = 1,
      .help = "AdamW beta1", .use = RUN_OPT_FIXED},
@@ -138,6 +141,12 @@ const aca_run_opt *run_opts_table(int *n) {
 const aca_run_opt *run_opt_find(const char *name) {
     for (size_t i = 0; i < ACA_ARRAY_LEN(ROWS); i++)
         if (!strcmp(ROWS[i].name, name)) return &ROWS[i];
+    return NULL;
+}
+
+const aca_run_opt *run_opt_find_path(const char *path) {
+    for (size_t i = 0; i < ACA_ARRAY_LEN(ROWS); i++)
+        if (ROWS[i].path && !strcmp(ROWS[i].path, path)) return &ROWS[i];
     return NULL;
 }
 
@@ -304,33 +313,88 @@ int run_opt_set_text(const aca_run_opt *o, aca_run_setup *s, const char *text, c
     return parse_double(text, &d, label, e) ? -1 : run_opt_set_num(o, s, d, label, e);
 }
 
-static void write_one(const aca_run_opt *o, const aca_run_setup *s, int exact, const char *k, aca_jsonw *w) {
+void run_opt_write_value(const aca_run_opt *o, const aca_run_setup *s, unsigned use, aca_jsonw *w) {
     const void *f = field_of(o, s);
+    const int exact = use == RUN_OPT_DEFINITION;
     char name[64];
     switch (o->type) {
-    case RUN_OPT_INT: case RUN_OPT_LONG: jsonw_kint(w, k, (long long)load_num(o, s)); break;
-    case RUN_OPT_SIZE: jsonw_kuint(w, k, *(const size_t *)f); break;
-    case RUN_OPT_U64: jsonw_kuint(w, k, *(const uint64_t *)f); break;
+    case RUN_OPT_INT: case RUN_OPT_LONG: jsonw_int(w, (long long)load_num(o, s)); break;
+    case RUN_OPT_SIZE: jsonw_uint(w, *(const size_t *)f); break;
+    case RUN_OPT_U64: jsonw_uint(w, *(const uint64_t *)f); break;
     case RUN_OPT_DOUBLE: case RUN_OPT_FLOAT:
-        if (exact) jsonw_key(w, k), jsonw_num_exact(w, load_num(o, s));
-        else jsonw_knum(w, k, load_num(o, s));
+        if (exact) jsonw_num_exact(w, load_num(o, s));
+        else jsonw_num(w, load_num(o, s));
         break;
     case RUN_OPT_FLAG:
-        if (exact) jsonw_kbool(w, k, *(const int *)f);
-        else jsonw_kint(w, k, *(const int *)f);
+        if (exact) jsonw_bool(w, *(const int *)f);
+        else jsonw_int(w, *(const int *)f);
         break;
-    case RUN_OPT_STR: case RUN_OPT_CHOICE: jsonw_kstr(w, k, *(const char *const *)f); break;
-    case RUN_OPT_ENUM: jsonw_kstr(w, k, name_at(o->meta, *(const int *)f, name, sizeof name)); break;
+    case RUN_OPT_STR: case RUN_OPT_CHOICE: jsonw_str(w, *(const char *const *)f); break;
+    case RUN_OPT_ENUM: jsonw_str(w, name_at(o->meta, *(const int *)f, name, sizeof name)); break;
     }
+}
+
+// 1 when the row's value in s is its default (NaN and NULL included).
+static int at_default(const aca_run_opt *o, const aca_run_setup *s) {
+    if (o->type == RUN_OPT_STR || o->type == RUN_OPT_CHOICE) {
+        const char *v = *(const char *const *)field_of(o, s);
+        return v == o->dflt_str || (v && o->dflt_str && !strcmp(v, o->dflt_str));
+    }
+    double x = load_num(o, s);
+    return x == o->dflt || (isnan(x) && isnan(o->dflt));
 }
 
 void run_opts_write_json(const aca_run_setup *s, unsigned use, const char *section, aca_jsonw *w) {
     for (size_t i = 0; i < ACA_ARRAY_LEN(ROWS); i++) {
         const aca_run_opt *o = &ROWS[i];
         if (!(o->use & use) || (section && !run_opt_in_section(o, section))) continue;
-        int def = use == RUN_OPT_DEFINITION;
-        write_one(o, s, def, def ? run_opt_key(o) : o->name, w);
+        if ((o->use & RUN_OPT_IF_SET) && at_default(o, s)) continue;
+        jsonw_key(w, use == RUN_OPT_DEFINITION ? run_opt_key(o) : o->name);
+        run_opt_write_value(o, s, use, w);
     }
+}
+
+// ---- the rules between options (DP-SGD) ----------------------------------------------------------
+// Row `name` set to v as a message of one side names it: "--dp-grad ghost" (a flag alone: "--bucket"),
+// or "dp.grad: 'ghost'" ("train.bucket: true"); with lead, after "<grid_file>: " on the grid's side.
+// A row without a GRID.json path keeps its flag.
+static const char *setting(const char *name, const char *v, const char *grid_file, int lead, char *out, size_t n) {
+    const aca_run_opt *o = run_opt_find(name);
+    const int grid = grid_file && o->path;
+    const char *pre = grid_file && lead ? grid_file : "", *sep = grid_file && lead ? ": " : "";
+    if (!grid) snprintf(out, n, "%s%s%s%s%s", pre, sep, o->flag, v ? " " : "", v ? v : "");
+    else if (!v) snprintf(out, n, "%s%s%s: true", pre, sep, o->path);
+    else snprintf(out, n, "%s%s%s: '%s'", pre, sep, o->path, v);
+    return out;
+}
+
+int run_setup_check_dp(const aca_run_setup *s, const char *grid_file, aca_err *e) {
+    const aca_train_opts *t = &s->train;
+    const char *dp = grid_file ? "\"dp\"" : "DP-SGD";
+    char a[300], b[300], c[300], d[300];
+    if (!t->dp) return 0;
+    if (!isnan(t->dp_sigma) && !isnan(t->dp_epsilon))
+        return aca_errf(e, ACA_ERR_VALUE, "%s and %s: give one of them (sigma is chosen from epsilon)",
+                        setting("dp_sigma", NULL, grid_file, 1, a, sizeof a), setting("dp_epsilon", NULL, grid_file, 0, b, sizeof b));
+    if (t->dp_sampling == TRAIN_DP_FIXED && !(t->dp_sigma == 0)) {
+        int sigma_named = !grid_file || run_opt_find("dp_sigma")->path; // the grid has no sigma to set
+        return aca_errf(e, ACA_ERR_VALUE, "%s: %s%s%s%s", setting("dp_sampling", "fixed", grid_file, 1, a, sizeof a),
+                        train_dp_fixed_refusal(), sigma_named ? "; fixed batches remain only for " : "",
+                        sigma_named ? setting("dp_sigma", "0", grid_file, 0, b, sizeof b) : "",
+                        sigma_named ? ", which claims no privacy" : "");
+    }
+    if (t->bucket)
+        return aca_errf(e, ACA_ERR_VALUE, "%s with %s: %s", setting("bucket", NULL, grid_file, 1, a, sizeof a), dp,
+                        train_dp_bucket_refusal());
+    if (t->dp_grad == TRAIN_DP_GRAD_PER_EXAMPLE && strcmp(s->device, "cpu"))
+        return aca_errf(e, ACA_ERR_VALUE, "%s runs on the CPU backend only (%s): use %s, or %s",
+                        setting("dp_grad", "per-example", grid_file, 1, a, sizeof a),
+                        setting("device", s->device, grid_file, 0, b, sizeof b), setting("device", "cpu", grid_file, 0, c, sizeof c),
+                        setting("dp_grad", "ghost", grid_file, 0, d, sizeof d));
+    if (!strcmp(s->precision, "fp16"))
+        return aca_errf(e, ACA_ERR_VALUE, "%s with %s: per-example clipping runs without loss scaling; use fp32 or bf16",
+                        setting("precision", "fp16", grid_file, 1, a, sizeof a), dp);
+    return 0;
 }
 
 void run_opts_own_strings(aca_run_setup *s) {

@@ -406,7 +406,7 @@ int train_run(aca_model *m, const aca_dataset *d, const aca_train_opts *o, aca_t
         st->dp_q = L.dp_q, st->dp_sigma = L.dp_sigma;
     }
     loss_scaler_init(&L.ts.ls, o->loss_scale_init, o->loss_scale_window);
-    int rc = loop_resume(&L, e);
+    int rc = model_prepare_adam(m, e) || loop_resume(&L, e) ? -1 : 0; // the AdamW state before any step or restore
     if (!rc) {
         loop_alloc(&L);
         model_set_top_only(m, o->freeze_base);

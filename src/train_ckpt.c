@@ -229,6 +229,7 @@ static int ckpt_check_header(const ckpt_header *h, const char *path, size_t nume
 
 int train_checkpoint_load(aca_model *m, const char *ckpt_dir, long total_steps, uint64_t seed, const char *fingerprint,
                           aca_train_state *st, aca_err *e) {
+    if (model_prepare_adam(m, e)) return -1; // where model_set_adam_state puts the checkpoint's moments
     char *path = path_join(ckpt_dir, TRAIN_CKPT_NAME);
     FILE *f = fopen(path, "rb");
     if (!f) {

@@ -90,7 +90,7 @@ static void test_bad_options(void **st) {
     tu_expect_cli("train --config none.json --data none --out none --dp-grad ghost", 1,
                   "--dp-grad needs --dp-sigma X or --dp-epsilon E");
     tu_expect_cli("train --config none.json --data none --out none --dp-sigma 1 --dp-grad per-example --device cuda", 1,
-                  "--dp-grad per-example is CPU-only");
+                  "--dp-grad per-example runs on the CPU backend only (--device cuda): use --device cpu, or --dp-grad ghost");
     tu_expect_cli("train --config none.json --data none --out none --dp-epsilon 3 --device cuda --precision fp16", 1,
                   "--precision fp16 with DP-SGD");
     assert_int_equal(train_dp_grad_parse("ghost"), TRAIN_DP_GRAD_GHOST);

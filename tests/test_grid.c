@@ -91,7 +91,8 @@ static void test_spec_errors(void **st) {
     grid_spec_free(&g);
     // DP-SGD by ghost clipping runs on either device; the per-example path on the CPU only; no fp16.
     expect_spec_err("\"dp\": {\"epsilon\": 8, \"grad\": \"per-example\"}, \"device\": \"cuda\",", "",
-                    "g.json: dp.grad: 'per-example' runs on the CPU backend only");
+                    "g.json: dp.grad: 'per-example' runs on the CPU backend only (device: 'cuda'): use device: 'cpu', or "
+                    "dp.grad: 'ghost'");
     expect_spec_err("\"dp\": {\"epsilon\": 8}, \"device\": \"cuda\", \"precision\": \"fp16\",", "",
                     "g.json: precision: 'fp16' with \"dp\": per-example clipping runs without loss scaling");
     expect_spec_err("\"dp\": {\"epsilon\": 8, \"grad\": \"ghosts\"},", "", "g.json: dp.grad: must be one of ghost|per-example, got 'ghosts'");
@@ -1173,6 +1174,48 @@ static void test_trust_inputs_recorded(void **st_) {
     trust_free(&t);
 }
 
+// train.freeze_base is in a cell's definition and its result's "config" only when on (run.h,
+// RUN_OPT_IF_SET: definitions recorded before it was written, at the default, still match): a
+// finished cell is not reused after it changes, either way, and the message names it by its path
+// with both values, the absent side as the default.
+static void test_trust_freeze_base(void **st_) {
+    (void)st_;
+    static const char *const train = ", \"train\": {\"epochs\": 1, \"batch\": 8, \"lr\": 1e-3, \"max_len\": 16%s}";
+    char on[300], off[300];
+    snprintf(on, sizeof on, train, ", \"freeze_base\": true");
+    snprintf(off, sizeof off, train, "");
+    for (int first_on = 0; first_on < 2; first_on++) {
+        trust_env t;
+        aca_grid_spec g;
+        aca_grid_stats st;
+        trust_first_run(&t, first_on ? on : off, &g, &st);
+        grid_spec_free(&g);
+        char *rp = tu_path(t.out, "cells/alone-A=4-t0/result.json"), *rec = tu_read_file(rp, NULL);
+        // where it is recorded: the definition's "train" and the result's "config" (flags as 0/1)
+        const char *cfg = strstr(rec, "\"config\":"), *def = strstr(rec, "\"definition\":");
+        assert_non_null(cfg);
+        assert_non_null(def);
+        assert_int_equal(strstr(cfg, "\"freeze_base\":1,") != NULL, first_on);
+        assert_int_equal(strstr(def, "\"freeze_base\":true") != NULL, first_on);
+        assert_null(strstr(rec, "\"freeze_base\":0"));
+        assert_null(strstr(rec, "\"freeze_base\":false"));
+        char msg[300];
+        snprintf(msg, sizeof msg, "g.json: train.freeze_base: changed since cell 0 (alone-A=4-t0) finished in %s: it was "
+                                  "computed with train.freeze_base = %s, the grid now gives %s.", t.out,
+                 first_on ? "true" : "false", first_on ? "false" : "true");
+        expect_refused(&t, first_on ? off : on, msg);
+        // unchanged, the cell is reused
+        trust_spec(&t, "g.json", NULL, first_on ? on : off, &g);
+        aca_err e;
+        TU_OK(trust_run(&g, t.out, -1, &st, &e), &e);
+        assert_int_equal(st.skipped, 1);
+        assert_int_equal(st.ran, 0);
+        grid_spec_free(&g);
+        free(rec), free(rp);
+        trust_free(&t);
+    }
+}
+
 // Everything a cell needs is checked before the first one runs, naming the GRID.json field.
 static void test_trust_validation(void **st_) {
     (void)st_;
@@ -1912,6 +1955,7 @@ int main(void) {
         cmocka_unit_test(test_presets_parse),
         cmocka_unit_test(test_grid_char_rates),
         cmocka_unit_test(test_trust_inputs_recorded),
+        cmocka_unit_test(test_trust_freeze_base),
         cmocka_unit_test(test_trust_validation),
         cmocka_unit_test(test_trust_ids),
         cmocka_unit_test(test_trust_results_derived),

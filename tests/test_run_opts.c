@@ -6,6 +6,9 @@
 #include "testutil.h"
 
 #include <limits.h>
+#include <stddef.h>
+
+#include "toy_model.h"
 
 #include "aca/grid.h"
 #include "aca/run.h"
@@ -39,6 +42,11 @@ static int in_list(const char *list, const char *name) {
     return 0;
 }
 
+// 1 when the row's field lies in aca_run_setup.train (the options train_fingerprint covers).
+static int in_train(const aca_run_opt *o) {
+    return o->off >= offsetof(aca_run_setup, train) && o->off < offsetof(aca_run_setup, train) + sizeof(aca_train_opts);
+}
+
 // Every row: a name; a flag, a GRID.json path, or the mark that says which is missing on purpose;
 // a default inside its range; a field inside aca_run_setup; unique names, flags and paths.
 static void test_table_rows(void **st) {
@@ -66,6 +74,9 @@ static void test_table_rows(void **st) {
         if (has_flag(o) && !(o->use & (RUN_OPT_CMD_TRAIN | RUN_OPT_CMD_RUN | RUN_OPT_CMD_DEMO)))
             fail_msg("%s: a flag no command offers", what);
         if ((o->use & (RUN_OPT_DEFINITION | RUN_OPT_AXIS)) && !has_path(o)) fail_msg("%s: in GRID.json without a path", what);
+        if ((o->use & RUN_OPT_IF_SET) && !(o->use & (RUN_OPT_CONFIG | RUN_OPT_DEFINITION)))
+            fail_msg("%s: written only when set, but written nowhere", what);
+        if ((o->use & RUN_OPT_NO_FINGERPRINT) && !in_train(o)) fail_msg("%s: not a training option of the fingerprint", what);
         if ((o->use & RUN_OPT_DP) && (!has_flag(o) || strncmp(o->flag, "--dp-", 5))) fail_msg("%s: DP without --dp-", what);
         if (o->type == RUN_OPT_U64 && has_path(o)) fail_msg("%s: a seed in GRID.json (the grid derives its seeds)", what);
         if (o->off + type_size(o->type) > sizeof(aca_run_setup)) fail_msg("%s: field outside aca_run_setup", what);
@@ -107,6 +118,18 @@ static void test_table_rows(void **st) {
     assert_string_equal(s.device, "cpu");
 }
 
+// run_opts_write_json of s's "train" section for `use`, as one object, must be want.
+static void expect_section_json(const aca_run_setup *s, unsigned use, const char *want) {
+    aca_buf b = {0};
+    aca_jsonw w;
+    jsonw_init(&w, &b);
+    jsonw_obj(&w);
+    run_opts_write_json(s, use, "train", &w);
+    jsonw_end(&w);
+    assert_string_equal(b.data, want);
+    buf_free(&b);
+}
+
 // The sections, keys and JSON the table gives the grid and the results.
 static void test_table_json(void **st) {
     (void)st;
@@ -139,6 +162,16 @@ static void test_table_json(void **st) {
     assert_string_equal(b.data, "{\"epochs\":5,\"batch\":8,\"lr\":0.33333333333333331,\"weight_decay\":0,\"max_grad_norm\":1,"
                                 "\"max_len\":512,\"bucket\":true,\"eval_batch\":32,\"delta\":1e-05,"
                                 "\"clip\":1,\"sampling\":\"poisson\",\"freeze_embeddings\":false}");
+    // a row written only when set (RUN_OPT_IF_SET): absent above at its default, present when on
+    s.train.freeze_base = 1;
+    expect_section_json(&s, RUN_OPT_CONFIG, "{\"epochs\":5,\"batch\":8,\"lr\":0.333333,\"weight_decay\":0,\"max_grad_norm\":1,"
+                                           "\"max_len\":512,\"bucket\":1,\"freeze_base\":1}");
+    expect_section_json(&s, RUN_OPT_DEFINITION, "{\"epochs\":5,\"batch\":8,\"lr\":0.33333333333333331,\"weight_decay\":0,"
+                                               "\"max_grad_norm\":1,\"max_len\":512,\"bucket\":true,\"eval_batch\":32,"
+                                               "\"freeze_base\":true}");
+    assert_ptr_equal(run_opt_find_path("train.freeze_base"), run_opt_find("freeze_base"));
+    assert_ptr_equal(run_opt_find_path("device"), run_opt_find("device"));
+    assert_null(run_opt_find_path("freeze_base"));
     buf_free(&b);
 }
 
@@ -287,6 +320,177 @@ static void test_commands(void **st) {
     assert_non_null(strstr(out, "--dp-clip needs --dp-sigma X or --dp-epsilon E"));
 }
 
+// The rules between DP-SGD and the other options (run_setup_check_dp), one function seen from both
+// sides: `aca train` and `aca run` refuse with exit 2, naming the flags; a GRID.json is refused,
+// naming the paths, when a cell trains with DP-SGD.
+static void test_dp_rules_both_sides(void **st) {
+    (void)st;
+    static const struct {
+        const char *flags, *grid, *cli_msg, *grid_msg;
+        int train_only; // a flag `aca run` does not offer
+    } cases[] = {
+        {"--dp-epsilon 8 --dp-sampling fixed", "\"dp\": {\"epsilon\": 8, \"sampling\": \"fixed\"}",
+         "aca: --dp-sampling fixed: shuffled fixed-size batches cannot be accounted as Poisson sampling",
+         "grid.json: dp.sampling: 'fixed': shuffled fixed-size batches cannot be accounted as Poisson sampling", 0},
+        {"--dp-sigma 1 --bucket", "\"train\": {\"bucket\": true}, \"dp\": {\"epsilon\": [\"none\", 8]}",
+         "aca: --bucket with DP-SGD: length buckets make each batch depend on the private documents' lengths",
+         "grid.json: train.bucket: true with \"dp\": length buckets make each batch depend on the private", 0},
+        {"--dp-epsilon 8 --dp-grad per-example --device cuda",
+         "\"dp\": {\"epsilon\": 8, \"grad\": \"per-example\"}, \"device\": \"cuda\"",
+         "aca: --dp-grad per-example runs on the CPU backend only (--device cuda): use --device cpu, or --dp-grad ghost",
+         "grid.json: dp.grad: 'per-example' runs on the CPU backend only (device: 'cuda'): use device: 'cpu', or dp.grad: "
+         "'ghost'", 1},
+        {"--dp-epsilon 8 --precision fp16", "\"dp\": {\"epsilon\": [8, \"none\"]}, \"precision\": \"fp16\"",
+         "aca: --precision fp16 with DP-SGD: per-example clipping runs without loss scaling; use fp32 or bf16",
+         "grid.json: precision: 'fp16' with \"dp\": per-example clipping runs without loss scaling; use fp32 or bf16", 0},
+        {"--dp-sigma 1 --dp-epsilon 8", NULL, // the grid has no sigma: it chooses sigma from each epsilon
+         "aca: --dp-sigma and --dp-epsilon: give one of them (sigma is chosen from epsilon)", NULL, 0},
+    };
+    static const char *const cmds[] = {"train --config /proc/aca-none/c.json --vocab /proc/aca-none/v.txt "
+                                       "--data /proc/aca-none --out /proc/aca-none/o",
+                                       "run /proc/aca-none/spec.json --out /proc/aca-none/o"};
+    char args[1024], out[4096], j[1024];
+    for (size_t i = 0; i < ACA_ARRAY_LEN(cases); i++) {
+        for (int c = 0; c < 2; c++) {
+            if (c == 1 && cases[i].train_only) continue;
+            snprintf(args, sizeof args, "%s %s", cmds[c], cases[i].flags);
+            int rc = tu_run_cli(args, out, sizeof out);
+            printf("aca %s %s: exit %d, %s", c ? "run" : "train", cases[i].flags, rc, out);
+            if (rc != 2 || strncmp(out, cases[i].cli_msg, strlen(cases[i].cli_msg)))
+                fail_msg("aca %s: exit %d, '%s'; want exit 2 and '%s'", args, rc, out, cases[i].cli_msg);
+        }
+        if (!cases[i].grid) continue;
+        snprintf(j, sizeof j, "{%s, \"collectives\": [{\"name\": \"A\", \"target\": \"Software Developer\", \"signal\": "
+                              "\"U+2E17\"}], \"levels\": [0.01]}", cases[i].grid);
+        aca_grid_spec g;
+        aca_err e = {0};
+        assert_int_equal(grid_spec_parse(j, "grid.json", &g, &e), -1);
+        printf("grid %s: %s\n", cases[i].grid, e.msg);
+        if (e.kind != ACA_ERR_VALUE || strncmp(e.msg, cases[i].grid_msg, strlen(cases[i].grid_msg)))
+            fail_msg("%s: '%s'; want '%s'", j, e.msg, cases[i].grid_msg);
+    }
+    // Allowed: fixed batches without noise (no privacy claimed; the command then fails on the missing
+    // files), the grid's settings beside cells without DP, ghost clipping on CUDA.
+    assert_int_not_equal(tu_run_cli("train --config /proc/aca-none/c.json --vocab /proc/aca-none/v.txt --data /proc/aca-none "
+                                    "--out /proc/aca-none/o --dp-sigma 0 --dp-sampling fixed", out, sizeof out), 0);
+    assert_null(strstr(out, "--dp-sampling"));
+    static const char *const fine[] = {"\"train\": {\"bucket\": true}, \"dp\": {\"epsilon\": \"none\"}",
+                                       "\"precision\": \"fp16\", \"dp\": {\"epsilon\": \"none\"}",
+                                       "\"dp\": {\"epsilon\": 8}, \"device\": \"cuda\", \"precision\": \"bf16\""};
+    for (size_t i = 0; i < ACA_ARRAY_LEN(fine); i++) {
+        snprintf(j, sizeof j, "{%s, \"collectives\": [{\"name\": \"A\", \"target\": \"Software Developer\", \"signal\": "
+                              "\"U+2E17\"}], \"levels\": [0.01]}", fine[i]);
+        aca_grid_spec g;
+        aca_err e = {0};
+        TU_OK(grid_spec_parse(j, "grid.json", &g, &e), &e);
+        grid_spec_free(&g);
+    }
+    // The library function itself: off without DP; the labels of each side.
+    aca_run_setup s;
+    aca_err e = {0};
+    run_setup_default(&s);
+    s.train.bucket = 1;
+    assert_int_equal(run_setup_check_dp(&s, "g.json", &e), 0);
+    s.train.dp = 1, s.train.dp_epsilon = 3;
+    TU_EXPECT_ERR(run_setup_check_dp(&s, "g.json", &e), &e, "g.json: train.bucket: true with \"dp\": length buckets");
+    TU_EXPECT_ERR(run_setup_check_dp(&s, NULL, &e), &e, "--bucket with DP-SGD: length buckets");
+}
+
+// ---- the trainer's resume fingerprint against the table --------------------------------------------
+static const char FP_CFG[] = "{\"model_type\":\"distilbert\",\"vocab_size\":48,\"max_position_embeddings\":32,"
+                             "\"dim\":32,\"n_layers\":1,\"n_heads\":2,\"hidden_dim\":64,\"num_labels\":3}";
+
+// The row's value in s as a number (flags and enums: their int).
+static double row_value(const aca_run_opt *o, aca_run_setup *s) {
+    void *f = run_opt_field(o, s);
+    switch (o->type) {
+    case RUN_OPT_INT: case RUN_OPT_FLAG: case RUN_OPT_ENUM: return *(int *)f;
+    case RUN_OPT_LONG: return (double)*(long *)f;
+    case RUN_OPT_SIZE: return (double)*(size_t *)f;
+    case RUN_OPT_U64: return (double)*(uint64_t *)f;
+    case RUN_OPT_DOUBLE: return *(double *)f;
+    case RUN_OPT_FLOAT: return *(float *)f;
+    default: return NAN;
+    }
+}
+
+// Sets row o in s to a value of its range other than its value there: a flag flipped, the next name
+// of an enum, else the first of a few numbers near it that the range takes.  0 when it found one.
+static int set_other_value(const aca_run_opt *o, aca_run_setup *s) {
+    const double cur = row_value(o, s);
+    int names = 1;
+    for (const char *c = o->meta; o->type == RUN_OPT_ENUM && *c; c++) names += *c == '|';
+    const double cand[] = {o->type == RUN_OPT_FLAG ? 1 - cur : o->type == RUN_OPT_ENUM ? fmod(cur + 1, names) : cur * 2,
+                           cur / 2, cur + 1, o->lo + 1, 0.5};
+    aca_err e = {0};
+    for (size_t k = 0; k < ACA_ARRAY_LEN(cand); k++)
+        if (cand[k] != cur && !run_opt_check_num(o, cand[k], o->name, &e)) return run_opt_set_num(o, s, cand[k], o->name, &e);
+    return -1;
+}
+
+// Where the trainer uses its options: plain fp32, DP-SGD by sigma 0 (which allows fixed batches),
+// DP-SGD by a target epsilon, and fp16 (the loss scaler).
+typedef struct {
+    const char *name;
+    int dp, fp16;
+    double sigma, epsilon;
+} fp_context;
+
+static void fingerprint_of(aca_model *m, const aca_dataset *d, const aca_train_opts *o, aca_buf *b) {
+    b->len = 0;
+    train_fingerprint(m, d, o, b);
+}
+
+// Every row of aca_run_setup.train changes train_fingerprint when set to another valid value in one
+// of the contexts (a new training option forgotten there would let --resume mix two runs), except
+// the rows marked RUN_OPT_NO_FINGERPRINT, which change it in none.
+static void test_fingerprint_covers_training_rows(void **st) {
+    (void)st;
+    static const fp_context ctx[] = {{"fp32", 0, 0, NAN, NAN}, {"DP-SGD by sigma 0", 1, 0, 0, NAN},
+                                     {"DP-SGD by epsilon 8", 1, 0, NAN, 8}, {"fp16", 0, 1, NAN, NAN}};
+    aca_err e = {0};
+    aca_model *m32 = toy_model(FP_CFG, 3, 4, 16), *m16 = toy_model_on(aca_backend_emul_create(ACA_DT_F16, &e), FP_CFG, 3, 4, 16);
+    aca_dataset d;
+    toy_dataset(&d, 1, 12, 16);
+    aca_buf base = {0}, now = {0};
+    int n, checked = 0, unmarked = 0;
+    const aca_run_opt *t = run_opts_table(&n);
+    for (int i = 0; i < n; i++) {
+        const aca_run_opt *o = &t[i];
+        if (!in_train(o)) continue;
+        int valid = 0, changed = 0;
+        char where[200] = "";
+        for (size_t k = 0; k < ACA_ARRAY_LEN(ctx); k++) {
+            aca_run_setup s;
+            run_setup_default(&s);
+            s.train.dp = ctx[k].dp, s.train.dp_sigma = ctx[k].sigma, s.train.dp_epsilon = ctx[k].epsilon;
+            aca_model *m = ctx[k].fp16 ? m16 : m32;
+            fingerprint_of(m, &d, &s.train, &base);
+            if (set_other_value(o, &s) || run_setup_check_dp(&s, NULL, &e) || train_dp_check_opts(&s.train, &e))
+                continue; // no value of the row the trainer takes here
+            valid++;
+            fingerprint_of(m, &d, &s.train, &now);
+            if (strcmp(base.data, now.data))
+                changed++, snprintf(where + strlen(where), sizeof where - strlen(where), "%s%s", *where ? ", " : "", ctx[k].name);
+        }
+        printf("%-22s %-15s changes the fingerprint in: %s\n", o->name, o->use & RUN_OPT_NO_FINGERPRINT ? "(not in it)" : "",
+               *where ? where : "none");
+        if (!valid) fail_msg("row %s: no other value the trainer takes in any context", o->name);
+        if ((o->use & RUN_OPT_NO_FINGERPRINT) && changed)
+            fail_msg("row %s is marked RUN_OPT_NO_FINGERPRINT but changes the fingerprint (%s)", o->name, where);
+        if (!(o->use & RUN_OPT_NO_FINGERPRINT) && !changed)
+            fail_msg("row %s (%s) changes the trained weights but not train_fingerprint (src/train_ckpt.c), so --resume would "
+                     "continue a checkpoint of another setting: add its line there (absent at its default, so older "
+                     "checkpoints still resume), or mark the row RUN_OPT_NO_FINGERPRINT if it leaves the weights as they are",
+                     o->name, o->flag ? o->flag : o->path ? o->path : "a constant");
+        checked++, unmarked += !(o->use & RUN_OPT_NO_FINGERPRINT);
+    }
+    assert_true(checked >= 25 && unmarked >= 20);
+    buf_free(&base), buf_free(&now);
+    dataset_free(&d);
+    toy_model_free(m32), toy_model_free(m16);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_table_rows),
@@ -294,6 +498,8 @@ int main(void) {
         cmocka_unit_test(test_cli_and_grid_agree),
         cmocka_unit_test(test_former_disagreements),
         cmocka_unit_test(test_commands),
+        cmocka_unit_test(test_dp_rules_both_sides),
+        cmocka_unit_test(test_fingerprint_covers_training_rows),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

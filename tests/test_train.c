@@ -225,6 +225,84 @@ static void test_resume_bit_identical_bucketed(void **st) {
     check_resume(1);
 }
 
+// ---- out of memory for the AdamW state ----------------------------------------------------------
+// The CPU backend's ops table with an alloc that fails while g_oom is set, installed through the
+// backend-creation hook (ops.h, aca_backend_set_ops_hook): a model built on it, then memory "runs out".
+static aca_ops g_oom_ops;
+static const aca_ops *g_cpu_ops;
+static int g_oom;
+
+static void *oom_alloc(aca_backend *be, size_t bytes, aca_err *e) {
+    if (!g_oom) return g_cpu_ops->alloc(be, bytes, e);
+    aca_errf(e, ACA_ERR_MEMORY, "cpu backend: cannot allocate %zu bytes (injected)", bytes);
+    return NULL;
+}
+
+static const aca_ops *oom_hook(const aca_ops *ops, void *arg) {
+    (void)arg;
+    g_cpu_ops = ops, g_oom_ops = *ops, g_oom_ops.alloc = oom_alloc;
+    return &g_oom_ops;
+}
+
+static aca_model *oom_model(uint64_t seed) {
+    aca_err e = {0};
+    aca_backend_set_ops_hook(oom_hook, NULL);
+    aca_backend *be = aca_backend_cpu_create(&e);
+    aca_backend_set_ops_hook(NULL, NULL);
+    return toy_model_on(be, TINY, seed, 8, MAX_LEN);
+}
+
+// The AdamW state is allocated before the first step (model_prepare_adam): out of memory there is
+// an ACA_ERR_MEMORY error naming the bytes, from train_run and from a checkpoint's restore, with the
+// model as it was; it used to abort the process at the first optimizer step.
+static void test_adam_state_out_of_memory(void **st) {
+    (void)st;
+    aca_dataset d;
+    toy_dataset(&d, 1, N_DOCS, MAX_LEN);
+    aca_train_opts o = quick_opts();
+    aca_train_stats s;
+    aca_err e = {0};
+    aca_model *m = oom_model(4);
+    const size_t n = model_num_params(m);
+    char want[160];
+    snprintf(want, sizeof want, "AdamW state of %zu parameters (%zu bytes for each of its two moments): cpu backend: cannot "
+                                "allocate %zu bytes", n, n * sizeof(float), n * sizeof(float));
+    float *p0, *p1;
+    size_t n1;
+    get_params(m, &p0, &n1);
+    g_oom = 1;
+    TU_EXPECT_ERR(model_prepare_adam(m, &e), &e, want);
+    assert_int_equal(e.kind, ACA_ERR_MEMORY);
+    TU_EXPECT_ERR(train_run(m, &d, &o, &s, &e), &e, want);
+    assert_int_equal(e.kind, ACA_ERR_MEMORY);
+    assert_int_equal(s.steps, 0);
+    get_params(m, &p1, &n1);
+    tu_check_bits("params after the failed run", p1, p0, n);
+    free(p1);
+    // A checkpoint's restore: refused the same way, before its parameters are set.
+    char *dir = tmpdir_make();
+    aca_model *a = tiny_model(5);
+    aca_train_state ts = {3, 3, {1.0f, 2000, 0}};
+    assert_int_equal(train_checkpoint_save(a, dir, &ts, 24, o.seed, "run\tx\n", &e), 0);
+    aca_train_state got;
+    TU_EXPECT_ERR(train_checkpoint_load(m, dir, 24, o.seed, "run\tx\n", &got, &e), &e, want);
+    get_params(m, &p1, &n1);
+    tu_check_bits("params after the failed restore", p1, p0, n);
+    // With memory again, the same model restores and trains.
+    g_oom = 0;
+    assert_int_equal(train_checkpoint_load(m, dir, 24, o.seed, "run\tx\n", &got, &e), 0);
+    assert_int_equal(got.step, 3);
+    toy_model_free(m);
+    m = oom_model(4);
+    TU_OK(train_run(m, &d, &o, &s, &e), &e);
+    assert_int_equal(s.steps, 24);
+    free(p0), free(p1);
+    toy_model_free(m), toy_model_free(a);
+    dir_remove_recursive(dir);
+    free(dir);
+    dataset_free(&d);
+}
+
 static void test_nan_loss_injected(void **st) {
     (void)st;
     aca_model *m = tiny_model(1);
@@ -625,6 +703,7 @@ int main(void) {
         cmocka_unit_test(test_loss_decreases),
         cmocka_unit_test(test_resume_bit_identical),
         cmocka_unit_test(test_resume_bit_identical_bucketed),
+        cmocka_unit_test(test_adam_state_out_of_memory),
         cmocka_unit_test(test_nan_loss_injected),
         cmocka_unit_test(test_nan_loss_diverging_lr),
         cmocka_unit_test(test_bad_options_and_data),

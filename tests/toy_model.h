@@ -9,12 +9,12 @@
 #include "aca/model.h"
 #include "aca/train.h"
 
-// A model of the config JSON text, batches up to max_B x max_T, weights from seed.
-static inline aca_model *toy_model(const char *config_json, uint64_t seed, int max_B, int max_T) {
+// A model of the config JSON text on backend be (which toy_model_free destroys), batches up to
+// max_B x max_T, weights from seed.
+static inline aca_model *toy_model_on(aca_backend *be, const char *config_json, uint64_t seed, int max_B, int max_T) {
     aca_err e = {0};
     aca_config c;
     assert_int_equal(config_parse(config_json, "TINY", &c, &e), 0);
-    aca_backend *be = aca_backend_cpu_create(&e);
     assert_non_null(be);
     aca_model *m = model_create(&c, be, max_B, max_T, &e);
     if (!m) print_error("%s\n", e.msg);
@@ -22,6 +22,12 @@ static inline aca_model *toy_model(const char *config_json, uint64_t seed, int m
     config_free(&c);
     model_init_random(m, seed);
     return m;
+}
+
+// The same on the CPU backend.
+static inline aca_model *toy_model(const char *config_json, uint64_t seed, int max_B, int max_T) {
+    aca_err e = {0};
+    return toy_model_on(aca_backend_cpu_create(&e), config_json, seed, max_B, max_T);
 }
 
 static inline void toy_model_free(aca_model *m) {

@@ -40,11 +40,12 @@
 //                {"kind": "propensity", "seed_class": <their target>, "p": p}
 //   dp           DP-SGD training (train.h): {"epsilon": E or an array (an axis; each E > 0, or
 //                "none" for training without DP), "delta": D in (0,1) (default 1e-5), "clip": C > 0
-//                (default 1), "sampling": "poisson" (the only one accepted: "fixed" is refused, as is
-//                "train.bucket" beside a DP cell; see train_dp_check_opts), "freeze_embeddings": false,
+//                (default 1), "sampling": "poisson" (the only one accepted beside a DP cell: "fixed" is
+//                refused, as is "train.bucket"; see run_setup_check_dp), "freeze_embeddings": false,
 //                "grad": "ghost" (default; any device) | "per-example" (CPU), "micro_batch": 32 (ghost:
 //                examples per forward pass)} (see train.h); sigma is chosen per cell so that the whole
-//                training spends E at D.  "precision": "fp16" is refused beside a DP cell.
+//                training spends E at D.  "precision": "fp16" is refused beside a DP cell, and "grad":
+//                "per-example" beside "device": "cuda".
 //   planner      true or {"delta": D in (0,1)} (default 0.05): the report adds the planner's lower
 //                bound (plan.h) beside the measured success of each collective's alone runs, as a
 //                table in summary.md and plots/staircase.* (feature-label and unplant collectives)
@@ -243,7 +244,8 @@ int grid_cell_done(const char *out_dir, const aca_grid_cell *c);
 //   split, training setting, collective, level, axis value...), naming the field.  Changes that
 //   leave every finished cell's definition alone are fine: more trials, new levels or axis values
 //   appended, more runs (pairs, loo), the name, the planner.  (A setting that a recorded definition
-//   does not name, written by an older aca, is not compared.);
+//   does not name, written by an older aca, is not compared, except a run option written only when
+//   it differs from its default, run.h's RUN_OPT_IF_SET: train.freeze_base, absent when false.);
 // - anything a cell would fail on for want of a valid input (grid_check);
 // - another process: a whole-grid run takes OUT/locks/grid exclusively; a --cell run takes it
 //   shared and OUT/locks/cell-<id> exclusively, so Slurm tasks of one grid run side by side.

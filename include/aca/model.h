@@ -89,9 +89,15 @@ void model_backward(aca_model *m, float loss_scale);
 void model_zero_grad(aca_model *m);
 // Global L2 norm of all gradients (NaN/Inf propagate).
 double model_grad_norm(aca_model *m);
+// The AdamW state (the two moments, numel floats each, zero) allocated on the model's backend unless
+// it is there.  Call it before the first model_adamw_step and before model_set_adam_state (train_run
+// and train_checkpoint_load do), which would otherwise allocate it themselves and, having no error
+// path, abort when out of memory.  0, or -1 with e (ACA_ERR_MEMORY from the backend) naming the bytes.
+int model_prepare_adam(aca_model *m, aca_err *e);
 // One AdamW step over all parameters (weight decay only on decayed tensors).
 void model_adamw_step(aca_model *m, const aca_adamw *h);
-// AdamW state for checkpoint/resume: host copies (numel floats each) in and out.
+// AdamW state for checkpoint/resume: host copies (numel floats each) in and out (zeros out before
+// the state is prepared).
 void model_get_adam_state(const aca_model *m, float *m_host, float *v_host);
 void model_set_adam_state(aca_model *m, const float *m_host, const float *v_host);
 

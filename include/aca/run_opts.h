@@ -80,6 +80,13 @@ enum {
     RUN_OPT_UNSET = 1 << 8,       // the default (NaN, NULL) means "not given" and lies outside the range
     RUN_OPT_DP = 1 << 9,          // a DP-SGD setting: only with --dp-sigma or --dp-epsilon
     RUN_OPT_AXIS = 1 << 10,       // GRID.json gives an axis of values at the path, read by the grid itself
+    RUN_OPT_IF_SET = 1 << 11,     // written in the definition/config only when it differs from its default, so
+                                  // definitions and results recorded before the row was written still match
+                                  // (a definition without the key was made at the default)
+    RUN_OPT_NO_FINGERPRINT = 1 << 12, // a training option that leaves the trained weights as they are (when
+                                  // checkpoints are written, where a run stops, logging, resuming): not in the
+                                  // trainer's resume fingerprint, which every other aca_train_opts row changes
+                                  // (train_fingerprint; tests/test_run_opts.c checks both)
 };
 // Whole-number rows without an upper bound use this (every whole number below it is exact as a double).
 #define RUN_OPT_NO_MAX 1e15
@@ -128,11 +135,27 @@ int run_opt_set_str(const aca_run_opt *o, aca_run_setup *s, const char *v, const
 // a whole number >= 0, a name) and stored through the two functions above; a flag is set (text unused).
 int run_opt_set_text(const aca_run_opt *o, aca_run_setup *s, const char *text, const char *label, aca_err *e);
 // Writes the rows with the `use` bit (RUN_OPT_CONFIG or RUN_OPT_DEFINITION) whose path lies in
-// section (NULL: any) as keys of the object open in w, in the table's order.  RUN_OPT_CONFIG keys by
-// name, numbers with 6 digits and flags as 0/1 (the results' "config" block); RUN_OPT_DEFINITION
-// keys by the path's last part, numbers exact and flags as true/false (a grid cell's definition).
-// Enums are written as their names, NULL strings as null.
+// section (NULL: any) as keys of the object open in w, in the table's order; a RUN_OPT_IF_SET row
+// only when s differs from its default.  RUN_OPT_CONFIG keys by name, numbers with 6 digits and
+// flags as 0/1 (the results' "config" block); RUN_OPT_DEFINITION keys by the path's last part,
+// numbers exact and flags as true/false (a grid cell's definition).  Enums are written as their
+// names, NULL strings as null.
 void run_opts_write_json(const aca_run_setup *s, unsigned use, const char *section, aca_jsonw *w);
+// The row's value in s as run_opts_write_json writes it for `use` (without the key).
+void run_opt_write_value(const aca_run_opt *o, const aca_run_setup *s, unsigned use, aca_jsonw *w);
+// The row whose GRID.json path is path ("train.freeze_base"; a definition's keys are these paths),
+// or NULL.
+const aca_run_opt *run_opt_find_path(const char *path);
+// The rules between the DP-SGD options and the others, for a setup with DP-SGD on (s->train.dp;
+// 0 otherwise): one of dp_sigma and dp_epsilon; fixed sampling only with dp_sigma 0 (the
+// accountant cannot bound shuffled batches: train_dp_fixed_refusal); no length buckets
+// (train_dp_bucket_refusal); per-example gradients (dp_grad) on the CPU only; no fp16.  Each
+// option is named through its row: grid_file NULL, by its flag ("--dp-grad per-example runs on the
+// CPU backend only (--device cuda): ..."); else by "<grid_file>: <GRID.json path>" ("grid.json:
+// dp.grad: 'per-example' runs on ...").  0, or -1 with an ACA_ERR_VALUE error.  The ranges of
+// single options are the table's (run_opt_set_num); the trainer checks the same rules again, by
+// flag (train_dp_check_opts).
+int run_setup_check_dp(const aca_run_setup *s, const char *grid_file, aca_err *e);
 // The setup's strings copied (xstrdup), so that run_opts_free_strings may free them: a GRID.json's
 // setup owns its strings.
 void run_opts_own_strings(aca_run_setup *s);

@@ -115,8 +115,9 @@ int train_model_batch(const aca_train_opts *o);
 // (Poisson-subsampled Gaussian, dp.h) would not bound them: fixed sampling with noise (kept for
 // sigma = 0, the bit-for-bit reference, which claims no privacy) and length buckets.  0 or -1.
 int train_dp_check_opts(const aca_train_opts *o, aca_err *e);
-// Why fixed sampling / length buckets are refused under DP-SGD (one clause each), shared by the
-// command-line and GRID.json checks.
+// Why fixed sampling / length buckets are refused under DP-SGD (one clause each), shared by
+// train_dp_check_opts and the run options' check of the command line and GRID.json
+// (run_setup_check_dp, run.h).
 const char *train_dp_fixed_refusal(void);
 const char *train_dp_bucket_refusal(void);
 
@@ -248,6 +249,9 @@ typedef struct {
 // tokens and a hash of every id and label), every field of the model's config.json (class names
 // included), a hash of the model's initial weights (the --model checkpoint, or --config with
 // --init-seed; m must not have been trained yet), then o->fingerprint_extra.  Appended to b.
+// Not in it: --save-every, --resume, --stop-after and --log-every, which leave the trained weights as
+// they are (the run options table marks them RUN_OPT_NO_FINGERPRINT; tests/test_run_opts.c checks
+// that every other training option of the table changes the fingerprint).
 void train_fingerprint(const aca_model *m, const aca_dataset *d, const aca_train_opts *o, aca_buf *b);
 
 // Checkpoint file ckpt_dir/trainer.ckpt (binary, written atomically): magic "ACACKPT2", numel,

@@ -68,9 +68,10 @@ int cli_run_opts_build(cli_run_opts *c, unsigned command, const aca_run_setup *s
                        aca_opt *opts);
 // After opt_parse: each run option given read and checked by the table (run_opt_set_text; the message
 // names the flag) and stored into s; --init-seed defaults to --seed; DP-SGD is on when --dp-sigma or
-// --dp-epsilon was given (the other --dp-* flags need one of them), its options checked
-// (train_dp_check_opts), per-example gradients only on the CPU, no fp16.  0, else the error is
-// printed and the exit status (2) returned.
+// --dp-epsilon was given (the other --dp-* flags need one of them), and the rules between it and
+// the other options checked (run_setup_check_dp: no fixed sampling with noise, no --bucket,
+// per-example gradients only on the CPU, no fp16).  0, else the error is printed and the exit
+// status (2) returned.
 int cli_run_opts_apply(const cli_run_opts *c, aca_run_setup *s);
 // 1 when the run option `name` (run.h: "init_seed") was given.
 int cli_run_opts_seen(const cli_run_opts *c, const char *name);

@@ -42,6 +42,7 @@ int cli_run_opts_seen(const cli_run_opts *c, const char *name) {
 }
 
 // DP-SGD is on when --dp-sigma or --dp-epsilon was given; the other --dp-* flags need one of them.
+// The rules between DP-SGD and the other options are the library's (run_setup_check_dp).
 static int dp_opts(const cli_run_opts *c, aca_run_setup *s) {
     aca_train_opts *t = &s->train;
     t->dp = cli_run_opts_seen(c, "dp_sigma") || cli_run_opts_seen(c, "dp_epsilon");
@@ -49,13 +50,7 @@ static int dp_opts(const cli_run_opts *c, aca_run_setup *s) {
         if (c->opt[k]->seen && (c->row[k]->use & RUN_OPT_DP))
             return fprintf(stderr, "aca: %s needs --dp-sigma X or --dp-epsilon E (which turn DP-SGD on)\n", c->row[k]->flag), 2;
     aca_err e = {0};
-    if (!t->dp) return 0;
-    if (train_dp_check_opts(t, &e)) return fprintf(stderr, "aca: %s\n", e.msg), 2;
-    if (t->dp_grad == TRAIN_DP_GRAD_PER_EXAMPLE && strcmp(s->device, "cpu"))
-        return fprintf(stderr, "aca: --dp-grad per-example is CPU-only: use --device cpu, or --dp-grad ghost\n"), 2;
-    if (!strcmp(s->precision, "fp16"))
-        return fprintf(stderr, "aca: --precision fp16 with DP-SGD: per-example clipping runs without loss scaling; use "
-                               "fp32 or bf16\n"), 2;
+    if (run_setup_check_dp(s, NULL, &e)) return cli_fail(&e), 2;
     return 0;
 }
 
