@@ -411,18 +411,6 @@ static void test_all_equal(void **st) {
     if (g_bad) print_error("%d case(s) differ from " FIXTURES "\n", g_bad), fail();
 }
 
-static int setup(void **st) {
-    (void)st;
-    g_dir = tu_tmpdir();
-    return 0;
-}
-static int teardown(void **st) {
-    (void)st;
-    tu_rm_rf(g_dir);
-    free(g_dir);
-    return 0;
-}
-
 int main(int argc, char **argv) {
     if (argc == 3 && !strcmp(argv[1], "--capture")) g_capture = argv[2];
     const struct CMUnitTest tests[] = {
@@ -430,5 +418,9 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_safetensors), cmocka_unit_test(test_marker), cmocka_unit_test(test_tokenizer_files),
         cmocka_unit_test(test_cli),      cmocka_unit_test(test_all_equal),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    g_dir = tu_tmpdir();
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    tu_rm_rf(g_dir);
+    free(g_dir);
+    return rc;
 }
