@@ -23,13 +23,15 @@ set -u
 # match wins).  A source file src/X.c that is not named takes the layer of include/aca/X.h, and
 # src/X_Y.c or src/X_Y.h without an include/aca/X_Y.h that of include/aca/X.h.
 LAYERS='
-# the base: errors, memory, files, hashing, RNGs, logging, options, temporaries, output checks
+# the base: errors, memory, files, hashing, RNGs, logging, options, temporaries, output checks (and
+# their marker file), the JSON writer
 base     include/aca/util.h include/aca/err.h include/aca/mem.h include/aca/buf.h include/aca/fileio.h
          include/aca/atomic_file.h include/aca/utf8.h include/aca/hash.h include/aca/rng.h include/aca/log.h
          include/aca/sysinfo.h include/aca/opt.h include/aca/tmp.h include/aca/outdir.h include/aca/philox.h
+         include/aca/jsonw.h
          src/base/
-# text and file formats: JSON text (read and write), gnuplot scripts, the tokenizers, safetensors
-text     include/aca/jsontext.h include/aca/jsonw.h include/aca/gnuplot.h include/aca/tokenizer.h
+# text and file formats: JSON text (read), gnuplot scripts, the tokenizers, safetensors
+text     include/aca/jsontext.h include/aca/gnuplot.h include/aca/tokenizer.h
          include/aca/safetensors.h tokenizer/
 # data: corpora, the spec and the mutation, the statistical planner (the unplant strategy of the
 # mutation uses its bounds), tokenized data and the token cache, collision diagnostics

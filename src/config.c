@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "aca/config.h"
+#include "aca/jsonw.h"
 
 // The first of the names present in j (NULL if none).  Names are listed canonical-first per arch.
 static const cJSON *field(const cJSON *j, const char *const *names, const char **which) {
@@ -191,60 +192,78 @@ int config_load(const char *path, aca_config *c, aca_err *e) {
     return rc;
 }
 
-// Shortest decimal that reads back as the same float (0.1f prints as 0.1, not 0.100000001).
-static void put_float(aca_buf *b, const char *key, float v) {
-    char s[32];
-    for (int prec = 6; prec <= 9; prec++) {
-        snprintf(s, sizeof s, "%.*g", prec, (double)v);
-        if (strtof(s, NULL) == v) break;
-    }
-    buf_printf(b, ",\n  \"%s\": %s", key, s);
+// A key and a float: the shortest decimal that reads back as the same float (0.1f prints as 0.1,
+// not 0.100000001).
+static void put_float(aca_jsonw *w, const char *key, float v) {
+    jsonw_key(w, key);
+    jsonw_num_float(w, v);
 }
 
+// id2label {"0": "name", ...} (names: the labels, or LABEL_<i>), or label2id {"name": 0, ...}.
+static void put_labels(aca_jsonw *w, const aca_config *c, int to_id) {
+    jsonw_key(w, to_id ? "label2id" : "id2label");
+    jsonw_obj(w);
+    for (int i = 0; i < c->num_labels; i++) {
+        char id[16], dflt[32];
+        snprintf(id, sizeof id, "%d", i);
+        snprintf(dflt, sizeof dflt, "LABEL_%d", i);
+        const char *nm = c->labels ? c->labels[i] : dflt;
+        if (to_id) jsonw_kint(w, nm, i);
+        else jsonw_kstr(w, id, nm);
+    }
+    jsonw_end(w);
+}
+
+// The names each architecture's config.json gives the fields both have (config_parse takes either).
+typedef struct {
+    const char *dim, *n_layers, *n_heads, *hidden_dim, *activation, *dropout, *attention_dropout, *classifier_dropout;
+} arch_fields;
+static const arch_fields ARCH_FIELDS[] = {
+    [ACA_ARCH_DISTILBERT] = {"dim", "n_layers", "n_heads", "hidden_dim", "activation", "dropout", "attention_dropout",
+                             "seq_classif_dropout"},
+    [ACA_ARCH_BERT] = {"hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size", "hidden_act",
+                       "hidden_dropout_prob", "attention_probs_dropout_prob", "classifier_dropout"},
+};
+
+// One field a line (train_ckpt.c's resume fingerprint reads it line by line: keep the layout).
 void config_to_json(const aca_config *c, aca_buf *out) {
     int db = c->arch == ACA_ARCH_DISTILBERT;
     const char *act = c->activation == ACA_ACT_GELU ? "gelu" : c->activation == ACA_ACT_RELU ? "relu" : "tanh";
-    buf_printf(out, "{\n  \"architectures\": [\"%s\"],\n  \"model_type\": \"%s\"",
-               db ? "DistilBertForSequenceClassification" : "BertForSequenceClassification", db ? "distilbert" : "bert");
-    buf_printf(out, ",\n  \"vocab_size\": %d,\n  \"max_position_embeddings\": %d", c->vocab_size, c->max_position);
+    aca_jsonw w;
+    jsonw_init(&w, out);
+    jsonw_spaced(&w);
+    jsonw_obj(&w);
+    jsonw_lines(&w, 2);
+    jsonw_key(&w, "architectures");
+    jsonw_arr(&w);
+    jsonw_str(&w, db ? "DistilBertForSequenceClassification" : "BertForSequenceClassification");
+    jsonw_end(&w);
+    jsonw_kstr(&w, "model_type", db ? "distilbert" : "bert");
+    jsonw_kint(&w, "vocab_size", c->vocab_size);
+    jsonw_kint(&w, "max_position_embeddings", c->max_position);
+    const arch_fields *f = &ARCH_FIELDS[c->arch];
+    jsonw_kint(&w, f->dim, c->dim);
+    jsonw_kint(&w, f->n_layers, c->n_layers);
+    jsonw_kint(&w, f->n_heads, c->n_heads);
+    jsonw_kint(&w, f->hidden_dim, c->hidden_dim);
+    jsonw_kstr(&w, f->activation, act);
     if (db) {
-        buf_printf(out, ",\n  \"dim\": %d,\n  \"n_layers\": %d,\n  \"n_heads\": %d,\n  \"hidden_dim\": %d", c->dim, c->n_layers,
-                   c->n_heads, c->hidden_dim);
-        buf_printf(out, ",\n  \"activation\": \"%s\",\n  \"sinusoidal_pos_embds\": false", act);
-        put_float(out, "dropout", c->dropout);
-        put_float(out, "attention_dropout", c->attention_dropout);
-        put_float(out, "seq_classif_dropout", c->classifier_dropout);
+        jsonw_kbool(&w, "sinusoidal_pos_embds", 0);
     } else {
-        buf_printf(out, ",\n  \"hidden_size\": %d,\n  \"num_hidden_layers\": %d,\n  \"num_attention_heads\": %d", c->dim,
-                   c->n_layers, c->n_heads);
-        buf_printf(out, ",\n  \"intermediate_size\": %d,\n  \"hidden_act\": \"%s\",\n  \"type_vocab_size\": %d", c->hidden_dim,
-                   act, c->type_vocab_size);
-        buf_printf(out, ",\n  \"position_embedding_type\": \"absolute\"");
-        put_float(out, "hidden_dropout_prob", c->dropout);
-        put_float(out, "attention_probs_dropout_prob", c->attention_dropout);
-        put_float(out, "classifier_dropout", c->classifier_dropout);
-        put_float(out, "layer_norm_eps", c->layer_norm_eps);
+        jsonw_kint(&w, "type_vocab_size", c->type_vocab_size);
+        jsonw_kstr(&w, "position_embedding_type", "absolute");
     }
-    put_float(out, "initializer_range", c->initializer_range);
-    if (c->pad_token_id >= 0) buf_printf(out, ",\n  \"pad_token_id\": %d", c->pad_token_id);
-    else buf_puts(out, ",\n  \"pad_token_id\": null");
-    buf_printf(out, ",\n  \"num_labels\": %d", c->num_labels);
-    char tmp[32];
-    for (int pass = 0; pass < 2; pass++) {
-        buf_puts(out, pass ? ",\n  \"label2id\": {" : ",\n  \"id2label\": {");
-        for (int i = 0; i < c->num_labels; i++) {
-            const char *nm = c->labels ? c->labels[i] : NULL;
-            if (!nm) snprintf(tmp, sizeof tmp, "LABEL_%d", i), nm = tmp;
-            buf_puts(out, i ? ", " : "");
-            if (pass) {
-                buf_json_str(out, nm, strlen(nm));
-                buf_printf(out, ": %d", i);
-            } else {
-                buf_printf(out, "\"%d\": ", i);
-                buf_json_str(out, nm, strlen(nm));
-            }
-        }
-        buf_putc(out, '}');
-    }
-    buf_puts(out, "\n}\n");
+    put_float(&w, f->dropout, c->dropout);
+    put_float(&w, f->attention_dropout, c->attention_dropout);
+    put_float(&w, f->classifier_dropout, c->classifier_dropout);
+    if (!db) put_float(&w, "layer_norm_eps", c->layer_norm_eps); // DistilBERT's is fixed (1e-12)
+    put_float(&w, "initializer_range", c->initializer_range);
+    jsonw_key(&w, "pad_token_id");
+    if (c->pad_token_id >= 0) jsonw_int(&w, c->pad_token_id);
+    else jsonw_null(&w);
+    jsonw_kint(&w, "num_labels", c->num_labels);
+    put_labels(&w, c, 0);
+    put_labels(&w, c, 1);
+    jsonw_end(&w);
+    buf_putc(out, '\n');
 }

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "aca/corpus.h"
+#include "aca/jsonw.h"
 
 size_t text_count_words(const char *s, size_t n) {
     size_t w = 0;
@@ -75,31 +76,56 @@ void corpus_stats_free(aca_corpus_stats *st) {
 
 static int cp_printable(uint32_t cp) { return cp >= 0x20 && cp != 0x7F && !(cp >= 0x80 && cp < 0xA0); }
 
+// `aca corpus stats --json`: one compact line.
+static void stats_json(aca_buf *out, const aca_corpus *c, const aca_corpus_stats *st) {
+    aca_jsonw w;
+    jsonw_init(&w, out);
+    jsonw_obj(&w);
+    jsonw_kuint(&w, "docs", st->n_docs);
+    jsonw_kuint(&w, "multilabel_docs", st->n_multilabel);
+    jsonw_kuint(&w, "dropped_docs", c->n_dropped);
+    jsonw_kstr(&w, "format", corpus_format_name(c->format));
+    jsonw_kstr(&w, "encoding", corpus_encoding_name(c->encoding));
+    jsonw_key(&w, "classes");
+    jsonw_arr(&w);
+    for (int i = 0; i < c->n_classes; i++) {
+        jsonw_obj(&w);
+        jsonw_kstr(&w, "name", c->classes[i]);
+        jsonw_kuint(&w, "docs", st->class_docs[i]);
+        jsonw_end(&w);
+    }
+    jsonw_end(&w);
+    jsonw_key(&w, "words");
+    jsonw_obj(&w);
+    jsonw_kuint(&w, "min", st->words_min);
+    jsonw_kuint(&w, "median", st->words_median);
+    jsonw_kuint(&w, "p90", st->words_p90);
+    jsonw_kuint(&w, "max", st->words_max);
+    jsonw_kuint(&w, "total", st->words_total);
+    jsonw_end(&w);
+    jsonw_key(&w, "chars");
+    jsonw_arr(&w);
+    for (size_t i = 0; i < st->n_chars; i++) {
+        char cp[16], u8[4];
+        snprintf(cp, sizeof cp, "U+%04X", (unsigned)st->chars[i].cp);
+        jsonw_obj(&w);
+        jsonw_kstr(&w, "cp", cp);
+        jsonw_key(&w, "char");
+        jsonw_strn(&w, u8, utf8_encode(u8, st->chars[i].cp));
+        jsonw_kuint(&w, "docs", st->chars[i].docs);
+        jsonw_end(&w);
+    }
+    jsonw_end(&w);
+    jsonw_end(&w);
+    buf_putc(out, '\n');
+}
+
 void corpus_stats_format(aca_buf *out, const aca_corpus *c, const aca_corpus_stats *st, int json) {
-    char u8[5];
     if (json) {
-        buf_printf(out, "{\"docs\":%zu,\"multilabel_docs\":%zu,\"dropped_docs\":%zu,\"format\":\"%s\",\"encoding\":\"%s\",",
-                   st->n_docs, st->n_multilabel, c->n_dropped, corpus_format_name(c->format),
-                   corpus_encoding_name(c->encoding));
-        buf_puts(out, "\"classes\":[");
-        for (int i = 0; i < c->n_classes; i++) {
-            buf_puts(out, i ? ",{\"name\":" : "{\"name\":");
-            buf_json_str(out, c->classes[i], strlen(c->classes[i]));
-            buf_printf(out, ",\"docs\":%zu}", st->class_docs[i]);
-        }
-        buf_printf(out, "],\"words\":{\"min\":%zu,\"median\":%zu,\"p90\":%zu,\"max\":%zu,\"total\":%zu},",
-                   st->words_min, st->words_median, st->words_p90, st->words_max, st->words_total);
-        buf_puts(out, "\"chars\":[");
-        for (size_t i = 0; i < st->n_chars; i++) {
-            uint32_t cp = st->chars[i].cp;
-            buf_printf(out, "%s{\"cp\":\"U+%04X\",\"char\":", i ? "," : "", (unsigned)cp);
-            size_t m = utf8_encode(u8, cp);
-            buf_json_str(out, u8, m);
-            buf_printf(out, ",\"docs\":%zu}", st->chars[i].docs);
-        }
-        buf_puts(out, "]}\n");
+        stats_json(out, c, st);
         return;
     }
+    char u8[5];
     buf_printf(out, "docs       %zu (format %s, encoding %s; multi-label %zu, dropped %zu)\n", st->n_docs,
                corpus_format_name(c->format), corpus_encoding_name(c->encoding), st->n_multilabel, c->n_dropped);
     buf_printf(out, "classes    %d\n", c->n_classes);

@@ -6,18 +6,20 @@
 #include "aca/corpus.h"
 
 // ---- writing -----------------------------------------------------------------------------------
-void corpus_json_fields(aca_buf *b, const char *id, const char *t, size_t n, const char *label) {
-    buf_puts(b, "{\"id\":");
-    buf_json_str(b, id, strlen(id));
-    buf_puts(b, ",\"text\":");
-    buf_json_str(b, t, n);
-    buf_puts(b, ",\"label\":");
-    buf_json_str(b, label, strlen(label));
+void corpus_json_fields(aca_jsonw *w, const char *id, const char *t, size_t n, const char *label) {
+    jsonw_kstr(w, "id", id);
+    jsonw_key(w, "text");
+    jsonw_strn(w, t, n);
+    jsonw_kstr(w, "label", label);
 }
 
 void corpus_json_line(aca_buf *b, const char *id, const char *t, size_t n, const char *label) {
-    corpus_json_fields(b, id, t, n, label);
-    buf_puts(b, "}\n");
+    aca_jsonw w;
+    jsonw_init(&w, b);
+    jsonw_obj(&w);
+    corpus_json_fields(&w, id, t, n, label);
+    jsonw_end(&w);
+    buf_putc(b, '\n');
 }
 
 int corpus_write(const char *path, aca_corpus_format fmt, const aca_corpus *c, const uint32_t *idx, size_t n,

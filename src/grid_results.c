@@ -13,6 +13,8 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "aca/jsonw.h"
+
 // ---- locks -------------------------------------------------------------------------------------
 // "process 123 (aca grid g.json --out o)" for every other process holding a flock on fd's file.
 static void lock_holders(int fd, aca_buf *out) {
@@ -149,9 +151,10 @@ int grid_results_add(const char *out_dir, const aca_grid_cell *c, const char *li
     int rc = 0, fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
     if (fd < 0) rc = aca_errf(e, ACA_ERR_IO, "%s: cannot open for appending: %s", p, strerror(errno));
     if (!rc && file_read_all(p, &cur, e)) rc = -1;
-    buf_puts(&prefix, "{\"grid\":{\"cell\":");
-    buf_json_str(&prefix, c->id, strlen(c->id));
-    buf_putc(&prefix, ',');
+    // A line of cell ID starts {"grid":{"cell":"ID" (the closing quote: no longer id matches).
+    aca_jsonw w;
+    jsonw_init(&w, &prefix);
+    jsonw_obj(&w), jsonw_key(&w, "grid"), jsonw_obj(&w), jsonw_kstr(&w, "cell", c->id);
     if (!rc && !has_line(&cur, &prefix)) rc = append_line(fd, p, &cur, line, n, e);
     if (rc) { // the cell's result.json is written: the next run or report puts its line back
         static const char more[] = " (its result.json is kept; the next run or report rebuilds results.jsonl)";

@@ -31,37 +31,35 @@ static void num_or_null(aca_jsonw *w, double x) {
 }
 
 // The "grid" object of a cell's result: what the cell is, its seeds and its definition.
-static void cell_grid_json(const aca_grid_spec *g, const aca_grid_inputs *in, const aca_grid_cell *c, aca_buf *b) {
+static void cell_grid_json(const aca_grid_spec *g, const aca_grid_inputs *in, const aca_grid_cell *c, aca_jsonw *w) {
     int pi, hi, ei;
     grid_variant_axes(g, c->variant, &pi, &hi, &ei);
-    aca_jsonw w;
-    jsonw_init(&w, b);
-    jsonw_obj(&w);
-    jsonw_kstr(&w, "cell", c->id);
-    jsonw_kint(&w, "index", c->index);
-    jsonw_kstr(&w, "kind", grid_kind_json(c->kind));
-    jsonw_kint(&w, "trial", c->trial);
-    jsonw_kint(&w, "variant", c->variant);
-    jsonw_kint(&w, "period", g->periods[pi]);
-    jsonw_key(&w, "homogeneity"), num_or_null(&w, g->homog[hi]);
-    jsonw_key(&w, "dp_epsilon"), num_or_null(&w, g->eps[ei]);
-    jsonw_key(&w, "acting");
-    grid_acting_json(g, c->acting, &w);
-    jsonw_key(&w, "levels");
-    jsonw_obj(&w);
+    jsonw_obj(w);
+    jsonw_kstr(w, "cell", c->id);
+    jsonw_kint(w, "index", c->index);
+    jsonw_kstr(w, "kind", grid_kind_json(c->kind));
+    jsonw_kint(w, "trial", c->trial);
+    jsonw_kint(w, "variant", c->variant);
+    jsonw_kint(w, "period", g->periods[pi]);
+    jsonw_key(w, "homogeneity"), num_or_null(w, g->homog[hi]);
+    jsonw_key(w, "dp_epsilon"), num_or_null(w, g->eps[ei]);
+    jsonw_key(w, "acting");
+    grid_acting_json(g, c->acting, w);
+    jsonw_key(w, "levels");
+    jsonw_obj(w);
     for (int i = 0; i < g->n_coll; i++) {
         char l[64];
         grid_level_str(g, i, c->level_idx[i], l, sizeof l);
-        jsonw_key(&w, g->coll[i].name), jsonw_raw(&w, l);
+        jsonw_key(w, g->coll[i].name), jsonw_raw(w, l);
     }
-    jsonw_end(&w);
-    jsonw_kuint(&w, "grid_seed", g->seed);
-    jsonw_kuint(&w, "data_seed", grid_trial_seed(g->seed, c->trial, GRID_SEED_DATA));
-    jsonw_kuint(&w, "train_seed", grid_trial_seed(g->seed, c->trial, GRID_SEED_TRAIN));
+    jsonw_end(w);
+    jsonw_kuint(w, "grid_seed", g->seed);
+    jsonw_kuint(w, "data_seed", grid_trial_seed(g->seed, c->trial, GRID_SEED_DATA));
+    jsonw_kuint(w, "train_seed", grid_trial_seed(g->seed, c->trial, GRID_SEED_TRAIN));
     aca_buf def = {0};
     grid_cell_definition(g, in, c, &def);
-    jsonw_key(&w, "definition"), jsonw_raw(&w, def.data);
-    jsonw_end(&w);
+    jsonw_key(w, "definition"), jsonw_raw(w, def.data);
+    jsonw_end(w);
     buf_free(&def);
 }
 
@@ -103,13 +101,17 @@ static void cell_setup(const aca_grid_spec *g, const aca_grid_inputs *in, const 
 // finished once it exists), then its line in results.jsonl; then, unless kept, its checkpoint.
 static int cell_record(const aca_grid_spec *g, const aca_grid_inputs *in, const aca_grid_opts *o, const aca_grid_cell *c,
                        const aca_run_setup *s, const aca_run_result *r, const char *dir, aca_err *e) {
-    aca_buf b = {0};
+    aca_buf b = {0}, res_json = {0};
     char *res = path_join(dir, "result.json"), *man = path_join(dir, "manifest.json");
-    buf_puts(&b, "{\"grid\":");
-    cell_grid_json(g, in, c, &b);
-    buf_puts(&b, ",\"result\":");
-    run_result_to_json(s, r, &b);
-    buf_putc(&b, '}');
+    aca_jsonw w;
+    jsonw_init(&w, &b);
+    jsonw_obj(&w);
+    jsonw_key(&w, "grid");
+    cell_grid_json(g, in, c, &w);
+    run_result_to_json(s, r, &res_json);
+    jsonw_key(&w, "result"), jsonw_raw(&w, res_json.data);
+    jsonw_end(&w);
+    buf_free(&res_json);
     int rc = file_write_atomic(man, r->manifest, strlen(r->manifest), e) || file_write_atomic(res, b.data, b.len, e) ||
                      grid_results_add(o->out_dir, c, b.data, b.len, e)
                  ? -1

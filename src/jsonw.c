@@ -12,8 +12,20 @@ void jsonw_init(aca_jsonw *w, aca_buf *b) {
 }
 
 void jsonw_spaced(aca_jsonw *w) { w->spaced = 1; }
+void jsonw_compact(aca_jsonw *w) { w->spaced = 0; }
 
 void jsonw_newline(aca_jsonw *w, int indent) { w->newline = indent + 1; }
+
+void jsonw_lines(aca_jsonw *w, int indent) {
+    if (w->depth == 0 || indent < 0 || indent > 127) abort(); // a bug in the caller
+    w->lines[w->depth - 1] = (signed char)indent;
+}
+
+// A line break and `indent` spaces.
+static void new_line(aca_jsonw *w, int indent) {
+    buf_putc(w->b, '\n');
+    for (int k = 0; k < indent; k++) buf_putc(w->b, ' ');
+}
 
 // Before a key, or a value that does not follow its key: the comma and the layout.
 static void item(aca_jsonw *w) {
@@ -21,15 +33,13 @@ static void item(aca_jsonw *w) {
         w->after_key = 0;
         return;
     }
+    int indent = w->newline ? w->newline - 1 : w->depth > 0 ? w->lines[w->depth - 1] : -1;
     if (w->depth > 0) {
-        if (w->has_items[w->depth - 1]) buf_puts(w->b, w->spaced && !w->newline ? ", " : ",");
+        if (w->has_items[w->depth - 1]) buf_puts(w->b, w->spaced && indent < 0 ? ", " : ",");
         w->has_items[w->depth - 1] = 1;
     }
-    if (w->newline) {
-        buf_putc(w->b, '\n');
-        for (int k = 1; k < w->newline; k++) buf_putc(w->b, ' ');
-        w->newline = 0;
-    }
+    if (indent >= 0) new_line(w, indent);
+    w->newline = 0;
 }
 
 static void open_container(aca_jsonw *w, char c, char close) {
@@ -38,6 +48,7 @@ static void open_container(aca_jsonw *w, char c, char close) {
     buf_putc(w->b, c);
     w->close[w->depth] = close;
     w->has_items[w->depth] = 0;
+    w->lines[w->depth] = -1;
     w->depth++;
 }
 
@@ -47,6 +58,8 @@ void jsonw_arr(aca_jsonw *w) { open_container(w, '[', ']'); }
 void jsonw_end(aca_jsonw *w) {
     if (w->depth == 0) abort();
     w->depth--;
+    int lines = w->lines[w->depth], indent = w->newline ? w->newline - 1 : lines < 0 ? -1 : lines < 2 ? 0 : lines - 2;
+    if (indent >= 0) new_line(w, indent);
     w->newline = 0;
     buf_putc(w->b, w->close[w->depth]);
 }
@@ -84,6 +97,19 @@ void jsonw_num_exact(aca_jsonw *w, double x) {
     char s[40];
     snprintf(s, sizeof s, "%.15g", x);
     if (strtod(s, NULL) != x) snprintf(s, sizeof s, "%.17g", x);
+    jsonw_raw(w, s);
+}
+
+void jsonw_num_float(aca_jsonw *w, float x) {
+    if (!isfinite(x)) {
+        jsonw_null(w);
+        return;
+    }
+    char s[32];
+    for (int prec = 6; prec <= 9; prec++) {
+        snprintf(s, sizeof s, "%.*g", prec, (double)x);
+        if (strtof(s, NULL) == x) break; // %.9g always reads back
+    }
     jsonw_raw(w, s);
 }
 

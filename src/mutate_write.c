@@ -6,120 +6,178 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "aca/jsonw.h"
 #include "aca/outdir.h"
 #include "mutate_internal.h"
+
+// "probe_<name>.jsonl", collective i's probe file.
+static void probe_file(char *out, size_t n, const aca_mutation *m, int i) {
+    snprintf(out, n, "probe_%s.jsonl", m->spec->collectives[i].name);
+}
 
 void mutation_jsonl(const aca_mutation *m, const aca_mut_set *s, aca_buf *out) {
     const aca_corpus *c = m->corpus;
     const int nc = m->spec->n;
     for (size_t k = 0; k < s->n; k++) {
         const aca_mut_doc *d = &s->docs[k];
-        corpus_json_fields(out, c->docs[d->doc].id, d->text, d->len, c->classes[d->label]);
+        aca_jsonw w;
+        jsonw_init(&w, out);
+        jsonw_obj(&w);
+        corpus_json_fields(&w, c->docs[d->doc].id, d->text, d->len, c->classes[d->label]);
         int first = 1;
         for (int j = 0; s->train && j < nc; j++) { // the acting collectives this training doc is a member of
             if (!m->member[(size_t)d->doc * nc + j] || !m->coll[j].acting) continue;
-            buf_puts(out, first ? ",\"member_of\":[" : ",");
-            buf_json_str(out, m->spec->collectives[j].name, strlen(m->spec->collectives[j].name));
+            if (first) jsonw_key(&w, "member_of"), jsonw_arr(&w);
+            jsonw_str(&w, m->spec->collectives[j].name);
             first = 0;
         }
-        if (!first) buf_putc(out, ']');
-        buf_puts(out, "}\n");
+        if (!first) jsonw_end(&w);
+        jsonw_end(&w);
+        buf_putc(out, '\n');
     }
 }
 
-static void put_counts(aca_buf *b, const aca_mutation *m, const size_t *v) {
-    buf_putc(b, '{');
-    for (int i = 0; i < m->corpus->n_classes; i++) {
-        if (i) buf_putc(b, ',');
-        buf_json_str(b, m->corpus->classes[i], strlen(m->corpus->classes[i]));
-        buf_printf(b, ":%zu", v[i]);
-    }
-    buf_putc(b, '}');
+// {"class":count,...} over the corpus's classes, compact inside the spaced manifest.
+static void put_counts(aca_jsonw *w, const aca_mutation *m, const size_t *v) {
+    jsonw_compact(w);
+    jsonw_obj(w);
+    for (int i = 0; i < m->corpus->n_classes; i++) jsonw_kuint(w, m->corpus->classes[i], v[i]);
+    jsonw_end(w);
+    jsonw_spaced(w);
 }
 
-// The ids of corpus documents idx (n) as a JSON array.
-static void put_ids(aca_buf *b, const aca_corpus *c, const uint32_t *idx, size_t n) {
-    buf_putc(b, '[');
-    for (size_t k = 0; k < n; k++) {
-        if (k) buf_putc(b, ',');
-        buf_json_str(b, c->docs[idx[k]].id, strlen(c->docs[idx[k]].id));
-    }
-    buf_putc(b, ']');
+// The ids of corpus documents idx (n) as a compact JSON array.
+static void put_ids(aca_jsonw *w, const aca_corpus *c, const uint32_t *idx, size_t n) {
+    jsonw_compact(w);
+    jsonw_arr(w);
+    for (size_t k = 0; k < n; k++) jsonw_str(w, c->docs[idx[k]].id);
+    jsonw_end(w);
+    jsonw_spaced(w);
+}
+
+// The "unplant" object of an unplant collective: its estimators and what they chose.
+static void manifest_unplant(aca_jsonw *w, const aca_mutation *m, const aca_mut_coll *s) {
+    const aca_corpus *c = m->corpus;
+    jsonw_key(w, "unplant");
+    jsonw_obj(w);
+    jsonw_kuint(w, "n_e", s->n_e);
+    jsonw_kstr(w, "n_e_source", s->n_e_from_planner ? "planner" : "spec");
+    jsonw_kuint(w, "planters", s->n_members - s->n_e);
+    jsonw_kstr(w, "estimated_label", c->classes[s->yhat]);
+    jsonw_kint(w, "estimated_label_index", s->yhat);
+    jsonw_kstr(w, "estimated_from", s->from_carriers ? "signal carriers" : "label frequency (no estimator doc carries the signal)");
+    jsonw_key(w, "estimator_carriers");
+    put_counts(w, m, s->carriers);
+    jsonw_key(w, "estimators");
+    put_ids(w, c, s->estimators, s->n_e);
+    jsonw_end(w);
 }
 
 // Collective i's object in the manifest's "collectives" array.
-static void manifest_collective(aca_buf *b, const aca_mutation *m, int i) {
+static void manifest_collective(aca_jsonw *w, const aca_mutation *m, int i) {
     const aca_corpus *c = m->corpus;
     const aca_collective *col = &m->spec->collectives[i];
     const aca_mut_coll *s = &m->coll[i];
-    buf_puts(b, i ? ",\n    {\"name\": " : "\n    {\"name\": ");
-    buf_json_str(b, col->name, strlen(col->name));
-    buf_puts(b, ", \"target\": ");
-    buf_json_str(b, c->classes[s->target], strlen(c->classes[s->target]));
-    buf_printf(b, ", \"target_index\": %d, \"signal\": ", s->target);
-    if (col->signal) buf_json_str(b, col->signal, strlen(col->signal));
-    else buf_puts(b, "null");
-    buf_printf(b, ", \"period\": %d, \"strategy\": \"%s\", \"acting\": %s, \"probe_file\": \"probe_%s.jsonl\", ",
-               col->period, strategy_name(col->strategy), s->acting ? "true" : "false", col->name);
+    char probe[96];
+    probe_file(probe, sizeof probe, m, i);
+    jsonw_obj(w);
+    jsonw_kstr(w, "name", col->name);
+    jsonw_kstr(w, "target", c->classes[s->target]);
+    jsonw_kint(w, "target_index", s->target);
+    jsonw_kstr(w, "signal", col->signal); // NULL: null
+    jsonw_kint(w, "period", col->period);
+    jsonw_kstr(w, "strategy", strategy_name(col->strategy));
+    jsonw_kbool(w, "acting", s->acting);
+    jsonw_kstr(w, "probe_file", probe);
     if (s->seed_class >= 0) {
-        buf_puts(b, "\"seed_class\": ");
-        buf_json_str(b, c->classes[s->seed_class], strlen(c->classes[s->seed_class]));
-        buf_printf(b, ", \"from_seed_class\": %zu, ", s->from_seed_class);
+        jsonw_kstr(w, "seed_class", c->classes[s->seed_class]);
+        jsonw_kuint(w, "from_seed_class", s->from_seed_class);
     }
     size_t *by = xcalloc((size_t)c->n_classes, sizeof *by);
     for (size_t k = 0; k < s->n_members; k++) by[c->docs[s->members[k]].label]++;
-    buf_printf(b, "\"size\": %zu, \"planted\": %zu, \"unchanged\": %zu, \"members_by_class\": ", s->n_members,
-               s->planted, s->unchanged);
-    put_counts(b, m, by);
+    jsonw_kuint(w, "size", s->n_members);
+    jsonw_kuint(w, "planted", s->planted);
+    jsonw_kuint(w, "unchanged", s->unchanged);
+    jsonw_key(w, "members_by_class");
+    put_counts(w, m, by);
     free(by);
-    buf_puts(b, ", \"members\": ");
-    put_ids(b, c, s->members, s->n_members);
-    if (col->strategy == STRATEGY_UNPLANT) {
-        buf_printf(b, ", \"unplant\": {\"n_e\": %zu, \"n_e_source\": \"%s\", \"planters\": %zu, \"estimated_label\": ",
-                   s->n_e, s->n_e_from_planner ? "planner" : "spec", s->n_members - s->n_e);
-        buf_json_str(b, c->classes[s->yhat], strlen(c->classes[s->yhat]));
-        buf_printf(b, ", \"estimated_label_index\": %d, \"estimated_from\": \"%s\", \"estimator_carriers\": ", s->yhat,
-                   s->from_carriers ? "signal carriers" : "label frequency (no estimator doc carries the signal)");
-        put_counts(b, m, s->carriers);
-        buf_puts(b, ", \"estimators\": ");
-        put_ids(b, c, s->estimators, s->n_e);
-        buf_putc(b, '}');
+    jsonw_key(w, "members");
+    put_ids(w, c, s->members, s->n_members);
+    if (col->strategy == STRATEGY_UNPLANT) manifest_unplant(w, m, s);
+    jsonw_end(w);
+}
+
+// The corpus, its classes and the split, as the manifest records them.
+static void manifest_corpus(aca_jsonw *w, const aca_mutation *m) {
+    const aca_corpus *c = m->corpus;
+    jsonw_key(w, "corpus");
+    jsonw_obj(w);
+    jsonw_kstr(w, "path", m->corpus_path);
+    jsonw_kstr(w, "sha256", c->sha256);
+    jsonw_kstr(w, "format", corpus_format_name(c->format));
+    jsonw_kstr(w, "encoding", corpus_encoding_name(c->encoding));
+    jsonw_kuint(w, "docs", c->n);
+    jsonw_kuint(w, "dropped_multilabel", c->n_dropped);
+    jsonw_end(w);
+    jsonw_key(w, "classes");
+    jsonw_arr(w);
+    for (int i = 0; i < c->n_classes; i++) jsonw_str(w, c->classes[i]);
+    jsonw_end(w);
+    jsonw_key(w, "split");
+    jsonw_obj(w);
+    jsonw_kuint(w, "n_train", m->split.n_train);
+    jsonw_kuint(w, "n_test", m->split.n_test);
+    jsonw_kuint(w, "unused", c->n - m->split.n_train - m->split.n_test);
+    jsonw_end(w);
+}
+
+// "counts": the documents written and changed, then the classes of train (before and after) and test.
+static void manifest_counts(aca_jsonw *w, const aca_mutation *m) {
+    jsonw_key(w, "counts");
+    jsonw_obj(w);
+    jsonw_kuint(w, "train_docs", m->train.n);
+    jsonw_kuint(w, "struck", m->struck);
+    jsonw_kuint(w, "mutated", m->mutated);
+    jsonw_kuint(w, "relabeled", m->relabeled);
+    const char *const names[] = {"train_before", "train_after", "test"};
+    const size_t *const v[] = {m->train_before, m->train_after, m->test_counts};
+    for (int k = 0; k < 3; k++) {
+        jsonw_newline(w, 4);
+        jsonw_key(w, names[k]);
+        put_counts(w, m, v[k]);
     }
-    buf_putc(b, '}');
+    jsonw_end(w);
 }
 
 void mutation_manifest_json(const aca_mutation *m, aca_buf *b) {
-    const aca_corpus *c = m->corpus;
-    buf_printf(b, "{\n  \"aca_version\": \"%s\",\n  \"seed\": %llu,\n  \"only\": ", aca_git_revision(),
-               (unsigned long long)m->seed);
-    if (m->only) buf_json_str(b, m->only, strlen(m->only));
-    else buf_puts(b, "null");
-    buf_puts(b, ",\n  \"corpus\": {\"path\": ");
-    buf_json_str(b, m->corpus_path, strlen(m->corpus_path));
-    buf_printf(b, ", \"sha256\": \"%s\", \"format\": \"%s\", \"encoding\": \"%s\", \"docs\": %zu, \"dropped_multilabel\": %zu},\n",
-               c->sha256, corpus_format_name(c->format), corpus_encoding_name(c->encoding), c->n, c->n_dropped);
-    buf_puts(b, "  \"classes\": [");
-    for (int i = 0; i < c->n_classes; i++) {
-        if (i) buf_puts(b, ", ");
-        buf_json_str(b, c->classes[i], strlen(c->classes[i]));
-    }
-    buf_printf(b, "],\n  \"split\": {\"n_train\": %zu, \"n_test\": %zu, \"unused\": %zu},\n", m->split.n_train,
-               m->split.n_test, c->n - m->split.n_train - m->split.n_test);
-    buf_puts(b, "  \"spec\": ");
-    spec_write_json(b, m->spec);
-    buf_puts(b, ",\n  \"collectives\": [");
-    for (int i = 0; i < m->spec->n; i++) manifest_collective(b, m, i);
-    buf_printf(b, "\n  ],\n  \"counts\": {\"train_docs\": %zu, \"struck\": %zu, \"mutated\": %zu, \"relabeled\": %zu,",
-               m->train.n, m->struck, m->mutated, m->relabeled);
-    buf_puts(b, "\n    \"train_before\": ");
-    put_counts(b, m, m->train_before);
-    buf_puts(b, ",\n    \"train_after\": ");
-    put_counts(b, m, m->train_after);
-    buf_puts(b, ",\n    \"test\": ");
-    put_counts(b, m, m->test_counts);
-    buf_puts(b, "},\n  \"files\": [\"train.jsonl\", \"test.jsonl\"");
-    for (int i = 0; i < m->spec->n; i++) buf_printf(b, ", \"probe_%s.jsonl\"", m->spec->collectives[i].name);
-    buf_puts(b, ", \"manifest.json\"]\n}\n");
+    aca_jsonw w;
+    char probe[96];
+    jsonw_init(&w, b);
+    jsonw_spaced(&w);
+    jsonw_obj(&w);
+    jsonw_lines(&w, 2);
+    jsonw_kstr(&w, "aca_version", aca_git_revision());
+    jsonw_kuint(&w, "seed", m->seed);
+    jsonw_kstr(&w, "only", m->only); // NULL: null
+    manifest_corpus(&w, m);
+    aca_buf spec = {0};
+    spec_write_json(&spec, m->spec);
+    jsonw_key(&w, "spec"), jsonw_raw(&w, spec.data);
+    buf_free(&spec);
+    jsonw_key(&w, "collectives");
+    jsonw_arr(&w);
+    jsonw_lines(&w, 4);
+    for (int i = 0; i < m->spec->n; i++) manifest_collective(&w, m, i);
+    jsonw_end(&w);
+    manifest_counts(&w, m);
+    jsonw_key(&w, "files");
+    jsonw_arr(&w);
+    jsonw_str(&w, "train.jsonl"), jsonw_str(&w, "test.jsonl");
+    for (int i = 0; i < m->spec->n; i++) probe_file(probe, sizeof probe, m, i), jsonw_str(&w, probe);
+    jsonw_str(&w, "manifest.json");
+    jsonw_end(&w);
+    jsonw_end(&w);
+    buf_putc(b, '\n');
 }
 
 void mutation_summary(const aca_mutation *m, const char *out_dir, aca_buf *out) {
@@ -180,7 +238,7 @@ int mutation_write(const aca_mutation *m, const char *dir, aca_err *e) {
     int rc = write_set(m, &m->train, dir, "train.jsonl", e) || write_set(m, &m->test, dir, "test.jsonl", e);
     for (int i = 0; !rc && i < m->spec->n; i++) {
         char name[96];
-        snprintf(name, sizeof name, "probe_%s.jsonl", m->spec->collectives[i].name);
+        probe_file(name, sizeof name, m, i);
         rc = write_set(m, &m->probe[i], dir, name, e);
     }
     if (!rc) {

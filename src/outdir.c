@@ -16,6 +16,7 @@
 
 #include "aca/atomic_file.h"
 #include "aca/fileio.h"
+#include "aca/jsonw.h"
 #include "aca/mem.h"
 #include "aca/sysinfo.h"
 
@@ -145,7 +146,14 @@ int outdir_is(const char *dir, const char *kind) {
 
 int outdir_mark(const char *dir, const char *kind, aca_err *e) {
     aca_buf b = {0};
-    buf_printf(&b, "{\"kind\":\"%s\",\"version\":%d,\"aca\":\"%s\"}\n", kind, OUT_MARKER_VERSION, aca_git_revision());
+    aca_jsonw w;
+    jsonw_init(&w, &b);
+    jsonw_obj(&w);
+    jsonw_kstr(&w, "kind", kind);
+    jsonw_kint(&w, "version", OUT_MARKER_VERSION);
+    jsonw_kstr(&w, "aca", aca_git_revision());
+    jsonw_end(&w);
+    buf_putc(&b, '\n');
     char *p = path_join(dir, OUT_MARKER);
     int rc = file_write_atomic(p, b.data, b.len, e);
     free(p);

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aca/jsonw.h"
+
 static const struct {
     const char *name;
     size_t size;
@@ -278,31 +280,45 @@ int st_read_i32(const st_file *f, const st_tensor *t, int32_t *out, aca_err *e) 
     return 0;
 }
 
-int st_write(const char *path, const st_out *t, int n, const char *const *meta_kv, int n_meta, aca_err *e) {
-    aca_buf h = {0};
-    buf_putc(&h, '{');
+static size_t out_numel(const st_out *t) {
+    size_t numel = 1;
+    for (int d = 0; d < t->ndim; d++) numel *= (size_t)t->shape[d];
+    return numel;
+}
+
+// The header's JSON: {"__metadata__":{...},"name":{"dtype":"F32","shape":[..],"data_offsets":[b,e]},...},
+// the tensors' data laid out in order.
+static void header_json(aca_buf *h, const st_out *t, int n, const char *const *meta_kv, int n_meta) {
+    aca_jsonw w;
+    jsonw_init(&w, h);
+    jsonw_obj(&w);
     if (n_meta > 0) {
-        buf_puts(&h, "\"__metadata__\":{");
-        for (int i = 0; i < n_meta; i++) {
-            if (i) buf_putc(&h, ',');
-            buf_json_str(&h, meta_kv[2 * i], strlen(meta_kv[2 * i]));
-            buf_putc(&h, ':');
-            buf_json_str(&h, meta_kv[2 * i + 1], strlen(meta_kv[2 * i + 1]));
-        }
-        buf_putc(&h, '}');
+        jsonw_key(&w, "__metadata__");
+        jsonw_obj(&w);
+        for (int i = 0; i < n_meta; i++) jsonw_kstr(&w, meta_kv[2 * i], meta_kv[2 * i + 1]);
+        jsonw_end(&w);
     }
     size_t off = 0;
     for (int i = 0; i < n; i++) {
-        size_t numel = 1;
-        for (int d = 0; d < t[i].ndim; d++) numel *= (size_t)t[i].shape[d];
-        if (i || n_meta > 0) buf_putc(&h, ',');
-        buf_json_str(&h, t[i].name, strlen(t[i].name));
-        buf_printf(&h, ":{\"dtype\":\"%s\",\"shape\":[", t[i].i32 ? "I32" : "F32");
-        for (int d = 0; d < t[i].ndim; d++) buf_printf(&h, "%s%lld", d ? "," : "", (long long)t[i].shape[d]);
-        buf_printf(&h, "],\"data_offsets\":[%zu,%zu]}", off, off + numel * 4);
-        off += numel * 4;
+        size_t bytes = out_numel(&t[i]) * 4;
+        jsonw_key(&w, t[i].name);
+        jsonw_obj(&w);
+        jsonw_kstr(&w, "dtype", t[i].i32 ? "I32" : "F32");
+        jsonw_key(&w, "shape");
+        jsonw_arr(&w);
+        for (int d = 0; d < t[i].ndim; d++) jsonw_int(&w, t[i].shape[d]);
+        jsonw_end(&w);
+        jsonw_key(&w, "data_offsets");
+        jsonw_arr(&w), jsonw_uint(&w, off), jsonw_uint(&w, off + bytes), jsonw_end(&w);
+        jsonw_end(&w);
+        off += bytes;
     }
-    buf_putc(&h, '}');
+    jsonw_end(&w);
+}
+
+int st_write(const char *path, const st_out *t, int n, const char *const *meta_kv, int n_meta, aca_err *e) {
+    aca_buf h = {0};
+    header_json(&h, t, n, meta_kv, n_meta);
     while (h.len % 8) buf_putc(&h, ' ');
     aca_atomic a;
     if (atomic_open(&a, path, e)) {
@@ -314,8 +330,7 @@ int st_write(const char *path, const st_out *t, int n, const char *const *meta_k
     int bad = fwrite(len8, 1, 8, a.f) != 8 || fwrite(h.data, 1, h.len, a.f) != h.len;
     buf_free(&h);
     for (int i = 0; i < n && !bad; i++) {
-        size_t numel = 1;
-        for (int d = 0; d < t[i].ndim; d++) numel *= (size_t)t[i].shape[d];
+        size_t numel = out_numel(&t[i]);
         const void *src = t[i].i32 ? (const void *)t[i].i32 : (const void *)t[i].f32;
         if (numel && fwrite(src, 4, numel, a.f) != numel) bad = 1; // little-endian host
     }

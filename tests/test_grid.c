@@ -1441,6 +1441,15 @@ static void test_trust_results_derived(void **st_) {
     now = tu_read_file(rp, NULL);
     assert_string_equal(now, full);
     free(now);
+    // The line of a cell whose id is a longer one (trial 1 of 10 vs 10) is not this cell's line.
+    buf_clear(&b);
+    buf_printf(&b, "{\"grid\":{\"cell\":\"%s0\",\"index\":9}}\n", c[0].id);
+    tu_write_file(rp, b.data);
+    TU_OK(grid_results_add(t.out, &c[0], l[0], strlen(l[0]), &e), &e);
+    buf_printf(&b, "%s\n", l[0]);
+    now = tu_read_file(rp, NULL);
+    assert_string_equal(now, b.data);
+    free(now);
     grid_cells_free(c, n);
     buf_free(&b);
     free(full);

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "aca/jsonw.h"
 #include "tok_internal.h"
 
 static int is_dir(const char *p) {
@@ -454,25 +455,41 @@ static int save_copy(const char *src_dir, const char *name, const char *dir, aca
     return rc;
 }
 
-static void json_special_tokens(const aca_tokenizer *t, aca_buf *b) {
+// The special tokens the vocabulary has, "pad_token": "[PAD]", ..., into w's open object.
+static void json_special_tokens(const aca_tokenizer *t, aca_jsonw *w) {
     int ids[TOK_N_SPECIAL] = {t->pad_id, t->unk_id, t->cls_id, t->sep_id, t->mask_id};
     for (int k = 0; k < TOK_N_SPECIAL; k++)
-        if (ids[k] >= 0) buf_printf(b, ",\n  \"%s\": \"%s\"", SPECIAL_FIELD[k], SPECIAL_TEXT[k]);
+        if (ids[k] >= 0) jsonw_kstr(w, SPECIAL_FIELD[k], SPECIAL_TEXT[k]);
+}
+
+// tokenizer_config.json (with_settings) or special_tokens_map.json: one field a line, as
+// transformers writes them.
+static void json_tokenizer_file(const aca_tokenizer *t, int with_settings, int model_max_length, aca_buf *b) {
+    aca_jsonw w;
+    jsonw_init(&w, b);
+    jsonw_spaced(&w);
+    jsonw_obj(&w);
+    jsonw_lines(&w, 2);
+    if (with_settings) {
+        jsonw_kstr(&w, "tokenizer_class", "BertTokenizer");
+        jsonw_kbool(&w, "do_lower_case", t->lowercase);
+        jsonw_key(&w, "strip_accents"); // null: as do_lower_case (BERT's default)
+        if (t->strip_accents == t->lowercase) jsonw_null(&w);
+        else jsonw_bool(&w, t->strip_accents);
+        jsonw_kbool(&w, "tokenize_chinese_chars", 1);
+        jsonw_kbool(&w, "clean_up_tokenization_spaces", 1);
+    }
+    json_special_tokens(t, &w);
+    if (with_settings && model_max_length > 0) jsonw_kint(&w, "model_max_length", model_max_length);
+    jsonw_end(&w);
+    buf_putc(b, '\n');
 }
 
 static int save_wordpiece(const aca_tokenizer *t, const char *dir, int model_max_length, aca_err *e) {
     aca_buf v = {0}, c = {0}, m = {0};
     for (int i = 0; i < t->vocab.n; i++) buf_printf(&v, "%s\n", t->vocab.blob + t->vocab.off[i]);
-    buf_printf(&c, "{\n  \"tokenizer_class\": \"BertTokenizer\",\n  \"do_lower_case\": %s,\n  \"strip_accents\": %s,\n"
-                   "  \"tokenize_chinese_chars\": true,\n  \"clean_up_tokenization_spaces\": true",
-               t->lowercase ? "true" : "false", t->strip_accents == t->lowercase ? "null" : t->strip_accents ? "true" : "false");
-    json_special_tokens(t, &c);
-    if (model_max_length > 0) buf_printf(&c, ",\n  \"model_max_length\": %d", model_max_length);
-    buf_puts(&c, "\n}\n");
-    buf_puts(&m, "{");
-    json_special_tokens(t, &m);
-    buf_puts(&m, "\n}\n");
-    m.data[1] = ' '; // the first member's leading comma
+    json_tokenizer_file(t, 1, model_max_length, &c);
+    json_tokenizer_file(t, 0, 0, &m);
     int rc = save_text(dir, "vocab.txt", &v, e) || save_text(dir, "tokenizer_config.json", &c, e) ||
              save_text(dir, "special_tokens_map.json", &m, e);
     buf_free(&v), buf_free(&c), buf_free(&m);

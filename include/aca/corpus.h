@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "aca/jsonw.h"
 #include "aca/util.h"
 
 typedef enum { CORPUS_FMT_AUTO = 0, CORPUS_FMT_RESUME, CORPUS_FMT_JSONL, CORPUS_FMT_TSV } aca_corpus_format;
@@ -102,8 +103,8 @@ int corpus_write(const char *path, aca_corpus_format fmt, const aca_corpus *c, c
                  aca_err *e);
 // Appends one JSONL line {"id":..,"text":..,"label":..} (no member list) for doc text t (length n).
 void corpus_json_line(aca_buf *b, const char *id, const char *t, size_t n, const char *label);
-// The same object without its closing "}\n", for a writer that adds fields after "label".
-void corpus_json_fields(aca_buf *b, const char *id, const char *t, size_t n, const char *label);
+// Its three fields "id", "text", "label" into w's open object, for a writer that adds fields after "label".
+void corpus_json_fields(aca_jsonw *w, const char *id, const char *t, size_t n, const char *label);
 // Parses "resume" | "jsonl" | "tsv" | "auto" and "cp1252" | "utf8" | "auto" | "first" | "drop" (CLI options).
 int corpus_parse_format(const char *s, aca_corpus_format *f, aca_err *e);
 int corpus_parse_encoding(const char *s, aca_corpus_encoding *enc, aca_err *e);

@@ -6,6 +6,7 @@
 
 #include "aca/corpus.h"
 #include "aca/datadir.h"
+#include "aca/jsonw.h"
 #include "aca/tokcache.h"
 #include "cli.h"
 
@@ -51,23 +52,28 @@ static int print_info(const char *path) {
     return 0;
 }
 
+// One line {"ids":[..],"mask":[..],"label":k} a document ("label" when the data has labels).
 static void print_jsonl(const tokcache_doc_set *s, int pad, int pad_id) {
     const aca_dataset *d = &s->data;
     aca_buf b = {0};
     for (size_t i = 0; i < d->n; i++) {
         const int n = dataset_len(d, i), T = pad ? d->max_len : n;
         const int32_t *ids = d->ids + d->off[i];
+        aca_jsonw w;
         buf_clear(&b);
-        buf_puts(&b, "{\"ids\":[");
-        for (int t = 0; t < T; t++) buf_printf(&b, t ? ",%d" : "%d", t < n ? ids[t] : pad_id);
-        buf_puts(&b, "],\"mask\":[");
-        for (int t = 0; t < T; t++) buf_puts(&b, t ? (t < n ? ",1" : ",0") : "1");
-        buf_puts(&b, "]");
-        if (d->labels) {
-            buf_puts(&b, ",\"label\":");
-            buf_printf(&b, "%d", d->labels[i]);
-        }
-        buf_puts(&b, "}\n");
+        jsonw_init(&w, &b);
+        jsonw_obj(&w);
+        jsonw_key(&w, "ids");
+        jsonw_arr(&w);
+        for (int t = 0; t < T; t++) jsonw_int(&w, t < n ? ids[t] : pad_id);
+        jsonw_end(&w);
+        jsonw_key(&w, "mask");
+        jsonw_arr(&w);
+        for (int t = 0; t < T; t++) jsonw_int(&w, t < n);
+        jsonw_end(&w);
+        if (d->labels) jsonw_kint(&w, "label", d->labels[i]);
+        jsonw_end(&w);
+        buf_putc(&b, '\n');
         fwrite(b.data, 1, b.len, stdout);
     }
     buf_free(&b);
