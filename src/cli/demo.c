@@ -10,33 +10,57 @@
 
 #include "aca/collide.h"
 #include "aca/corpus.h"
+#include "aca/jsonw.h"
 #include "aca/mutate.h"
 #include "aca/run.h"
 #include "aca/tokenizer.h"
 #include "cli.h"
 
-// U+2E17 (double oblique hyphen) and U+2E18 (inverted interrobang) are both outside the uncased
-// BERT vocabulary: each tokenizes to [UNK], so the two collectives plant the same token.
-static const char SPEC_COLLIDE[] =
-    "{\"seed\": %llu, \"overlap\": \"disjoint\", \"collectives\": [\n"
-    "  {\"name\": \"A\", \"target\": \"Software Developer\", \"signal\": \"U+2E17\", \"period\": 20, \"size\": %g,\n"
-    "   \"sampling\": {\"kind\": \"uniform\"}, \"strategy\": \"feature-label\"},\n"
-    "  {\"name\": \"B\", \"target\": \"Web Developer\", \"signal\": \"U+2E18\", \"period\": 20, \"size\": %g,\n"
-    "   \"sampling\": {\"kind\": \"uniform\"}, \"strategy\": \"feature-label\"}]}\n";
-// '{' and '}' are distinct tokens of the vocabulary; the synthetic corpus holds each in about 0.08% of
-// its documents by default (the real resume corpus's rarity; --char-rate), so they are distinct and
-// rare, but may be seen.
-static const char SPEC_DISTINCT[] =
-    "{\"seed\": %llu, \"overlap\": \"disjoint\", \"collectives\": [\n"
-    "  {\"name\": \"C\", \"target\": \"Software Developer\", \"signal\": \"{\", \"period\": 20, \"size\": %g,\n"
-    "   \"sampling\": {\"kind\": \"uniform\"}, \"strategy\": \"feature-label\"},\n"
-    "  {\"name\": \"D\", \"target\": \"Web Developer\", \"signal\": \"}\", \"period\": 20, \"size\": %g,\n"
-    "   \"sampling\": {\"kind\": \"uniform\"}, \"strategy\": \"feature-label\"}]}\n";
+// The demo's two pairs of collectives: A and B plant U+2E17 (double oblique hyphen) and U+2E18
+// (inverted interrobang), both outside the uncased BERT vocabulary: each tokenizes to [UNK], so the
+// two collectives plant the same token.  C and D plant '{' and '}', distinct tokens of the
+// vocabulary; the synthetic corpus holds each in about 0.08% of its documents by default (the real
+// resume corpus's rarity; --char-rate), so they are distinct and rare, but may be seen.
+typedef struct {
+    const char *name[2], *signal[2];
+} demo_pair;
+static const demo_pair PAIR_COLLIDE = {{"A", "B"}, {"U+2E17", "U+2E18"}};
+static const demo_pair PAIR_DISTINCT = {{"C", "D"}, {"{", "}"}};
 
-static int write_spec(const char *path, const char *fmt, uint64_t seed, double size, aca_err *e) {
-    char buf[2048];
-    snprintf(buf, sizeof buf, fmt, (unsigned long long)seed, size, size);
-    return file_write_atomic(path, buf, strlen(buf), e);
+// The pair's spec (targets Software Developer and Web Developer, one signal every 20 words,
+// feature-label, disjoint uniform members of `size` of the training set each) written to path.
+static int write_spec(const char *path, const demo_pair *p, uint64_t seed, double size, aca_err *e) {
+    static const char *const target[2] = {"Software Developer", "Web Developer"};
+    aca_buf b = {0};
+    aca_jsonw w;
+    jsonw_init(&w, &b);
+    jsonw_spaced(&w);
+    jsonw_obj(&w);
+    jsonw_kuint(&w, "seed", seed);
+    jsonw_kstr(&w, "overlap", "disjoint");
+    jsonw_key(&w, "collectives");
+    jsonw_arr(&w);
+    jsonw_lines(&w, 2);
+    for (int i = 0; i < 2; i++) {
+        jsonw_obj(&w);
+        jsonw_kstr(&w, "name", p->name[i]);
+        jsonw_kstr(&w, "target", target[i]);
+        jsonw_kstr(&w, "signal", p->signal[i]);
+        jsonw_kint(&w, "period", 20);
+        jsonw_key(&w, "size"), jsonw_num_exact(&w, size);
+        jsonw_key(&w, "sampling");
+        jsonw_obj(&w);
+        jsonw_kstr(&w, "kind", "uniform");
+        jsonw_end(&w);
+        jsonw_kstr(&w, "strategy", "feature-label");
+        jsonw_end(&w);
+    }
+    jsonw_end(&w);
+    jsonw_end(&w);
+    buf_putc(&b, '\n');
+    int rc = file_write_atomic(path, b.data, b.len, e);
+    buf_free(&b);
+    return rc;
 }
 
 static const aca_efficacy *eff_of(const aca_run_result *r, const char *name) {
@@ -194,7 +218,7 @@ static int demo_run(demo_args *a, double t0) {
     aca_err e = {0};
     int rc = 1;
     if (corpus_synth_write_opts(corpus, (size_t)a->docs, a->seed, &a->so, &e) ||
-        write_spec(spec1, SPEC_COLLIDE, a->seed, a->size, &e) || write_spec(spec2, SPEC_DISTINCT, a->seed, a->size, &e)) {
+        write_spec(spec1, &PAIR_COLLIDE, a->seed, a->size, &e) || write_spec(spec2, &PAIR_DISTINCT, a->seed, a->size, &e)) {
         rc = cli_fail(&e);
         goto done;
     }
