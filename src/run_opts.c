@@ -355,11 +355,19 @@ void run_opts_write_json(const aca_run_setup *s, unsigned use, const char *secti
 }
 
 // ---- the rules between options (DP-SGD) ----------------------------------------------------------
-// Row `name` set to v as a message of one side names it: "--dp-grad ghost" (a flag alone: "--bucket"),
-// or "dp.grad: 'ghost'" ("train.bucket: true"); with lead, after "<grid_file>: " on the grid's side.
-// A row without a GRID.json path keeps its flag.
-static const char *setting(const char *name, const char *v, const char *grid_file, int lead, char *out, size_t n) {
-    const aca_run_opt *o = run_opt_find(name);
+// The row of the field at offset off of aca_run_setup (AT(train.bucket)): the rules below name
+// fields, which the compiler checks, not rows by their names.
+static const aca_run_opt *row_at(size_t off) {
+    for (size_t i = 0; i < ACA_ARRAY_LEN(ROWS); i++)
+        if (ROWS[i].off == off) return &ROWS[i];
+    abort(); // a rule names a field the table does not declare: a programming error
+}
+
+// The row of field off set to v as a message of one side names it: "--dp-grad ghost" (a flag alone:
+// "--bucket"), or "dp.grad: 'ghost'" ("train.bucket: true"); with lead, after "<grid_file>: " on the
+// grid's side.  A row without a GRID.json path keeps its flag.
+static const char *setting(size_t off, const char *v, const char *grid_file, int lead, char *out, size_t n) {
+    const aca_run_opt *o = row_at(off);
     const int grid = grid_file && o->path;
     const char *pre = grid_file && lead ? grid_file : "", *sep = grid_file && lead ? ": " : "";
     if (!grid) snprintf(out, n, "%s%s%s%s%s", pre, sep, o->flag, v ? " " : "", v ? v : "");
@@ -375,25 +383,25 @@ int run_setup_check_dp(const aca_run_setup *s, const char *grid_file, aca_err *e
     if (!t->dp) return 0;
     if (!isnan(t->dp_sigma) && !isnan(t->dp_epsilon))
         return aca_errf(e, ACA_ERR_VALUE, "%s and %s: give one of them (sigma is chosen from epsilon)",
-                        setting("dp_sigma", NULL, grid_file, 1, a, sizeof a), setting("dp_epsilon", NULL, grid_file, 0, b, sizeof b));
+                        setting(AT(train.dp_sigma), NULL, grid_file, 1, a, sizeof a), setting(AT(train.dp_epsilon), NULL, grid_file, 0, b, sizeof b));
     if (t->dp_sampling == TRAIN_DP_FIXED && !(t->dp_sigma == 0)) {
-        int sigma_named = !grid_file || run_opt_find("dp_sigma")->path; // the grid has no sigma to set
-        return aca_errf(e, ACA_ERR_VALUE, "%s: %s%s%s%s", setting("dp_sampling", "fixed", grid_file, 1, a, sizeof a),
+        int sigma_named = !grid_file || row_at(AT(train.dp_sigma))->path; // the grid has no sigma to set
+        return aca_errf(e, ACA_ERR_VALUE, "%s: %s%s%s%s", setting(AT(train.dp_sampling), "fixed", grid_file, 1, a, sizeof a),
                         train_dp_fixed_refusal(), sigma_named ? "; fixed batches remain only for " : "",
-                        sigma_named ? setting("dp_sigma", "0", grid_file, 0, b, sizeof b) : "",
+                        sigma_named ? setting(AT(train.dp_sigma), "0", grid_file, 0, b, sizeof b) : "",
                         sigma_named ? ", which claims no privacy" : "");
     }
     if (t->bucket)
-        return aca_errf(e, ACA_ERR_VALUE, "%s with %s: %s", setting("bucket", NULL, grid_file, 1, a, sizeof a), dp,
+        return aca_errf(e, ACA_ERR_VALUE, "%s with %s: %s", setting(AT(train.bucket), NULL, grid_file, 1, a, sizeof a), dp,
                         train_dp_bucket_refusal());
     if (t->dp_grad == TRAIN_DP_GRAD_PER_EXAMPLE && strcmp(s->device, "cpu"))
         return aca_errf(e, ACA_ERR_VALUE, "%s runs on the CPU backend only (%s): use %s, or %s",
-                        setting("dp_grad", "per-example", grid_file, 1, a, sizeof a),
-                        setting("device", s->device, grid_file, 0, b, sizeof b), setting("device", "cpu", grid_file, 0, c, sizeof c),
-                        setting("dp_grad", "ghost", grid_file, 0, d, sizeof d));
+                        setting(AT(train.dp_grad), "per-example", grid_file, 1, a, sizeof a),
+                        setting(AT(device), s->device, grid_file, 0, b, sizeof b), setting(AT(device), "cpu", grid_file, 0, c, sizeof c),
+                        setting(AT(train.dp_grad), "ghost", grid_file, 0, d, sizeof d));
     if (!strcmp(s->precision, "fp16"))
         return aca_errf(e, ACA_ERR_VALUE, "%s with %s: per-example clipping runs without loss scaling; use fp32 or bf16",
-                        setting("precision", "fp16", grid_file, 1, a, sizeof a), dp);
+                        setting(AT(precision), "fp16", grid_file, 1, a, sizeof a), dp);
     return 0;
 }
 
