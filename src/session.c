@@ -29,15 +29,27 @@ static int check_max_len(const aca_run_setup *s, const aca_config *cfg, const ch
                     cfg->max_position);
 }
 
-// session_check_model, with len_from as check_max_len takes it.
-static int check_model(const aca_run_setup *s, const aca_tokenizer *tok, const char *len_from, aca_err *e) {
+// A checkpoint's head of n_classes classes, as its config.json says (data: where the data's class
+// list comes from, for the message).
+static int check_head_count(const aca_config *cfg, const char *cpath, int n_classes, const char *data, aca_err *e) {
+    if (cfg->num_labels == n_classes) return 0;
+    return aca_errf(e, ACA_ERR_VALUE, "%s: the model's head has %d classes but %s%s lists %d", cpath, cfg->num_labels,
+                    data ? data : "the data", data ? "/manifest.json" : "", n_classes);
+}
+
+// session_check_model, with len_from as check_max_len takes it, and with head_classes > 0 a
+// checkpoint's head of that many classes (a model to evaluate on data whose class list comes from
+// the directory data, or from memory when NULL).
+static int check_model(const aca_run_setup *s, const aca_tokenizer *tok, const char *len_from, int head_classes,
+                       const char *data, aca_err *e) {
     if (check_one_model(s, e)) return -1;
     char *cpath = config_path_of(s);
     aca_config cfg;
     int rc = config_load(cpath, &cfg, e);
     if (!rc) {
         rc = (tok && tokenizer_fits_model(tok, cfg.vocab_size, e)) || check_max_len(s, &cfg, cpath, len_from, e) ||
-             (s->model_dir && model_check_checkpoint(&cfg, s->model_dir, e));
+             (s->model_dir && model_check_checkpoint(&cfg, s->model_dir, e)) ||
+             (s->model_dir && head_classes > 0 && check_head_count(&cfg, cpath, head_classes, data, e));
         config_free(&cfg);
     }
     free(cpath);
@@ -45,7 +57,7 @@ static int check_model(const aca_run_setup *s, const aca_tokenizer *tok, const c
 }
 
 int session_check_model(const aca_run_setup *s, const aca_tokenizer *tok, aca_err *e) {
-    return check_model(s, tok, NULL, e);
+    return check_model(s, tok, NULL, 0, NULL, e);
 }
 
 int session_load_model(const aca_run_setup *s, char *const *classes, int n_classes, int max_B, int need_head,
@@ -167,22 +179,6 @@ static int session_data(aca_session *ss, const aca_session_opts *o, aca_err *e) 
     return 0;
 }
 
-// An evaluated model's head must be the data's classes: the count is known from config.json alone.
-static int check_eval_head(const aca_session *ss, const aca_session_opts *o, aca_err *e) {
-    if ((o->use & (SESSION_TRAIN | SESSION_EVAL)) != SESSION_EVAL || !o->s->model_dir) return 0;
-    char *cpath = config_path_of(o->s);
-    aca_config cfg;
-    int rc = config_load(cpath, &cfg, e);
-    if (!rc) {
-        if (cfg.num_labels != ss->n_classes)
-            rc = aca_errf(e, ACA_ERR_VALUE, "%s: the model's head has %d classes but %s%s lists %d", cpath, cfg.num_labels,
-                          o->data_dir ? o->data_dir : "the data", o->data_dir ? "/manifest.json" : "", ss->n_classes);
-        config_free(&cfg);
-    }
-    free(cpath);
-    return rc ? -1 : 0;
-}
-
 static int default_max_B(const aca_session_opts *o) {
     int b = 1;
     if (o->use & SESSION_TRAIN) b = train_model_batch(&o->s->train);
@@ -199,8 +195,9 @@ int session_open(aca_session *ss, const aca_session_opts *o, aca_err *e) {
     if ((o->use & SESSION_TRAIN) && train_dp_check(&s->train, ss->n_train_docs, e)) goto fail;
     if (need_tok && !o->tok && !(ss->own_tok = tokenizer_for_model(s->vocab_path, s->model_dir, e))) goto fail;
     ss->tok = o->tok ? o->tok : ss->own_tok;
-    if (check_model(s, ss->tok, o->max_len_from, e) || check_eval_head(ss, o, e)) goto fail;
+    // A model to evaluate comes with its head, trained on the data's classes.
     int need_head = (o->use & (SESSION_TRAIN | SESSION_EVAL)) == SESSION_EVAL;
+    if (check_model(s, ss->tok, o->max_len_from, need_head ? ss->n_classes : 0, o->data_dir, e)) goto fail;
     if (session_load_model(s, ss->classes, ss->n_classes, o->max_B ? o->max_B : default_max_B(o), need_head,
                            &ss->model, e))
         goto fail;
